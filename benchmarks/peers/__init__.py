@@ -1,0 +1,1 @@
+"""Adapters that let the benchmarks drive grammask and peer engines through one interface."""

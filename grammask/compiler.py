@@ -1,0 +1,36 @@
+"""Entry points that turn a user's constraint into a `CompiledGrammar`."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .automata import compile_regex_dfa
+from .compiled_grammar import CompiledGrammar
+from .errors import GrammarError
+from .limits import DEFAULT_LIMITS, Limits
+from .mask_cache import MaskStore, build_token_trie
+from .tokenizer_info import TokenizerInfo
+
+
+def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
+                  precompute: bool = False) -> CompiledGrammar:
+    """Compile a regular expression (full-match semantics over the generated text).
+
+    tokenizer: a `TokenizerInfo` or anything `TokenizerInfo.from_any` accepts.
+    precompute: compute every state's mask now (slower compile, flat latency afterwards);
+    by default masks are computed on first use and memoised.
+    Raises `GrammarError` (with the position) for malformed or unsupported patterns and
+    `LimitExceededError` when a `Limits` bound is hit."""
+    if not isinstance(pattern, str):
+        raise GrammarError(f"pattern must be a str, got {type(pattern).__name__}")
+    info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
+    t0 = time.perf_counter()
+    dfa = compile_regex_dfa(pattern, limits)
+    trie = build_token_trie(info)
+    store = MaskStore(dfa.trans, dfa.accepting, trie, info)
+    store.get(dfa.start)  # the first mask is part of compile: time to first mask
+    compiled = CompiledGrammar("regex", pattern, info, dfa, trie, store,
+                               time.perf_counter() - t0)
+    if precompute:
+        compiled.precompute_masks()
+    return compiled

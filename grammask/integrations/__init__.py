@@ -1,0 +1,1 @@
+"""Adapters to inference stacks (torch kernels now; transformers, vLLM, llama.cpp next)."""

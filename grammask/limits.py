@@ -1,0 +1,26 @@
+"""Compile-time limits. Each one bounds a resource a hostile or accidental input could blow up;
+exceeding one raises `LimitExceededError` naming the parameter to raise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Documented limits with production defaults.
+
+    max_regex_length: characters in one regular expression.
+    max_repeat: the largest bound allowed in a counted repetition `{m,n}`.
+    max_nfa_states: states of the intermediate byte NFA (grows with pattern size x repeat counts).
+    max_dfa_states: states of the determinised byte DFA (before and after minimisation).
+    max_nesting: nesting depth of groups in a regex (parser recursion).
+    """
+
+    max_regex_length: int = 100_000
+    max_repeat: int = 10_000
+    max_nfa_states: int = 1_000_000
+    max_dfa_states: int = 100_000
+    max_nesting: int = 200
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,118 @@
+"""Per-automaton-state token masks, computed lazily by a trie walk and memoised.
+
+Masks are stored in whichever of three forms is smallest — the dense bit words, the list of
+allowed ids, or the list of rejected ids — and identical masks are stored once. A restrictive
+state (digits only) then costs a few hundred bytes and a permissive one (inside a string) a
+few hundred bytes too, instead of vocab_size/8 each."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels import _kernels
+from ..tokenizer_info import TokenizerInfo
+from .token_trie import TokenTrie
+
+KIND_DENSE, KIND_ALLOW, KIND_REJECT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class StoredMask:
+    """One mask in its compact form; `data` is uint32 (bit words or token ids)."""
+
+    kind: int
+    data: np.ndarray
+    allowed: int
+
+    @property
+    def address(self) -> int:
+        return int(self.data.ctypes.data)
+
+
+def words_for(vocab_size: int) -> int:
+    """Number of int32 words of a bitmask row covering `vocab_size` tokens."""
+    return (vocab_size + 31) // 32
+
+
+class MaskStore:
+    """Lazily computed, memoised masks for the states of one byte DFA over one vocabulary."""
+
+    def __init__(self, trans: np.ndarray, accepting: np.ndarray, trie: TokenTrie,
+                 tokenizer: TokenizerInfo) -> None:
+        self.trans = trans
+        self.accepting = accepting
+        self.trie = trie
+        self.vocab_size = tokenizer.vocab_size
+        self.words = words_for(tokenizer.vocab_size)
+        self.eos_ids = np.asarray(tokenizer.eos_token_ids, dtype=np.int64)
+        self._by_state: dict[int, StoredMask] = {}
+        self._unique: dict[bytes, StoredMask] = {}
+        self._lock = threading.Lock()
+
+    def get(self, state: int) -> StoredMask:
+        """The mask of `state` (tokens whose bytes keep the text completable, EOS if accepting)."""
+        found = self._by_state.get(state)
+        if found is not None:
+            return found
+        stored = self._intern(self._compute_dense(state))
+        with self._lock:
+            return self._by_state.setdefault(state, stored)
+
+    def dense(self, state: int) -> np.ndarray:
+        """The mask of `state` as uint32 bit words (a fresh array)."""
+        out = np.zeros((1, self.words), dtype=np.uint32)
+        stored = self.get(state)
+        _kernels.fill_rows(np.array([stored.kind], np.int64), np.array([stored.address], np.int64),
+                           np.array([stored.data.shape[0]], np.int64), np.zeros(1, np.int64),
+                           out, self.vocab_size)
+        return out[0]
+
+    def precompute(self, states: range | list[int] | None = None) -> None:
+        """Compute the masks of `states` (all states by default) now instead of on first use."""
+        for s in (range(self.trans.shape[0]) if states is None else states):
+            self.get(s)
+
+    @property
+    def computed_states(self) -> int:
+        return len(self._by_state)
+
+    @property
+    def unique_masks(self) -> int:
+        return len(self._unique)
+
+    def memory_bytes(self) -> int:
+        return sum(m.data.nbytes for m in list(self._unique.values()))
+
+    def _compute_dense(self, state: int) -> np.ndarray:
+        words = np.zeros(self.words, dtype=np.uint32)
+        self.trie.walk_mask(self.trans, state, words)
+        if self.accepting[state]:
+            for e in self.eos_ids:
+                words[e >> 5] |= np.uint32(1 << int(e & 31))
+        return words
+
+    def _intern(self, words: np.ndarray) -> StoredMask:
+        key = hashlib.blake2b(words.tobytes(), digest_size=16).digest()
+        with self._lock:
+            found = self._unique.get(key)
+            if found is not None:
+                return found
+        stored = _compress(words, self.vocab_size)
+        with self._lock:
+            return self._unique.setdefault(key, stored)
+
+
+def _compress(words: np.ndarray, vocab_size: int) -> StoredMask:
+    allowed = int(_kernels.popcount_words(words))
+    small = vocab_size // 32
+    if allowed <= small:
+        ids = np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab_size])
+        return StoredMask(KIND_ALLOW, ids.astype(np.uint32), allowed)
+    if vocab_size - allowed <= small:
+        bits = np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab_size]
+        ids = np.flatnonzero(bits == 0)
+        return StoredMask(KIND_REJECT, ids.astype(np.uint32), allowed)
+    return StoredMask(KIND_DENSE, words, allowed)
