@@ -174,6 +174,7 @@ def _run_strings(
     def note(msg: str) -> None:
         if pr is not None and len(pr.examples) < MAX_EXAMPLES:
             pr.examples.append(msg)
+
     for case in cases:
         try:
             matcher = adapter.new_matcher(compiled)

@@ -74,7 +74,7 @@ class CompiledGrammar:
     # -- reporting ---------------------------------------------------------------------------
     def memory_bytes(self) -> int:
         """Bytes held by this grammar (automaton + masks computed so far); the token trie is
-        shared by every grammar of the same tokenizer and reported separately in stats()."""
+        shared by every grammar of the same tokenizer and reported separately in stats()."""  # noqa
         return self.dfa.memory_bytes() + self.mask_store.memory_bytes() + self._forced_byte.nbytes
 
     def precompute_masks(self) -> None:
@@ -91,6 +91,8 @@ class CompiledGrammar:
             "unique_masks": self.mask_store.unique_masks,
             "store_bytes": self.mask_store.memory_bytes(),
             "dfa_bytes": self.dfa.memory_bytes(),
-            "trie_nodes": self.trie.num_nodes,
-            "trie_bytes": self.trie.memory_bytes(),
+            "byte_classes": self.mask_store.class_trie.num_classes,
+            "class_trie_nodes": self.mask_store.class_trie.num_nodes,
+            "vocab_text_tokens": self.trie.num_tokens,
+            "vocab_bytes": self.trie.memory_bytes(),
         }

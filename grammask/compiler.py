@@ -12,13 +12,17 @@ from .mask_cache import MaskStore, build_token_trie
 from .tokenizer_info import TokenizerInfo
 
 
+AUTO_PRECOMPUTE_STATES = 128
+
+
 def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
-                  precompute: bool = False) -> CompiledGrammar:
+                  precompute: bool | None = None) -> CompiledGrammar:
     """Compile a regular expression (full-match semantics over the generated text).
 
     tokenizer: a `TokenizerInfo` or anything `TokenizerInfo.from_any` accepts.
-    precompute: compute every state's mask now (slower compile, flat latency afterwards);
-    by default masks are computed on first use and memoised.
+    precompute: True computes every state's mask now (slower compile, flat latency after);
+    False computes each on first use (memoised); None (default) precomputes automata of at
+    most AUTO_PRECOMPUTE_STATES states, whose masks cost well under a millisecond in all.
     Raises `GrammarError` (with the position) for malformed or unsupported patterns and
     `LimitExceededError` when a `Limits` bound is hit."""
     if not isinstance(pattern, str):
@@ -28,9 +32,8 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
     dfa = compile_regex_dfa(pattern, limits)
     trie = build_token_trie(info)
     store = MaskStore(dfa.trans, dfa.accepting, trie, info)
-    store.get(dfa.start)  # the first mask is part of compile: time to first mask
-    compiled = CompiledGrammar("regex", pattern, info, dfa, trie, store,
-                               time.perf_counter() - t0)
-    if precompute:
-        compiled.precompute_masks()
-    return compiled
+    if precompute or (precompute is None and dfa.num_states <= AUTO_PRECOMPUTE_STATES):
+        store.precompute()
+    else:
+        store.get(dfa.start)  # the first mask is part of compile: time to first mask
+    return CompiledGrammar("regex", pattern, info, dfa, trie, store, time.perf_counter() - t0)

@@ -158,9 +158,7 @@ class Matcher:
         if not 0 <= index < rows.shape[0]:
             raise MatcherError(f"bitmask row {index} out of range for {rows.shape[0]} rows")
         m = self.stored_mask()
-        _kernels.fill_rows(np.array([m.kind], np.int64), np.array([m.address], np.int64),
-                           np.array([m.data.shape[0]], np.int64), np.array([index], np.int64),
-                           rows, self._vocab_size)
+        _kernels.fill_row(m.kind, m.data, rows, index, self._vocab_size)
         return m.allowed < self._vocab_size
 
     def allowed_token_ids(self) -> np.ndarray:

@@ -296,7 +296,7 @@ def _detect_scheme(spec: _HFSpec) -> _Converter:
             replaces.append((pat["String"], d.get("content", "")))
             sentencepiece = sentencepiece or d.get("content") == " "
     if replaces or byte_fallback:
-        return _Converter("sentencepiece", replaces, byte_fallback)
+        return _Converter("sentencepiece" if sentencepiece or byte_fallback else "raw", replaces, byte_fallback)
     # No informative decoder: look at the pre-tokenizer and the normalizer.
     if "ByteLevel" in pre_types:
         return _Converter("byte_level")
@@ -489,16 +489,6 @@ class TokenizerInfo:
             if p < n and tb[p] is not None:
                 raise TokenizerError(f"padding_token_ids: id {p} has bytes {tb[p]!r}; padding ids must be None")
 
-        eos = _check_eos_arg(eos_token_ids)
-        if not eos:
-            raise TokenizerError("eos_token_ids is empty: at least one EOS id is required")
-        for e in eos:
-            if not 0 <= e < vocab_size:
-                raise TokenizerError(
-                    f"EOS token id {e} is out of range for vocab_size {vocab_size} "
-                    f"(the tokenizer defines {n} ids)")
-        eos = _dedup(eos)
-
         if vocab_size < n:
             for i in range(vocab_size, n):
                 if tb[i] is not None and i not in specials and i not in padding:
@@ -508,6 +498,16 @@ class TokenizerInfo:
             del tb[vocab_size:]
         elif vocab_size > n:
             tb.extend([None] * (vocab_size - n))
+
+        eos = _check_eos_arg(eos_token_ids)
+        if not eos:
+            raise TokenizerError("eos_token_ids is empty: at least one EOS id is required")
+        for e in eos:
+            if not 0 <= e < vocab_size:
+                raise TokenizerError(
+                    f"EOS token id {e} is out of range for vocab_size {vocab_size} "
+                    f"(the tokenizer defines {n} ids)")
+        eos = _dedup(eos)
 
         kinds = np.zeros(vocab_size, dtype=np.uint8)
         for i, b in enumerate(tb):
@@ -597,8 +597,8 @@ class TokenizerInfo:
 
     def is_text(self, token_id: int) -> bool:
         """True iff `token_id` is in range and of kind TEXT."""
-        return _is_int(token_id) and 0 <= token_id < self.vocab_size \
-            and self.token_kinds[token_id] == TokenKind.TEXT
+        return bool(_is_int(token_id) and 0 <= token_id < self.vocab_size
+                    and self.token_kinds[token_id] == TokenKind.TEXT)
 
     # ----------------------------------------------------------------------------------------
     # Constructors
@@ -759,7 +759,7 @@ class TokenizerInfo:
                               byte_fallback="<0x00>" in model_vocab and "<0xFF>" in model_vocab)
         else:
             conv = _Converter("raw")
-        size = max([hf_len, *vocab.values(), *added_ids]) + 1 if vocab else hf_len
+        size = max([hf_len, *(i + 1 for i in vocab.values()), *(i + 1 for i in added_ids)])
         tb = [None] * size
         conv.convert_all(model_vocab.items(), tb)
         unk = getattr(tokenizer, "unk_token_id", None)
@@ -839,7 +839,10 @@ class TokenizerInfo:
             eos = explicit
         else:
             limit = size if vocab_size is None else int(vocab_size) if _is_int(vocab_size) else size
-            eos = [e for e in _dedup(config_eos) if 0 <= e < limit]
+            configured = _dedup(config_eos)
+            # configured ids the logits cannot produce are ignored -- unless that leaves none, in
+            # which case the constructor reports the inconsistency
+            eos = [e for e in configured if 0 <= e < limit] or configured
             if not eos:
                 raise TokenizerError(
                     f"{source}: no EOS token id found in the tokenizer's configuration; "

@@ -477,8 +477,8 @@ def _byte_level_tokenizer(extra_vocab=()):
 
 
 def test_synthetic_byte_level_added_tokens():
-    from tokenizers import AddedToken
     tk = _byte_level_tokenizer(["Ġhello", "ĠĠ", "Ã©"])
+    from tokenizers import AddedToken
     tk.add_tokens(["ü-tok", "Ġliteral", "  "])  # non-special: raw UTF-8 of the content
     tk.add_special_tokens([AddedToken("<|eot|>", special=True)])
     info = TokenizerInfo.from_tokenizers(tk, eos_token_ids=tk.token_to_id("<|eot|>"))
@@ -536,14 +536,14 @@ def test_synthetic_gemma_style_normalizer(tmp_path):
     tk.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
     tk.add_special_tokens(["<pad>", "<eos>", "<bos>"])
     tk.save(str(tmp_path / "tokenizer.json"))
-    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [1, 106]}))
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [1, 299]}))
     (tmp_path / "config.json").write_text(json.dumps({"eos_token_id": 1}))
     info = TokenizerInfo.from_pretrained(tmp_path, vocab_size=300)
     assert info.decoder_kind == "sentencepiece"
-    assert info.eos_token_ids == (1, 106)  # from generation_config.json, union with config.json
-    assert info.special_token_ids == {0, 1, 2, 3, 106}
+    assert info.eos_token_ids == (1, 299)  # from generation_config.json, union with config.json
+    assert info.special_token_ids == {0, 1, 2, 3, 299}  # an EOS past the tokenizer is special
     assert info.token_bytes[262] == b" a" and info.token_bytes[4 + 0xE2] == b"\xe2"
-    assert (info.token_kinds[263:] == TokenKind.PADDING).sum() == 300 - 263 - 1
+    assert np.flatnonzero(info.token_kinds == TokenKind.PADDING).tolist() == list(range(263, 299))
     ids = tk.encode("a a€").ids
     assert info.decode_bytes(ids) == "a a€".encode()
 
@@ -636,8 +636,9 @@ def test_hf_generic_slow_byte_level():
             raise AssertionError
 
     info = TokenizerInfo.from_huggingface(FakeGPT2Slow(), vocab_size=260)
-    assert info.decoder_kind == "byte_level"
-    assert info.token_bytes[256] == b" world" and info.token_bytes[ord("Ġ") - 0x100 + 0] == b"\x00"
+    assert info.decoder_kind == "byte_level" and info.tokenizer_size == 258
+    assert info.token_bytes[256] == b" world"
+    assert info.token_bytes[:256] == tuple(bytes([b]) for b in range(256))
     assert info.eos_token_ids == (257,) and info.special_token_ids == {257}
     assert info.token_kinds[258:].tolist() == [TokenKind.PADDING] * 2
 
@@ -690,10 +691,10 @@ def test_from_huggingface_added_tokens():
     """Tokens added at run time through transformers are picked up (non-special ones as UTF-8)."""
     transformers = pytest.importorskip("transformers")
     hf = transformers.AutoTokenizer.from_pretrained(str(shared_tokenizer_dir("gpt2")))
-    hf.add_tokens(["<think>", "ĠX"])
+    hf.add_tokens(["<think>", "ĠqqX7"])
     hf.add_special_tokens({"additional_special_tokens": ["<|tool|>"]})
     info = TokenizerInfo.from_huggingface(hf, eos_token_ids=50256)
     assert info.tokenizer_size == len(hf) == 50260
     assert info.token_bytes[hf.convert_tokens_to_ids("<think>")] == b"<think>"
-    assert info.token_bytes[hf.convert_tokens_to_ids("ĠX")] == "ĠX".encode()
+    assert info.token_bytes[hf.convert_tokens_to_ids("ĠqqX7")] == "ĠqqX7".encode()
     assert hf.convert_tokens_to_ids("<|tool|>") in info.special_token_ids

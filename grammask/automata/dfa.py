@@ -124,7 +124,15 @@ def dfa_from_ast(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> B
     return _Utf8Expander(alphabet, limits, pattern).expand(rows, accepting)
 
 
-# ----------------------------------------------------------------------------- positions
+# ----------------------------------------------------------------------------- position sets
+PosSet = tuple[int, int]
+"""Positions as (offset, bits): bit i of `bits` is position offset + i; normalised so bit 0 is
+set, (0, 0) being the empty set, hence canonical and hashable. Relative rather than absolute
+bitsets so a set costs memory for its span, not for its largest element: with absolute ints
+the follow sets of a long chain like `(a{1000}){1000}` would need O(n^2) bits."""
+EMPTY: PosSet = (0, 0)
+
+
 def _bits(mask: int) -> Iterator[int]:
     """Indices of set bits, lowest first."""
     while mask:
@@ -133,6 +141,36 @@ def _bits(mask: int) -> Iterator[int]:
         mask ^= low
 
 
+def _union(a: PosSet, b: PosSet) -> PosSet:
+    if not a[1]:
+        return b
+    if not b[1]:
+        return a
+    if a[0] <= b[0]:
+        return a[0], a[1] | (b[1] << (b[0] - a[0]))
+    return b[0], b[1] | (a[1] << (a[0] - b[0]))
+
+
+def _intersects(a: PosSet, b: PosSet) -> bool:
+    if a[0] > b[0]:
+        a, b = b, a
+    return bool((a[1] >> (b[0] - a[0])) & b[1])
+
+
+def _normalized(offset: int, bits: int) -> PosSet:
+    low = (bits & -bits).bit_length() - 1
+    return offset + low, bits >> low
+
+
+def _from_sorted(positions: list[int]) -> PosSet:
+    off = positions[0]
+    bits = 0
+    for q in positions:
+        bits |= 1 << (q - off)
+    return off, bits
+
+
+# ----------------------------------------------------------------------------- positions
 def _count_positions(node: Node, limits: Limits, pattern: str) -> int:
     """Positions the expansion will create; checked before building anything."""
     if isinstance(node, CharSet):
@@ -152,70 +190,74 @@ def _count_positions(node: Node, limits: Limits, pattern: str) -> int:
     return count
 
 
+Frag = tuple[bool, PosSet, PosSet]   # (nullable, first, last) of a sub-expression
+
+
 class _Positions:
-    """Glushkov automaton: position 0 is the start, `follow[p]` the bitset of successors."""
+    """Glushkov automaton: position 0 is the start, `follow[p]` the set of successors."""
 
     def __init__(self) -> None:
         self.charset_of: list[int] = [-1]
-        self.follow: list[int] = [0]
+        self.follow: list[PosSet] = [EMPTY]
         self.charsets: list[Ranges] = []
         self._charset_ids: dict[Ranges, int] = {}
-        self.final = 0
+        self.final: PosSet = EMPTY
 
     def build(self, node: Node) -> None:
         nullable, first, last = self.visit(node)
         self.follow[0] = first
-        self.final = last | (1 if nullable else 0)
+        self.final = _union(last, (0, 1)) if nullable else last
 
-    def link(self, last: int, first: int) -> None:
+    def link(self, last: PosSet, first: PosSet) -> None:
         """Every position in `last` may be followed by every position in `first`."""
-        if not first or not last:
+        if not first[1] or not last[1]:
             return
         follow = self.follow
-        if last & (last - 1) == 0:        # one position: the common case, skip the generator
-            follow[last.bit_length() - 1] |= first
+        off, bits = last
+        if bits == 1:                     # one position: the common case
+            follow[off] = _union(follow[off], first)
         else:
-            for p in _bits(last):
-                follow[p] |= first
+            for i in _bits(bits):
+                follow[off + i] = _union(follow[off + i], first)
 
-    def concat(self, a: tuple[bool, int, int], b: tuple[bool, int, int]) -> tuple[bool, int, int]:
+    def concat(self, a: Frag, b: Frag) -> Frag:
         self.link(a[2], b[1])
-        return (a[0] and b[0], a[1] | (b[1] if a[0] else 0), b[2] | (a[2] if b[0] else 0))
+        return (a[0] and b[0], _union(a[1], b[1]) if a[0] else a[1],
+                _union(b[2], a[2]) if b[0] else b[2])
 
-    def visit(self, node: Node) -> tuple[bool, int, int]:
+    def visit(self, node: Node) -> Frag:
         """(nullable, first, last) of `node`, allocating its positions."""
         if isinstance(node, CharSet):
             return self.charset(node.ranges)
         if isinstance(node, Concat):
-            acc = (True, 0, 0)
+            acc: Frag = (True, EMPTY, EMPTY)
             for item in node.items:
                 acc = self.concat(acc, self.visit(item))
             return acc
         if isinstance(node, Alt):
-            parts = [self.visit(x) for x in node.options]
-            first = last = 0
-            for _, f, lst in parts:
-                first |= f
-                last |= lst
-            return any(p[0] for p in parts), first, last
+            nullable, first, last = False, EMPTY, EMPTY
+            for option in node.options:
+                n, f, lst = self.visit(option)
+                nullable, first, last = nullable or n, _union(first, f), _union(last, lst)
+            return nullable, first, last
         if isinstance(node, Repeat):
             return self.repeat(node)
-        return True, 0, 0   # Empty, Anchor
+        return True, EMPTY, EMPTY   # Empty, Anchor
 
-    def charset(self, ranges: Ranges) -> tuple[bool, int, int]:
+    def charset(self, ranges: Ranges) -> Frag:
         if not ranges:
-            return False, 0, 0
+            return False, EMPTY, EMPTY
         cs = self._charset_ids.setdefault(ranges, len(self.charsets))
         if cs == len(self.charsets):
             self.charsets.append(ranges)
-        bit = 1 << len(self.charset_of)
+        single = (len(self.charset_of), 1)
         self.charset_of.append(cs)
-        self.follow.append(0)
-        return False, bit, bit
+        self.follow.append(EMPTY)
+        return False, single, single
 
-    def repeat(self, node: Repeat) -> tuple[bool, int, int]:
+    def repeat(self, node: Repeat) -> Frag:
         """x{m,n} = x^m (x (x ...)?)? ; x{m,} = x^(m-1) x+ ; x* = (x+)?"""
-        acc = (True, 0, 0)
+        acc: Frag = (True, EMPTY, EMPTY)
         mandatory = node.min if node.max is not None or node.min == 0 else node.min - 1
         for _ in range(mandatory):
             acc = self.concat(acc, self.visit(node.child))
@@ -223,7 +265,7 @@ class _Positions:
             nullable, first, last = self.visit(node.child)
             self.link(last, first)
             return self.concat(acc, (nullable or node.min == 0, first, last))
-        tail = (True, 0, 0)
+        tail: Frag = (True, EMPTY, EMPTY)
         for _ in range(node.max - node.min):
             copy = self.concat(self.visit(node.child), tail)
             tail = (True, copy[1], copy[2])
@@ -273,74 +315,102 @@ class _Alphabet:
 class _FollowUnion:
     """Union of `follow[p]` over a position set, with 8-bit chunk tables for dense sets."""
 
-    def __init__(self, follow: list[int]) -> None:
+    def __init__(self, follow: list[PosSet]) -> None:
         self.follow = follow
-        self.nbytes = (len(follow) + 7) // 8
-        self.memo: dict[int, int] = {}
+        self.memo: dict[int, PosSet] = {}
 
-    def __call__(self, state: int) -> int:
+    def __call__(self, state: PosSet) -> PosSet:
+        off, bits = state
         follow = self.follow
-        if state & (state - 1) == 0:
-            return follow[state.bit_length() - 1]
-        acc = 0
-        if state.bit_count() <= 8:
-            for p in _bits(state):
-                acc |= follow[p]
+        if bits == 1:
+            return follow[off]
+        acc = EMPTY
+        if bits.bit_count() <= 8:
+            for i in _bits(bits):
+                acc = _union(acc, follow[off + i])
             return acc
+        shift, base = off & 7, off >> 3   # chunks aligned to absolute positions: reusable
+        aligned = bits << shift
         memo = self.memo
-        for i, v in enumerate(state.to_bytes(self.nbytes, "little")):
+        for i, v in enumerate(aligned.to_bytes((aligned.bit_length() + 7) >> 3, "little")):
             if v:
-                key = (i << 8) | v
+                key = ((base + i) << 8) | v
                 u = memo.get(key)
                 if u is None:
-                    u = 0
+                    u = EMPTY
                     for p in _bits(v):
-                        u |= follow[(i << 3) + p]
+                        u = _union(u, follow[((base + i) << 3) + p])
                     memo[key] = u
-                acc |= u
+                acc = _union(acc, u)
         return acc
+
+
+class _ClassMasks:
+    """Absolute bitset of the positions accepting each symbol, built lazily with numpy
+    (only dense candidate sets use them; building with Python ints would be quadratic)."""
+
+    def __init__(self, pa: _Positions, alphabet: _Alphabet) -> None:
+        self.charset_of = np.array(pa.charset_of[1:], dtype=np.int64)
+        self.alphabet = alphabet
+        self.masks: dict[int, int] = {}
+
+    def __getitem__(self, c: int) -> int:
+        mask = self.masks.get(c)
+        if mask is None:
+            member = np.zeros(len(self.alphabet.charset_classes), dtype=bool)
+            member[[cs for cs, cls in enumerate(self.alphabet.charset_classes) if c in cls]] = True
+            hits = np.concatenate(([False], member[self.charset_of]))
+            mask = self.masks[c] = int.from_bytes(
+                np.packbits(hits, bitorder="little").tobytes(), "little")
+        return mask
+
+
+def _step_sets(cand: PosSet, pos_classes: list[list[int]], masks: _ClassMasks,
+               k: int) -> list[tuple[int, PosSet]]:
+    """(symbol, next position set) for each symbol some candidate position accepts."""
+    off, bits = cand
+    if bits.bit_count() <= 4:            # sparse: walk the few positions
+        groups: dict[int, list[int]] = {}
+        for i in _bits(bits):
+            for c in pos_classes[off + i]:
+                groups.setdefault(c, []).append(off + i)
+        return [(c, _from_sorted(groups[c])) for c in sorted(groups)]
+    out = []
+    for c in range(k):                   # dense: one AND per symbol
+        hit = (masks[c] >> off) & bits
+        if hit:
+            out.append((c, _normalized(off, hit)))
+    return out
 
 
 def _determinize(pa: _Positions, alphabet: _Alphabet, limits: Limits,
                  pattern: str) -> tuple[Rows, list[bool]]:
-    """Subset construction over code-point classes; DFA states are position bitsets."""
-    k = alphabet.num_classes
-    class_mask = [0] * k
-    cs_mask = [0] * len(pa.charsets)
-    for q in range(1, len(pa.charset_of)):
-        cs_mask[pa.charset_of[q]] |= 1 << q
-    for cs, classes in enumerate(alphabet.charset_classes):
-        for c in classes:
-            class_mask[c] |= cs_mask[cs]
-    pos_classes = [()] + [alphabet.charset_classes[cs] for cs in pa.charset_of[1:]]
+    """Subset construction over code-point classes; DFA states are position sets."""
+    pos_classes = [[]] + [alphabet.charset_classes[cs] for cs in pa.charset_of[1:]]
+    masks = _ClassMasks(pa, alphabet)
     union = _FollowUnion(pa.follow)
     max_states = limits.max_dfa_states
-    ids: dict[int, int] = {1: 0}
-    order = [1]
+    start: PosSet = (0, 1)
+    ids: dict[PosSet, int] = {start: 0}
+    order = [start]
     rows: Rows = []
-    final = pa.final
     for state in order:   # `order` grows while we iterate
-        cand = union(state)
         row: list[tuple[int, int]] = []
-        if cand:
-            if cand.bit_count() <= 4:
-                symbols = sorted({c for q in _bits(cand) for c in pos_classes[q]})
-            else:
-                symbols = range(k)
-            for c in symbols:
-                nxt = cand & class_mask[c]
-                if nxt:
-                    t = ids.get(nxt)
-                    if t is None:
-                        t = ids[nxt] = len(order)
-                        if t >= max_states:
-                            raise LimitExceededError(
-                                "max_dfa_states", t + 1, max_states,
-                                "the regex determinises to too many states", pattern, None)
-                        order.append(nxt)
-                    row.append((c, t))
+        cand = union(state)
+        if cand[1]:
+            for c, nxt in _step_sets(cand, pos_classes, masks, alphabet.num_classes):
+                t = ids.get(nxt)
+                if t is None:
+                    t = ids[nxt] = len(order)
+                    if t >= max_states:
+                        raise LimitExceededError(
+                            "max_dfa_states", t + 1, max_states,
+                            "the regex determinises to too many states", pattern, None)
+                    order.append(nxt)
+                row.append((c, t))
         rows.append(row)
-    return rows, [bool(s & final) for s in order]
+    final = pa.final
+    return rows, [bool(final[1]) and _intersects(s, final) for s in order]
 
 
 # ----------------------------------------------------------------------------- trim + minimise

@@ -5,112 +5,15 @@ without the GIL, so a server thread can fill masks while another runs the model'
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t
 from libc.string cimport memcpy, memset
 
+
+cdef extern from *:
+    int __builtin_ctz(unsigned int x) nogil
+
 import numpy as np
-
-
-def build_trie(list sorted_tokens, int32_t n_bytes_total):
-    """Flatten the byte trie of `sorted_tokens` (a list of `(bytes, id)` sorted by bytes) in
-    depth-first order. Returns (node_byte, node_depth, node_end, node_token, dup_src, dup_dst).
-
-    Why flat: a walk over a pre-order array with a `node_end` skip pointer visits children
-    without pointer chasing and drops a whole rejected subtree in one jump."""
-    cdef Py_ssize_t cap = n_bytes_total + 1
-    node_byte_a = np.zeros(cap, dtype=np.uint8)
-    node_depth_a = np.zeros(cap, dtype=np.int32)
-    node_end_a = np.zeros(cap, dtype=np.int32)
-    node_token_a = np.full(cap, -1, dtype=np.int32)
-    cdef uint8_t[::1] node_byte = node_byte_a
-    cdef int32_t[::1] node_depth = node_depth_a
-    cdef int32_t[::1] node_end = node_end_a
-    cdef int32_t[::1] node_token = node_token_a
-    # open[d] = index of the open node at depth d (1-based depths)
-    open_a = np.full(4096 + 2, -1, dtype=np.int32)
-    cdef int32_t[::1] open_nodes = open_a
-    cdef int32_t n = 0, d, lcp, open_depth = 0, tid, k
-    cdef bytes prev = b""
-    cdef bytes cur
-    cdef const uint8_t[:] cv
-    cdef Py_ssize_t L, Lp
-    dup_src = []
-    dup_dst = []
-    for cur, tid in sorted_tokens:
-        L = len(cur)
-        if L > 4096:
-            raise ValueError(f"token {tid} is longer than 4096 bytes")
-        Lp = len(prev)
-        lcp = 0
-        while lcp < L and lcp < Lp and cur[lcp] == prev[lcp]:
-            lcp += 1
-        if lcp == L and L == Lp and n > 0:
-            # same bytes as the previous token: record a duplicate of the canonical id
-            dup_src.append(node_token[open_nodes[L]])
-            dup_dst.append(tid)
-            continue
-        # close nodes deeper than the common prefix
-        while open_depth > lcp:
-            node_end[open_nodes[open_depth]] = n
-            open_depth -= 1
-        for k in range(lcp, L):
-            node_byte[n] = cur[k]
-            node_depth[n] = k + 1
-            open_depth = k + 1
-            open_nodes[open_depth] = n
-            n += 1
-        node_token[open_nodes[L]] = tid
-        prev = cur
-    while open_depth > 0:
-        node_end[open_nodes[open_depth]] = n
-        open_depth -= 1
-    return (node_byte_a[:n].copy(), node_depth_a[:n].copy(), node_end_a[:n].copy(),
-            node_token_a[:n].copy(), np.asarray(dup_src, dtype=np.int32),
-            np.asarray(dup_dst, dtype=np.int32))
 
 
 cdef inline void _set_bit(uint32_t* mask, int32_t t) noexcept nogil:
     mask[t >> 5] |= (<uint32_t>1) << (t & 31)
-
-
-cdef void _walk(const int32_t* trans, int32_t start, const uint8_t* node_byte,
-                const int32_t* node_depth, const int32_t* node_end, const int32_t* node_token,
-                Py_ssize_t n_nodes, uint32_t* mask, int32_t* stack) noexcept nogil:
-    cdef Py_ssize_t i = 0
-    cdef int32_t q, t
-    stack[0] = start
-    while i < n_nodes:
-        q = trans[(<Py_ssize_t>stack[node_depth[i] - 1]) * 256 + node_byte[i]]
-        if q < 0:
-            i = node_end[i]
-            continue
-        stack[node_depth[i]] = q
-        t = node_token[i]
-        if t >= 0:
-            _set_bit(mask, t)
-        i += 1
-
-
-def trie_walk_mask(const int32_t[:, ::1] trans, int32_t start,
-                   const uint8_t[::1] node_byte, const int32_t[::1] node_depth,
-                   const int32_t[::1] node_end, const int32_t[::1] node_token,
-                   const int32_t[::1] dup_src, const int32_t[::1] dup_dst,
-                   uint32_t[::1] mask, int32_t max_depth):
-    """OR into `mask` every token whose bytes lead from DFA state `start` to a live state.
-    `trans` is the (states x 256) table where -1 means no completion is possible."""
-    cdef Py_ssize_t n = node_byte.shape[0]
-    if trans.shape[1] != 256:
-        raise ValueError("transition table must have 256 columns")
-    if start < 0 or start >= trans.shape[0]:
-        raise ValueError(f"state {start} out of range")
-    stack_a = np.empty(max_depth + 2, dtype=np.int32)
-    cdef int32_t[::1] stack = stack_a
-    cdef Py_ssize_t j
-    if n == 0:
-        return
-    with nogil:
-        _walk(&trans[0, 0], start, &node_byte[0], &node_depth[0], &node_end[0], &node_token[0],
-              n, &mask[0], &stack[0])
-        for j in range(dup_src.shape[0]):
-            if mask[dup_src[j] >> 5] & ((<uint32_t>1) << (dup_src[j] & 31)):
-                _set_bit(&mask[0], dup_dst[j])
 
 
 def dfa_walk(const int32_t[:, ::1] trans, int32_t state, const uint8_t[::1] data):
@@ -217,3 +120,168 @@ def apply_bitmask(real_t[:, ::1] logits, const uint32_t[:, ::1] bitmask,
                 base += 32
             for t in range(covered, V):
                 lrow[t] = neg_inf
+
+
+# ---------------------------------------------------------------------------------------------
+# Class tries: the vocabulary trie quotiented by one automaton's byte classes.
+from libc.stdlib cimport malloc, realloc, free
+
+
+def build_class_trie(const uint8_t[::1] concat, const int64_t[::1] offsets,
+                     const int32_t[::1] token_ids, const uint8_t[::1] byte_class,
+                     int32_t n_classes):
+    """Trie of the tokens' *class strings* (each byte replaced by its automaton byte class).
+
+    Tokens whose bytes the automaton cannot tell apart share one path, so a permissive state
+    (inside a string) walks a few thousand nodes instead of every byte of the vocabulary.
+    Returns pre-order (node_class, node_depth, node_end, tok_start, tok_ids); the tokens ending
+    at node i are tok_ids[tok_start[i]:tok_start[i + 1]]."""
+    cdef Py_ssize_t n_tok = token_ids.shape[0]
+    cdef Py_ssize_t cap = 4096, n_nodes = 1, k, j, node, nxt, c
+    cdef int32_t* child = <int32_t*>malloc(cap * n_classes * sizeof(int32_t))
+    if child == NULL:
+        raise MemoryError()
+    cdef int32_t* grown
+    for j in range(cap * n_classes):
+        child[j] = -1
+    token_node_a = np.empty(n_tok, dtype=np.int64)
+    cdef int64_t[::1] token_node = token_node_a
+    try:
+        with nogil:
+            for k in range(n_tok):
+                node = 0
+                for j in range(offsets[k], offsets[k + 1]):
+                    c = byte_class[concat[j]]
+                    nxt = child[node * n_classes + c]
+                    if nxt < 0:
+                        if n_nodes == cap:
+                            grown = <int32_t*>realloc(child, 2 * cap * n_classes * sizeof(int32_t))
+                            if grown == NULL:
+                                with gil:
+                                    raise MemoryError()
+                            child = grown
+                            for nxt in range(cap * n_classes, 2 * cap * n_classes):
+                                child[nxt] = -1
+                            cap *= 2
+                        nxt = n_nodes
+                        n_nodes += 1
+                        child[node * n_classes + c] = <int32_t>nxt
+                    node = nxt
+                token_node[k] = node
+        return _emit_preorder(child, n_nodes, n_classes, token_node, token_ids)
+    finally:
+        free(child)
+
+
+cdef tuple _emit_preorder(int32_t* child, Py_ssize_t n_nodes, int32_t n_classes,
+                          int64_t[::1] token_node, const int32_t[::1] token_ids):
+    """Number the trie's nodes depth-first (root excluded) and group tokens per node."""
+    order_a = np.full(n_nodes, -1, dtype=np.int64)       # old node -> new index (root: -1)
+    node_class_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
+    node_depth_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
+    node_end_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
+    cdef int64_t[::1] order = order_a
+    cdef int32_t[::1] node_class = node_class_a, node_depth = node_depth_a, node_end = node_end_a
+    # explicit DFS stack of (old node, next class to try); depth = stack height
+    stack_node_a = np.empty(n_nodes + 1, dtype=np.int64)
+    stack_next_a = np.empty(n_nodes + 1, dtype=np.int32)
+    cdef int64_t[::1] stack_node = stack_node_a
+    cdef int32_t[::1] stack_next = stack_next_a
+    cdef Py_ssize_t top = 0, emitted = 0, node, c, ch
+    stack_node[0] = 0
+    stack_next[0] = 0
+    with nogil:
+        while top >= 0:
+            node = stack_node[top]
+            c = stack_next[top]
+            while c < n_classes and child[node * n_classes + c] < 0:
+                c += 1
+            if c == n_classes:
+                if node != 0:
+                    node_end[order[node]] = <int32_t>emitted
+                top -= 1
+                continue
+            stack_next[top] = <int32_t>(c + 1)
+            ch = child[node * n_classes + c]
+            order[ch] = emitted
+            node_class[emitted] = <int32_t>c
+            node_depth[emitted] = <int32_t>(top + 1)
+            emitted += 1
+            top += 1
+            stack_node[top] = ch
+            stack_next[top] = 0
+    new_node = order_a[token_node]
+    keep = new_node >= 0            # empty tokens end at the root: never allowed
+    new_node = new_node[keep]
+    ids = np.asarray(token_ids)[keep]
+    perm = np.argsort(new_node, kind="stable")
+    tok_ids = ids[perm].astype(np.int32)
+    counts = np.bincount(new_node, minlength=max(n_nodes - 1, 0))
+    tok_start = np.zeros(max(n_nodes - 1, 0) + 1, dtype=np.int32)
+    np.cumsum(counts, out=tok_start[1:])
+    return node_class_a, node_depth_a, node_end_a, tok_start, tok_ids
+
+
+def class_trie_walk_mask(const int32_t[:, ::1] trans_c, int32_t start,
+                         const int32_t[::1] node_class, const int32_t[::1] node_depth,
+                         const int32_t[::1] node_end, const int32_t[::1] tok_start,
+                         const int32_t[::1] tok_ids, uint32_t[::1] mask, int32_t max_depth):
+    """OR into `mask` every token whose class string leads from `start` to a live state.
+    `trans_c` is the (states x classes) transition table, -1 meaning no completion."""
+    cdef Py_ssize_t n = node_class.shape[0], i = 0, j
+    cdef Py_ssize_t nc = trans_c.shape[1]
+    if start < 0 or start >= trans_c.shape[0]:
+        raise ValueError(f"state {start} out of range")
+    stack_a = np.empty(max_depth + 2, dtype=np.int32)
+    cdef int32_t[::1] stack = stack_a
+    cdef int32_t q
+    cdef const int32_t* tr = &trans_c[0, 0]
+    if n == 0:
+        return
+    with nogil:
+        stack[0] = start
+        while i < n:
+            q = tr[stack[node_depth[i] - 1] * nc + node_class[i]]
+            if q < 0:
+                i = node_end[i]
+                continue
+            stack[node_depth[i]] = q
+            for j in range(tok_start[i], tok_start[i + 1]):
+                _set_bit(&mask[0], tok_ids[j])
+            i += 1
+
+
+def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
+    """Sorted ids whose bit is set (allowed=True) or clear (allowed=False), below vocab_size.
+    Word-at-a-time with count-trailing-zeros, so sparse masks cost little."""
+    cdef Py_ssize_t i, n = 0, words = mask.shape[0]
+    cdef uint32_t w
+    cdef int32_t t
+    out_a = np.empty(vocab_size, dtype=np.uint32)
+    cdef uint32_t[::1] out = out_a
+    with nogil:
+        for i in range(words):
+            w = mask[i] if allowed else ~mask[i]
+            while w:
+                t = <int32_t>(i * 32 + __builtin_ctz(w))
+                if t >= vocab_size:
+                    break
+                out[n] = <uint32_t>t
+                n += 1
+                w &= w - 1
+    return out_a[:n].copy()
+
+
+def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, Py_ssize_t row,
+             int32_t vocab_size):
+    """Write one stored mask into bitmask[row] (the single-matcher fast path)."""
+    cdef Py_ssize_t words = bitmask.shape[1]
+    cdef uint32_t last = 0xFFFFFFFF
+    cdef int32_t rem = vocab_size - (words - 1) * 32
+    if row < 0 or row >= bitmask.shape[0]:
+        raise IndexError(f"bitmask row {row} out of range for {bitmask.shape[0]} rows")
+    if rem < 32:
+        last = ((<uint32_t>1) << rem) - 1
+    cdef const uint32_t* src = &data[0] if data.shape[0] > 0 else NULL
+    with nogil:
+        _fill_one(kind, src, data.shape[0], &bitmask[row, 0], words, last)

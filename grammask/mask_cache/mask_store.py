@@ -14,6 +14,7 @@ import numpy as np
 
 from ..kernels import _kernels
 from ..tokenizer_info import TokenizerInfo
+from .class_trie import build_class_trie
 from .token_trie import TokenTrie
 
 KIND_DENSE, KIND_ALLOW, KIND_REJECT = 0, 1, 2
@@ -44,7 +45,7 @@ class MaskStore:
                  tokenizer: TokenizerInfo) -> None:
         self.trans = trans
         self.accepting = accepting
-        self.trie = trie
+        self.class_trie = build_class_trie(trans, trie)
         self.vocab_size = tokenizer.vocab_size
         self.words = words_for(tokenizer.vocab_size)
         self.eos_ids = np.asarray(tokenizer.eos_token_ids, dtype=np.int64)
@@ -65,9 +66,7 @@ class MaskStore:
         """The mask of `state` as uint32 bit words (a fresh array)."""
         out = np.zeros((1, self.words), dtype=np.uint32)
         stored = self.get(state)
-        _kernels.fill_rows(np.array([stored.kind], np.int64), np.array([stored.address], np.int64),
-                           np.array([stored.data.shape[0]], np.int64), np.zeros(1, np.int64),
-                           out, self.vocab_size)
+        _kernels.fill_row(stored.kind, stored.data, out, 0, self.vocab_size)
         return out[0]
 
     def precompute(self, states: range | list[int] | None = None) -> None:
@@ -84,11 +83,13 @@ class MaskStore:
         return len(self._unique)
 
     def memory_bytes(self) -> int:
-        return sum(m.data.nbytes for m in list(self._unique.values()))
+        """Stored masks plus the class trie (both per grammar)."""
+        return sum(m.data.nbytes for m in list(self._unique.values())) + \
+            self.class_trie.memory_bytes()
 
     def _compute_dense(self, state: int) -> np.ndarray:
         words = np.zeros(self.words, dtype=np.uint32)
-        self.trie.walk_mask(self.trans, state, words)
+        self.class_trie.walk_mask(state, words)
         if self.accepting[state]:
             for e in self.eos_ids:
                 words[e >> 5] |= np.uint32(1 << int(e & 31))
@@ -109,10 +110,7 @@ def _compress(words: np.ndarray, vocab_size: int) -> StoredMask:
     allowed = int(_kernels.popcount_words(words))
     small = vocab_size // 32
     if allowed <= small:
-        ids = np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab_size])
-        return StoredMask(KIND_ALLOW, ids.astype(np.uint32), allowed)
+        return StoredMask(KIND_ALLOW, _kernels.mask_to_ids(words, vocab_size, True), allowed)
     if vocab_size - allowed <= small:
-        bits = np.unpackbits(words.view(np.uint8), bitorder="little")[:vocab_size]
-        ids = np.flatnonzero(bits == 0)
-        return StoredMask(KIND_REJECT, ids.astype(np.uint32), allowed)
+        return StoredMask(KIND_REJECT, _kernels.mask_to_ids(words, vocab_size, False), allowed)
     return StoredMask(KIND_DENSE, words, allowed)

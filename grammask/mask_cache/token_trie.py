@@ -1,17 +1,15 @@
-"""The vocabulary as a flat byte trie, built once per tokenizer and shared by every grammar.
+"""The vocabulary in the flat form the mask kernels read, built once per tokenizer.
 
-A mask is computed by walking this trie from an automaton state: a rejected byte drops the
-whole subtree of tokens that share the prefix, so the walk visits far fewer nodes than the
-vocabulary has bytes whenever the state is restrictive."""
+All TEXT tokens' bytes are concatenated (sorted, so tokens sharing a prefix sit together) with
+offsets; each grammar then folds them into a `ClassTrie` over its own byte classes."""
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kernels import _kernels
 from ..tokenizer_info import TokenizerInfo
 
 _CACHE_SIZE = 8
@@ -21,54 +19,34 @@ _cache_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class TokenTrie:
-    """Pre-order node arrays of the trie of all TEXT tokens.
+    """concat[offsets[k]:offsets[k+1]] are the bytes of token token_ids[k] (TEXT tokens only,
+    sorted by bytes); `by_bytes` maps bytes to the first id spelling them."""
 
-    node_byte[i]: the byte on the edge into node i; node_depth[i]: its depth (1 = first byte);
-    node_end[i]: index just past its subtree; node_token[i]: a token whose bytes end here or -1;
-    dup_src/dup_dst: tokens with identical bytes (dst allowed exactly when src is)."""
-
-    node_byte: np.ndarray
-    node_depth: np.ndarray
-    node_end: np.ndarray
-    node_token: np.ndarray
-    dup_src: np.ndarray
-    dup_dst: np.ndarray
+    concat: np.ndarray
+    offsets: np.ndarray
+    token_ids: np.ndarray
     max_depth: int
     vocab_size: int
+    by_bytes: dict[bytes, int] = field(repr=False)
 
     @property
-    def num_nodes(self) -> int:
-        return int(self.node_byte.shape[0])
+    def num_tokens(self) -> int:
+        return int(self.token_ids.shape[0])
 
     def memory_bytes(self) -> int:
-        return sum(a.nbytes for a in (self.node_byte, self.node_depth, self.node_end,
-                                      self.node_token, self.dup_src, self.dup_dst))
-
-    def walk_mask(self, trans: np.ndarray, state: int, out: np.ndarray) -> None:
-        """OR into `out` (uint32 words) every token leading from `state` to a live state."""
-        _kernels.trie_walk_mask(trans, state, self.node_byte, self.node_depth, self.node_end,
-                                self.node_token, self.dup_src, self.dup_dst, out,
-                                self.max_depth)
+        return self.concat.nbytes + self.offsets.nbytes + self.token_ids.nbytes
 
     def longest_token_prefix(self, data: bytes) -> tuple[int, int]:
         """(token id, length) of the longest token that is a prefix of `data`, or (-1, 0)."""
-        best = (-1, 0)
-        i, depth, n = 0, 0, self.num_nodes
-        while i < n and depth < len(data):
-            if self.node_depth[i] != depth + 1:
-                break
-            if self.node_byte[i] == data[depth]:
-                depth += 1
-                if self.node_token[i] >= 0:
-                    best = (int(self.node_token[i]), depth)
-                i += 1
-            else:
-                i = int(self.node_end[i])
-        return best
+        for n in range(min(len(data), self.max_depth), 0, -1):
+            tid = self.by_bytes.get(data[:n])
+            if tid is not None:
+                return tid, n
+        return -1, 0
 
 
 def build_token_trie(tokenizer: TokenizerInfo) -> TokenTrie:
-    """Build (or fetch from a small per-process cache) the trie of `tokenizer`'s TEXT tokens."""
+    """Build (or fetch from a small per-process cache) the flat vocabulary of `tokenizer`."""
     key = tokenizer.fingerprint
     with _cache_lock:
         trie = _cache.get(key)
@@ -84,9 +62,14 @@ def build_token_trie(tokenizer: TokenizerInfo) -> TokenTrie:
 
 
 def _build(tokenizer: TokenizerInfo) -> TokenTrie:
-    pairs = [(b, i) for i, b in enumerate(tokenizer.token_bytes) if b]
-    pairs.sort()
-    total = sum(len(b) for b, _ in pairs)
-    byte_, depth, end, token, dsrc, ddst = _kernels.build_trie(pairs, total)
-    max_depth = int(depth.max()) if depth.size else 0
-    return TokenTrie(byte_, depth, end, token, dsrc, ddst, max_depth, tokenizer.vocab_size)
+    pairs = sorted((b, i) for i, b in enumerate(tokenizer.token_bytes) if b)
+    lengths = np.fromiter((len(b) for b, _ in pairs), dtype=np.int64, count=len(pairs))
+    offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    concat = np.frombuffer(b"".join(b for b, _ in pairs), dtype=np.uint8).copy()
+    ids = np.fromiter((i for _, i in pairs), dtype=np.int32, count=len(pairs))
+    by_bytes: dict[bytes, int] = {}
+    for b, i in pairs:
+        by_bytes.setdefault(b, i)
+    max_depth = int(lengths.max()) if len(pairs) else 0
+    return TokenTrie(concat, offsets, ids, max_depth, tokenizer.vocab_size, by_bytes)
