@@ -12,7 +12,7 @@ from .mask_cache import MaskStore, build_token_trie
 from .tokenizer_info import TokenizerInfo
 
 
-AUTO_PRECOMPUTE_STATES = 128
+AUTO_PRECOMPUTE_STATES = 64
 
 
 def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,

@@ -446,9 +446,8 @@ class TokenizerInfo:
         if n == 0:
             raise TokenizerError("token_bytes is empty")
         tb: list = list(token_bytes)
-        for i, b in enumerate(tb):
-            if b is None or type(b) is bytes:
-                continue
+        for i in [i for i, b in enumerate(tb) if b is not None and type(b) is not bytes]:
+            b = tb[i]
             if isinstance(b, (bytes, bytearray, memoryview)):
                 tb[i] = bytes(b)
             elif isinstance(b, str):
@@ -510,19 +509,12 @@ class TokenizerInfo:
         eos = _dedup(eos)
 
         kinds = np.zeros(vocab_size, dtype=np.uint8)
-        for i, b in enumerate(tb):
-            if not b:  # None or b""
-                kinds[i] = TokenKind.SPECIAL
+        kinds[[i for i, b in enumerate(tb) if not b]] = TokenKind.SPECIAL  # None or b""
         if vocab_size > n:
             kinds[n:] = TokenKind.PADDING
-        for p in padding:
-            if p < vocab_size:
-                kinds[p] = TokenKind.PADDING
-        for s in specials:
-            if s < vocab_size:
-                kinds[s] = TokenKind.SPECIAL
-        for e in eos:
-            kinds[e] = TokenKind.SPECIAL
+        kinds[[p for p in padding if p < vocab_size]] = TokenKind.PADDING
+        kinds[[x for x in specials if x < vocab_size]] = TokenKind.SPECIAL
+        kinds[eos] = TokenKind.SPECIAL
         non_text = np.flatnonzero(kinds != TokenKind.TEXT)
         for i in non_text.tolist():
             tb[i] = None
