@@ -60,10 +60,14 @@ def _describe_bytes(values: list[int]) -> str:
         j = i
         while j + 1 < len(values) and values[j + 1] == values[j] + 1:
             j += 1
-        fmt = (lambda v: repr(chr(v)) if 32 <= v < 127 else f"0x{v:02x}")
-        parts.append(fmt(values[i]) if i == j else f"{fmt(values[i])}-{fmt(values[j])}")
+        lo, hi = _byte_repr(values[i]), _byte_repr(values[j])
+        parts.append(lo if i == j else f"{lo}-{hi}")
         i = j + 1
     return ", ".join(parts) if parts else "nothing (the text must end here)"
+
+
+def _byte_repr(v: int) -> str:
+    return repr(chr(v)) if 32 <= v < 127 else f"0x{v:02x}"
 
 
 def cmd_match(args: argparse.Namespace) -> int:

@@ -23,7 +23,14 @@ Token bytes are the bytes the token stands for inside a text, which is what the 
   encoded text start with the space the encoder prepended (``" " + text``);
 * tiktoken: the mergeable ranks are bytes already;
 * added tokens: ``special=True`` -> SPECIAL; ``special=False`` -> TEXT, their content's UTF-8
-  (added tokens are matched in the raw text, so they are *not* passed through the byte table).
+  (added tokens are matched in the raw text, so they are *not* passed through the byte table);
+* "raw": no byte-level or SentencePiece scheme detected: the vocabulary strings' UTF-8 (assumes a
+  concatenative vocabulary). WordPiece / BPEDecoder / CTC pipelines, whose tokens do not
+  concatenate to the text, raise `TokenizerError`: build ``TokenizerInfo(token_bytes, ...)``.
+
+Control tokens (``<s> </s> <unk>``, the model's unk token) and special added tokens are SPECIAL;
+so are tokens listed as special in tokenizer_config.json / by transformers when they are added
+tokens. Duplicate byte strings across ids are fine (Llama-2's ``<0x20>`` and ``▁``).
 
 The kind of a ``tokenizers`` tokenizer is detected from its decoder / pre-tokenizer /
 normalizer / model configuration, never from its name.
@@ -39,12 +46,17 @@ tokenizer's configuration (``eos_token_id`` of a transformers tokenizer, tokeniz
 next to it, all of them together); configured ids that fall outside ``vocab_size`` are ignored.
 When none is found a `TokenizerError` asks for ``eos_token_ids``.
 
-``transformers`` and ``tokenizers`` are optional and imported lazily.
+Errors: inconsistent inputs raise `TokenizerError`; an id outside ``[0, vocab_size)`` given to
+`token_to_bytes`/`decode_bytes` raises `InvalidTokenError` (an ``IndexError``).
+
+``transformers`` and ``tokenizers`` are optional and imported lazily; without ``tokenizers``,
+`from_pretrained` reads tokenizer.json as plain JSON.
 """
 from __future__ import annotations
 
 import enum
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -233,9 +245,18 @@ class _Converter:
     def convert_all(self, items: Iterable[tuple[str, int]], out: list) -> None:
         """out[i] = bytes of piece, for every (piece, i) in items."""
         if self.kind == "byte_level":
-            conv = _byte_level_bytes
-            for piece, i in items:
-                out[i] = conv(piece)
+            items = list(items)
+            pieces = [p for p, _ in items]
+            try:  # fast path: the whole vocabulary in one translate/encode (1 char = 1 byte)
+                blob = "".join(pieces).translate(_BL_TRANSLATE).encode("latin-1")
+            except UnicodeEncodeError:
+                conv = _byte_level_bytes
+                for piece, i in items:
+                    out[i] = conv(piece)
+                return
+            ends = list(itertools.accumulate(map(len, pieces)))
+            for (_, i), start, end in zip(items, [0, *ends], ends):
+                out[i] = blob[start:end]
             return
         replaces = self.replaces
         bf = self.byte_fallback
@@ -295,17 +316,25 @@ def _detect_scheme(spec: _HFSpec) -> _Converter:
                 raise TokenizerError(f"{src}: Replace decoder with a regex pattern is not supported")
             replaces.append((pat["String"], d.get("content", "")))
             sentencepiece = sentencepiece or d.get("content") == " "
+    if not replaces and not byte_fallback and "ByteLevel" in pre_types:
+        return _Converter("byte_level")  # no informative decoder, a byte-level pre-tokenizer
+    if not sentencepiece:
+        # The decoder does not say what stands for a space: the encoder side does (a Metaspace
+        # pre-tokenizer, or a normalizer replacing " " with a meta symbol).
+        for p in pre:
+            if p.get("type") == "Metaspace":
+                replaces.append((p.get("replacement") or "▁", " "))
+                sentencepiece = True
+                break
+        else:
+            for n in norm:
+                if n.get("type") == "Replace" and (n.get("pattern") or {}).get("String") == " " \
+                        and n.get("content"):
+                    replaces.append((n["content"], " "))
+                    sentencepiece = True
+                    break
     if replaces or byte_fallback:
         return _Converter("sentencepiece" if sentencepiece or byte_fallback else "raw", replaces, byte_fallback)
-    # No informative decoder: look at the pre-tokenizer and the normalizer.
-    if "ByteLevel" in pre_types:
-        return _Converter("byte_level")
-    for p in pre:
-        if p.get("type") == "Metaspace":
-            return _Converter("sentencepiece", [(p.get("replacement") or "▁", " ")], byte_fallback)
-    for n in norm:
-        if n.get("type") == "Replace" and (n.get("pattern") or {}).get("String") == " ":
-            return _Converter("sentencepiece", [(n.get("content") or "▁", " ")], byte_fallback)
     return _Converter("raw")
 
 
@@ -536,10 +565,9 @@ class TokenizerInfo:
         h.update(struct.pack("<QQ", self.vocab_size, len(self.eos_token_ids)))
         h.update(np.asarray(self.eos_token_ids, dtype="<i8").tobytes())
         h.update(self.token_kinds.tobytes())
-        lengths = np.fromiter((0 if b is None else len(b) for b in self.token_bytes), dtype="<u4",
-                              count=self.vocab_size)
+        lengths = np.array([0 if b is None else len(b) for b in self.token_bytes], dtype="<u4")
         h.update(lengths.tobytes())
-        h.update(b"".join(b for b in self.token_bytes if b is not None))
+        h.update(b"".join(filter(None, self.token_bytes)))
         return h.hexdigest()
 
     def __len__(self) -> int:
@@ -558,6 +586,10 @@ class TokenizerInfo:
 
     def __hash__(self) -> int:
         return hash(self.fingerprint)
+
+    def __setstate__(self, state: dict) -> None:  # pickling keeps token_kinds read-only
+        self.__dict__.update(state)
+        self.token_kinds.setflags(write=False)
 
     def _check_id(self, token_id: Any) -> int:
         if not _is_int(token_id):
@@ -786,13 +818,13 @@ class TokenizerInfo:
         if _is_int(unk_id) and 0 <= unk_id < size:
             specials.add(int(unk_id))
         content_to_id = {c: i for i, c, _ in spec.added}
+        # configured special tokens count only when they are added tokens (as transformers
+        # registers them): a config naming an ordinary token as pad_token must not remove it
+        added_ids = set(content_to_id.values())
         for c in config_specials:
-            if _is_int(c):
-                specials.add(int(c))
-            elif isinstance(c, str):
-                i = content_to_id.get(c, spec.vocab.get(c))
-                if i is not None:
-                    specials.add(i)
+            i = int(c) if _is_int(c) else content_to_id.get(c) if isinstance(c, str) else None
+            if i is not None and i in added_ids:
+                specials.add(i)
         eos_ids = []
         for c in config_eos:
             if _is_int(c):

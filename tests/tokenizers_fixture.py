@@ -21,12 +21,13 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from grammask.default_tokenizer import quicktok_vocabulary, tokenizer_from_ranks
+from grammask.errors import TokenizerError
 from grammask.tokenizer_info import TokenizerInfo
 
 SHARED_NAMES = ("gpt2", "llama2-spm", "llama3", "mistral-tekken", "qwen2")
@@ -76,30 +77,10 @@ def _package_dir(module: str) -> Path | None:
 
 def quicktok_data(name: str) -> tuple[dict[bytes, int], dict[str, int]] | None:
     """(mergeable ranks, special tokens) of quicktok-v1's bundled `name` (llama3, qwen3, cl100k)."""
-    d = _package_dir("quicktok")
-    if d is None or not (d / "data" / f"{name}.vocab").is_file():
+    try:
+        return quicktok_vocabulary(name)
+    except TokenizerError:
         return None
-    raw = (d / "data" / f"{name}.vocab").read_bytes()
-    (n,) = struct.unpack_from("<I", raw, 0)
-    off, ranks = 4, {}
-    for _ in range(n):
-        (ln,) = struct.unpack_from("<H", raw, off)
-        off += 2
-        tok = raw[off:off + ln]
-        off += ln
-        (r,) = struct.unpack_from("<I", raw, off)
-        off += 4
-        ranks[tok] = r
-    assert off == len(raw), f"quicktok {name}.vocab: unexpected format"
-    raw = (d / "data" / f"{name}.special").read_bytes()
-    (n,) = struct.unpack_from("<I", raw, 0)
-    off, special = 4, {}
-    for _ in range(n):
-        (tid,) = struct.unpack_from("<I", raw, off)
-        (ln,) = struct.unpack_from("<H", raw, off + 4)
-        special[raw[off + 6:off + 6 + ln].decode("utf-8")] = tid
-        off += 6 + ln
-    return ranks, special
 
 
 def _qwen2_specials() -> dict[str, int]:
@@ -176,14 +157,7 @@ def load_test_tokenizer(name: str) -> TokenizerInfo:
     if parts is None:
         pytest.skip(_skip_reason(name))
     ranks, special, _, _ = parts
-    size = max(max(ranks.values()), max(special.values())) + 1
-    token_bytes: list[bytes | None] = [None] * size
-    for b, r in ranks.items():
-        token_bytes[r] = b
-    defined = set(ranks.values()) | set(special.values())
-    return TokenizerInfo(token_bytes, eos_token_ids=eos, vocab_size=vocab_size,
-                         special_token_ids=special.values(), decoder_kind="tiktoken",
-                         padding_token_ids=[i for i in range(size) if i not in defined])
+    return tokenizer_from_ranks(ranks, special, vocab_size=vocab_size, eos_token_ids=eos)
 
 
 @functools.lru_cache(maxsize=None)
@@ -200,7 +174,10 @@ def load_test_tiktoken(name: str):
 
 @functools.lru_cache(maxsize=None)
 def load_test_encoder(name: str) -> Callable[[str], list[int]]:
-    """text -> ids (no BOS/EOS added; special-token text is encoded as plain text where possible)."""
+    """text -> ids (no BOS/EOS added; special-token text is encoded as plain text where possible).
+
+    For "llama2-spm" the ids' bytes are ``" " + text`` unless text starts with a space (the
+    SentencePiece ▁ prefix); for every other name they are exactly ``text.encode()``."""
     d = _tokenizer_json_dir(name)
     if d is not None:
         tokenizers = pytest.importorskip("tokenizers")

@@ -298,15 +298,15 @@ class _Parser:
         a_start = j
         while j < self.n and self.p[j].isdigit() and self.p[j].isascii():
             j += 1
-        a = self.p[a_start:j]
-        b: str | None = a
-        if j < self.n and self.p[j] == ",":
+        a = b = self.p[a_start:j]
+        comma = j < self.n and self.p[j] == ","
+        if comma:
             j += 1
             b_start = j
             while j < self.n and self.p[j].isdigit() and self.p[j].isascii():
                 j += 1
             b = self.p[b_start:j]
-        if j >= self.n or self.p[j] != "}" or (not a and b is a):
+        if j >= self.n or self.p[j] != "}" or not (a or comma):
             return None
         lo = self.bound(a, pos) if a else 0
         hi = self.bound(b, pos) if b else None
@@ -382,7 +382,7 @@ class _Parser:
         if ch == ":":
             self.i += 1
             return self.group_body(pos)
-        if ch == "P" and self.peek(1) == "<" or ch == "<" and self.peek(1) not in ("=", "!"):
+        if ch == "P" and self.peek(1) == "<" or ch == "<" and self.peek(1) not in ("=", "!", ""):
             self.i += 2 if ch == "P" else 1
             self.group_name(pos)
             return self.group_body(pos)
@@ -390,7 +390,7 @@ class _Parser:
 
     def extension_message(self, ch: str) -> str:
         nxt = self.peek(1)
-        if ch in "=!" or ch == "<" and nxt in "=!":
+        if ch in ("=", "!") or ch == "<" and nxt in ("=", "!"):
             return "lookaround assertions are not supported"
         if ch == "P" and nxt == "=":
             return "backreferences are not supported"
@@ -412,10 +412,10 @@ class _Parser:
         return name
 
     def flag_group(self, pos: int) -> Node | None:
-        on, off = self.flag_letters(), ""
+        on, off = self.flag_letters(pos), ""
         if self.peek() == "-":
             self.i += 1
-            off = self.flag_letters()
+            off = self.flag_letters(pos)
             if not off:
                 raise self.error("missing flag", self.i)
         ch = self.peek()
@@ -438,14 +438,15 @@ class _Parser:
         self.ignore_case, self.dotall = saved
         return node
 
-    def flag_letters(self) -> str:
+    def flag_letters(self, pos: int) -> str:
+        """Flag letters at `i`; unsupported ones are reported at the group's `(` (`pos`)."""
         start = self.i
         while self.peek() in _FLAGS and self.peek():
             ch = self.peek()
             if ch == "x":
-                raise self.error("verbose flag (?x) is not supported", self.i)
+                raise self.error("verbose flag (?x) is not supported", pos)
             if ch == "L":
-                raise self.error("locale flag (?L) is not supported", self.i)
+                raise self.error("locale flag (?L) is not supported", pos)
             self.i += 1
         return self.p[start:self.i]
 
