@@ -2,7 +2,7 @@
 """Hot loops of grammask, compiled. Every loop that touches the vocabulary lives here and runs
 without the GIL, so a server thread can fill masks while another runs the model's forward pass."""
 
-from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t
+from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 
@@ -71,19 +71,6 @@ def fill_rows(const int64_t[::1] kinds, const int64_t[::1] ptrs, const int64_t[:
         for i in range(n):
             _fill_one(<int32_t>kinds[i], <const uint32_t*><Py_ssize_t>ptrs[i], lengths[i],
                       &bitmask[rows[i], 0], words, last)
-
-
-def popcount_words(const uint32_t[::1] mask):
-    cdef Py_ssize_t i
-    cdef int64_t total = 0
-    cdef uint32_t w
-    with nogil:
-        for i in range(mask.shape[0]):
-            w = mask[i]
-            while w:
-                w &= w - 1
-                total += 1
-    return total
 
 
 ctypedef fused real_t:
@@ -225,17 +212,25 @@ cdef tuple _emit_preorder(int32_t* child, Py_ssize_t n_nodes, int32_t n_classes,
 def class_trie_walk_mask(const int32_t[:, ::1] trans_c, int32_t start,
                          const int32_t[::1] node_class, const int32_t[::1] node_depth,
                          const int32_t[::1] node_end, const int32_t[::1] tok_start,
-                         const int32_t[::1] tok_ids, uint32_t[::1] mask, int32_t max_depth):
+                         const int32_t[::1] tok_ids, const int32_t[::1] node_dense,
+                         const uint32_t[:, ::1] dense_rows, uint32_t[::1] mask,
+                         int32_t max_depth):
     """OR into `mask` every token whose class string leads from `start` to a live state.
-    `trans_c` is the (states x classes) transition table, -1 meaning no completion."""
-    cdef Py_ssize_t n = node_class.shape[0], i = 0, j
-    cdef Py_ssize_t nc = trans_c.shape[1]
+    `trans_c` is the (states x classes) transition table, -1 meaning no completion. Nodes
+    ending many tokens carry a precomputed dense row (`node_dense[i]` >= 0), OR-ed a word at a
+    time instead of setting thousands of scattered bits."""
+    cdef Py_ssize_t n = node_class.shape[0], i = 0, j, k
+    cdef Py_ssize_t nc = trans_c.shape[1], words = mask.shape[0]
     if start < 0 or start >= trans_c.shape[0]:
         raise ValueError(f"state {start} out of range")
+    if dense_rows.shape[0] > 0 and dense_rows.shape[1] != words:
+        raise ValueError("dense rows and mask differ in width")
     stack_a = np.empty(max_depth + 2, dtype=np.int32)
     cdef int32_t[::1] stack = stack_a
-    cdef int32_t q
+    cdef int32_t q, d
     cdef const int32_t* tr = &trans_c[0, 0]
+    cdef uint32_t* out = &mask[0]
+    cdef const uint32_t* row
     if n == 0:
         return
     with nogil:
@@ -246,18 +241,63 @@ def class_trie_walk_mask(const int32_t[:, ::1] trans_c, int32_t start,
                 i = node_end[i]
                 continue
             stack[node_depth[i]] = q
-            for j in range(tok_start[i], tok_start[i + 1]):
-                _set_bit(&mask[0], tok_ids[j])
+            d = node_dense[i]
+            if d >= 0:
+                row = &dense_rows[d, 0]
+                for k in range(words):
+                    out[k] |= row[k]
+            else:
+                for j in range(tok_start[i], tok_start[i + 1]):
+                    _set_bit(out, tok_ids[j])
             i += 1
+
+
+def ids_to_mask(const int32_t[::1] ids, uint32_t[::1] mask):
+    """Set the bits of `ids` in `mask`."""
+    cdef Py_ssize_t j
+    with nogil:
+        for j in range(ids.shape[0]):
+            _set_bit(&mask[0], ids[j])
+
+
+def mask_hash(const uint64_t[::1] words):
+    """A fast 64-bit hash of a mask (equal masks are still compared in full on a hit)."""
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(words.shape[0]):
+            h = (h ^ words[i]) * 1099511628211ULL
+            h ^= h >> 29
+    return h
+
+
+cdef inline int _popcount32(uint32_t x) noexcept nogil:
+    """SWAR population count: portable and branch-free (no -mpopcnt needed)."""
+    x = x - ((x >> 1) & 0x55555555)
+    x = (x & 0x33333333) + ((x >> 2) & 0x33333333)
+    return <int>((((x + (x >> 4)) & 0x0F0F0F0F) * 0x01010101) >> 24)
+
+
+def popcount_words(const uint32_t[::1] mask):
+    """Number of set bits."""
+    cdef Py_ssize_t i
+    cdef int64_t total = 0
+    with nogil:
+        for i in range(mask.shape[0]):
+            total += _popcount32(mask[i])
+    return total
 
 
 def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
     """Sorted ids whose bit is set (allowed=True) or clear (allowed=False), below vocab_size.
-    Word-at-a-time with count-trailing-zeros, so sparse masks cost little."""
-    cdef Py_ssize_t i, n = 0, words = mask.shape[0]
+    Counts first so the result is allocated at its exact size (no large temporary)."""
+    cdef Py_ssize_t i, n = 0, total = 0, words = mask.shape[0]
     cdef uint32_t w
     cdef int32_t t
-    out_a = np.empty(vocab_size, dtype=np.uint32)
+    with nogil:
+        for i in range(words):
+            total += _popcount32(mask[i] if allowed else ~mask[i])
+    out_a = np.empty(total, dtype=np.uint32)
     cdef uint32_t[::1] out = out_a
     with nogil:
         for i in range(words):
@@ -269,7 +309,7 @@ def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
                 out[n] = <uint32_t>t
                 n += 1
                 w &= w - 1
-    return out_a[:n].copy()
+    return out_a[:n]
 
 
 def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, Py_ssize_t row,

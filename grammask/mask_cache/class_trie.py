@@ -26,6 +26,8 @@ class ClassTrie:
     node_end: np.ndarray
     tok_start: np.ndarray
     tok_ids: np.ndarray
+    node_dense: np.ndarray  # int32 per node: row of dense_rows, or -1
+    dense_rows: np.ndarray  # uint32 (big nodes x words)
     max_depth: int
 
     @property
@@ -39,13 +41,13 @@ class ClassTrie:
     def walk_mask(self, state: int, out: np.ndarray) -> None:
         """OR into `out` (uint32 words) every token leading from `state` to a live state."""
         _kernels.class_trie_walk_mask(self.trans_c, state, self.node_class, self.node_depth,
-                                      self.node_end, self.tok_start, self.tok_ids, out,
-                                      self.max_depth)
+                                      self.node_end, self.tok_start, self.tok_ids,
+                                      self.node_dense, self.dense_rows, out, self.max_depth)
 
     def memory_bytes(self) -> int:
         return sum(a.nbytes for a in (self.trans_c, self.byte_class, self.node_class,
                                       self.node_depth, self.node_end, self.tok_start,
-                                      self.tok_ids))
+                                      self.tok_ids, self.node_dense, self.dense_rows))
 
 
 def byte_classes(trans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,5 +69,21 @@ def build_class_trie(trans: np.ndarray, vocab: TokenTrie) -> ClassTrie:
     byte_class, trans_c = byte_classes(trans)
     node_class, node_depth, node_end, tok_start, tok_ids = _kernels.build_class_trie(
         vocab.concat, vocab.offsets, vocab.token_ids, byte_class, trans_c.shape[1])
+    node_dense, dense_rows = _dense_rows(tok_start, tok_ids, vocab.vocab_size)
     return ClassTrie(trans_c, byte_class, node_class, node_depth, node_end, tok_start, tok_ids,
-                     vocab.max_depth)
+                     node_dense, dense_rows, vocab.max_depth)
+
+
+def _dense_rows(tok_start: np.ndarray, tok_ids: np.ndarray,
+                vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense bit rows for nodes ending at least half a row's worth of tokens: OR-ing one
+    vectorised row beats setting that many scattered bits."""
+    words = (vocab_size + 31) // 32
+    counts = np.diff(tok_start)
+    big = np.flatnonzero(counts >= max(words // 2, 64))
+    node_dense = np.full(counts.shape[0], -1, dtype=np.int32)
+    node_dense[big] = np.arange(big.shape[0], dtype=np.int32)
+    rows = np.zeros((big.shape[0], words), dtype=np.uint32)
+    for r, node in enumerate(big):
+        _kernels.ids_to_mask(tok_ids[tok_start[node]:tok_start[node + 1]], rows[r])
+    return node_dense, rows

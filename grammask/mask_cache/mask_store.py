@@ -6,7 +6,6 @@ state (digits only) then costs a few hundred bytes and a permissive one (inside 
 few hundred bytes too, instead of vocab_size/8 each."""
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -50,7 +49,8 @@ class MaskStore:
         self.words = words_for(tokenizer.vocab_size)
         self.eos_ids = np.asarray(tokenizer.eos_token_ids, dtype=np.int64)
         self._by_state: dict[int, StoredMask] = {}
-        self._unique: dict[bytes, StoredMask] = {}
+        self._unique: dict[int, list[StoredMask]] = {}
+        self._unique_count = 0
         self._lock = threading.Lock()
 
     def get(self, state: int) -> StoredMask:
@@ -64,10 +64,7 @@ class MaskStore:
 
     def dense(self, state: int) -> np.ndarray:
         """The mask of `state` as uint32 bit words (a fresh array)."""
-        out = np.zeros((1, self.words), dtype=np.uint32)
-        stored = self.get(state)
-        _kernels.fill_row(stored.kind, stored.data, out, 0, self.vocab_size)
-        return out[0]
+        return self._densify(self.get(state))
 
     def precompute(self, states: range | list[int] | None = None) -> None:
         """Compute the masks of `states` (all states by default) now instead of on first use."""
@@ -80,12 +77,12 @@ class MaskStore:
 
     @property
     def unique_masks(self) -> int:
-        return len(self._unique)
+        return self._unique_count
 
     def memory_bytes(self) -> int:
         """Stored masks plus the class trie (both per grammar)."""
-        return sum(m.data.nbytes for m in list(self._unique.values())) + \
-            self.class_trie.memory_bytes()
+        stored = sum(m.data.nbytes for bucket in list(self._unique.values()) for m in bucket)
+        return stored + self.class_trie.memory_bytes()
 
     def _compute_dense(self, state: int) -> np.ndarray:
         words = np.zeros(self.words, dtype=np.uint32)
@@ -96,14 +93,27 @@ class MaskStore:
         return words
 
     def _intern(self, words: np.ndarray) -> StoredMask:
-        key = hashlib.blake2b(words.tobytes(), digest_size=16).digest()
+        """Share one stored copy among states with identical masks (compared in full)."""
+        padded = words if words.shape[0] % 2 == 0 else np.append(words, np.uint32(0))
+        key = int(_kernels.mask_hash(padded.view(np.uint64)))
         with self._lock:
-            found = self._unique.get(key)
-            if found is not None:
-                return found
+            for stored in self._unique.get(key, ()):
+                if np.array_equal(self._densify(stored), words):
+                    return stored
         stored = _compress(words, self.vocab_size)
         with self._lock:
-            return self._unique.setdefault(key, stored)
+            bucket = self._unique.setdefault(key, [])
+            for other in bucket:
+                if np.array_equal(self._densify(other), words):
+                    return other
+            bucket.append(stored)
+            self._unique_count += 1
+            return stored
+
+    def _densify(self, stored: StoredMask) -> np.ndarray:
+        out = np.zeros((1, self.words), dtype=np.uint32)
+        _kernels.fill_row(stored.kind, stored.data, out, 0, self.vocab_size)
+        return out[0]
 
 
 def _compress(words: np.ndarray, vocab_size: int) -> StoredMask:
