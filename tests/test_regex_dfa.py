@@ -146,8 +146,10 @@ def to_reference(pattern: str) -> str:
 def check_equivalent(ours: str, ref: str, texts: list[str], rnd: random.Random) -> None:
     try:
         dfa = compile_regex_dfa(ours)
+    except LimitExceededError:
+        return                                 # a random pattern may blow up; fine
     except GrammarError as e:
-        assert "matches no string" in e.message
+        assert "matches no string" in e.message, e.message
         return
     rx = regex.compile(ref)
     samples = list(texts)

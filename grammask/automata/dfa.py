@@ -38,7 +38,8 @@ import numpy as np
 
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits
-from .regex_parser import Alt, CharSet, Concat, Node, Ranges, Repeat, parse_regex
+from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, parse_regex,
+                           recursion_headroom)
 from .utf8 import ranges_to_utf8
 
 Rows = list[list[tuple[int, int]]]   # per state: (symbol, target) pairs, sorted by symbol
@@ -112,9 +113,10 @@ def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
 
 def dfa_from_ast(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
     """Build the byte DFA for an already-parsed AST; `pattern` is only used in errors."""
-    _count_positions(node, limits, pattern)
-    positions = _Positions()
-    positions.build(node)
+    with recursion_headroom(limits.max_nesting):
+        _count_positions(node, limits, pattern)
+        positions = _Positions()
+        positions.build(node)
     alphabet = _Alphabet(positions.charsets)
     rows, accepting = _determinize(positions, alphabet, limits, pattern)
     trimmed = _trim(rows, accepting)
@@ -367,14 +369,18 @@ class _ClassMasks:
 
     def __init__(self, pa: _Positions, alphabet: _Alphabet) -> None:
         self.charset_of = np.array(pa.charset_of[1:], dtype=np.int64)
-        self.alphabet = alphabet
+        self.num_charsets = len(alphabet.charset_classes)
+        self.charsets_of_class: list[list[int]] = [[] for _ in range(alphabet.num_classes)]
+        for cs, classes in enumerate(alphabet.charset_classes):
+            for c in classes:
+                self.charsets_of_class[c].append(cs)
         self.masks: dict[int, int] = {}
 
     def __getitem__(self, c: int) -> int:
         mask = self.masks.get(c)
         if mask is None:
-            member = np.zeros(len(self.alphabet.charset_classes), dtype=bool)
-            member[[cs for cs, cls in enumerate(self.alphabet.charset_classes) if c in cls]] = True
+            member = np.zeros(self.num_charsets, dtype=bool)
+            member[self.charsets_of_class[c]] = True
             hits = np.concatenate(([False], member[self.charset_of]))
             mask = self.masks[c] = int.from_bytes(
                 np.packbits(hits, bitorder="little").tobytes(), "little")

@@ -34,11 +34,13 @@ quantifiers, conditionals, word boundaries, `\p{..}`, misplaced anchors, verbose
 """
 from __future__ import annotations
 
+import sys
 import unicodedata
 from bisect import bisect_left, bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Union
+from typing import Iterable, Iterator, Union
 
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits
@@ -127,7 +129,7 @@ def negate(ranges: Ranges) -> Ranges:
 def _fold_table() -> tuple[list[int], list[tuple[int, ...]]]:
     """Sorted code points that have case variants, and each one's equivalence class.
 
-    Built once, lazily (~30 ms): union-find over c, c.lower(), c.upper() when single chars."""
+    Built once, lazily (~15 ms): union-find over c, c.lower(), c.upper() when single chars."""
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -135,13 +137,16 @@ def _fold_table() -> tuple[list[int], list[tuple[int, ...]]]:
             x = parent[x]
         return x
 
-    chars = [chr(c) for c in range(0x1F000)]
-    for mapped in ([c.lower() for c in chars], [c.upper() for c in chars]):
-        for cp, m in enumerate(mapped):
-            if len(m) == 1 and ord(m) != cp:
-                a, b = find(cp), find(ord(m))
-                if a != b:
-                    parent[a] = b
+    for base in range(0, 0x1F000, 256):
+        block = "".join(map(chr, range(base, base + 256)))
+        if block.lower() == block == block.upper():
+            continue                      # no cased letters: most blocks, skipped in C
+        for cp in range(base, base + 256):
+            for m in (chr(cp).lower(), chr(cp).upper()):
+                if len(m) == 1 and ord(m) != cp:
+                    a, b = find(cp), find(ord(m))
+                    if a != b:
+                        parent[a] = b
     classes: dict[int, list[int]] = {}
     for cp in parent:
         classes.setdefault(find(cp), []).append(cp)
@@ -636,13 +641,30 @@ def _check_anchors(node: Node, at_start: bool, at_end: bool, pattern: str) -> No
         _check_anchors(node.child, at_start and once, at_end and once, pattern)
 
 
+@contextmanager
+def recursion_headroom(levels: int) -> Iterator[None]:
+    """Room for `levels` nested groups. The parser and the AST walks use a handful of frames
+    per group level, so the default max_nesting=200 needs more than CPython's default limit
+    of 1000 frames. Raised relative to the current limit, restored unless someone else changed
+    it meanwhile (pure-Python frames cost no C stack on CPython >= 3.11)."""
+    old = sys.getrecursionlimit()
+    new = old + 8 * levels + 100
+    sys.setrecursionlimit(new)
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() == new:
+            sys.setrecursionlimit(old)
+
+
 def parse_regex(pattern: str, limits: Limits = DEFAULT_LIMITS) -> Node:
     """Parse `pattern` into an AST; raises GrammarError/LimitExceededError with positions."""
     if len(pattern) > limits.max_regex_length:
         raise LimitExceededError("max_regex_length", len(pattern), limits.max_regex_length,
                                  "regex too long", None, None)
-    parser = _Parser(pattern, limits)
-    node = parser.parse()
-    if parser.has_anchor:
-        _check_anchors(node, True, True, pattern)
+    with recursion_headroom(min(limits.max_nesting, pattern.count("("))):
+        parser = _Parser(pattern, limits)
+        node = parser.parse()
+        if parser.has_anchor:
+            _check_anchors(node, True, True, pattern)
     return node
