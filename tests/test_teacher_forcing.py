@@ -92,3 +92,27 @@ def _leading_space(name: str) -> str:
 def _is_live_prefix(cg: grammask.CompiledGrammar, data: bytes) -> bool:
     """Independent of the matcher's walk: the DFA's own byte-by-byte simulation."""
     return cg.dfa.is_live_prefix(data)
+
+
+UNICODE_TEXTS = [
+    "naïve café – déjà vu", "東京都渋谷区 1-2-3", "emoji 👩‍👩‍👧‍👦 and 🇯🇵 flags", "עברית ومرحبا",
+    "combining e\u0301 and \u00a0nbsp", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 math 𝟙𝟚𝟛", "tab\tand newline\n ok",
+]
+
+
+@pytest.mark.parametrize("name", TOKENIZERS)
+def test_unicode_split_tokens(name: str) -> None:
+    """Byte-level vocabularies split CJK and emoji into partial-UTF-8 tokens; each must pass."""
+    tok = load_test_tokenizer(name)
+    encode = load_test_encoder(name)
+    lead = _leading_space(name)
+    for pattern in (r'[^"]{0,200}', r'"([^"\\]|\\.)*"', r"[\s\S]*[😀-🙏👦-👩]?[\s\S]*"):
+        cg = compile_regex(lead + f"(?:{pattern})", tok)
+        for text in UNICODE_TEXTS:
+            text = f'"{text}"' if pattern.startswith('"') else text
+            ids = encode(text)
+            m = Matcher(cg)
+            for t in ids:
+                assert mask_bits(m, tok.vocab_size)[t]
+                assert m.accept_token(t)
+            assert m.can_terminate()
