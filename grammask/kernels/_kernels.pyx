@@ -96,15 +96,22 @@ def apply_bitmask(real_t[:, ::1] logits, const uint32_t[:, ::1] bitmask,
             brow = &bitmask[mask_rows[i], 0]
             lim = V if V < covered else covered
             base = 0
-            while base < lim:
+            while base + 32 <= lim:
                 w = brow[base >> 5]
-                if w != all_ones:
-                    b = 0
-                    while b < 32 and base + b < lim:
-                        if not (w >> b) & 1:
-                            lrow[base + b] = neg_inf
-                        b += 1
+                if w == 0:
+                    for b in range(32):
+                        lrow[base + b] = neg_inf
+                elif w != all_ones:
+                    w = ~w
+                    while w:
+                        lrow[base + __builtin_ctz(w)] = neg_inf
+                        w &= w - 1
                 base += 32
+            if base < lim:
+                w = brow[base >> 5]
+                for b in range(lim - base):
+                    if not (w >> b) & 1:
+                        lrow[base + b] = neg_inf
             for t in range(covered, V):
                 lrow[t] = neg_inf
 
