@@ -227,16 +227,8 @@ class XGrammarAdapter(EngineAdapter):
 
 def _byte_level_decoder() -> dict[str, int]:
     """Inverse of GPT-2's bytes_to_unicode: byte-level token char -> raw byte."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1))
-    bs += list(range(ord("\u00ae"), ord("\u00ff") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
+    from grammask.tokenizer_info import bytes_to_unicode
+    return {c: b for b, c in bytes_to_unicode().items()}
 
 
 class OutlinesCoreAdapter(EngineAdapter):
