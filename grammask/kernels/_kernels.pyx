@@ -118,102 +118,171 @@ def apply_bitmask(real_t[:, ::1] logits, const uint32_t[:, ::1] bitmask,
 
 # ---------------------------------------------------------------------------------------------
 # Class tries: the vocabulary trie quotiented by one automaton's byte classes.
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport calloc, malloc, free
+
+
+cdef struct ChildTable:
+    # open addressing: key = parent * 256 + class (+1, so 0 means empty), value = child node
+    int64_t* keys
+    int32_t* values
+    Py_ssize_t size      # a power of two
+    Py_ssize_t used
+
+
+cdef inline Py_ssize_t _slot(ChildTable* t, int64_t key) noexcept nogil:
+    cdef uint64_t h = (<uint64_t>key) * 0x9E3779B97F4A7C15ULL
+    cdef Py_ssize_t i = <Py_ssize_t>(h >> 20) & (t.size - 1)
+    while t.keys[i] != 0 and t.keys[i] != key:
+        i = (i + 1) & (t.size - 1)
+    return i
+
+
+cdef int _table_init(ChildTable* t, Py_ssize_t size) noexcept nogil:
+    t.keys = <int64_t*>calloc(size, sizeof(int64_t))
+    t.values = <int32_t*>malloc(size * sizeof(int32_t))
+    t.size = size
+    t.used = 0
+    return 0 if (t.keys != NULL and t.values != NULL) else -1
+
+
+cdef int _table_grow(ChildTable* t) noexcept nogil:
+    cdef ChildTable bigger
+    cdef Py_ssize_t i, j
+    if _table_init(&bigger, t.size * 2) != 0:
+        free(bigger.keys)
+        free(bigger.values)
+        return -1
+    for i in range(t.size):
+        if t.keys[i] != 0:
+            j = _slot(&bigger, t.keys[i])
+            bigger.keys[j] = t.keys[i]
+            bigger.values[j] = t.values[i]
+    bigger.used = t.used
+    free(t.keys)
+    free(t.values)
+    t[0] = bigger
+    return 0
 
 
 def build_class_trie(const uint8_t[::1] concat, const int64_t[::1] offsets,
-                     const int32_t[::1] token_ids, const uint8_t[::1] byte_class,
-                     int32_t n_classes):
+                     const int32_t[::1] token_ids, const uint8_t[::1] byte_class):
     """Trie of the tokens' *class strings* (each byte replaced by its automaton byte class).
 
     Tokens whose bytes the automaton cannot tell apart share one path, so a permissive state
     (inside a string) walks a few thousand nodes instead of every byte of the vocabulary.
-    Returns pre-order (node_class, node_depth, node_end, tok_start, tok_ids); the tokens ending
-    at node i are tok_ids[tok_start[i]:tok_start[i + 1]]."""
-    cdef Py_ssize_t n_tok = token_ids.shape[0]
-    cdef Py_ssize_t cap = 4096, n_nodes = 1, k, j, node, nxt, c
-    cdef int32_t* child = <int32_t*>malloc(cap * n_classes * sizeof(int32_t))
-    if child == NULL:
-        raise MemoryError()
-    cdef int32_t* grown
-    for j in range(cap * n_classes):
-        child[j] = -1
+    Children are found through a hash table, so memory stays proportional to the nodes
+    whatever the number of classes. Returns pre-order (node_class, node_depth, node_end,
+    tok_start, tok_ids); the tokens ending at node i are tok_ids[tok_start[i]:tok_start[i+1]]."""
+    cdef Py_ssize_t n_tok = token_ids.shape[0], total = concat.shape[0]
+    cdef Py_ssize_t n_nodes = 1, k, j, slot
+    cdef int64_t node, key
+    cdef ChildTable table
+    parent_a = np.empty(total + 1, dtype=np.int32)
+    klass_a = np.empty(total + 1, dtype=np.int32)
     token_node_a = np.empty(n_tok, dtype=np.int64)
+    cdef int32_t[::1] parent = parent_a, klass = klass_a
     cdef int64_t[::1] token_node = token_node_a
+    if _table_init(&table, 1 << 12) != 0:
+        raise MemoryError()
     try:
         with nogil:
+            parent[0] = -1
+            klass[0] = -1
             for k in range(n_tok):
                 node = 0
                 for j in range(offsets[k], offsets[k + 1]):
-                    c = byte_class[concat[j]]
-                    nxt = child[node * n_classes + c]
-                    if nxt < 0:
-                        if n_nodes == cap:
-                            grown = <int32_t*>realloc(child, 2 * cap * n_classes * sizeof(int32_t))
-                            if grown == NULL:
+                    key = node * 256 + byte_class[concat[j]] + 1
+                    slot = _slot(&table, key)
+                    if table.keys[slot] == 0:
+                        if 2 * (table.used + 1) > table.size:
+                            if _table_grow(&table) != 0:
                                 with gil:
                                     raise MemoryError()
-                            child = grown
-                            for nxt in range(cap * n_classes, 2 * cap * n_classes):
-                                child[nxt] = -1
-                            cap *= 2
-                        nxt = n_nodes
+                            slot = _slot(&table, key)
+                        table.keys[slot] = key
+                        table.values[slot] = <int32_t>n_nodes
+                        table.used += 1
+                        parent[n_nodes] = <int32_t>node
+                        klass[n_nodes] = byte_class[concat[j]]
                         n_nodes += 1
-                        child[node * n_classes + c] = <int32_t>nxt
-                    node = nxt
+                    node = table.values[slot]
                 token_node[k] = node
-        return _emit_preorder(child, n_nodes, n_classes, token_node, token_ids)
     finally:
-        free(child)
+        free(table.keys)
+        free(table.values)
+    return _emit_preorder(parent_a[:n_nodes], klass_a[:n_nodes], token_node_a, token_ids)
 
 
-cdef tuple _emit_preorder(int32_t* child, Py_ssize_t n_nodes, int32_t n_classes,
-                          int64_t[::1] token_node, const int32_t[::1] token_ids):
+cdef tuple _emit_preorder(int32_t[::1] parent, int32_t[::1] klass, int64_t[::1] token_node,
+                          const int32_t[::1] token_ids):
     """Number the trie's nodes depth-first (root excluded) and group tokens per node."""
+    cdef Py_ssize_t n_nodes = parent.shape[0], m = max(n_nodes - 1, 0)
+    # children of each node as CSR (creation order), by counting sort on the parent
+    child_start_a = np.zeros(n_nodes + 1, dtype=np.int64)
+    child_list_a = np.empty(m, dtype=np.int32)
+    cdef int64_t[::1] child_start = child_start_a
+    cdef int32_t[::1] child_list = child_list_a
+    fill_a = np.zeros(n_nodes, dtype=np.int64)
+    cdef int64_t[::1] fill = fill_a
     order_a = np.full(n_nodes, -1, dtype=np.int64)       # old node -> new index (root: -1)
-    node_class_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
-    node_depth_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
-    node_end_a = np.empty(max(n_nodes - 1, 0), dtype=np.int32)
+    node_class_a = np.empty(m, dtype=np.int32)
+    node_depth_a = np.empty(m, dtype=np.int32)
+    node_end_a = np.empty(m, dtype=np.int32)
     cdef int64_t[::1] order = order_a
     cdef int32_t[::1] node_class = node_class_a, node_depth = node_depth_a, node_end = node_end_a
-    # explicit DFS stack of (old node, next class to try); depth = stack height
     stack_node_a = np.empty(n_nodes + 1, dtype=np.int64)
-    stack_next_a = np.empty(n_nodes + 1, dtype=np.int32)
-    cdef int64_t[::1] stack_node = stack_node_a
-    cdef int32_t[::1] stack_next = stack_next_a
-    cdef Py_ssize_t top = 0, emitted = 0, node, c, ch
-    stack_node[0] = 0
-    stack_next[0] = 0
+    stack_next_a = np.empty(n_nodes + 1, dtype=np.int64)
+    cdef int64_t[::1] stack_node = stack_node_a, stack_next = stack_next_a
+    cdef Py_ssize_t v, top = 0, emitted = 0, node, c, ch
     with nogil:
+        for v in range(1, n_nodes):
+            child_start[parent[v] + 1] += 1
+        for v in range(n_nodes):
+            child_start[v + 1] += child_start[v]
+        for v in range(1, n_nodes):
+            child_list[child_start[parent[v]] + fill[parent[v]]] = <int32_t>v
+            fill[parent[v]] += 1
+        stack_node[0] = 0
+        stack_next[0] = child_start[0]
         while top >= 0:
             node = stack_node[top]
             c = stack_next[top]
-            while c < n_classes and child[node * n_classes + c] < 0:
-                c += 1
-            if c == n_classes:
+            if c == child_start[node + 1]:
                 if node != 0:
                     node_end[order[node]] = <int32_t>emitted
                 top -= 1
                 continue
-            stack_next[top] = <int32_t>(c + 1)
-            ch = child[node * n_classes + c]
+            stack_next[top] = c + 1
+            ch = child_list[c]
             order[ch] = emitted
-            node_class[emitted] = <int32_t>c
+            node_class[emitted] = klass[ch]
             node_depth[emitted] = <int32_t>(top + 1)
             emitted += 1
             top += 1
             stack_node[top] = ch
-            stack_next[top] = 0
-    new_node = order_a[token_node]
-    keep = new_node >= 0            # empty tokens end at the root: never allowed
-    new_node = new_node[keep]
-    ids = np.asarray(token_ids)[keep]
-    perm = np.argsort(new_node, kind="stable")
-    tok_ids = ids[perm].astype(np.int32)
-    counts = np.bincount(new_node, minlength=max(n_nodes - 1, 0))
-    tok_start = np.zeros(max(n_nodes - 1, 0) + 1, dtype=np.int32)
-    np.cumsum(counts, out=tok_start[1:])
-    return node_class_a, node_depth_a, node_end_a, tok_start, tok_ids
+            stack_next[top] = child_start[ch]
+    # group tokens by their (new) end node with a counting sort; empty tokens end at the
+    # root (order -1) and are never allowed
+    tok_start_a = np.zeros(m + 1, dtype=np.int32)
+    tok_ids_a = np.empty(token_node.shape[0], dtype=np.int32)
+    cdef int32_t[::1] tok_start = tok_start_a, tok_ids = tok_ids_a
+    cdef Py_ssize_t t, dst
+    with nogil:
+        for t in range(token_node.shape[0]):
+            dst = order[token_node[t]]
+            if dst >= 0:
+                tok_start[dst + 1] += 1
+        for v in range(m):
+            tok_start[v + 1] += tok_start[v]
+        for v in range(m):
+            fill[v] = tok_start[v]
+        for t in range(token_node.shape[0]):
+            dst = order[token_node[t]]
+            if dst >= 0:
+                tok_ids[fill[dst]] = token_ids[t]
+                fill[dst] += 1
+    tok_ids_a = tok_ids_a[:tok_start[m]]
+    return node_class_a, node_depth_a, node_end_a, tok_start_a, tok_ids_a
 
 
 def class_trie_walk_mask(const int32_t[:, ::1] trans_c, int32_t start,

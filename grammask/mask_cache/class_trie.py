@@ -68,7 +68,7 @@ def build_class_trie(trans: np.ndarray, vocab: TokenTrie) -> ClassTrie:
     """Fold `vocab` by the byte classes of the transition table `trans` (states x 256)."""
     byte_class, trans_c = byte_classes(trans)
     node_class, node_depth, node_end, tok_start, tok_ids = _kernels.build_class_trie(
-        vocab.concat, vocab.offsets, vocab.token_ids, byte_class, trans_c.shape[1])
+        vocab.concat, vocab.offsets, vocab.token_ids, byte_class)
     node_dense, dense_rows = _dense_rows(tok_start, tok_ids, vocab.vocab_size)
     return ClassTrie(trans_c, byte_class, node_class, node_depth, node_end, tok_start, tok_ids,
                      node_dense, dense_rows, vocab.max_depth)
