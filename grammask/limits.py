@@ -11,7 +11,7 @@ class Limits:
 
     max_regex_length: characters in one regular expression.
     max_repeat: the largest bound allowed in a counted repetition `{m,n}`.
-    max_nfa_states: states of the intermediate byte NFA (grows with pattern size x repeat counts).
+    max_nfa_states: positions of the intermediate code-point automaton (pattern size x repeat counts).
     max_dfa_states: states of the determinised byte DFA (before and after minimisation).
     max_nesting: nesting depth of groups in a regex (parser recursion).
     """

@@ -401,3 +401,59 @@ def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, P
     cdef const uint32_t* src = &data[0] if data.shape[0] > 0 else NULL
     with nogil:
         _fill_one(kind, src, data.shape[0], &bitmask[row, 0], words, last)
+
+
+def bounded_partition(const int32_t[:, ::1] trans_c, int32_t rounds):
+    """Moore refinement for `rounds` rounds, starting from one block: afterwards two states
+    share a block iff no string of at most `rounds` symbols is live from one and dead from the
+    other. With rounds = the longest token, states in one block have identical token masks
+    (up to EOS, which depends on acceptance alone) — e.g. every position of `[^"]{0,500}`
+    more than a token's length from the end. Stops early once the partition is stable.
+    Returns (block of each state as int32, number of blocks)."""
+    cdef Py_ssize_t n = trans_c.shape[0], k = trans_c.shape[1]
+    cdef Py_ssize_t s, c, r, size = 1, slot, rep
+    cdef int32_t n_blocks = 1, new_blocks, t, a, b
+    cdef uint64_t h
+    cdef bint same
+    while size < 2 * n + 2:
+        size *= 2
+    block_a = np.zeros(n, dtype=np.int32)
+    new_a = np.empty(n, dtype=np.int32)
+    table_a = np.empty(size, dtype=np.int64)      # slot -> representative state, -1 empty
+    cdef int32_t[::1] block = block_a, new = new_a
+    cdef int64_t[::1] table = table_a
+    for r in range(rounds):
+        table[:] = -1
+        new_blocks = 0
+        with nogil:
+            for s in range(n):
+                h = <uint64_t>block[s] * 0x9E3779B97F4A7C15ULL
+                for c in range(k):
+                    t = trans_c[s, c]
+                    h = (h ^ <uint64_t>(block[t] if t >= 0 else -1)) * 0x100000001B3ULL
+                    h ^= h >> 31
+                slot = <Py_ssize_t>(h & <uint64_t>(size - 1))
+                while True:
+                    rep = table[slot]
+                    if rep < 0:
+                        table[slot] = s
+                        new[s] = new_blocks
+                        new_blocks += 1
+                        break
+                    same = block[rep] == block[s]
+                    c = 0
+                    while same and c < k:
+                        a = trans_c[rep, c]
+                        b = trans_c[s, c]
+                        same = (a < 0 and b < 0) or (a >= 0 and b >= 0 and block[a] == block[b])
+                        c += 1
+                    if same:
+                        new[s] = new[rep]
+                        break
+                    slot = (slot + 1) & (size - 1)
+        block_a, new_a = new_a, block_a
+        block, new = block_a, new_a
+        if new_blocks == n_blocks:
+            break
+        n_blocks = new_blocks
+    return block_a, n_blocks

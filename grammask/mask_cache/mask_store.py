@@ -48,6 +48,11 @@ class MaskStore:
         self.vocab_size = tokenizer.vocab_size
         self.words = words_for(tokenizer.vocab_size)
         self.eos_ids = np.asarray(tokenizer.eos_token_ids, dtype=np.int64)
+        # states whose token masks provably coincide (same behaviour for every string up to
+        # the longest token) share one computation: long counted repetitions collapse
+        self.state_block, self.num_blocks = _kernels.bounded_partition(
+            self.class_trie.trans_c, max(trie.max_depth, 1))
+        self._by_block: dict[tuple[int, bool], StoredMask] = {}
         self._by_state: dict[int, StoredMask] = {}
         self._unique: dict[int, list[StoredMask]] = {}
         self._unique_count = 0
@@ -58,7 +63,12 @@ class MaskStore:
         found = self._by_state.get(state)
         if found is not None:
             return found
-        stored = self._intern(self._compute_dense(state))
+        key = (int(self.state_block[state]), bool(self.accepting[state]))
+        stored = self._by_block.get(key)
+        if stored is None:
+            stored = self._intern(self._compute_dense(state))
+            with self._lock:
+                stored = self._by_block.setdefault(key, stored)
         with self._lock:
             return self._by_state.setdefault(state, stored)
 
