@@ -95,3 +95,13 @@ def test_random_regexes_match_reference(vocab: TokenizerInfo) -> None:
 def test_fixed_patterns_match_reference(vocab: TokenizerInfo, pattern: str) -> None:
     points = {0x22, 0x5C, 0x0A, 0x30, 0x39, 0xE0, 0xFF, 0x4E2D, 0x6587, 0x1F600}
     check_walks(RandomRegex(pattern, points), vocab, random.Random(7), walks=4, steps=15)
+
+
+@pytest.mark.parametrize("pattern", [r"[^\"]{0,40}", r"(ab|é){3,30}x?", r".{5,25}", r"(a{3}|b{2}){0,12}"])
+def test_shared_masks_equal_direct_walks(vocab: TokenizerInfo, pattern: str) -> None:
+    """States merged by the bounded partition really have the masks a direct walk gives."""
+    cg = compile_regex(pattern, vocab, precompute=False)
+    store = cg.mask_store
+    assert store.num_blocks < cg.dfa.num_states  # the partition did merge something
+    for state in range(cg.dfa.num_states):
+        assert np.array_equal(store.dense(state), store._compute_dense(state)), state
