@@ -118,6 +118,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find_benchmark(name: str) -> str | None:
+    """The benchmark script in the source tree (an editable install) or the current directory."""
+    from pathlib import Path
+    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
+        script = root / "benchmarks" / f"{name}.py"
+        if script.is_file():
+            return str(script)
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import runpy
+    script = _find_benchmark(args.name)
+    if script is None:
+        raise OSError(f"benchmarks/{args.name}.py not found: benchmarks live in the source "
+                      f"repository; run from a checkout (pip install -e .)")
+    sys.argv = [script, *args.args]
+    runpy.run_path(script, run_name="__main__")
+    return 0
+
+
 def _add_tokenizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", help="tokenizer directory (tokenizer.json) or hub name; "
                                        "default: the embedded Llama-3 vocabulary")
@@ -146,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-tokens", type=int, default=160)
     _add_tokenizer_args(d)
     d.set_defaults(func=cmd_demo)
+    b = sub.add_parser("bench", help="run a benchmark from the source tree, e.g. regex_masks")
+    b.add_argument("name", nargs="?", default="regex_masks")
+    b.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+    b.set_defaults(func=cmd_bench)
     return p
 
 
