@@ -212,6 +212,8 @@ def fill_next_token_bitmask_batch(matchers: Sequence[Matcher], bitmask: Any,
         else np.asarray(list(indices), dtype=np.int64)
     if idx.shape != (len(matchers),):
         raise MatcherError(f"indices must have one entry per matcher ({len(matchers)})")
+    if idx.min() < 0 or idx.max() >= rows.shape[0]:
+        raise MatcherError(f"indices {idx.tolist()} out of range for {rows.shape[0]} bitmask rows")
     stored = [m.stored_mask() for m in matchers]
     _kernels.fill_rows(np.fromiter((s.kind for s in stored), np.int64, len(stored)),
                        np.fromiter((s.address for s in stored), np.int64, len(stored)),

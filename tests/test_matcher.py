@@ -132,6 +132,10 @@ def test_batch_fill_equals_single(tok: TokenizerInfo) -> None:
         m.fill_next_token_bitmask(single)
         assert np.array_equal(batch[row], single[0])
     assert (batch[1] == -1).all() and (batch[4] == -1).all()  # untouched rows
+    with pytest.raises(MatcherError, match="out of range"):
+        fill_next_token_bitmask_batch(matchers, batch, indices=[0, 1, 2, 6])
+    with pytest.raises(MatcherError, match="one entry per matcher"):
+        fill_next_token_bitmask_batch(matchers, batch, indices=[0, 1])
 
 
 def test_fill_into_torch_tensor(tok: TokenizerInfo) -> None:
