@@ -32,7 +32,7 @@ class CompiledGrammar:
     trie: TokenTrie
     mask_store: MaskStore
     compile_seconds: float
-    _forced_byte: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    _forced_byte: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         live = self.dfa.trans >= 0

@@ -169,7 +169,7 @@ def _flatten(node: Any, key: str) -> list[dict]:
 class _Converter:
     """Maps a vocabulary string to its bytes, per the detected decoding scheme."""
 
-    def __init__(self, kind: str, replaces: list[tuple[str, str]] = (), byte_fallback: bool = False):
+    def __init__(self, kind: str, replaces: Sequence[tuple[str, str]] = (), byte_fallback: bool = False):
         self.kind = kind
         self.replaces = list(replaces)
         self.byte_fallback = byte_fallback

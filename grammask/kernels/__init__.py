@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import BitmaskError
 from . import _kernels
 
-__all__ = ["allocate_token_bitmask", "apply_token_bitmask_inplace", "as_uint32_rows",
+__all__ = ["_kernels", "allocate_token_bitmask", "apply_token_bitmask_inplace", "as_uint32_rows",
            "bitmask_words"]
 
 
