@@ -46,3 +46,13 @@ def test_compile_stats_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> Non
     stats = json.loads(capsys.readouterr().out)
     assert stats["dfa_states"] == 3 and stats["vocab_size"] == 4 and stats["compile_ms"] >= 0
     assert main(["compile", "(ab)+", "--tokenizer", str(tmp_path / "missing"), "--eos", "3"]) == 2
+
+
+def test_terminal_collision_warnings() -> None:
+    from grammask.grammar import Grammar, Rule, Terminal
+    from grammask.grammar.collisions import terminal_collisions
+    g = Grammar("s", {"s": Rule("s", (("A",), ("B",), ("C",), ("D",)))},
+                {"A": Terminal("A", "[a-z]+"), "B": Terminal("B", "[a-c]x"),
+                 "C": Terminal("C", "if", literal="if"), "D": Terminal("D", "[0-9]+", priority=2)})
+    warnings = [str(w) for w in terminal_collisions(g)]
+    assert len(warnings) == 1 and "'A' and 'B'" in warnings[0] and "'ax'" in warnings[0]
