@@ -139,6 +139,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_grammar_file(path: str, fmt: str | None, start: str | None) -> Any:
+    """A grammar file as IR, by explicit format or by extension (.lark, .gbnf)."""
+    fmt = fmt or ("gbnf" if path.endswith(".gbnf") else "lark" if path.endswith(".lark") else None)
+    if fmt == "gbnf":
+        from .grammar.gbnf_frontend import load_gbnf_file
+        return load_gbnf_file(path, start=start or "root")
+    if fmt == "lark":
+        from .grammar.lark_frontend import load_lark_file
+        return load_lark_file(path, start=start or "start")
+    raise OSError(f"{path}: cannot tell the grammar format from the extension; pass "
+                  f"--format lark or --format gbnf")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .grammar.collisions import terminal_collisions
+    grammar = load_grammar_file(args.grammar, args.format, args.start)
+    warnings = grammar.check()
+    if not args.grammar.endswith(".gbnf") and args.format != "gbnf":
+        # GBNF is scannerless (every character-level reading is kept), so overlapping
+        # terminals are normal there; in Lark grammars they are decided by the lexer
+        warnings += terminal_collisions(grammar)
+    if args.json:
+        print(json.dumps({"grammar": args.grammar, "ok": True, **grammar.stats(),
+                          "warnings": [str(w) for w in warnings]}))
+        return 0
+    for w in warnings:
+        print(f"{args.grammar}: warning: {w}")
+    st = grammar.stats()
+    print(f"{args.grammar}: ok ({st['rules']} rules, {st['terminals']} terminals, "
+          f"{len(warnings)} warnings)")
+    return 0
+
+
 def _add_tokenizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", help="tokenizer directory (tokenizer.json) or hub name; "
                                        "default: the embedded Llama-3 vocabulary")
@@ -167,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-tokens", type=int, default=160)
     _add_tokenizer_args(d)
     d.set_defaults(func=cmd_demo)
+    k = sub.add_parser("check", help="load a Lark or GBNF grammar and report errors/warnings")
+    k.add_argument("grammar")
+    k.add_argument("--format", choices=["lark", "gbnf"])
+    k.add_argument("--start", help="start rule (default: start for Lark, root for GBNF)")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=cmd_check)
     b = sub.add_parser("bench", help="run a benchmark from the source tree, e.g. regex_masks")
     b.add_argument("name", nargs="?", default="regex_masks")
     b.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")

@@ -56,3 +56,16 @@ def test_terminal_collision_warnings() -> None:
                  "C": Terminal("C", "if", literal="if"), "D": Terminal("D", "[0-9]+", priority=2)})
     warnings = [str(w) for w in terminal_collisions(g)]
     assert len(warnings) == 1 and "'A' and 'B'" in warnings[0] and "'ax'" in warnings[0]
+
+
+def test_check_grammar_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "g.lark"
+    good.write_text('start: NAME "=" NUMBER\n%import common.CNAME -> NAME\n%import common.NUMBER\n')
+    assert main(["check", str(good)]) == 0
+    assert "ok (1 rules" in capsys.readouterr().out
+    bad = tmp_path / "g.gbnf"
+    bad.write_text('root ::= "a" item\nitem ::= "b" | missing\n')
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grammask: error:") and "missing" in err and "line 2" in err
+    assert main(["check", str(tmp_path / "g.txt")]) == 2
