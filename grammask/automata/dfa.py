@@ -114,6 +114,14 @@ def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
 
 def dfa_from_ast(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
     """Build the byte DFA for an already-parsed AST; `pattern` is only used in errors."""
+    rows, accepting, alphabet = code_point_dfa(node, pattern, limits)
+    return _Utf8Expander(alphabet, limits, pattern).expand(rows, accepting)
+
+
+def code_point_dfa(node: Node, pattern: str,
+                   limits: Limits = DEFAULT_LIMITS) -> tuple[Rows, list[bool], "_Alphabet"]:
+    """The minimal, trimmed DFA over code-point classes (every stage before UTF-8 expansion),
+    for callers that transform the language at the code-point level first."""
     with recursion_headroom(limits.max_nesting):
         _count_positions(node, limits, pattern)
         positions = _Positions()
@@ -124,7 +132,7 @@ def dfa_from_ast(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> B
     if trimmed is None:
         raise GrammarError("pattern matches no string", pattern, 0)
     rows, accepting = _minimize(*trimmed, alphabet.num_classes)
-    return _Utf8Expander(alphabet, limits, pattern).expand(rows, accepting)
+    return rows, accepting, alphabet
 
 
 # ----------------------------------------------------------------------------- position sets

@@ -936,7 +936,7 @@ def _left_recursion_warning(g: Grammar, generated: set[str]) -> GrammarWarning |
     Left-corner graph of llama.cpp's shape (`generated` left-recursive stars `h ::= h x` read
     as `h ::= x h`), then strip nodes without successors / predecessors: what remains lies on
     (or between) cycles."""
-    nullable = _nullable_rules(g)
+    nullable = g.nullable_rules()
     edges: dict[str, set[str]] = {n: set() for n in g.rules}
     for rule in g.rules.values():
         for alt in rule.alternatives:
@@ -953,19 +953,6 @@ def _left_recursion_warning(g: Grammar, generated: set[str]) -> GrammarWarning |
     shown = ", ".join(repr(n) for n in users[:5]) + (", ..." if len(users) > 5 else "")
     return GrammarWarning(f"left recursion through {shown}: llama.cpp rejects such grammars; "
                           f"grammask accepts them", g.rules[users[0]].origin)
-
-
-def _nullable_rules(g: Grammar) -> set[str]:
-    nullable: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for rule in g.rules.values():
-            if rule.name not in nullable and any(all(s in nullable for s in alt)
-                                                 for alt in rule.alternatives):
-                nullable.add(rule.name)
-                changed = True
-    return nullable
 
 
 def _strip_acyclic(edges: dict[str, set[str]]) -> set[str]:

@@ -104,6 +104,10 @@ class Grammar:
                 "alternatives": sum(len(r.alternatives) for r in self.rules.values()),
                 "symbols": sum(len(a) for r in self.rules.values() for a in r.alternatives)}
 
+    def nullable_rules(self) -> set[str]:
+        """Rules that derive the empty string (fixpoint over the alternatives)."""
+        return self._fixpoint(set())
+
     # -- checks ------------------------------------------------------------------------------
     def _where(self, rule_or_terminal: str) -> str | None:
         item = self.rules.get(rule_or_terminal) or self.terminals.get(rule_or_terminal)
@@ -133,16 +137,19 @@ class Grammar:
     def _productive(self) -> set[str]:
         """Rules deriving at least one finite string (fixpoint); terminals with a pattern or
         declared ones count as productive."""
-        productive: set[str] = set(self.terminals)
+        return self._fixpoint(set(self.terminals))
+
+    def _fixpoint(self, known: set[str]) -> set[str]:
+        """Grow `known` by every rule with an alternative made only of known symbols."""
         changed = True
         while changed:
             changed = False
             for rule in self.rules.values():
-                if rule.name not in productive and any(
-                        all(s in productive for s in alt) for alt in rule.alternatives):
-                    productive.add(rule.name)
+                if rule.name not in known and any(
+                        all(s in known for s in alt) for alt in rule.alternatives):
+                    known.add(rule.name)
                     changed = True
-        return productive
+        return known
 
     def _unreachable_warnings(self) -> list[GrammarWarning]:
         seen, stack = {self.start}, [self.start]

@@ -52,10 +52,9 @@ from lark.load_grammar import Grammar as LarkGrammar
 from lark.load_grammar import GrammarBuilder, PackageResource
 
 from ..automata import compile_regex_dfa, parse_regex
-from ..automata.dfa import _Alphabet, _count_positions, _determinize, _minimize, _Positions, _trim
-from ..automata.regex_parser import negate, normalize, recursion_headroom
+from ..automata.dfa import _Alphabet, _minimize, _trim, code_point_dfa
+from ..automata.regex_parser import negate, normalize
 from ..errors import GrammarError
-from ..limits import DEFAULT_LIMITS
 from .ir import Grammar, GrammarWarning, Rule, SourcePos, Terminal
 
 __all__ = ["load_lark", "load_lark_file"]
@@ -581,17 +580,7 @@ def _shortest_match_regex(pattern: str) -> str | None:
 
 def _code_point_dfa(pattern: str) -> tuple[Rows, list[bool], _Alphabet]:
     """Minimal DFA over code-point classes (the first stages of `compile_regex_dfa`)."""
-    node = parse_regex(pattern)
-    with recursion_headroom(DEFAULT_LIMITS.max_nesting):
-        _count_positions(node, DEFAULT_LIMITS, pattern)
-        positions = _Positions()
-        positions.build(node)
-    alphabet = _Alphabet(positions.charsets)
-    rows, accepting = _determinize(positions, alphabet, DEFAULT_LIMITS, pattern)
-    trimmed = _trim(rows, accepting)
-    assert trimmed is not None          # compile_regex_dfa(pattern) succeeded before
-    rows, accepting = _minimize(*trimmed, alphabet.num_classes)
-    return rows, accepting, alphabet
+    return code_point_dfa(parse_regex(pattern), pattern)
 
 
 def _reachable_states(rows: Rows, accepting: list[bool]) -> tuple[Rows, list[bool]]:
