@@ -12,8 +12,10 @@ import string
 from functools import cache
 from pathlib import Path
 
+import regex as regex_module
+
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from tokenizers_fixture import shared_dir
 
@@ -539,14 +541,17 @@ def regular_grammar(draw: st.DrawFn) -> tuple[str, str]:
        st.integers(0, 1000), st.sampled_from(["right", "left"]))
 def test_random_regular_grammars_match_python_re(grammar: tuple[str, str], samples: list[str],
                                                  seed: int, stars: str) -> None:
-    text, regex = grammar
-    oracle = re.compile(regex)
+    text, pattern = grammar
+    oracle = regex_module.compile(pattern)
     plain = load_gbnf(text, star_recursion=stars)
     collapsed = load_gbnf(text, collapse_regular=True)
     r, rc = Recogniser(plain), Recogniser(collapsed)
     gen = Generator(plain, seed=seed, budget=6)
     for s in samples + [gen.generate() for _ in range(4)]:
-        expected = oracle.fullmatch(s) is not None
+        try:  # a backtracking oracle can go exponential on nested stars: skip such examples
+            expected = oracle.fullmatch(s, timeout=2.0) is not None
+        except TimeoutError:
+            reject()
         assert r.accepts(s) is expected, (text, regex, s, show(plain))
         assert rc.accepts(s) is expected, (text, regex, s, show(collapsed))
 
