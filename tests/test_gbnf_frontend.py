@@ -12,9 +12,8 @@ import string
 from functools import cache
 from pathlib import Path
 
-import regex as regex_module
-
 import pytest
+import regex as regex_module
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from tokenizers_fixture import shared_dir
@@ -552,8 +551,8 @@ def test_random_regular_grammars_match_python_re(grammar: tuple[str, str], sampl
             expected = oracle.fullmatch(s, timeout=2.0) is not None
         except TimeoutError:
             reject()
-        assert r.accepts(s) is expected, (text, regex, s, show(plain))
-        assert rc.accepts(s) is expected, (text, regex, s, show(collapsed))
+        assert r.accepts(s) is expected, (text, pattern, s, show(plain))
+        assert rc.accepts(s) is expected, (text, pattern, s, show(collapsed))
 
 
 @st.composite
