@@ -12,7 +12,7 @@ import numpy as np
 
 from .compiled_grammar import DEAD, TERMINATED, CompiledGrammar
 from .errors import InvalidTokenError, MatcherError
-from .kernels import _kernels, as_uint32_rows
+from .kernels import _kernels, as_uint32_rows, bitmask_words
 from .mask_cache.mask_store import KIND_ALLOW, StoredMask
 
 
@@ -163,7 +163,7 @@ class Matcher:
 
     def allowed_token_ids(self) -> np.ndarray:
         """Sorted ids of the allowed next tokens (convenience; slower than a bitmask)."""
-        rows = np.zeros((1, (self._vocab_size + 31) // 32), dtype=np.int32)
+        rows = np.zeros((1, bitmask_words(self._vocab_size)), dtype=np.int32)
         self.fill_next_token_bitmask(rows)
         bits = np.unpackbits(rows.view(np.uint8), bitorder="little")[: self._vocab_size]
         return np.flatnonzero(bits)

@@ -37,7 +37,7 @@ def as_uint32_rows(bitmask: Any, vocab_size: int) -> np.ndarray:
     """A writable uint32 `[batch, words]` view of `bitmask` (numpy array or CPU torch tensor),
     checking dtype, shape and layout so a wrong buffer is an error, never a silent mis-write."""
     if type(bitmask) is np.ndarray and bitmask.ndim == 2 and bitmask.dtype == np.int32 \
-            and bitmask.shape[1] == (vocab_size + 31) // 32 and bitmask.flags.c_contiguous \
+            and bitmask.shape[1] == bitmask_words(vocab_size) and bitmask.flags.c_contiguous \
             and bitmask.flags.writeable:
         return bitmask.view(np.uint32)  # the common case, checked in one expression
     if _is_torch(bitmask):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import _kernels
+from ..kernels import _kernels, bitmask_words
 from .token_trie import TokenTrie
 
 
@@ -78,7 +78,7 @@ def _dense_rows(tok_start: np.ndarray, tok_ids: np.ndarray,
                 vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Dense bit rows for nodes ending at least half a row's worth of tokens: OR-ing one
     vectorised row beats setting that many scattered bits."""
-    words = (vocab_size + 31) // 32
+    words = bitmask_words(vocab_size)
     counts = np.diff(tok_start)
     big = np.flatnonzero(counts >= max(words // 2, 64))
     node_dense = np.full(counts.shape[0], -1, dtype=np.int32)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import _kernels
+from ..kernels import _kernels, bitmask_words
 from ..tokenizer_info import TokenizerInfo
 from .class_trie import build_class_trie
 from .token_trie import TokenTrie
@@ -32,11 +32,6 @@ class StoredMask:
         return int(self.data.ctypes.data)
 
 
-def words_for(vocab_size: int) -> int:
-    """Number of int32 words of a bitmask row covering `vocab_size` tokens."""
-    return (vocab_size + 31) // 32
-
-
 class MaskStore:
     """Lazily computed, memoised masks for the states of one byte DFA over one vocabulary."""
 
@@ -46,7 +41,7 @@ class MaskStore:
         self.accepting = accepting
         self.class_trie = build_class_trie(trans, trie)
         self.vocab_size = tokenizer.vocab_size
-        self.words = words_for(tokenizer.vocab_size)
+        self.words = bitmask_words(tokenizer.vocab_size)
         self.eos_ids = np.asarray(tokenizer.eos_token_ids, dtype=np.int64)
         # states whose token masks provably coincide (same behaviour for every string up to
         # the longest token) share one computation: long counted repetitions collapse
