@@ -3,7 +3,8 @@
 Compile a constraint (regex today; CFGs and JSON Schema build on the same core) against a
 tokenizer, then drive one `Matcher` per sequence to get exact next-token bitmasks."""
 from .compiled_grammar import CompiledGrammar
-from .compiler import compile_regex
+from .compiled_cfg import CompiledCFG
+from .compiler import compile_grammar, compile_regex
 from .errors import (BitmaskError, GrammarError, GrammaskError, InvalidTokenError,
                      LimitExceededError, MatcherError, TokenizerError)
 from .kernels import allocate_token_bitmask, apply_token_bitmask_inplace
@@ -14,9 +15,9 @@ from .tokenizer_info import TokenizerInfo, TokenKind
 __version__ = "0.1.0"
 
 __all__ = [
-    "BitmaskError", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
+    "BitmaskError", "CompiledCFG", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
     "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
-    "apply_token_bitmask_inplace", "compile_regex", "fill_next_token_bitmask_batch",
+    "apply_token_bitmask_inplace", "compile_grammar", "compile_regex", "fill_next_token_bitmask_batch",
     "__version__",
 ]

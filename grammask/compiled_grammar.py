@@ -20,8 +20,21 @@ DEAD = -1
 TERMINATED = -2
 
 
+class EngineBase:
+    """What `Matcher` needs from a compiled constraint: integer states (DEAD / TERMINATED are
+    reserved), `initial_state`, `advance(state, bytes)`, `is_accepting`, `mask(state)` as a
+    `StoredMask`, `forced_bytes`, plus `tokenizer_info` and the vocabulary `trie`."""
+
+    tokenizer_info: TokenizerInfo
+    trie: TokenTrie
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer_info.vocab_size
+
+
 @dataclass(eq=False)
-class CompiledGrammar:
+class CompiledGrammar(EngineBase):
     """A constraint compiled against a tokenizer. Create with `compile_regex` (and, later,
     `compile_grammar` / `compile_json_schema`); share it freely between threads and matchers."""
 
@@ -39,10 +52,6 @@ class CompiledGrammar:
         single = live.sum(axis=1) == 1
         forced = np.where(single & ~self.dfa.accepting, live.argmax(axis=1), -1)
         self._forced_byte = forced.astype(np.int32)
-
-    @property
-    def vocab_size(self) -> int:
-        return self.tokenizer_info.vocab_size
 
     # -- the engine interface used by Matcher ------------------------------------------------
     def initial_state(self) -> int:

@@ -37,3 +37,30 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
     else:
         store.get(dfa.start)  # the first mask is part of compile: time to first mask
     return CompiledGrammar("regex", pattern, info, dfa, trie, store, time.perf_counter() - t0)
+
+
+def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
+                    start: str | None = None, limits: Limits = DEFAULT_LIMITS) -> "CompiledCFG":
+    """Compile a context-free grammar: Lark EBNF or GBNF text, a path to a `.lark`/`.gbnf`
+    file, or an already loaded `grammask.grammar.Grammar`.
+
+    syntax: "lark" or "gbnf" (default: from the file extension, else `::=` means GBNF).
+    start: the start rule (default "start" for Lark, "root" for GBNF).
+    Raises `GrammarError` with file/line/column for malformed grammars and
+    `LimitExceededError` when a `Limits` bound is hit."""
+    from .compiled_cfg import CompiledCFG
+    from . import grammar as front_ends
+    from .grammar import Grammar
+
+    info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
+    trie = build_token_trie(info)
+    t0 = time.perf_counter()
+    if isinstance(source, Grammar):
+        grammar, text = source, source.name
+    else:
+        grammar = front_ends.load_grammar(source, syntax=syntax, start=start)
+        text = str(source)
+    grammar.check()
+    compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text)
+    compiled.compile_seconds = time.perf_counter() - t0
+    return compiled

@@ -14,6 +14,11 @@ class Limits:
     max_nfa_states: positions of the intermediate code-point automaton (pattern size x repeat counts).
     max_dfa_states: states of the determinised byte DFA (before and after minimisation).
     max_nesting: nesting depth of groups in a regex (parser recursion).
+    max_grammar_rules: rules of a context-free grammar after EBNF desugaring.
+    max_parser_items: items in one Earley set (kernel); ambiguous grammars grow with input.
+    max_parser_states: distinct (memoised) parser states of one compiled grammar.
+    max_lexer_states: states of the combined contextual lexer of one compiled grammar.
+    max_indent: deepest indentation (columns; a tab counts 8) a Python-style indenter accepts.
     """
 
     max_regex_length: int = 100_000
@@ -21,6 +26,11 @@ class Limits:
     max_nfa_states: int = 1_000_000
     max_dfa_states: int = 100_000
     max_nesting: int = 200
+    max_grammar_rules: int = 50_000
+    max_parser_items: int = 100_000
+    max_parser_states: int = 2_000_000
+    max_lexer_states: int = 200_000
+    max_indent: int = 256
 
 
 DEFAULT_LIMITS = Limits()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .compiled_grammar import DEAD, TERMINATED, CompiledGrammar
+from .compiled_grammar import DEAD, TERMINATED, EngineBase
 from .errors import InvalidTokenError, MatcherError
 from .kernels import _kernels, as_uint32_rows, bitmask_words
 from .mask_cache.mask_store import KIND_ALLOW, StoredMask
@@ -22,8 +22,8 @@ class Matcher:
     max_rollback_tokens: how many accepted tokens `rollback` can undo (None: all). Older
     history is dropped to bound memory on very long generations."""
 
-    def __init__(self, compiled: CompiledGrammar, *, max_rollback_tokens: int | None = None) -> None:
-        if not isinstance(compiled, CompiledGrammar):
+    def __init__(self, compiled: EngineBase, *, max_rollback_tokens: int | None = None) -> None:
+        if not isinstance(compiled, EngineBase):
             raise MatcherError(f"Matcher needs a CompiledGrammar, got {type(compiled).__name__}")
         if max_rollback_tokens is not None and max_rollback_tokens < 0:
             raise MatcherError("max_rollback_tokens must be >= 0 or None")

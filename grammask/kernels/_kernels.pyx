@@ -457,3 +457,139 @@ def bounded_partition(const int32_t[:, ::1] trans_c, int32_t rounds):
             break
         n_blocks = new_blocks
     return block_a, n_blocks
+
+
+# ---------------------------------------------------------------------------------------------
+# CFG engine: the context-independent scan of the vocabulary from one lexer state.
+def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
+               const int32_t[::1] token_ids, const int32_t[::1] suffix_ids,
+               const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
+               int32_t max_depth):
+    """Classify every token (sorted vocabulary) walked from lexer state `start`:
+    * accepted: all bytes stay inside the current lexeme;
+    * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
+      token's fate is the mask of the parser state after that lexeme);
+    * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
+    * rejected: otherwise.
+    Returns (accepted ids, boundary-0 ids, straddler ids, their offsets, their emits, the id
+    of the token spelling each straddler's suffix or -1; `suffix_ids` is aligned with concat).
+    Tokens sharing a prefix reuse the walk (sorted order); a token sharing the prefix up to and
+    including a previous token's stopping byte has the same outcome."""
+    cdef Py_ssize_t n = token_ids.shape[0]
+    acc_np = np.empty(n, dtype=np.int32)
+    f0_np = np.empty(n, dtype=np.int32)
+    sid_np = np.empty(n, dtype=np.int32)
+    soff_np = np.empty(n, dtype=np.int32)
+    sem_np = np.empty(n, dtype=np.int32)
+    slink_np = np.empty(n, dtype=np.int32)
+    states_np = np.empty(max_depth + 2, dtype=np.int32)
+    cdef int32_t[::1] acc = acc_np, f0 = f0_np, sid = sid_np, soff = soff_np, sem = sem_np
+    cdef int32_t[::1] slink = slink_np
+    cdef int32_t[::1] states = states_np
+    cdef Py_ssize_t na = 0, nf = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
+    cdef Py_ssize_t valid = 0, prev_stop = 0
+    cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
+    cdef int32_t prev_emit = -1, s, nxt, e = -1
+    states[0] = start
+    with nogil:
+        for k in range(n):
+            a = offsets[k]
+            L = offsets[k + 1] - a
+            lcp = 0
+            if k > 0:
+                pa = offsets[k - 1]
+                pl = a - pa
+                m = pl if pl < L else L
+                while lcp < m and concat[pa + lcp] == concat[a + lcp]:
+                    lcp += 1
+            if k > 0 and prev_kind != 0 and lcp > prev_stop:
+                kind = prev_kind
+                d = prev_stop
+                e = prev_emit
+            else:
+                d = lcp if lcp < valid else valid
+                while d < L:
+                    nxt = trans[states[d], concat[a + d]]
+                    if nxt < 0:
+                        break
+                    d += 1
+                    states[d] = nxt
+                valid = d
+                if d == L:
+                    kind = 0
+                else:
+                    s = states[d]
+                    e = emit[s]
+                    if e < 0:
+                        kind = 3
+                    elif d == 0:
+                        kind = 1
+                    else:
+                        kind = 2
+            if kind == 0:
+                acc[na] = token_ids[k]
+                na += 1
+            elif kind == 1:
+                f0[nf] = token_ids[k]
+                nf += 1
+            elif kind == 2:
+                sid[ns] = token_ids[k]
+                soff[ns] = <int32_t>d
+                sem[ns] = e
+                slink[ns] = suffix_ids[a + d]
+                ns += 1
+            prev_kind = kind
+            prev_stop = d
+            prev_emit = e
+    return (acc_np[:na].copy(), f0_np[:nf].copy(), sid_np[:ns].copy(), soff_np[:ns].copy(),
+            sem_np[:ns].copy(), slink_np[:ns].copy())
+
+
+def gather_bits(const uint32_t[::1] src, const int32_t[::1] src_ids,
+                const int32_t[::1] dst_ids, uint32_t[::1] dst):
+    """For each i: if bit src_ids[i] of `src` is set, set bit dst_ids[i] of `dst`."""
+    cdef Py_ssize_t i
+    cdef int32_t s
+    with nogil:
+        for i in range(src_ids.shape[0]):
+            s = src_ids[i]
+            if (src[s >> 5] >> (s & 31)) & 1:
+                _set_bit(&dst[0], dst_ids[i])
+
+
+def suffix_links(const uint8_t[::1] concat, const int64_t[::1] offsets,
+                 const int32_t[::1] token_ids):
+    """For every byte position of the sorted vocabulary, the id of the token spelling the rest
+    of that token from there (-1 if none): binary search over the sorted token bytes."""
+    cdef Py_ssize_t n = token_ids.shape[0], k, d, L, lo, hi, mid, j, la, lb, m
+    cdef int cmp
+    out_np = np.full(concat.shape[0] + 1, -1, dtype=np.int32)
+    cdef int32_t[::1] out = out_np
+    with nogil:
+        for k in range(n):
+            L = offsets[k + 1] - offsets[k]
+            for d in range(1, L):
+                lo = 0
+                hi = n
+                la = L - d
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    lb = offsets[mid + 1] - offsets[mid]
+                    m = la if la < lb else lb
+                    cmp = 0
+                    j = 0
+                    while j < m:
+                        if concat[offsets[mid] + j] != concat[offsets[k] + d + j]:
+                            cmp = -1 if concat[offsets[mid] + j] < concat[offsets[k] + d + j] else 1
+                            break
+                        j += 1
+                    if cmp == 0:
+                        cmp = -1 if lb < la else (1 if lb > la else 0)
+                    if cmp == 0:
+                        out[offsets[k] + d] = token_ids[mid]
+                        break
+                    if cmp < 0:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+    return out_np

@@ -28,6 +28,7 @@ class TokenTrie:
     max_depth: int
     vocab_size: int
     by_bytes: dict[bytes, int] = field(repr=False)
+    _lazy: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_tokens(self) -> int:
@@ -35,6 +36,17 @@ class TokenTrie:
 
     def memory_bytes(self) -> int:
         return self.concat.nbytes + self.offsets.nbytes + self.token_ids.nbytes
+
+    def suffix_links(self) -> np.ndarray:
+        """int32 aligned with `concat`: at each byte position, the id of the token spelling the
+        rest of that token (-1 if none). Built on first use (BPE vocabularies are closed under
+        most suffixes, which lets the CFG masks reuse one mask for many tokens)."""
+        found = self._lazy.get("suffix_links")
+        if found is None:
+            from ..kernels import _kernels
+            found = _kernels.suffix_links(self.concat, self.offsets, self.token_ids)
+            self._lazy["suffix_links"] = found
+        return found
 
     def longest_token_prefix(self, data: bytes) -> tuple[int, int]:
         """(token id, length) of the longest token that is a prefix of `data`, or (-1, 0)."""

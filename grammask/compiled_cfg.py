@@ -1,0 +1,380 @@
+"""`CompiledCFG`: a context-free grammar compiled against a tokenizer.
+
+An engine state is an interned configuration (parser state, lexer state): the parser is the
+hash-consed Earley parser of `automata.earley` (behind Python's indenter where the grammar
+declares one), the lexer is the contextual greedy lexer of `automata.lexer`, and masks come
+from `mask_cache.cfg_masks`. It implements the same small engine interface as
+`CompiledGrammar`, so `Matcher` (rollback, fork, jump-forward, batch bitmasks) works unchanged.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from .automata import compile_regex_dfa
+from .automata.earley import DEAD, EarleyParser, Productions
+from .automata.lexer import LexTerminal, Lexer
+from .automata.terminal_parser import IndentConfig, TerminalParser
+from .compiled_grammar import TERMINATED, EngineBase
+from .errors import GrammarError, LimitExceededError
+from .grammar.ir import Grammar
+from .kernels import _kernels, bitmask_words
+from .limits import DEFAULT_LIMITS, Limits
+from .mask_cache import TokenTrie
+from .mask_cache.cfg_masks import LexStateMasks, MaskInterner, scan_lexer_state
+from .mask_cache.mask_store import StoredMask
+from .tokenizer_info import TokenizerInfo
+
+__all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
+
+_NEWLINE_NAMES = ("_NEWLINE", "_NL")
+# A straddler group this small is walked token by token rather than by computing the whole
+# mask of the configuration after its lexeme (which could recurse through every nesting level).
+_WALK_GROUP = 48
+_MAX_NESTED_MASKS = 3
+_OPEN = {"(": True, "[": True, "{": True}
+_CLOSE = {")": True, "]": True, "}": True}
+
+
+class CompiledCFG(EngineBase):
+    """A grammar compiled for one vocabulary; immutable to users, memoising inside (safe to
+    share between threads and matchers)."""
+
+    kind = "cfg"
+
+    def __init__(self, grammar: Grammar, tokenizer_info: TokenizerInfo, trie: TokenTrie, *,
+                 limits: Limits = DEFAULT_LIMITS, source: str = "") -> None:
+        t0 = time.perf_counter()
+        self.grammar = grammar
+        self.source = source
+        self.tokenizer_info = tokenizer_info
+        self.trie = trie
+        self.limits = limits
+        self._token_bytes = tokenizer_info.token_bytes
+        self._eos = np.asarray(tokenizer_info.eos_token_ids, dtype=np.int64)
+        self._words = bitmask_words(tokenizer_info.vocab_size)
+        self.terminal_names, prods = _productions(grammar, limits)
+        self._tid = {n: i for i, n in enumerate(self.terminal_names)}
+        self.earley = EarleyParser(prods, max_parser_items=limits.max_parser_items,
+                                   max_parser_states=limits.max_parser_states)
+        indent = _indent_config(grammar, self._tid)
+        self.lexer = Lexer(_lex_terminals(grammar, self._tid, indent, limits),
+                           max_lexer_states=limits.max_lexer_states)
+        lexable = frozenset(self._tid[n] for n, t in grammar.terminals.items()
+                            if t.pattern is not None)
+        self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent)
+        self._lex_start: dict[int, int] = {}
+        self._configs: list[tuple[int, int]] = []
+        self._config_ids: dict[tuple[int, int], int] = {}
+        self._lex_masks: dict[int, LexStateMasks] = {}
+        self._masks: dict[int, StoredMask] = {}
+        self._dense_cache: dict[int, np.ndarray] = {}
+        self._interner = MaskInterner(tokenizer_info.vocab_size)
+        self._lock = threading.RLock()
+        self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
+        self.mask(self._initial)          # time to first mask is part of compile
+        self.compile_seconds = time.perf_counter() - t0
+
+    # -- engine interface ----------------------------------------------------------------------
+    def initial_state(self) -> int:
+        return self._initial
+
+    def advance(self, state: int, data: bytes) -> int:
+        p, lx = self._configs[state]
+        out = self._walk(p, lx, data)
+        return DEAD if out is None else self._config(*out)
+
+    def is_accepting(self, state: int) -> bool:
+        p, lx = self._configs[state]
+        return self._can_end(p, lx)
+
+    def mask(self, state: int) -> StoredMask:
+        found = self._masks.get(state)
+        return found if found is not None else self._mask(state, set())
+
+    def _mask(self, state: int, busy: set[int]) -> StoredMask:
+        found = self._masks.get(state)
+        if found is None:
+            busy.add(state)
+            try:
+                found = self._interner.intern(self._compute_mask(state, busy))
+            finally:
+                busy.discard(state)
+            self._masks[state] = found
+        return found
+
+    def forced_bytes(self, state: int, limit: int = 4096) -> bytes:
+        """Bytes every continuation must start with: followed while exactly one byte keeps
+        the configuration alive and the text cannot end (cheap: one lexer row per byte,
+        the parser consulted only at lexeme boundaries)."""
+        out = bytearray()
+        while len(out) < limit and not self.is_accepting(state):
+            p, lx = self._configs[state]
+            nxt = [b for b in range(256) if self._walk(p, lx, bytes((b,))) is not None]
+            if len(nxt) != 1:
+                break
+            out.append(nxt[0])
+            state = self.advance(state, bytes(nxt))
+        return bytes(out)
+
+    # -- configurations ------------------------------------------------------------------------
+    def _config(self, p: int, lx: int) -> int:
+        key = (p, lx)
+        found = self._config_ids.get(key)
+        if found is None:
+            with self._lock:
+                found = self._config_ids.get(key)
+                if found is None:
+                    found = len(self._configs)
+                    self._configs.append(key)
+                    self._config_ids[key] = found
+        return found
+
+    def lex_start(self, p: int) -> int:
+        found = self._lex_start.get(p)
+        if found is None:
+            found = self.lexer.start(self.parser.candidates(p))
+            self._lex_start[p] = found
+        return found
+
+    def _walk(self, p: int, lx: int, data: bytes, pos: int = 0) -> tuple[int, int] | None:
+        """(parser, lexer) after `data[pos:]` from (p, lx), or None when it dies."""
+        lexer, parser = self.lexer, self.parser
+        trans, emit = lexer.trans, lexer.emit
+        for b in data[pos:] if pos else data:
+            n = trans[lx, b]
+            if n < 0:
+                e = emit[lx]
+                if e < 0:
+                    return None
+                p = parser.advance(p, int(e))
+                if p == DEAD:
+                    return None
+                lx = self.lex_start(p)
+                trans, emit = lexer.trans, lexer.emit
+                n = trans[lx, b]
+                if n < 0:
+                    return None
+            lx = int(n)
+        return p, lx
+
+    def _can_end(self, p: int, lx: int) -> bool:
+        if self.lexer.is_start[lx]:
+            return self.parser.can_end(p)
+        e = int(self.lexer.emit[lx])
+        if e < 0:
+            return False
+        p2 = self.parser.advance(p, e)
+        return p2 != DEAD and self.parser.can_end(p2)
+
+    # -- masks -----------------------------------------------------------------------------
+    def lex_masks(self, lx: int) -> LexStateMasks:
+        found = self._lex_masks.get(lx)
+        if found is None:
+            found = scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
+                                     self.lexer.emit, lx, self.tokenizer_info.vocab_size)
+            self._lex_masks[lx] = found
+        return found
+
+    def _dense(self, state: int, busy: set[int]) -> np.ndarray:
+        stored = self._mask(state, busy)
+        out = np.zeros((1, self._words), dtype=np.uint32)
+        _kernels.fill_row(stored.kind, stored.data, out, 0, self.tokenizer_info.vocab_size)
+        return out[0]
+
+    def _after(self, p: int, emit: int) -> tuple[int, int, int] | None:
+        """(parser, fresh lexer state, configuration) after a lexeme, or None if rejected."""
+        p2 = self.parser.advance(p, emit)
+        if p2 == DEAD:
+            return None
+        lx2 = self.lex_start(p2)
+        return p2, lx2, self._config(p2, lx2)
+
+    def _compute_mask(self, state: int, busy: set[int]) -> np.ndarray:
+        p, lx = self._configs[state]
+        info = self.lex_masks(lx)
+        words = info.acc.copy()
+        if info.f0 is not None:
+            after = self._after(p, int(self.lexer.emit[lx]))
+            if after is not None:
+                if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
+                    self._walk_tokens(after, np.flatnonzero(np.unpackbits(
+                        info.f0.view(np.uint8), bitorder="little")).astype(np.int32), 0, words)
+                else:
+                    words |= info.f0 & self._dense(after[2], busy)
+        self._linked(state, p, info, words, busy)
+        self._unlinked(p, info, words)
+        if self._can_end(p, lx):
+            for e in self._eos:
+                words[e >> 5] |= np.uint32(1 << int(e & 31))
+        return words
+
+    def _linked(self, state: int, p: int, info: LexStateMasks, words: np.ndarray,
+                busy: set[int]) -> None:
+        """Straddlers whose suffix is a token: one gather from the next configuration's mask;
+        when that configuration is this one (an ignored lexeme such as whitespace), gather from
+        this mask itself in order of token length, so every bit read is already final."""
+        offs = info.link_offsets
+        own: list[slice] = []
+        for k, e in enumerate(info.link_emits.tolist()):
+            rng = slice(int(offs[k]), int(offs[k + 1]))
+            after = self._after(p, e)
+            if after is None:
+                continue
+            if after[2] == state:
+                own.append(rng)
+            elif (after[2] in busy or rng.stop - rng.start <= _WALK_GROUP
+                  or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._masks:
+                toks = info.link_tokens[rng]
+                for t, s in zip(toks.tolist(), info.link_suffix[rng].tolist()):
+                    off = len(self._token_bytes[t]) - len(self._token_bytes[s])
+                    self._walk_tokens(after, np.asarray([t], np.int32), off, words)
+            else:
+                _kernels.gather_bits(self._dense(after[2], busy), info.link_suffix[rng],
+                                     info.link_tokens[rng], words)
+        if own:
+            idx = np.concatenate([np.arange(r.start, r.stop) for r in own])
+            idx = idx[np.argsort(info.link_lengths[idx], kind="stable")]
+            _kernels.gather_bits(words, info.link_suffix[idx], info.link_tokens[idx], words)
+
+    def _unlinked(self, p: int, info: LexStateMasks, words: np.ndarray) -> None:
+        """Straddlers whose suffix is no token: walk each distinct suffix once."""
+        soff = info.suffix_offsets.tolist()
+        goff = info.group_offsets.tolist()
+        suffixes = info.suffix_concat.tobytes()
+        after: dict[int, tuple[int, int, int] | None] = {}
+        for g, e in enumerate(info.walk_emits.tolist()):
+            if e not in after:
+                after[e] = self._after(p, e)
+            start = after[e]
+            if start is None:
+                continue
+            if self._walk(start[0], start[1], suffixes[soff[g]:soff[g + 1]]) is not None:
+                _kernels.ids_to_mask(info.group_tokens[goff[g]:goff[g + 1]], words)
+
+    def _walk_tokens(self, after: tuple[int, int, int], tokens: np.ndarray, offset: int,
+                     words: np.ndarray) -> None:
+        """Slow path (a cycle of configurations): walk each token's bytes from `offset`."""
+        for t in tokens.tolist():
+            if self._walk(after[0], after[1], self._token_bytes[t], offset) is not None:
+                words[t >> 5] |= np.uint32(1 << (t & 31))
+
+    # -- reporting -------------------------------------------------------------------------
+    def expected_terminals(self, state: int) -> list[str]:
+        """Names of the terminals the grammar accepts next from `state` (for error messages)."""
+        p, lx = self._configs[state]
+        if not self.lexer.is_start[lx]:
+            alive = self.lexer.alive_terminals(lx)
+            return sorted(self.terminal_names[t] for t in alive)
+        return sorted(self.terminal_names[t] for t in self.parser.expected(p))
+
+    def memory_bytes(self) -> int:
+        lex = sum(m.memory_bytes() for m in list(self._lex_masks.values()))
+        return lex + self._interner.nbytes + self.lexer.memory_bytes()
+
+    def stats(self) -> dict[str, Any]:
+        g = self.grammar.stats()
+        return {
+            "kind": self.kind,
+            "rules": g.get("rules"),
+            "terminals": len(self.terminal_names),
+            "compile_ms": round(self.compile_seconds * 1e3, 3),
+            "vocab_size": self.vocab_size,
+            "parser_states": self.parser.num_states,
+            "earley_states": self.earley.num_states,
+            "lexer_states": self.lexer.num_states,
+            "lexer_states_scanned": len(self._lex_masks),
+            "configurations": len(self._configs),
+            "masks_computed": len(self._masks),
+            "unique_masks": self._interner.count,
+            "memory_bytes": self.memory_bytes(),
+        }
+
+    def precompute_masks(self) -> None:
+        """Nothing to do ahead of time beyond the first mask: configurations are discovered by
+        the text (masks are memoised as they appear)."""
+
+
+# ---------------------------------------------------------------------------------------------
+def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
+    """Integer productions: terminals first (every IR terminal), then rules; production 0 is
+    the augmented start."""
+    if len(g.rules) > limits.max_grammar_rules:
+        raise LimitExceededError("max_grammar_rules", len(g.rules), limits.max_grammar_rules,
+                                 "the grammar has too many rules")
+    terms = list(g.terminals)
+    tid = {n: i for i, n in enumerate(terms)}
+    nts = {n: len(terms) + 1 + i for i, n in enumerate(g.rules)}
+    aug = len(terms)
+    lhs, rhs = [aug], [(nts[g.start],)]
+    for name, rule in g.rules.items():
+        for alt in rule.alternatives:
+            lhs.append(nts[name])
+            rhs.append(tuple(tid[s] if s in tid else nts[s] for s in alt))
+    return terms, Productions(len(terms), tuple(lhs), tuple(rhs), len(terms) + 1 + len(nts))
+
+
+def _indent_config(g: Grammar, tid: dict[str, int]) -> IndentConfig | None:
+    declared = {n for n, t in g.terminals.items() if t.pattern is None}
+    newline = next((n for n in _NEWLINE_NAMES if n in g.terminals
+                    and g.terminals[n].pattern is not None), None)
+    if newline is None or not {"_INDENT", "_DEDENT"} <= declared:
+        return None
+    opens = frozenset(tid[n] for n, t in g.terminals.items() if t.literal in _OPEN)
+    closes = frozenset(tid[n] for n, t in g.terminals.items() if t.literal in _CLOSE)
+    return IndentConfig(tid[newline], tid["_INDENT"], tid["_DEDENT"], opens, closes)
+
+
+def _lex_terminals(g: Grammar, tid: dict[str, int], indent: IndentConfig | None,
+                   limits: Limits) -> list[LexTerminal]:
+    out = []
+    ignore = set(g.ignore)
+    for name, t in g.terminals.items():
+        if t.pattern is None:
+            continue
+        try:
+            dfa = compile_regex_dfa(t.pattern, limits)
+        except GrammarError as exc:
+            raise GrammarError(f"terminal {name}: {exc.message}",
+                               name=str(t.origin or name)) from exc
+        if dfa.accepting[dfa.start]:
+            raise GrammarError(f"terminal {name} matches the empty string; make its uses "
+                               f"optional instead", name=str(t.origin or name))
+        trans, acc, aux = dfa.trans, dfa.accepting, None
+        if indent is not None and tid[name] == indent.newline:
+            trans, acc, aux = _counting_dfa(trans, acc, indent.tab_len, limits.max_indent)
+        out.append(LexTerminal(tid[name], name, trans, acc, t.priority, t.literal is not None,
+                               name in ignore, aux))
+    return out
+
+
+def _counting_dfa(trans: np.ndarray, accepting: np.ndarray, tab_len: int,
+                  max_indent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The product of a newline terminal's DFA with Lark's indentation count of the lexeme's
+    last line (spaces + tab_len per tab after the last newline), capped at `max_indent`."""
+    ids = {(0, 0): 0}
+    todo = [(0, 0)]
+    rows: list[list[int]] = []
+    while todo:
+        q, c = todo.pop(0)
+        row = [-1] * 256
+        for b in range(256):
+            q2 = int(trans[q, b])
+            if q2 < 0:
+                continue
+            c2 = 0 if b == 10 else c + 1 if b == 32 else c + tab_len if b == 9 else c
+            if c2 > max_indent:
+                continue
+            key = (q2, c2)
+            if key not in ids:
+                ids[key] = len(ids)
+                todo.append(key)
+            row[b] = ids[key]
+        rows.append(row)
+    keys = sorted(ids, key=ids.get)
+    acc = np.array([bool(accepting[q]) for q, _ in keys], dtype=np.bool_)
+    aux = np.array([c for _, c in keys], dtype=np.int32)
+    return np.array(rows, dtype=np.int32), acc, aux
