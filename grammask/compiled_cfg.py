@@ -35,6 +35,7 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # mask of the configuration after its lexeme (which could recurse through every nesting level).
 _WALK_GROUP = 48
 _MAX_NESTED_MASKS = 3
+_EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _OPEN = {"(": True, "[": True, "{": True}
 _CLOSE = {")": True, "]": True, "}": True}
 
@@ -71,7 +72,8 @@ class CompiledCFG(EngineBase):
         self._config_ids: dict[tuple[int, int], int] = {}
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._masks: dict[int, StoredMask] = {}
-        self._dense_cache: dict[int, np.ndarray] = {}
+        self._live_bytes: dict[int, np.ndarray] = {}
+        self._boundary_memo: dict[int, int] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
@@ -142,24 +144,16 @@ class CompiledCFG(EngineBase):
 
     def _walk(self, p: int, lx: int, data: bytes, pos: int = 0) -> tuple[int, int] | None:
         """(parser, lexer) after `data[pos:]` from (p, lx), or None when it dies."""
-        lexer, parser = self.lexer, self.parser
-        trans, emit = lexer.trans, lexer.emit
-        for b in data[pos:] if pos else data:
-            n = trans[lx, b]
-            if n < 0:
-                e = emit[lx]
-                if e < 0:
-                    return None
-                p = parser.advance(p, int(e))
-                if p == DEAD:
-                    return None
-                lx = self.lex_start(p)
-                trans, emit = lexer.trans, lexer.emit
-                n = trans[lx, b]
-                if n < 0:
-                    return None
-            lx = int(n)
-        return p, lx
+        packed = _kernels.cfg_walk(self, data, pos, len(data), p, lx)
+        return None if packed < 0 else (packed >> 32, packed & 0xFFFFFFFF)
+
+    def _boundary(self, p: int, emit: int) -> int:
+        """Fill the boundary memo the Cython walkers read: the packed configuration after a
+        lexeme of kind `emit` from parser state p (parser, fresh lexer state), or -1."""
+        p2 = self.parser.advance(p, emit)
+        packed = -1 if p2 == DEAD else (p2 << 32) | self.lex_start(p2)
+        self._boundary_memo[p * _EMIT_SPAN + emit] = packed
+        return packed
 
     def _can_end(self, p: int, lx: int) -> bool:
         if self.lexer.is_start[lx]:
@@ -212,48 +206,66 @@ class CompiledCFG(EngineBase):
                 words[e >> 5] |= np.uint32(1 << int(e & 31))
         return words
 
+    def _live_ranges(self, table: np.ndarray, k: int, lx2: int) -> tuple[np.ndarray, np.ndarray]:
+        """Index ranges of row `k` of a per-first-byte offsets table whose first byte can
+        start a lexeme in lexer state `lx2` (other entries are dead at their first byte)."""
+        live = self._live_bytes.get(lx2)
+        if live is None:
+            live = np.flatnonzero(self.lexer.trans[lx2] >= 0)
+            self._live_bytes[lx2] = live
+        row = table[k]
+        starts, ends = row[live], row[live + 1]
+        keep = ends > starts
+        return starts[keep], ends[keep]
+
     def _linked(self, state: int, p: int, info: LexStateMasks, words: np.ndarray,
                 busy: set[int]) -> None:
         """Straddlers whose suffix is a token: one gather from the next configuration's mask;
         when that configuration is this one (an ignored lexeme such as whitespace), gather from
-        this mask itself in order of token length, so every bit read is already final."""
-        offs = info.link_offsets
-        own: list[slice] = []
+        this mask itself in order of token length, so every bit read is already final. Small
+        groups, and configurations already being computed, are walked instead."""
+        own: list[np.ndarray] = []
         for k, e in enumerate(info.link_emits.tolist()):
-            rng = slice(int(offs[k]), int(offs[k + 1]))
             after = self._after(p, e)
             if after is None:
                 continue
+            starts, ends = self._live_ranges(info.link_offsets, k, after[1])
+            if not starts.shape[0]:
+                continue
             if after[2] == state:
-                own.append(rng)
-            elif (after[2] in busy or rng.stop - rng.start <= _WALK_GROUP
-                  or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._masks:
-                toks = info.link_tokens[rng]
-                for t, s in zip(toks.tolist(), info.link_suffix[rng].tolist()):
-                    off = len(self._token_bytes[t]) - len(self._token_bytes[s])
-                    self._walk_tokens(after, np.asarray([t], np.int32), off, words)
+                own.extend(np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist()))
+                continue
+            count = int((ends - starts).sum())
+            if (after[2] in busy or count <= _WALK_GROUP
+                    or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._masks:
+                idx = np.concatenate([np.arange(a, b) for a, b in
+                                      zip(starts.tolist(), ends.tolist())])
+                _kernels.cfg_walk_tokens(self, self.trie.concat, info.link_start, info.link_end,
+                                         info.link_tokens, idx, after[0], after[1], words)
             else:
-                _kernels.gather_bits(self._dense(after[2], busy), info.link_suffix[rng],
-                                     info.link_tokens[rng], words)
+                _kernels.gather_bits_ranges(self._dense(after[2], busy), info.link_suffix,
+                                            info.link_tokens, starts, ends, words)
         if own:
-            idx = np.concatenate([np.arange(r.start, r.stop) for r in own])
+            idx = np.concatenate(own)
             idx = idx[np.argsort(info.link_lengths[idx], kind="stable")]
             _kernels.gather_bits(words, info.link_suffix[idx], info.link_tokens[idx], words)
 
     def _unlinked(self, p: int, info: LexStateMasks, words: np.ndarray) -> None:
-        """Straddlers whose suffix is no token: walk each distinct suffix once."""
-        soff = info.suffix_offsets.tolist()
-        goff = info.group_offsets.tolist()
-        suffixes = info.suffix_concat.tobytes()
-        after: dict[int, tuple[int, int, int] | None] = {}
-        for g, e in enumerate(info.walk_emits.tolist()):
-            if e not in after:
-                after[e] = self._after(p, e)
-            start = after[e]
-            if start is None:
+        """Straddlers whose suffix is no token: each distinct suffix with a live first byte is
+        walked in Cython; the few that end another lexeme go through the parser here."""
+        for k, e in enumerate(info.walk_emits.tolist()):
+            after = self._after(p, e)
+            if after is None:
                 continue
-            if self._walk(start[0], start[1], suffixes[soff[g]:soff[g + 1]]) is not None:
-                _kernels.ids_to_mask(info.group_tokens[goff[g]:goff[g + 1]], words)
+            starts, ends = self._live_ranges(info.walk_ranges, k, after[1])
+            if not starts.shape[0]:
+                continue
+            pending = _kernels.walk_suffix_ranges(
+                self.lexer.trans, self.lexer.emit, self.trie.concat, info.walk_start,
+                info.walk_end, starts, ends, after[1], info.walk_tokens, words)
+            if pending.shape[0]:
+                _kernels.cfg_walk_tokens(self, self.trie.concat, info.walk_start, info.walk_end,
+                                         info.walk_tokens, pending, after[0], after[1], words)
 
     def _walk_tokens(self, after: tuple[int, int, int], tokens: np.ndarray, offset: int,
                      words: np.ndarray) -> None:

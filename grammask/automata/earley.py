@@ -117,7 +117,7 @@ class EarleyParser:
         if found is not None:
             return found
         seeds = [(p, d + 1, o) for t in terminals for (p, d, o) in self._items_before(state, t)]
-        nxt = self._intern(self._close(seeds)) if seeds else DEAD
+        nxt = self._intern(self._kernel_key(self._close(seeds))) if seeds else DEAD
         st.trans[terminals] = nxt
         return nxt
 
@@ -158,6 +158,15 @@ class EarleyParser:
             elif rhs[dot] in nullable:
                 stack.append((prod, dot + 1, origin))
         return frozenset(kernel)
+
+    def _kernel_key(self, kernel: frozenset[Item]) -> frozenset[Item]:
+        """Drop completed items: their completions are already in the kernel and nothing
+        later reads them, so keeping them would only split states with equal futures (e.g.
+        "after the first pair" vs "after a later pair"). The one that matters — the
+        augmented start completed from the initial state — is kept as the acceptance mark."""
+        rhs = self.prods.rhs
+        return frozenset(it for it in kernel
+                         if it[1] < len(rhs[it[0]]) or (it[0] == 0 and it[2] == 0))
 
     def _intern(self, kernel: frozenset[Item], initial: bool = False) -> int:
         with self._lock:

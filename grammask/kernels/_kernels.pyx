@@ -471,19 +471,21 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
       token's fate is the mask of the parser state after that lexeme);
     * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
     * rejected: otherwise.
-    Returns (accepted ids, boundary-0 ids, straddler ids, their offsets, their emits, the id
-    of the token spelling each straddler's suffix or -1; `suffix_ids` is aligned with concat).
+    Returns (accepted ids, boundary-0 ids, straddler ids, the concat position where each
+    straddler's suffix starts, their emits, the id of the token spelling each straddler's
+    suffix or -1; `suffix_ids` is aligned with concat).
     Tokens sharing a prefix reuse the walk (sorted order); a token sharing the prefix up to and
     including a previous token's stopping byte has the same outcome."""
     cdef Py_ssize_t n = token_ids.shape[0]
     acc_np = np.empty(n, dtype=np.int32)
     f0_np = np.empty(n, dtype=np.int32)
     sid_np = np.empty(n, dtype=np.int32)
-    soff_np = np.empty(n, dtype=np.int32)
+    soff_np = np.empty(n, dtype=np.int64)
     sem_np = np.empty(n, dtype=np.int32)
     slink_np = np.empty(n, dtype=np.int32)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
-    cdef int32_t[::1] acc = acc_np, f0 = f0_np, sid = sid_np, soff = soff_np, sem = sem_np
+    cdef int32_t[::1] acc = acc_np, f0 = f0_np, sid = sid_np, sem = sem_np
+    cdef int64_t[::1] soff = soff_np
     cdef int32_t[::1] slink = slink_np
     cdef int32_t[::1] states = states_np
     cdef Py_ssize_t na = 0, nf = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
@@ -534,7 +536,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 nf += 1
             elif kind == 2:
                 sid[ns] = token_ids[k]
-                soff[ns] = <int32_t>d
+                soff[ns] = a + d
                 sem[ns] = e
                 slink[ns] = suffix_ids[a + d]
                 ns += 1
@@ -593,3 +595,104 @@ def suffix_links(const uint8_t[::1] concat, const int64_t[::1] offsets,
                     else:
                         hi = mid
     return out_np
+
+
+def gather_bits_ranges(const uint32_t[::1] src, const int32_t[::1] src_ids,
+                       const int32_t[::1] dst_ids, const int64_t[::1] starts,
+                       const int64_t[::1] ends, uint32_t[::1] dst):
+    """`gather_bits` over the index ranges [starts[r], ends[r])."""
+    cdef Py_ssize_t r, i
+    cdef int32_t s
+    with nogil:
+        for r in range(starts.shape[0]):
+            for i in range(starts[r], ends[r]):
+                s = src_ids[i]
+                if (src[s >> 5] >> (s & 31)) & 1:
+                    _set_bit(&dst[0], dst_ids[i])
+
+
+def walk_suffix_ranges(const int32_t[:, ::1] trans, const int32_t[::1] emit,
+                       const uint8_t[::1] concat, const int64_t[::1] spos,
+                       const int64_t[::1] epos, const int64_t[::1] starts,
+                       const int64_t[::1] ends, int32_t state, const int32_t[::1] tokens,
+                       uint32_t[::1] words):
+    """Walk each entry's suffix concat[spos[i]:epos[i]] (i in the ranges) from lexer state
+    `state`. Entries that stay in the lexeme set their token's bit, entries that die are
+    dropped, entries that end a lexeme (the parser must decide) are returned."""
+    cdef Py_ssize_t r, g, i
+    cdef int32_t s, nxt
+    cdef Py_ssize_t nb = 0
+    out_np = np.empty(max(spos.shape[0], 1), dtype=np.int64)
+    cdef int64_t[::1] out = out_np
+    with nogil:
+        for r in range(starts.shape[0]):
+            for g in range(starts[r], ends[r]):
+                s = state
+                i = spos[g]
+                while i < epos[g]:
+                    nxt = trans[s, concat[i]]
+                    if nxt < 0:
+                        break
+                    s = nxt
+                    i += 1
+                if i == epos[g]:
+                    _set_bit(&words[0], tokens[g])
+                elif emit[s] >= 0:
+                    out[nb] = g
+                    nb += 1
+    return out_np[:nb]
+
+
+def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
+             int64_t p, int32_t lx):
+    """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG; see
+    `_cfg_walk`. Returns p * 2**32 + lx, or -1 when the text dies."""
+    return _cfg_walk(engine, data, start, end, p, lx)
+
+
+cdef int64_t _cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start,
+                       Py_ssize_t end, int64_t p, int32_t lx) except? -2:
+    """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG.
+    Lexeme boundaries consult `engine._boundary_memo` ({p * 2**20 + emit: p2 * 2**32 + lx2,
+    or -1 when the parser rejects}); misses call `engine._boundary(p, emit)`, which fills it
+    and may grow the lexer tables (re-read after the call). Returns p * 2**32 + lx, or -1."""
+    cdef const int32_t[:, ::1] trans = engine.lexer.trans
+    cdef const int32_t[::1] emit = engine.lexer.emit
+    cdef dict memo = engine._boundary_memo
+    cdef Py_ssize_t i
+    cdef int32_t nxt, e
+    cdef int64_t packed
+    cdef object found
+    for i in range(start, end):
+        nxt = trans[lx, data[i]]
+        if nxt < 0:
+            e = emit[lx]
+            if e < 0:
+                return -1
+            found = memo.get(p * 1048576 + e)
+            if found is None:
+                found = engine._boundary(p, e)
+                trans = engine.lexer.trans
+                emit = engine.lexer.emit
+            packed = found
+            if packed < 0:
+                return -1
+            p = packed >> 32
+            lx = <int32_t>(packed & 0xFFFFFFFF)
+            nxt = trans[lx, data[i]]
+            if nxt < 0:
+                return -1
+        lx = nxt
+    return p * 4294967296 + lx
+
+
+def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
+                    const int64_t[::1] epos, const int32_t[::1] tokens,
+                    const int64_t[::1] idx, int64_t p, int32_t lx, uint32_t[::1] words):
+    """For each i in `idx`: set the bit of tokens[i] when concat[spos[i]:epos[i]] walks alive
+    from (p, lx) (see cfg_walk)."""
+    cdef Py_ssize_t j, i
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        if _cfg_walk(engine, concat, spos[i], epos[i], p, lx) >= 0:
+            _set_bit(&words[0], tokens[i])

@@ -40,35 +40,40 @@ class LexStateMasks:
     acc: np.ndarray                   # uint32 words
     f0: np.ndarray | None             # uint32 words, None when empty
     link_emits: np.ndarray            # int32 [k]: distinct lexeme kinds of linked straddlers
-    link_offsets: np.ndarray          # int64 [k+1]: their ranges in link_tokens/link_suffix
-    link_tokens: np.ndarray           # int32: straddler ids (by emit, then token length)
+    link_offsets: np.ndarray          # int64 [k, 257]: per emit and suffix first byte, ranges
+    link_tokens: np.ndarray           # int32: straddler ids (by emit, suffix's first byte)
     link_suffix: np.ndarray           # int32: id of the token spelling each one's suffix
     link_lengths: np.ndarray          # int32: byte length of each straddler
-    walk_emits: np.ndarray            # int32 [g]: lexeme kinds before each suffix group
-    suffix_concat: np.ndarray         # uint8: unique unlinked suffixes concatenated
-    suffix_offsets: np.ndarray        # int64 [g+1]
-    group_tokens: np.ndarray          # int32: token ids, grouped by suffix
-    group_offsets: np.ndarray         # int64 [g+1]
+    link_start: np.ndarray            # int64: where each one's suffix starts in trie.concat
+    link_end: np.ndarray              # int64: where it ends
+    walk_emits: np.ndarray            # int32 [k]: distinct lexeme kinds of walked suffixes
+    walk_ranges: np.ndarray           # int64 [k, 257]: per emit and first byte, entry ranges
+    walk_tokens: np.ndarray           # int32: unlinked straddler ids (by emit, first byte)
+    walk_start: np.ndarray            # int64: where each one's suffix starts in trie.concat
+    walk_end: np.ndarray              # int64: where it ends
 
     @property
     def num_straddlers(self) -> int:
-        return int(self.group_tokens.shape[0] + self.link_tokens.shape[0])
+        return int(self.walk_tokens.shape[0] + self.link_tokens.shape[0])
 
     def memory_bytes(self) -> int:
         f0 = self.f0.nbytes if self.f0 is not None else 0
         arrays = (self.acc, self.link_emits, self.link_offsets, self.link_tokens,
-                  self.link_suffix, self.link_lengths, self.walk_emits, self.suffix_concat,
-                  self.suffix_offsets, self.group_tokens, self.group_offsets)
+                  self.link_suffix, self.link_lengths, self.link_start, self.link_end,
+                  self.walk_emits, self.walk_ranges,
+                  self.walk_tokens, self.walk_start, self.walk_end)
         return f0 + sum(a.nbytes for a in arrays)
 
 
-def _ranges(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, start offsets + end) of a sorted key array."""
-    if keys.shape[0] == 0:
-        return np.zeros(0, np.int32), np.zeros(1, np.int64)
-    change = np.flatnonzero(np.diff(keys)) + 1
-    starts = np.concatenate(([0], change, [keys.shape[0]])).astype(np.int64)
-    return keys[starts[:-1]].astype(np.int32), starts
+def _byte_ranges(emits: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For entries sorted by (emit, first byte): the distinct emits and, per emit, the 257
+    offsets delimiting each first byte's entries (so a caller takes only live first bytes)."""
+    if emits.shape[0] == 0:
+        return np.zeros(0, np.int32), np.zeros((0, 257), np.int64)
+    distinct = np.unique(emits)
+    keys = emits.astype(np.int64) * 256 + first
+    grid = distinct.astype(np.int64)[:, None] * 256 + np.arange(257, dtype=np.int64)[None, :]
+    return distinct.astype(np.int32), np.searchsorted(keys, grid).astype(np.int64)
 
 
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
@@ -86,26 +91,29 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         _kernels.ids_to_mask(f0_ids, f0)
     linked = s_link >= 0
     l_ids, l_emit, l_link = s_ids[linked], s_emit[linked], s_link[linked]
-    l_len = np.fromiter((len(token_bytes[t]) for t in l_ids.tolist()), dtype=np.int32,
-                        count=l_ids.shape[0])
-    order = np.lexsort((l_len, l_emit))
-    link_emits, link_offsets = _ranges(l_emit[order])
-    groups: dict[tuple[int, bytes], list[int]] = {}
+    len_by_id, first_by_id = trie.by_id()
+    l_len, l_first = len_by_id[l_ids], first_by_id[l_link]
+    order = np.lexsort((l_len, l_first, l_emit))
+    link_emits, link_offsets = _byte_ranges(l_emit[order], l_first[order])
+    l_ids_sorted, l_link_sorted = l_ids[order].copy(), l_link[order].copy()
+    l_len_sorted = l_len[order].copy()
+    l_pos = s_off[linked][order].copy()
     rest = ~linked
-    for tid, off, e in zip(s_ids[rest].tolist(), s_off[rest].tolist(), s_emit[rest].tolist()):
-        groups.setdefault((e, token_bytes[tid][off:]), []).append(tid)
-    keys = sorted(groups)
-    suffixes = [sfx for _, sfx in keys]
-    soff = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x in suffixes], out=soff[1:])
-    toks = [groups[k] for k in keys]
-    goff = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in toks], out=goff[1:])
+    w_ids, w_pos, w_emit = s_ids[rest], s_off[rest], s_emit[rest]
+    w_first = trie.concat[w_pos].astype(np.int64)
+    order = np.lexsort((w_first, w_emit))
+    walk_emits, walk_ranges = _byte_ranges(w_emit[order], w_first[order])
+    w_pos = w_pos[order]
+    w_end = w_pos + _remaining(trie, w_pos)
     return LexStateMasks(
-        acc, f0, link_emits, link_offsets, l_ids[order].copy(), l_link[order].copy(),
-        l_len[order].copy(), np.fromiter((e for e, _ in keys), dtype=np.int32, count=len(keys)),
-        np.frombuffer(b"".join(suffixes), dtype=np.uint8).copy(), soff,
-        np.fromiter((t for ts in toks for t in ts), dtype=np.int32, count=int(goff[-1])), goff)
+        acc, f0, link_emits, link_offsets, l_ids_sorted, l_link_sorted, l_len_sorted,
+        l_pos, l_pos + _remaining(trie, l_pos), walk_emits, walk_ranges, w_ids[order].copy(), w_pos.copy(), w_end)
+
+
+def _remaining(trie: TokenTrie, pos: np.ndarray) -> np.ndarray:
+    """Bytes from each concat position to the end of its token."""
+    k = np.searchsorted(trie.offsets, pos, side="right")
+    return trie.offsets[k] - pos
 
 
 class MaskInterner:

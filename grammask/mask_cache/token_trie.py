@@ -48,6 +48,19 @@ class TokenTrie:
             self._lazy["suffix_links"] = found
         return found
 
+    def by_id(self) -> tuple[np.ndarray, np.ndarray]:
+        """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
+        found = self._lazy.get("len_by_id")
+        if found is None:
+            lengths = np.zeros(self.vocab_size, dtype=np.int32)
+            first = np.full(self.vocab_size, -1, dtype=np.int64)
+            lengths[self.token_ids] = np.diff(self.offsets)
+            nonempty = self.offsets[:-1] < self.offsets[1:]
+            first[self.token_ids[nonempty]] = self.concat[self.offsets[:-1][nonempty]]
+            self._lazy["len_by_id"], self._lazy["first_by_id"] = lengths, first
+            found = lengths
+        return found, self._lazy["first_by_id"]
+
     def longest_token_prefix(self, data: bytes) -> tuple[int, int]:
         """(token id, length) of the longest token that is a prefix of `data`, or (-1, 0)."""
         for n in range(min(len(data), self.max_depth), 0, -1):
