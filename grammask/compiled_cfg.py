@@ -74,6 +74,7 @@ class CompiledCFG(EngineBase):
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
+        self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
@@ -200,7 +201,7 @@ class CompiledCFG(EngineBase):
                 else:
                     words |= info.f0 & self._dense(after[2], busy)
         self._linked(state, p, info, words, busy)
-        self._unlinked(p, info, words)
+        self._unlinked(p, lx, info, words)
         if self._can_end(p, lx):
             for e in self._eos:
                 words[e >> 5] |= np.uint32(1 << int(e & 31))
@@ -222,9 +223,10 @@ class CompiledCFG(EngineBase):
                 busy: set[int]) -> None:
         """Straddlers whose suffix is a token: one gather from the next configuration's mask;
         when that configuration is this one (an ignored lexeme such as whitespace), gather from
-        this mask itself in order of token length, so every bit read is already final. Small
+        this mask itself until nothing changes (suffixes are shorter than their tokens, so the
+        fixpoint is reached in at most max-token-length passes, in practice two). Small
         groups, and configurations already being computed, are walked instead."""
-        own: list[np.ndarray] = []
+        own: list[tuple[np.ndarray, np.ndarray]] = []
         for k, e in enumerate(info.link_emits.tolist()):
             after = self._after(p, e)
             if after is None:
@@ -233,7 +235,7 @@ class CompiledCFG(EngineBase):
             if not starts.shape[0]:
                 continue
             if after[2] == state:
-                own.extend(np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist()))
+                own.append((starts, ends))
                 continue
             count = int((ends - starts).sum())
             if (after[2] in busy or count <= _WALK_GROUP
@@ -246,23 +248,34 @@ class CompiledCFG(EngineBase):
                 _kernels.gather_bits_ranges(self._dense(after[2], busy), info.link_suffix,
                                             info.link_tokens, starts, ends, words)
         if own:
-            idx = np.concatenate(own)
-            idx = idx[np.argsort(info.link_lengths[idx], kind="stable")]
-            _kernels.gather_bits(words, info.link_suffix[idx], info.link_tokens[idx], words)
+            starts = np.concatenate([a for a, _ in own])
+            ends = np.concatenate([b for _, b in own])
+            while _kernels.gather_bits_ranges(words, info.link_suffix, info.link_tokens,
+                                              starts, ends, words):
+                pass
 
-    def _unlinked(self, p: int, info: LexStateMasks, words: np.ndarray) -> None:
-        """Straddlers whose suffix is no token: each distinct suffix with a live first byte is
-        walked in Cython; the few that end another lexeme go through the parser here."""
+    def _unlinked(self, p: int, lx: int, info: LexStateMasks, words: np.ndarray) -> None:
+        """Straddlers whose suffix is no token. Walking a suffix from the fresh lexer state
+        after the lexeme does not involve the parser until it ends another lexeme, so that
+        walk is cached per (lexer state, lexeme kind, fresh lexer state): its live tokens are
+        OR-ed in and only the entries that reach a further boundary are walked with the
+        parser (in Cython)."""
         for k, e in enumerate(info.walk_emits.tolist()):
             after = self._after(p, e)
             if after is None:
                 continue
-            starts, ends = self._live_ranges(info.walk_ranges, k, after[1])
-            if not starts.shape[0]:
-                continue
-            pending = _kernels.walk_suffix_ranges(
-                self.lexer.trans, self.lexer.emit, self.trie.concat, info.walk_start,
-                info.walk_end, starts, ends, after[1], info.walk_tokens, words)
+            key = (lx, k, after[1])
+            cached = self._suffix_walks.get(key)
+            if cached is None:
+                starts, ends = self._live_ranges(info.walk_ranges, k, after[1])
+                live, pending = _kernels.walk_suffix_ranges(
+                    self.lexer.trans, self.lexer.emit, self.trie.concat, info.walk_start,
+                    info.walk_end, starts, ends, after[1])
+                cached = (info.walk_tokens[live], pending)
+                self._suffix_walks[key] = cached
+            live_ids, pending = cached
+            if live_ids.shape[0]:
+                _kernels.ids_to_mask(live_ids, words)
             if pending.shape[0]:
                 _kernels.cfg_walk_tokens(self, self.trie.concat, info.walk_start, info.walk_end,
                                          info.walk_tokens, pending, after[0], after[1], words)

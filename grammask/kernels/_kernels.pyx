@@ -336,6 +336,16 @@ def ids_to_mask(const int32_t[::1] ids, uint32_t[::1] mask):
             _set_bit(&mask[0], ids[j])
 
 
+def mask_hash32(const uint32_t[::1] words):
+    """`mask_hash` over uint32 words (any length, no padding copy)."""
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(words.shape[0]):
+            h = (h ^ words[i]) * 1099511628211ULL
+    return h
+
+
 def mask_hash(const uint64_t[::1] words):
     """A fast 64-bit hash of a mask (equal masks are still compared in full on a hit)."""
     cdef uint64_t h = 1469598103934665603ULL
@@ -600,30 +610,40 @@ def suffix_links(const uint8_t[::1] concat, const int64_t[::1] offsets,
 def gather_bits_ranges(const uint32_t[::1] src, const int32_t[::1] src_ids,
                        const int32_t[::1] dst_ids, const int64_t[::1] starts,
                        const int64_t[::1] ends, uint32_t[::1] dst):
-    """`gather_bits` over the index ranges [starts[r], ends[r])."""
-    cdef Py_ssize_t r, i
-    cdef int32_t s
+    """`gather_bits` over the index ranges [starts[r], ends[r]); returns how many bits of `dst`
+    went from 0 to 1 (src may be dst: callers iterate to a fixpoint)."""
+    cdef Py_ssize_t r, i, changed = 0
+    cdef int32_t s, d
+    cdef uint32_t bit
     with nogil:
         for r in range(starts.shape[0]):
             for i in range(starts[r], ends[r]):
                 s = src_ids[i]
                 if (src[s >> 5] >> (s & 31)) & 1:
-                    _set_bit(&dst[0], dst_ids[i])
+                    d = dst_ids[i]
+                    bit = (<uint32_t>1) << (d & 31)
+                    if not (dst[d >> 5] & bit):
+                        dst[d >> 5] |= bit
+                        changed += 1
+    return changed
 
 
 def walk_suffix_ranges(const int32_t[:, ::1] trans, const int32_t[::1] emit,
                        const uint8_t[::1] concat, const int64_t[::1] spos,
                        const int64_t[::1] epos, const int64_t[::1] starts,
-                       const int64_t[::1] ends, int32_t state, const int32_t[::1] tokens,
-                       uint32_t[::1] words):
+                       const int64_t[::1] ends, int32_t state):
     """Walk each entry's suffix concat[spos[i]:epos[i]] (i in the ranges) from lexer state
-    `state`. Entries that stay in the lexeme set their token's bit, entries that die are
-    dropped, entries that end a lexeme (the parser must decide) are returned."""
+    `state` alone (no parser). Returns (entries that stay inside the lexeme, entries that end
+    a lexeme — the parser must decide those); entries that die are dropped. The result depends
+    only on the lexer, so callers cache it per (lexer state, emit, start state)."""
     cdef Py_ssize_t r, g, i
     cdef int32_t s, nxt
-    cdef Py_ssize_t nb = 0
-    out_np = np.empty(max(spos.shape[0], 1), dtype=np.int64)
-    cdef int64_t[::1] out = out_np
+    cdef Py_ssize_t nl = 0, nb = 0, total = 0
+    for r in range(starts.shape[0]):
+        total += ends[r] - starts[r]
+    live_np = np.empty(max(total, 1), dtype=np.int64)
+    pend_np = np.empty(max(total, 1), dtype=np.int64)
+    cdef int64_t[::1] live = live_np, pend = pend_np
     with nogil:
         for r in range(starts.shape[0]):
             for g in range(starts[r], ends[r]):
@@ -636,50 +656,64 @@ def walk_suffix_ranges(const int32_t[:, ::1] trans, const int32_t[::1] emit,
                     s = nxt
                     i += 1
                 if i == epos[g]:
-                    _set_bit(&words[0], tokens[g])
+                    live[nl] = g
+                    nl += 1
                 elif emit[s] >= 0:
-                    out[nb] = g
+                    pend[nb] = g
                     nb += 1
-    return out_np[:nb]
+    return live_np[:nl].copy(), pend_np[:nb].copy()
+
+
+cdef class _LexTables:
+    """The lexer tables a CFG walk reads, re-fetched after a parser callback (which can add
+    lexer states and reallocate them)."""
+    cdef const int32_t[:, ::1] trans
+    cdef const int32_t[::1] emit
+    cdef object engine
+    cdef dict memo
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.memo = engine._boundary_memo
+        self.refresh()
+
+    cdef void refresh(self):
+        self.trans = self.engine.lexer.trans
+        self.emit = self.engine.lexer.emit
 
 
 def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
              int64_t p, int32_t lx):
     """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG; see
     `_cfg_walk`. Returns p * 2**32 + lx, or -1 when the text dies."""
-    return _cfg_walk(engine, data, start, end, p, lx)
+    return _cfg_walk(_LexTables(engine), data, start, end, p, lx)
 
 
-cdef int64_t _cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start,
+cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t start,
                        Py_ssize_t end, int64_t p, int32_t lx) except? -2:
-    """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG.
-    Lexeme boundaries consult `engine._boundary_memo` ({p * 2**20 + emit: p2 * 2**32 + lx2,
-    or -1 when the parser rejects}); misses call `engine._boundary(p, emit)`, which fills it
-    and may grow the lexer tables (re-read after the call). Returns p * 2**32 + lx, or -1."""
-    cdef const int32_t[:, ::1] trans = engine.lexer.trans
-    cdef const int32_t[::1] emit = engine.lexer.emit
-    cdef dict memo = engine._boundary_memo
+    """Lexeme boundaries consult the engine's `_boundary_memo` ({p * 2**20 + emit:
+    p2 * 2**32 + lx2, or -1 when the parser rejects}); misses call `engine._boundary(p, emit)`,
+    which fills it."""
     cdef Py_ssize_t i
     cdef int32_t nxt, e
     cdef int64_t packed
     cdef object found
     for i in range(start, end):
-        nxt = trans[lx, data[i]]
+        nxt = tabs.trans[lx, data[i]]
         if nxt < 0:
-            e = emit[lx]
+            e = tabs.emit[lx]
             if e < 0:
                 return -1
-            found = memo.get(p * 1048576 + e)
+            found = tabs.memo.get(p * 1048576 + e)
             if found is None:
-                found = engine._boundary(p, e)
-                trans = engine.lexer.trans
-                emit = engine.lexer.emit
+                found = tabs.engine._boundary(p, e)
+                tabs.refresh()
             packed = found
             if packed < 0:
                 return -1
             p = packed >> 32
             lx = <int32_t>(packed & 0xFFFFFFFF)
-            nxt = trans[lx, data[i]]
+            nxt = tabs.trans[lx, data[i]]
             if nxt < 0:
                 return -1
         lx = nxt
@@ -692,7 +726,8 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
     """For each i in `idx`: set the bit of tokens[i] when concat[spos[i]:epos[i]] walks alive
     from (p, lx) (see cfg_walk)."""
     cdef Py_ssize_t j, i
+    cdef _LexTables tabs = _LexTables(engine)
     for j in range(idx.shape[0]):
         i = idx[j]
-        if _cfg_walk(engine, concat, spos[i], epos[i], p, lx) >= 0:
+        if _cfg_walk(tabs, concat, spos[i], epos[i], p, lx) >= 0:
             _set_bit(&words[0], tokens[i])

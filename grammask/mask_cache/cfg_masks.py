@@ -128,8 +128,7 @@ class MaskInterner:
         self.nbytes = 0
 
     def intern(self, words: np.ndarray) -> StoredMask:
-        padded = words if words.shape[0] % 2 == 0 else np.append(words, np.uint32(0))
-        key = int(_kernels.mask_hash(padded.view(np.uint64)))
+        key = int(_kernels.mask_hash32(words))
         with self._lock:
             for dense, stored in self._unique.get(key, ()):
                 if np.array_equal(dense, words):
