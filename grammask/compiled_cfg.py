@@ -16,6 +16,7 @@ import numpy as np
 
 from .automata import compile_regex_dfa
 from .automata.earley import DEAD, EarleyParser, Productions
+from .automata.lalr import LalrParser, LalrUnavailable
 from .automata.lexer import LexTerminal, Lexer
 from .automata.terminal_parser import IndentConfig, TerminalParser
 from .compiled_grammar import TERMINATED, EngineBase
@@ -33,8 +34,8 @@ __all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
 _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # A straddler group this small is walked token by token rather than by computing the whole
 # mask of the configuration after its lexeme (which could recurse through every nesting level).
-_WALK_GROUP = 48
-_MAX_NESTED_MASKS = 3
+_WALK_GROUP = 256
+_MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _OPEN = {"(": True, "[": True, "{": True}
 _CLOSE = {")": True, "]": True, "}": True}
@@ -47,7 +48,7 @@ class CompiledCFG(EngineBase):
     kind = "cfg"
 
     def __init__(self, grammar: Grammar, tokenizer_info: TokenizerInfo, trie: TokenTrie, *,
-                 limits: Limits = DEFAULT_LIMITS, source: str = "") -> None:
+                 limits: Limits = DEFAULT_LIMITS, source: str = "", parser: str = "auto") -> None:
         t0 = time.perf_counter()
         self.grammar = grammar
         self.source = source
@@ -59,8 +60,8 @@ class CompiledCFG(EngineBase):
         self._words = bitmask_words(tokenizer_info.vocab_size)
         self.terminal_names, prods = _productions(grammar, limits)
         self._tid = {n: i for i, n in enumerate(self.terminal_names)}
-        self.earley = EarleyParser(prods, max_parser_items=limits.max_parser_items,
-                                   max_parser_states=limits.max_parser_states)
+        self.earley, self.parser_kind = _parser(parser, prods, self.terminal_names,
+                                                list(grammar.rules), limits)
         indent = _indent_config(grammar, self._tid)
         self.lexer = Lexer(_lex_terminals(grammar, self._tid, indent, limits),
                            max_lexer_states=limits.max_lexer_states)
@@ -308,8 +309,9 @@ class CompiledCFG(EngineBase):
             "terminals": len(self.terminal_names),
             "compile_ms": round(self.compile_seconds * 1e3, 3),
             "vocab_size": self.vocab_size,
+            "parser": self.parser_kind,
             "parser_states": self.parser.num_states,
-            "earley_states": self.earley.num_states,
+            "stack_states": self.earley.num_states,
             "lexer_states": self.lexer.num_states,
             "lexer_states_scanned": len(self._lex_masks),
             "configurations": len(self._configs),
@@ -340,6 +342,23 @@ def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
             lhs.append(nts[name])
             rhs.append(tuple(tid[s] if s in tid else nts[s] for s in alt))
     return terms, Productions(len(terms), tuple(lhs), tuple(rhs), len(terms) + 1 + len(nts))
+
+
+def _parser(kind: str, prods: Productions, terminals: list[str], rules: list[str],
+            limits: Limits) -> tuple[EarleyParser | LalrParser, str]:
+    """"lalr": Lark's LALR(1) table (error if the grammar has reduce/reduce conflicts);
+    "earley": any CFG; "auto": LALR when the table builds, else Earley."""
+    if kind not in ("auto", "lalr", "earley"):
+        raise GrammarError(f"parser must be 'auto', 'lalr' or 'earley', got {kind!r}")
+    if kind != "earley":
+        try:
+            return LalrParser(prods, terminals, rules,
+                              max_parser_states=limits.max_parser_states), "lalr"
+        except LalrUnavailable as exc:
+            if kind == "lalr":
+                raise GrammarError(f"the grammar is not LALR(1): {exc}") from exc
+    return EarleyParser(prods, max_parser_items=limits.max_parser_items,
+                        max_parser_states=limits.max_parser_states), "earley"
 
 
 def _indent_config(g: Grammar, tid: dict[str, int]) -> IndentConfig | None:

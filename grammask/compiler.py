@@ -40,12 +40,16 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
 
 
 def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
-                    start: str | None = None, limits: Limits = DEFAULT_LIMITS) -> "CompiledCFG":
+                    start: str | None = None, parser: str = "auto",
+                    limits: Limits = DEFAULT_LIMITS) -> "CompiledCFG":
     """Compile a context-free grammar: Lark EBNF or GBNF text, a path to a `.lark`/`.gbnf`
     file, or an already loaded `grammask.grammar.Grammar`.
 
     syntax: "lark" or "gbnf" (default: from the file extension, else `::=` means GBNF).
     start: the start rule (default "start" for Lark, "root" for GBNF).
+    parser: "auto" (LALR(1) when Lark's analyser builds a table for the grammar — shift/reduce
+    conflicts resolved as shift, exactly Lark's lalr language — else Earley), "lalr" or
+    "earley" (every context-free grammar, ambiguity included).
     Raises `GrammarError` with file/line/column for malformed grammars and
     `LimitExceededError` when a `Limits` bound is hit."""
     from .compiled_cfg import CompiledCFG
@@ -61,6 +65,6 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
         grammar = front_ends.load_grammar(source, syntax=syntax, start=start)
         text = str(source)
     grammar.check()
-    compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text)
+    compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
     compiled.compile_seconds = time.perf_counter() - t0
     return compiled

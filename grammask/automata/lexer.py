@@ -85,6 +85,8 @@ class Lexer:
         self.emits: list[Emit] = []
         self._emit_ids: dict[Emit, int] = {}
         self._lock = threading.RLock()
+        rng = np.random.default_rng(0x9E3779B9)
+        self._weights = rng.integers(1, 2**62, size=max(len(terminals), 1), dtype=np.int64)
 
     # -- tables the walkers read (re-read after any call that can add states) -------------------
     @property
@@ -159,21 +161,37 @@ class Lexer:
         return sid
 
     def _successors(self, members: tuple[tuple[int, int], ...]):
-        """(bytes, next members) for every byte that keeps some member alive."""
+        """(bytes, next members) for every byte that keeps some member alive. Bytes are grouped
+        by their column of next states (hashed, then compared exactly)."""
         if not members:
             return []
         rows = np.stack([self.terminals[t].trans[q] for t, q in members])   # [m, 256]
         tids = np.fromiter((t for t, _ in members), dtype=np.int64, count=len(members))
-        cols, inverse = np.unique(rows.T, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        keys = (rows.astype(np.int64) + 1).T @ self._weights[: len(members)]
         out = []
-        for c, col in enumerate(cols):
-            alive = col >= 0
-            if not alive.any():
-                continue
-            nxt = tuple(sorted(zip(tids[alive].tolist(), col[alive].tolist())))
-            out.append((np.flatnonzero(inverse == c), nxt))
+        for key in np.unique(keys).tolist():
+            byte_set = np.flatnonzero(keys == key)
+            col = rows[:, byte_set[0]]
+            same = (rows[:, byte_set] == col[:, None]).all(axis=0)
+            for group in (byte_set[same], byte_set[~same]):
+                if not group.shape[0]:
+                    continue
+                col = rows[:, group[0]]
+                if (rows[:, group] != col[:, None]).any():      # hash collision: split bytes
+                    out.extend(self._columns_one_by_one(rows, tids, group))
+                    continue
+                alive = col >= 0
+                if alive.any():
+                    out.append((group, tuple(zip(tids[alive].tolist(), col[alive].tolist()))))
         return out
+
+    @staticmethod
+    def _columns_one_by_one(rows: np.ndarray, tids: np.ndarray, group: np.ndarray):
+        for b in group.tolist():
+            col = rows[:, b]
+            alive = col >= 0
+            if alive.any():
+                yield (np.asarray([b]), tuple(zip(tids[alive].tolist(), col[alive].tolist())))
 
     def _emit_of(self, members: tuple[tuple[int, int], ...]) -> int:
         done = [(t, q) for t, q in members if self.terminals[t].accepting[q]]
