@@ -68,13 +68,18 @@ class CompiledCFG(EngineBase):
         lexable = frozenset(self._tid[n] for n, t in grammar.terminals.items()
                             if t.pattern is not None)
         self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent)
-        self._lex_start: dict[int, int] = {}
+        self._lex_start: dict[int, tuple[int, int]] = {}
         self._configs: list[tuple[int, int]] = []
         self._config_ids: dict[tuple[int, int], int] = {}
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
+        self._boundary_low: dict[int, int] = {}
+        self._mask_dep: dict[int, int] = {}
+        self._window_masks: dict[tuple, StoredMask] = {}
+        self._window_sizes: set[int] = set()
+        self.window_hits = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         self._lock = threading.RLock()
@@ -101,14 +106,70 @@ class CompiledCFG(EngineBase):
 
     def _mask(self, state: int, busy: set[int]) -> StoredMask:
         found = self._masks.get(state)
-        if found is None:
-            busy.add(state)
-            try:
-                found = self._interner.intern(self._compute_mask(state, busy))
-            finally:
-                busy.discard(state)
-            self._masks[state] = found
+        if found is not None:
+            self.parser.replay(self._mask_dep[state])
+            return found
+        shared = self._shared_mask(state)
+        if shared is not None:
+            self.window_hits += 1
+            self._masks[state], self._mask_dep[state] = shared
+            self.parser.replay(shared[1])
+            return shared[0]
+        busy.add(state)
+        saved = self.parser.begin()
+        try:
+            found = self._interner.intern(self._compute_mask(state, busy))
+        finally:
+            busy.discard(state)
+            dep = self.parser.end(saved)
+        self._masks[state] = found
+        self._mask_dep[state] = dep
+        self._share_mask(state, found, dep)
         return found
+
+    # -- sharing masks between configurations with the same top of stack -----------------------
+    # A mask computed while the parser read only the top k stack nodes (and the indentation
+    # state only if flagged) is valid for every configuration with the same lexer state and
+    # the same LR states in those k nodes: XGrammar's observation that most tokens only see the
+    # top of the stack, made exact by tracking what each answer read (LalrParser.begin/end).
+    def _window_parts(self, state: int) -> tuple[int, int, tuple, int] | None:
+        """(lexer state, top stack node, indentation key, stack height) or None."""
+        if self.parser_kind != "lalr" or self.limits.mask_window <= 0:
+            return None
+        p, lx = self._configs[state]
+        sid, indents, parens = self.parser.stack_of(p)
+        node = self.earley.single_node(sid)
+        if node < 0:
+            return None
+        return lx, node, (indents, parens), self.earley.height(node)
+
+    def _shared_mask(self, state: int) -> tuple[StoredMask, int] | None:
+        parts = self._window_parts(state)
+        if parts is None:
+            return None
+        lx, node, indent_key, height = parts
+        for k in sorted(self._window_sizes):
+            window = self.earley.window(node, k) if k else ()
+            for key in ((lx, k, window), (lx, k, window, indent_key)):
+                found = self._window_masks.get(key)
+                if found is not None:
+                    low = max(height - k + 1, 0) if k else height + 1
+                    return found, (low << 1) | (len(key) == 4)
+        return None
+
+    def _share_mask(self, state: int, mask: StoredMask, dep: int) -> None:
+        parts = self._window_parts(state)
+        if parts is None:
+            return
+        lx, node, indent_key, height = parts
+        low = dep >> 1
+        k = 0 if low > height else height - low + 1
+        if k > self.limits.mask_window:
+            return
+        window = self.earley.window(node, k) if k else ()
+        key = (lx, k, window, indent_key) if dep & 1 else (lx, k, window)
+        self._window_masks[key] = mask
+        self._window_sizes.add(k)
 
     def forced_bytes(self, state: int, limit: int = 4096) -> bytes:
         """Bytes every continuation must start with: followed while exactly one byte keeps
@@ -139,10 +200,13 @@ class CompiledCFG(EngineBase):
 
     def lex_start(self, p: int) -> int:
         found = self._lex_start.get(p)
-        if found is None:
-            found = self.lexer.start(self.parser.candidates(p))
-            self._lex_start[p] = found
-        return found
+        if found is not None:
+            self.parser.replay(found[1])
+            return found[0]
+        saved = self.parser.begin()
+        lx = self.lexer.start(self.parser.candidates(p))
+        self._lex_start[p] = (lx, self.parser.end(saved))
+        return lx
 
     def _walk(self, p: int, lx: int, data: bytes, pos: int = 0) -> tuple[int, int] | None:
         """(parser, lexer) after `data[pos:]` from (p, lx), or None when it dies."""
@@ -152,9 +216,12 @@ class CompiledCFG(EngineBase):
     def _boundary(self, p: int, emit: int) -> int:
         """Fill the boundary memo the Cython walkers read: the packed configuration after a
         lexeme of kind `emit` from parser state p (parser, fresh lexer state), or -1."""
+        saved = self.parser.begin()
         p2 = self.parser.advance(p, emit)
         packed = -1 if p2 == DEAD else (p2 << 32) | self.lex_start(p2)
-        self._boundary_memo[p * _EMIT_SPAN + emit] = packed
+        key = p * _EMIT_SPAN + emit
+        self._boundary_low[key] = self.parser.end(saved)
+        self._boundary_memo[key] = packed
         return packed
 
     def _can_end(self, p: int, lx: int) -> bool:
@@ -201,8 +268,16 @@ class CompiledCFG(EngineBase):
                         info.f0.view(np.uint8), bitorder="little")).astype(np.int32), 0, words)
                 else:
                     words |= info.f0 & self._dense(after[2], busy)
-        self._linked(state, p, info, words, busy)
+        own = self._linked(state, p, info, words, busy)
         self._unlinked(p, lx, info, words)
+        if own:     # straddlers whose suffix starts this same configuration again (after an
+            # ignored lexeme): gather from this mask until nothing changes — suffixes are
+            # shorter than their tokens, so the fixpoint is reached (in practice in two passes)
+            starts = np.concatenate([a for a, _ in own])
+            ends = np.concatenate([b for _, b in own])
+            while _kernels.gather_bits_ranges(words, info.link_suffix, info.link_tokens,
+                                              starts, ends, words):
+                pass
         if self._can_end(p, lx):
             for e in self._eos:
                 words[e >> 5] |= np.uint32(1 << int(e & 31))
@@ -221,12 +296,11 @@ class CompiledCFG(EngineBase):
         return starts[keep], ends[keep]
 
     def _linked(self, state: int, p: int, info: LexStateMasks, words: np.ndarray,
-                busy: set[int]) -> None:
-        """Straddlers whose suffix is a token: one gather from the next configuration's mask;
-        when that configuration is this one (an ignored lexeme such as whitespace), gather from
-        this mask itself until nothing changes (suffixes are shorter than their tokens, so the
-        fixpoint is reached in at most max-token-length passes, in practice two). Small
-        groups, and configurations already being computed, are walked instead."""
+                busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Straddlers whose suffix is a token: one gather from the next configuration's mask.
+        When that configuration is this one (an ignored lexeme such as whitespace) the ranges
+        are returned for the caller's final fixpoint. Small groups, and configurations already
+        being computed, are walked instead."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
         for k, e in enumerate(info.link_emits.tolist()):
             after = self._after(p, e)
@@ -248,12 +322,7 @@ class CompiledCFG(EngineBase):
             else:
                 _kernels.gather_bits_ranges(self._dense(after[2], busy), info.link_suffix,
                                             info.link_tokens, starts, ends, words)
-        if own:
-            starts = np.concatenate([a for a, _ in own])
-            ends = np.concatenate([b for _, b in own])
-            while _kernels.gather_bits_ranges(words, info.link_suffix, info.link_tokens,
-                                              starts, ends, words):
-                pass
+        return own
 
     def _unlinked(self, p: int, lx: int, info: LexStateMasks, words: np.ndarray) -> None:
         """Straddlers whose suffix is no token. Walking a suffix from the fresh lexer state
@@ -398,9 +467,11 @@ def _lex_terminals(g: Grammar, tid: dict[str, int], indent: IndentConfig | None,
 def _counting_dfa(trans: np.ndarray, accepting: np.ndarray, tab_len: int,
                   max_indent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The product of a newline terminal's DFA with Lark's indentation count of the lexeme's
-    last line (spaces + tab_len per tab after the last newline), capped at `max_indent`."""
-    ids = {(0, 0): 0}
-    todo = [(0, 0)]
+    last line (spaces + tab_len per tab after the last newline), capped at `max_indent`. A
+    lexeme without a line break (a lone comment at the end of the text) is not a newline —
+    Lark's indenter cannot take one either — so such states do not accept (count -1)."""
+    ids = {(0, -1): 0}
+    todo = [(0, -1)]
     rows: list[list[int]] = []
     while todo:
         q, c = todo.pop(0)
@@ -409,7 +480,7 @@ def _counting_dfa(trans: np.ndarray, accepting: np.ndarray, tab_len: int,
             q2 = int(trans[q, b])
             if q2 < 0:
                 continue
-            c2 = 0 if b == 10 else c + 1 if b == 32 else c + tab_len if b == 9 else c
+            c2 = 0 if b == 10 else c if c < 0 else c + 1 if b == 32 else c + tab_len if b == 9 else c
             if c2 > max_indent:
                 continue
             key = (q2, c2)
@@ -419,6 +490,6 @@ def _counting_dfa(trans: np.ndarray, accepting: np.ndarray, tab_len: int,
             row[b] = ids[key]
         rows.append(row)
     keys = sorted(ids, key=ids.get)
-    acc = np.array([bool(accepting[q]) for q, _ in keys], dtype=np.bool_)
+    acc = np.array([bool(accepting[q]) and c >= 0 for q, c in keys], dtype=np.bool_)
     aux = np.array([c for _, c in keys], dtype=np.int32)
     return np.array(rows, dtype=np.int32), acc, aux

@@ -19,6 +19,8 @@ class Limits:
     max_parser_states: distinct (memoised) parser states of one compiled grammar.
     max_lexer_states: states of the combined contextual lexer of one compiled grammar.
     max_indent: deepest indentation (columns; a tab counts 8) a Python-style indenter accepts.
+    mask_window: top-of-stack LR states a memoised CFG mask may be keyed on (0 disables the
+        window memo; larger values share masks less often but never change them).
     """
 
     max_regex_length: int = 100_000
@@ -31,6 +33,7 @@ class Limits:
     max_parser_states: int = 2_000_000
     max_lexer_states: int = 200_000
     max_indent: int = 256
+    mask_window: int = 8
 
 
 DEFAULT_LIMITS = Limits()

@@ -717,3 +717,26 @@ def test_limits() -> None:
     assert len(rule(g, "root")[0]) == 2000
     deep = load_gbnf('root ::= ("a"{10}){10}')
     assert sum(len(a) for r in deep.rules.values() for a in r.alternatives) < 40
+
+
+# ----------------------------------------------------------------------------- load_grammar
+def test_load_grammar_gbnf(tmp_path: Path) -> None:
+    from grammask.grammar import load_grammar
+    text = 'root ::= "a" digits\ndigits ::= [0-9]+\n'
+    g = load_grammar(text)                                   # `::=` lines: GBNF
+    assert g.start == "root" and g.stats() == load_gbnf(text, collapse_regular=True).stats()
+    assert len(g.rules) == 1                                 # collapsed into one regex terminal
+    f = tmp_path / "g.txt"
+    f.write_text(text)
+    assert load_grammar(f).stats() == g.stats()              # content decides for odd suffixes
+    assert load_grammar(str(f), syntax="gbnf", start="digits").start == "digits"
+    with pytest.raises(GrammarError, match="no 'root' rule"):
+        load_grammar('x ::= "a"\n')
+    for path in sorted(llama_dir().glob("*.gbnf")):
+        for source in (path, str(path)):
+            g = load_grammar(source)
+            assert g.start == "root" and g.name == str(path)
+            for t in g.terminals.values():
+                assert t.pattern is not None
+                d = compile_regex_dfa(t.pattern)
+                assert not d.accepting[d.start], (path.name, t.name)

@@ -96,6 +96,18 @@ class EarleyParser:
         self._lock = threading.RLock()
         self.initial = self._intern(frozenset(), initial=True)
 
+    # -- dependency tracking: Earley states are not windowed (see LalrParser) ---------------
+    low = 0
+
+    def begin(self) -> int:
+        return 0
+
+    def end(self, saved: int) -> int:
+        return 0
+
+    def _replay(self, low: int) -> None:
+        pass
+
     # -- queries ---------------------------------------------------------------------------
     def allowed(self, state: int) -> frozenset[int]:
         """Terminals that can be scanned next from `state`."""

@@ -14,6 +14,12 @@ each candidate terminal through its reductions (LALR's merged lookaheads can red
 fail), so the lexer is only offered terminals that really shift.
 
 Same interface as `EarleyParser`: initial, advance, advance_many, allowed, is_accepting.
+
+Dependency tracking (what makes masks reusable across contexts): every stack node has a
+height, and every read of a node's LR state lowers `low`, the smallest height read since the
+caller's `begin()`. Memoised answers remember the `low` of their computation and replay it on
+a hit. A caller that computed something while `low` stayed within the top K nodes of a stack
+knows the result holds for every stack with the same top K LR states (`window(node, K)`).
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ from ..errors import LimitExceededError
 from .earley import DEAD, Productions
 
 _END = "$END"
+NO_LOW = 1 << 62
+WINDOW = 12      # top-of-stack LR states a parser answer may be shared on
 _ROOT = "$grammask_root"     # the augmented start (production 0); cannot clash with user rules
 
 
@@ -65,13 +73,18 @@ class LalrParser:
         self._start_lr = ids[table.start_states[_ROOT]]
         self._end_lr = ids[table.end_states[_ROOT]]
         self._nodes: list[tuple[int, int]] = [(-1, self._start_lr)]     # (parent, LR state)
+        self._height: list[int] = [0]
+        self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.low = NO_LOW
         self._node_ids: dict[tuple[int, int], int] = {(-1, self._start_lr): 0}
         self._sets: list[frozenset[int]] = []
         self._set_ids: dict[frozenset[int], int] = {}
-        self._step_memo: dict[tuple[int, int], int] = {}
-        self._trans: list[dict[frozenset[int], int]] = []
-        self._allowed: dict[int, frozenset[int]] = {}
-        self._node_allowed_memo: dict[int, frozenset[int]] = {}
+        self._step_memo: dict[tuple[int, int], tuple[int, int]] = {}
+        self._trans: list[dict[frozenset[int], tuple[int, int]]] = []
+        self._allowed: dict[int, tuple[frozenset[int], int]] = {}
+        self._node_allowed_memo: dict[int, tuple[frozenset[int], int]] = {}
+        self._allowed_by_window: dict[tuple[int, ...], frozenset[int]] = {}
+        self._step_by_window: dict[tuple, tuple[int, tuple[int, ...]] | None] = {}
         self._split = [_split_actions(row, prods.num_terminals) for row in self._actions]
         self._lock = threading.RLock()
         self.initial = self._intern_set(frozenset({0}))
@@ -81,12 +94,57 @@ class LalrParser:
     def num_states(self) -> int:
         return len(self._sets)
 
+    # -- dependency tracking ----------------------------------------------------------------
+    def begin(self) -> int:
+        """Start tracking a computation; pass the result to `end`."""
+        saved, self.low = self.low, NO_LOW
+        return saved
+
+    def end(self, saved: int) -> int:
+        """The lowest height read since `begin` (also folded into the enclosing computation)."""
+        inner = self.low
+        if saved < inner:
+            self.low = saved
+        return inner
+
+    def _replay(self, low: int) -> None:
+        if low < self.low:
+            self.low = low
+
+    def _lr(self, node: int) -> int:
+        h = self._height[node]
+        if h < self.low:
+            self.low = h
+        return self._nodes[node][1]
+
+    def single_node(self, state: int) -> int:
+        """The stack of `state` when it has exactly one, else -1."""
+        nodes = self._sets[state]
+        return next(iter(nodes)) if len(nodes) == 1 else -1
+
+    def height(self, node: int) -> int:
+        return self._height[node]
+
+    def window(self, node: int, k: int) -> tuple[int, ...]:
+        """LR states of the top `k` nodes of a stack (all of them for a shorter stack)."""
+        key = (node, k)
+        found = self._windows.get(key)
+        if found is None:
+            parent, lr = self._nodes[node]
+            found = (lr,) if k == 1 or parent < 0 else (lr,) + self.window(parent, k - 1)
+            self._windows[key] = found
+        return found
+
+    # -- queries -------------------------------------------------------------------------------
     def allowed(self, state: int) -> frozenset[int]:
         found = self._allowed.get(state)
-        if found is None:
-            found = frozenset().union(*(self._node_allowed(n) for n in self._sets[state]))
-            self._allowed[state] = found
-        return found
+        if found is not None:
+            self._replay(found[1])
+            return found[0]
+        saved = self.begin()
+        result = frozenset().union(*(self._node_allowed(n) for n in self._sets[state]))
+        self._allowed[state] = (result, self.end(saved))
+        return result
 
     def _node_allowed(self, node: int) -> frozenset[int]:
         """Terminals that eventually shift from stack `node`: the top state's shifts, plus,
@@ -94,24 +152,36 @@ class LalrParser:
         lookaheads here (one reduction per rule, not one simulation per terminal)."""
         found = self._node_allowed_memo.get(node)
         if found is not None:
-            return found
-        lr = self._nodes[node][1]
-        shifts, reduces = self._split[lr]
+            self._replay(found[1])
+            return found[0]
+        h = self._height[node]
+        wkey = self.window(node, WINDOW)
+        shared = self._allowed_by_window.get(wkey)
+        if shared is not None:                  # same top-of-stack, computed elsewhere
+            low = max(h - WINDOW + 1, 0)
+            self._replay(low)
+            self._node_allowed_memo[node] = (shared, low)
+            return shared
+        saved = self.begin()
+        shifts, reduces = self._split[self._lr(node)]
         out = set(shifts)
         for rule, lookaheads in reduces:
             reduced = self._reduce_node(node, rule)
             if reduced >= 0:
                 out |= lookaheads & self._node_allowed(reduced)
-        found = frozenset(out)
-        self._node_allowed_memo[node] = found
-        return found
+        result = frozenset(out)
+        low = self.end(saved)
+        self._node_allowed_memo[node] = (result, low)
+        if low > h - WINDOW:
+            self._allowed_by_window[wkey] = result
+        return result
 
     def _reduce_node(self, node: int, rule: int) -> int:
         lhs, size = self._reduce[rule]
         cur = node
         for _ in range(size):
             cur = self._nodes[cur][0]
-        goto = self._actions[self._nodes[cur][1]].get(lhs)
+        goto = self._actions[self._lr(cur)].get(lhs)
         return -1 if goto is None else self._push(cur, goto[1])
 
     def is_accepting(self, state: int) -> bool:
@@ -121,12 +191,14 @@ class LalrParser:
         trans = self._trans[state]
         found = trans.get(terminals)
         if found is not None:
-            return found
+            self._replay(found[1])
+            return found[0]
+        saved = self.begin()
         nodes = {n for node in self._sets[state] for t in terminals
                  if (n := self._step(node, t)) >= 0}
-        found = self._intern_set(frozenset(nodes)) if nodes else DEAD
-        trans[terminals] = found
-        return found
+        result = self._intern_set(frozenset(nodes)) if nodes else DEAD
+        trans[terminals] = (result, self.end(saved))
+        return result
 
     def advance_many(self, state: int, lexemes: Sequence[frozenset[int]]) -> int:
         for terms in lexemes:
@@ -142,11 +214,65 @@ class LalrParser:
         key = (node, t)
         found = self._step_memo.get(key)
         if found is not None:
-            return found
+            self._replay(found[1])
+            return found[0]
+        h = self._height[node]
+        wkey = (self.window(node, WINDOW), t)
+        rel = self._step_by_window.get(wkey)
+        if rel is not None:                     # replay the same pops and pushes
+            low = max(h - WINDOW + 1, 0)
+            self._replay(low)
+            result = self._apply(node, rel)
+            self._step_memo[key] = (result, low)
+            return result
+        saved = self.begin()
+        result = self._simulate(node, t)
+        low = self.end(saved)
+        self._step_memo[key] = (result, low)
+        if low > h - WINDOW:
+            self._step_by_window[wkey] = self._relative(node, result)
+        return result
+
+    def _apply(self, node: int, rel: tuple[int, tuple[int, ...]] | None) -> int:
+        if rel is None:
+            return -1
+        pops, pushes = rel
+        if pops < 0:                            # $END accepted: the stack itself
+            return node
+        cur = node
+        for _ in range(pops):
+            cur = self._nodes[cur][0]
+        for lr in pushes:
+            cur = self._push(cur, lr)
+        return cur
+
+    def _relative(self, node: int, result: int) -> tuple[int, tuple[int, ...]] | None:
+        """`result` as (nodes popped from `node`, LR states pushed after)."""
+        if result < 0:
+            return None
+        if result == node:
+            return (-1, ())
+        pushed = []
+        a, b = node, result
+        pops = 0
+        while self._height[b] > self._height[a]:
+            pushed.append(self._nodes[b][1])
+            b = self._nodes[b][0]
+        while self._height[a] > self._height[b]:
+            a = self._nodes[a][0]
+            pops += 1
+        while a != b:
+            pushed.append(self._nodes[b][1])
+            b = self._nodes[b][0]
+            a = self._nodes[a][0]
+            pops += 1
+        return pops, tuple(reversed(pushed))
+
+    def _simulate(self, node: int, t: int) -> int:
         cur = node
         result = -1
         while True:
-            lr = self._nodes[cur][1]
+            lr = self._lr(cur)
             if t == -1 and lr == self._end_lr:
                 result = node
                 break
@@ -160,11 +286,10 @@ class LalrParser:
             lhs, size = self._reduce[arg]
             for _ in range(size):
                 cur = self._nodes[cur][0]
-            goto = self._actions[self._nodes[cur][1]].get(lhs)
+            goto = self._actions[self._lr(cur)].get(lhs)
             if goto is None:
                 break
             cur = self._push(cur, goto[1])
-        self._step_memo[key] = result
         return result
 
     def _push(self, parent: int, lr: int) -> int:
@@ -176,6 +301,7 @@ class LalrParser:
                 if found is None:
                     found = len(self._nodes)
                     self._nodes.append(key)
+                    self._height.append(self._height[parent] + 1)
                     self._node_ids[key] = found
         return found
 

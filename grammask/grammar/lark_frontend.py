@@ -12,25 +12,92 @@ anonymous terminals such as `LPAR` / `__ANON_0`) and terminal trees into `Patter
   to what `start` reaches; rule *priorities* and tree shaping (`?`, `!`, aliases) do not
   change the language and are dropped (priorities with a warning);
 * every used terminal becomes a `Terminal` whose pattern is a regex in grammask's dialect
-  with the same language as Lark's terminal (see "Regex semantics" below); `%declare`d
-  terminals get `pattern=None`; `%ignore` fills `Grammar.ignore`.
+  that lexes like Lark's terminal (see "Regex semantics" below); `%declare`d terminals get
+  `pattern=None`; `%ignore` fills `Grammar.ignore`;
+* a terminal X whose pattern matches the empty string (a lexer cannot emit empty lexemes)
+  becomes X minus the empty string, and its uses go through a helper rule `__X_opt: X | ε`
+  (with a warning; an X matching only "" disappears, its uses becoming ε).
+
+Lexing semantics assumed (`grammask.automata.lexer`): a lexeme grows while some candidate
+terminal (those the parser accepts next, plus `%ignore`) can extend it by the next byte and
+ends exactly when none can -- longest match with *no backtracking* to a shorter match; ties
+go to the higher priority, then to literal terminals. "Exact" below means: that lexer, given
+the rewritten patterns, splits and classifies every input as it would if it could evaluate
+the original Python regexes (lookaround included) on the text.
 
 Regex semantics. Lark matches terminals with Python's `re`, grammask's dialect differs in
-three places that change languages, so patterns are rewritten rather than copied:
+places that change languages, so patterns are rewritten rather than copied:
 
 1. `\d \w \s` (and `\D \W \S`) are Unicode classes in Python but ASCII/ECMA in grammask:
    they are replaced by explicit code-point ranges computed from Python's `re` itself.
 2. Lark's lexer uses `re.match`, so a lazy quantifier (`".*?"`, `/\*(.|\n)*?\*/`) stops at
-   the *shortest* match, while grammask (and a longest-match lexer) reads quantifiers as
-   greedy. For a pattern with a lazy quantifier whose language is not prefix-free, the
-   terminal's pattern becomes the regex of its shortest-match language (strings of the
-   language with no proper prefix in it: built on the code-point DFA, turned back into a
-   regex by state elimination). This is exact for the delimiter idioms Lark grammars use; a
-   pattern that mixes lazy and greedy repetition gets a warning.
-3. Lark's `ESCAPED_STRING` is `".*?(?<!\\)(\\\\)*?"` (a lookbehind); that idiom is rewritten
-   to the equivalent `(?:[^\\\n]|\\.)*?` before step 2, so it becomes
-   `"(?:[^\n"\\]|\\[^\n])*"`. Other lookaround, backreferences, `\b` etc. are not regular
-   (or not supported) and raise `GrammarError` naming the terminal and its location.
+   its first match, while grammask's longest-match lexer reads quantifiers as greedy. The
+   pattern is rewritten structurally, so that its longest match is Python's first match:
+   * a sequence ending in the lazy part (`"x*?"`, `[ubf]?r?("..."|'...')`) becomes its
+     *shortest-match language* (strings with no proper prefix in the language: built on the
+     code-point DFA, turned back into a regex by state elimination) -- `re.match` returns
+     the shortest such prefix for these delimiter idioms;
+   * `A B` where B has no lazy quantifier and matches "" (REGEXP's `/.../` + `[imslux]*`):
+     B cannot fail, so Python never backtracks into A: shortest-match(A) followed by B
+     (used only when that A is prefix-free, so the split point is unique);
+   * an alternation whose branches start with pairwise different characters and do not match
+     "" (SynCode's COMMENT: a long string | `#...`): only one branch can apply at a position,
+     each is rewritten on its own;
+   * a greedy `( )*`, `( )+` or `( )?` at the end of the pattern (SynCode's `_NL`): the loop
+     can always stop, so Python never backtracks into an earlier iteration; each iteration is
+     its body's first match, and the body is rewritten on its own;
+   anything else falls back to the shortest-match language of the whole pattern (a pattern
+   mixing lazy and greedy repetition gets a warning, as the result can differ from Python's
+   backtracking match).
+
+Lookaround is not regular in general; these rewrites remove the cases the shared grammars
+use, each exact as argued here, and any other lookaround, backreference, `\b` etc. raises a
+`GrammarError` naming the terminal and its location:
+
+R1. `.*?(?<!\\)(\\\\)*?` (Lark's ESCAPED_STRING, Python string terminals) -> `(?:[^\\\n]|\\.)*?`
+    (`[^\\]` under `s`): "anything up to a delimiter preceded by an even run of backslashes"
+    is "characters, where a backslash always takes the next character with it". With 2 the
+    string becomes `"(?:[^\n"\\]|\\[^\n])*"`.
+R2. `(C(?!D)|[^C])*CD` with C, D single characters (Verilog's `/\*(\*(?!\/)|[^*])*\*\//`)
+    -> `(?:[^C]|C+[^CD])*C+D`: the lookahead only ever looks at a character of the lexeme
+    (the loop is followed by CD), so it says "no C directly followed by D before the final
+    CD"; the loop cannot cross a CD, so Python's match ends at the first CD, and the
+    replacement is the classic regex for exactly those strings.
+R3. `D(?!D)(X)*?D` with X not matching "" and unable to start with D (lark.lark's REGEXP
+    `/\/(?!\/)(...)*?\/`) -> `D(X)+?D`: the character after the opening D is X's first
+    character when the loop runs at least once (never D: lookahead true) and the closing D
+    when it runs zero times (lookahead false), so the lookahead means "at least one X".
+R4. A negative lookahead `(?!Y)`, Y a string of one to three character sets (Python's
+    `"(?!"")` and `'(?!'')`, python.lark's zero `"0" ... /(?![1-9])/`, lark.lark's
+    `[?](?![a-z])`), is dropped when the grammar makes it redundant for a longest-match
+    lexer. The pattern is compiled with a marker character (a Unicode noncharacter,
+    U+FDD0..U+FDEF, excluded from every other atom) in place of the lookahead; its DFA is
+    walked up to every marker in step with the DFAs of the terminals that are *certainly*
+    candidates wherever this terminal T is (ignored terminals; terminals that can come next
+    after the same prefix of one of the rule's alternatives, in every context the rule occurs
+    in -- a greatest fixpoint over the grammar, see `_Context`). At each marker, with u the
+    text before it:
+    (i) T cannot read all of Y right after the marker (so the lookahead only ever looks past
+        the end of the lexeme: dropping it changes which lexemes T accepts, never how T
+        extends one);
+    (ii) wherever T accepts u + y1..yj (j < |Y|), for every continuation Y = y1..yk: some
+        certain co-candidate is still alive on u + Y -- so the lexeme cannot end at
+        u + y1..yj: it grows past, where T (by (i)) is dead, exactly as if T had rejected it
+        -- or else no terminal that may follow this use of T (FOLLOW, declared terminals
+        seen through), nor any ignored terminal, can start with y(j+1): then ending T there
+        leaves text that nothing can lex, and the input is rejected at that character with
+        or without the lookahead.
+    For Python strings, (ii) holds because LONG_STRING (same prefixes, `string: STRING |
+    LONG_STRING`) is alive after a prefix and three quotes; in match-case patterns, where
+    STRING appears alone, nothing that can follow a pattern starts with a quote. For the zero,
+    FLOAT_NUMBER and IMAG_NUMBER are alive after zeros and a digit (`01.5`, `01j`); for
+    lark.lark's `?`, RULE (`?rule`) can follow an `atom` in every context. A condition that
+    fails raises a `GrammarError` saying which lexeme and continuation break it. Under a lexer
+    that *does* back off to a shorter match when a lexeme dies, R4 is exact only on inputs
+    where the longer lexeme completes (e.g. a triple-quoted string that is closed).
+R5. A one-character lookbehind right after a one-character atom is decided by that atom
+    alone: SynCode's LONG_STRING has `(?<!\\)` right after a quote, always true, so it is
+    dropped; one that is always false, or depends on the text, stays and raises.
 
 Every error (Lark's syntax errors, undefined symbols, missing imports, unsupported regexes)
 is a `GrammarError` carrying the file and, where it can be found, line and column.
@@ -41,17 +108,18 @@ import os
 import pkgutil
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from itertools import chain
+from itertools import chain, product
 
+import numpy as np
 from lark.exceptions import UnexpectedInput
 from lark.grammar import Rule as LarkRule
 from lark.lexer import Pattern, PatternStr, TerminalDef
 from lark.load_grammar import Grammar as LarkGrammar
 from lark.load_grammar import GrammarBuilder, PackageResource
 
-from ..automata import compile_regex_dfa, parse_regex
+from ..automata import ByteDFA, CharSet, compile_regex_dfa, parse_regex
 from ..automata.dfa import _Alphabet, _minimize, _trim, code_point_dfa
 from ..automata.regex_parser import negate, normalize
 from ..errors import GrammarError
@@ -81,12 +149,15 @@ def load_lark(text: str, *, start: str = "start", name: str = "<grammar>",
     ignore = tuple(lark_grammar.ignore)
     needed = {s for alts in alternatives.values() for alt in alts for s in alt} | set(ignore)
     declared = [n for n, (tree, _p) in lark_grammar.term_defs if tree is None and n in needed]
-    ir_terms, warnings = _convert_terminals([t for t in terminals if t.name in needed],
-                                            declared, origins, src)
+    ir_terms, warnings, pending = _convert_terminals(
+        [t for t in terminals if t.name in needed], declared, origins, src)
+    alternatives, ir_terms, ignore, empty = _split_empty_terminals(alternatives, ir_terms,
+                                                                   ignore, origins)
     rules = {n: Rule(n, tuple(alts), origins.get(n)) for n, alts in alternatives.items()}
     grammar = Grammar(start, rules, ir_terms, ignore, name)
-    warnings += _priority_warnings(priorities, alternatives, origins)
+    warnings += empty + _priority_warnings(priorities, alternatives, origins)
     grammar.warnings = grammar.check() + warnings
+    _check_lookaheads(grammar, pending, src)
     return grammar
 
 
@@ -328,53 +399,71 @@ class _Origins:
 
 
 # ============================================================================= terminals
+@dataclass
+class _Pending:
+    """A terminal whose negative lookaheads were dropped (rewrite R4), awaiting the
+    grammar-level check: `marked` is its pattern with each dropped lookahead replaced by a
+    marker character (`_Mark.cp`)."""
+
+    name: str
+    marked: str
+    marks: list[_Mark]
+    origin: SourcePos | None
+
+
 def _convert_terminals(term_defs: list[TerminalDef], declared: list[str], origins: _Origins,
-                       src: _Source) -> tuple[dict[str, Terminal], list[GrammarWarning]]:
-    """IR terminals in Lark's order, declared (post-lexer) ones last."""
+                       src: _Source) -> tuple[dict[str, Terminal], list[GrammarWarning],
+                                              list[_Pending]]:
+    """IR terminals in Lark's order, declared (post-lexer) ones last; plus the terminals
+    whose dropped lookaheads still need the grammar-level check."""
     terminals: dict[str, Terminal] = {}
     warnings: list[GrammarWarning] = []
+    pending: list[_Pending] = []
     for tdef in term_defs:
         origin = origins.get(tdef.name)
-        pattern, literal, notes = _terminal_pattern(tdef, origin, src)
-        terminals[tdef.name] = Terminal(tdef.name, pattern, tdef.priority, literal, origin)
-        warnings += [GrammarWarning(f"terminal {tdef.name!r}: {n}", origin) for n in notes]
+        conv = _terminal_pattern(tdef, origin, src)
+        terminals[tdef.name] = Terminal(tdef.name, conv.pattern, tdef.priority, conv.literal,
+                                        origin)
+        warnings += [GrammarWarning(f"terminal {tdef.name!r}: {n}", origin) for n in conv.notes]
+        if conv.marks:
+            assert conv.marked is not None
+            pending.append(_Pending(tdef.name, conv.marked, conv.marks, origin))
     for name in declared:
         origin = origins.get(name)
         terminals[name] = Terminal(name, None, 0, None, origin)
         warnings.append(GrammarWarning(f"terminal {name!r} is declared (%declare): it has no "
                                        f"pattern and must come from a post-lexer", origin))
-    return terminals, warnings
+    return terminals, warnings, pending
+
+
+@dataclass
+class _Converted:
+    pattern: str
+    literal: str | None = None
+    notes: list[str] = field(default_factory=list)
+    marked: str | None = None
+    marks: list[_Mark] = field(default_factory=list)
 
 
 def _terminal_pattern(tdef: TerminalDef, origin: SourcePos | None,
-                      src: _Source) -> tuple[str, str | None, list[str]]:
-    """(grammask pattern, literal text or None, warning notes) for one Lark terminal."""
+                      src: _Source) -> _Converted:
+    """The IR pattern (and literal text, warning notes, dropped lookaheads) of one terminal."""
     lark_pattern = tdef.pattern
     try:
         re.compile(lark_pattern.to_regexp())
     except re.error as exc:
         raise _terminal_error(tdef.name, origin, src, f"Python's re (hence Lark) rejects "
                               f"/{lark_pattern.to_regexp()}/: {exc}") from exc
-    pattern = ""
+    conv = _Converted("")
     try:
-        pattern, literal = _translate(lark_pattern)
-        dfa = compile_regex_dfa(pattern)
-        notes = []
-        if _has_lazy(pattern):
-            shortest = _shortest_match_regex(pattern)
-            if shortest is not None:
-                pattern, literal = shortest, None
-                dfa = compile_regex_dfa(pattern)
-                if _has_greedy_repeat(lark_pattern.value):
-                    notes.append("mixes lazy and greedy repetition; grammask uses its "
-                                 "shortest-match language, which can differ from Python's "
-                                 "backtracking match")
-        if dfa.accepting[dfa.start]:
-            notes.append("matches the empty string")
+        conv = _translate(lark_pattern)
+        compile_regex_dfa(conv.pattern)
+        if conv.marked is not None:
+            compile_regex_dfa(conv.marked)
     except GrammarError as exc:
         raise _terminal_error(tdef.name, origin, src,
-                              _regex_problem(exc, lark_pattern, pattern)) from exc
-    return pattern, literal, notes
+                              _regex_problem(exc, lark_pattern, conv.pattern)) from exc
+    return conv
 
 
 def _terminal_error(name: str, origin: SourcePos | None, src: _Source,
@@ -395,23 +484,47 @@ def _regex_problem(exc: GrammarError, lark_pattern: Pattern, translated: str) ->
     return f"{exc.message}{at} in /{original}/"
 
 
-def _translate(lark_pattern: Pattern) -> tuple[str, str | None]:
-    """Lark pattern -> (grammask pattern, literal). Flags become scoped groups, as Lark's
-    own `to_regexp()` does: `i` and `s` are honoured, `m` and `u` change nothing under
-    grammask's full-match semantics (anchors are only allowed where they are no-ops),
-    `x` and `l` cannot be honoured."""
+def _translate(lark_pattern: Pattern) -> _Converted:
+    """Lark pattern -> IR pattern. Flags become scoped groups, as Lark's own `to_regexp()`
+    does: `i` and `s` are honoured, `m` and `u` change nothing under grammask's full-match
+    semantics (anchors are only allowed where they are no-ops), `x` and `l` cannot be
+    honoured. Regex terminals then go through the lookaround rewrites and the lazy-quantifier
+    resolution (module docstring)."""
     flags = sorted(lark_pattern.flags)
+    for flag in flags:
+        if flag not in "isum":
+            raise GrammarError(f"regex flag {flag!r} is not supported")
     if isinstance(lark_pattern, PatternStr):
-        body, literal = _escape_literal(lark_pattern.value), lark_pattern.value
-    else:
-        body = _lookbehind_idiom(lark_pattern.value, dotall="s" in flags)
-        body, literal = _unicode_classes(body), None
+        body = _escape_literal(lark_pattern.value)
+        for flag in flags:
+            if flag in "is":
+                body = f"(?{flag}:{body})"
+        return _Converted(body, lark_pattern.value if not flags else None)
+    body = _unicode_classes(lark_pattern.value)
     for flag in flags:
         if flag in "is":
             body = f"(?{flag}:{body})"
-        elif flag not in "mu":
-            raise GrammarError(f"regex flag {flag!r} is not supported")
-    return body, (literal if not flags else None)
+    try:
+        tree = _StructureParser(body).parse()
+    except (ValueError, IndexError, AttributeError):   # unusual syntax: grammask's parser
+        resolver = _LazyResolver(marks=False)            # reports what it cannot read
+        return _Converted(resolver.shortest(body, frozenset(), outer=True)
+                          if _has_lazy(body) else body, notes=resolver.notes)
+    initial = _global_flags(tree)
+    rewriter = _Rewriter()
+    rewriter.run(tree, initial)
+    conv = _Converted(_text_alt(tree, marks=False), notes=rewriter.notes,
+                      marks=rewriter.marks)
+    marked = _without_markers(tree, initial) if conv.marks else None
+    if marked is not None:
+        conv.marked = _text_alt(marked, marks=True)
+    if _node_has_lazy(tree):
+        resolver = _LazyResolver(marks=False)
+        conv.pattern = resolver.run(tree, initial)
+        conv.notes += resolver.notes
+        if marked is not None:
+            conv.marked = _LazyResolver(marks=True).run(marked, initial)
+    return conv
 
 
 def _escape_literal(text: str) -> str:
@@ -498,18 +611,6 @@ def _has_greedy_repeat(pattern: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- rewrites
-_LOOKBEHIND_IDIOM = re.compile(r"\.\*\?\(\?<!\\\\\)\(\\\\\\\\\)\*\?")
-
-
-def _lookbehind_idiom(pattern: str, dotall: bool) -> str:
-    r"""`.*?(?<!\\)(\\\\)*?` (Lark's ESCAPED_STRING, Python string grammars): "anything up to
-    a delimiter preceded by an even run of backslashes" is `(?:[^\\\n]|\\.)*?` without a
-    lookbehind (backslashes pair up with the next character, so a delimiter after an odd
-    run is escaped)."""
-    other = r"[^\\]" if dotall else r"[^\\\n]"
-    return _LOOKBEHIND_IDIOM.sub(lambda _m: rf"(?:{other}|\\.)*?", pattern)
-
-
 @cache
 def _python_class(letter: str, ascii_only: bool) -> Ranges:
     """Code points Python's `re` matches with `\\d`, `\\w` or `\\s` in a str pattern, found by
@@ -694,3 +795,803 @@ def _render_set(ranges: Ranges) -> str:
     if complement and len(complement) < len(ranges):
         return f"[^{_range_items(complement)}]"
     return f"[{_range_items(ranges)}]"
+
+
+# ============================================================================= regex structure
+# A small, text-preserving parse of a Python regex: atoms stay verbatim (`_Lit`), groups,
+# alternation and quantifiers become nodes, so the rewrites below can look at a terminal's
+# structure and render everything they do not touch exactly as written.
+@dataclass
+class _Lit:
+    text: str
+
+
+@dataclass
+class _Mark:
+    """A dropped negative lookahead (R4): rendered as the marker character `cp` (a Unicode
+    noncharacter) in the marked pattern, as nothing in the final one."""
+
+    cp: int
+    chars: tuple[Ranges, ...]        # the characters the lookahead rejects, per position
+    text: str                        # the lookahead as written
+
+
+@dataclass
+class _Group:
+    open: str                        # "(", "(?:", "(?P<n>", "(?i:", "(?!", "(?<=", ...
+    body: _Alt
+
+
+@dataclass
+class _Alt:
+    branches: list[list[_Node]]
+
+
+@dataclass
+class _Quant:
+    child: _Node
+    q: str                           # "*", "+?", "{2,3}", ...
+
+    @property
+    def lazy(self) -> bool:
+        return len(self.q) > 1 and self.q.endswith("?")
+
+    @property
+    def min(self) -> int:
+        if self.q[0] in "*?":
+            return 0
+        if self.q[0] == "+":
+            return 1
+        m = re.match(r"\{(\d*)", self.q)
+        return int(m.group(1) or 0) if m else 0
+
+
+_Node = _Lit | _Mark | _Group | _Quant
+_LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
+_QUANT = re.compile(r"(?:[*+?]|\{(?:\d+(?:,\d*)?|,\d+)\})[?+]?")
+_SPECIAL_GROUP = re.compile(r"\(\?#[^)]*\)|\(\?[aiLmsux]+\)|\(\?P=\w+\)")
+_GROUP_OPEN = re.compile(r"\((?:\?(?:[:!=>]|<[!=]|P<\w+>|[aiLmsux]*(?:-[imsx]+)?:|\(\w+\)))?")
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|"
+                     r"0[0-7]{0,2}|[1-7][0-7]{2}|[1-9][0-9]?|.)", re.DOTALL)
+_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+class _StructureParser:
+    """Python regex text -> `_Alt` (the text was already accepted by Python's `re`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pos = text, 0
+
+    def parse(self) -> _Alt:
+        tree = self.alt()
+        if self.pos != len(self.text):
+            raise ValueError("unbalanced parenthesis")
+        return tree
+
+    def alt(self) -> _Alt:
+        branches: list[list[_Node]] = [[]]
+        text = self.text
+        while self.pos < len(text) and text[self.pos] != ")":
+            if text[self.pos] == "|":
+                branches.append([])
+                self.pos += 1
+                continue
+            node = self.atom()
+            m = _QUANT.match(text, self.pos)
+            if m:
+                self.pos = m.end()
+                node = _Quant(node, m.group())
+            branches[-1].append(node)
+        return _Alt(branches)
+
+    def atom(self) -> _Node:
+        text, i = self.text, self.pos
+        ch = text[i]
+        if ch == "(":
+            m = _SPECIAL_GROUP.match(text, i)
+            if m:
+                self.pos = m.end()
+                return _Lit(m.group())
+            m = _GROUP_OPEN.match(text, i)
+            assert m is not None
+            self.pos = m.end()
+            body = self.alt()
+            if self.pos >= len(text):
+                raise ValueError("unbalanced parenthesis")
+            self.pos += 1
+            return _Group(m.group(), body)
+        if ch == "[":
+            j = i + 1 + (text[i + 1:i + 2] == "^")
+            j += text[j:j + 1] == "]"
+            while text[j] != "]":
+                j += 2 if text[j] == "\\" else 1
+            self.pos = j + 1
+            return _Lit(text[i:j + 1])
+        if ch == "\\":
+            m = _ESCAPE.match(text, i)
+            assert m is not None
+            self.pos = m.end()
+            return _Lit(m.group())
+        self.pos = i + 1
+        return _Lit(ch)
+
+
+def _text(node: _Node | _Alt, marks: bool) -> str:
+    if isinstance(node, _Lit):
+        return node.text
+    if isinstance(node, _Mark):
+        return chr(node.cp) if marks else ""
+    if isinstance(node, _Group):
+        return node.open + _text_alt(node.body, marks) + ")"
+    if isinstance(node, _Quant):
+        return _text(node.child, marks) + node.q
+    return _text_alt(node, marks)
+
+
+def _text_alt(alt: _Alt, marks: bool) -> str:
+    return "|".join(_text_seq(b, marks) for b in alt.branches)
+
+
+def _text_seq(items: list[_Node], marks: bool) -> str:
+    return "".join(_text(n, marks) for n in items)
+
+
+def _node_has_lazy(node: _Node | _Alt) -> bool:
+    if isinstance(node, _Quant):
+        return node.lazy or _node_has_lazy(node.child)
+    if isinstance(node, _Group):
+        return _node_has_lazy(node.body)
+    if isinstance(node, _Alt):
+        return any(_node_has_lazy(n) for b in node.branches for n in b)
+    return False
+
+
+Flags = frozenset[str]
+
+
+def _global_flags(tree: _Alt) -> Flags:
+    """Flags set by a leading `(?i)`-style group (Python only allows them at the start)."""
+    first = tree.branches[0][0] if tree.branches and tree.branches[0] else None
+    m = _GLOBAL_FLAGS.fullmatch(first.text) if isinstance(first, _Lit) else None
+    return frozenset(m.group(1)) & {"i", "s"} if m else frozenset()
+
+
+def _group_flags(open_: str, flags: Flags) -> Flags:
+    m = re.fullmatch(r"\(\?([aiLmsux]*)(?:-([imsx]+))?:", open_)
+    if not m:
+        return flags
+    return frozenset((flags | set(m.group(1))) - set(m.group(2) or "")) & {"i", "s"}
+
+
+def _with_flags(text: str, flags: Flags) -> str:
+    return f"(?{''.join(sorted(flags))}:{text})" if flags else text
+
+
+def _atom_chars(node: _Node, flags: Flags) -> Ranges | None:
+    """The code points a one-character atom matches under `flags`, else None."""
+    if not isinstance(node, _Lit) or _GLOBAL_FLAGS.fullmatch(node.text):
+        return None
+    try:
+        ast = parse_regex(_with_flags(node.text, flags))
+    except GrammarError:
+        return None
+    return ast.ranges if isinstance(ast, CharSet) else None
+
+
+def _single_cp(node: _Node, flags: Flags) -> int | None:
+    chars = _atom_chars(node, flags)
+    return chars[0][0] if chars and len(chars) == 1 and chars[0][0] == chars[0][1] else None
+
+
+def _size(ranges: Ranges) -> int:
+    return sum(hi - lo + 1 for lo, hi in ranges)
+
+
+# ============================================================================= lookaround
+MAX_MARKS = 32                 # noncharacters U+FDD0..U+FDEF serve as markers
+MAX_LOOKAHEAD_CHARS = 256      # per position of a dropped lookahead
+
+
+class _Rewriter:
+    """The lookaround rewrites R1-R5 of the module docstring, applied in place to every
+    sequence of the tree (innermost first); what none of them removes stays in the pattern
+    and grammask's regex parser rejects it (a located error)."""
+
+    def __init__(self) -> None:
+        self.marks: list[_Mark] = []
+        self.notes: list[str] = []
+
+    def run(self, tree: _Alt, flags: Flags) -> None:
+        """The exact local rewrites everywhere first, then markers for what R4 may drop."""
+        self._walk(tree, flags, [self._escaped_string, self._delimited_comment,
+                                 self._non_empty_body, self._trivial_lookbehind])
+        self._walk(tree, flags, [self._context_lookahead])
+
+    def _walk(self, alt: _Alt, flags: Flags,
+              rules: list[Callable[[list[_Node], Flags], None]]) -> None:
+        for items in alt.branches:
+            for node in items:
+                if isinstance(node, _Quant):
+                    node = node.child
+                if isinstance(node, _Group):
+                    self._walk(node.body, _group_flags(node.open, flags), rules)
+            for rule in rules:
+                rule(items, flags)
+
+    def _escaped_string(self, items: list[_Node], flags: Flags) -> None:
+        r"""R1: `.*?(?<!\\)(\\\\)*?` -> `(?:[^\\\n]|\\.)*?` (`[^\\]` under `s`)."""
+        i = 0
+        while i + 3 <= len(items):
+            if _text_seq(items[i:i + 3], True) == r".*?(?<!\\)(\\\\)*?":
+                other = r"[^\\]" if "s" in flags else r"[^\\\n]"
+                items[i:i + 3] = [_Quant(_Group("(?:", _Alt([[_Lit(other)],
+                                                              [_Lit("\\\\"), _Lit(".")]])),
+                                         "*?")]
+            i += 1
+
+    def _delimited_comment(self, items: list[_Node], flags: Flags) -> None:
+        """R2: `(C(?!D)|[^C])*CD` -> `(?:[^C]|C+[^CD])*C+D` (C, D single characters)."""
+        i = 0
+        while i + 3 <= len(items):
+            loop, c_node, d_node = items[i:i + 3]
+            c, d = _single_cp(c_node, flags), _single_cp(d_node, flags)
+            if c is not None and d is not None and c != d and isinstance(loop, _Quant) \
+                    and loop.q in ("*", "*?") and isinstance(loop.child, _Group) \
+                    and loop.child.open in ("(", "(?:") \
+                    and self._star_body(loop.child.body, c, d, flags):
+                ce, de = _escape_cp(c), _escape_cp(d)
+                items[i:i + 3] = [_Lit(f"(?:[^{ce}]|{ce}+[^{ce}{de}])*{ce}+{de}")]
+            i += 1
+
+    @staticmethod
+    def _star_body(body: _Alt, c: int, d: int, flags: Flags) -> bool:
+        """Is `body` `C(?!D)|[^C]` (either order)?"""
+        if len(body.branches) != 2:
+            return False
+        guarded = [b for b in body.branches if len(b) == 2]
+        other = [b for b in body.branches if len(b) == 1]
+        if len(guarded) != 1 or len(other) != 1:
+            return False
+        first, look = guarded[0]
+        return (_single_cp(first, flags) == c and isinstance(look, _Group)
+                and look.open == "(?!" and len(look.body.branches) == 1
+                and len(look.body.branches[0]) == 1
+                and _single_cp(look.body.branches[0][0], flags) == d
+                and _atom_chars(other[0][0], flags) == negate(((c, c),)))
+
+    def _non_empty_body(self, items: list[_Node], flags: Flags) -> None:
+        """R3: `D(?!D)(X)*?D` -> `D(X)+?D` when X is not nullable and cannot start with D."""
+        i = 0
+        while i + 4 <= len(items):
+            d_open, look, loop, d_close = items[i:i + 4]
+            d = _single_cp(d_open, flags)
+            if d is not None and _single_cp(d_close, flags) == d \
+                    and isinstance(look, _Group) and look.open == "(?!" \
+                    and len(look.body.branches) == 1 and len(look.body.branches[0]) == 1 \
+                    and _single_cp(look.body.branches[0][0], flags) == d \
+                    and isinstance(loop, _Quant) and loop.q in ("*", "*?"):
+                child = compile_regex_dfa(_with_flags(_text(loop.child, False), flags))
+                if not child.accepting[child.start] and \
+                        child.step(child.start, chr(d).encode()) < 0:
+                    items[i + 1:i + 3] = [_Quant(loop.child, "+" + loop.q[1:])]
+            i += 1
+
+    def _trivial_lookbehind(self, items: list[_Node], flags: Flags) -> None:
+        """R5: a one-character lookbehind right after a one-character atom, decided by the
+        atom alone, is dropped."""
+        i = 1
+        while i < len(items):
+            node = items[i]
+            if isinstance(node, _Group) and node.open in ("(?<!", "(?<=") \
+                    and len(node.body.branches) == 1 and len(node.body.branches[0]) == 1:
+                before = _atom_chars(items[i - 1], flags)
+                inner = _atom_chars(node.body.branches[0][0], _group_flags("(?:", flags))
+                if before is not None and inner is not None:
+                    overlap = _intersects(before, inner)
+                    covered = _subset(before, inner)
+                    if (node.open == "(?<!" and not overlap) or (node.open == "(?<=" and covered):
+                        del items[i]
+                        continue
+            i += 1
+
+    def _context_lookahead(self, items: list[_Node], flags: Flags) -> None:
+        """R4: a negative lookahead of a fixed string of character sets becomes a marker,
+        checked against the grammar later (`_check_lookaheads`)."""
+        for i, node in enumerate(items):
+            if not (isinstance(node, _Group) and node.open == "(?!"
+                    and len(node.body.branches) == 1 and 1 <= len(node.body.branches[0]) <= 3):
+                continue
+            chars = [_atom_chars(n, flags) for n in node.body.branches[0]]
+            if any(c is None or _size(c) > MAX_LOOKAHEAD_CHARS for c in chars) \
+                    or len(self.marks) >= MAX_MARKS:
+                continue
+            mark = _Mark(0xFDD0 + len(self.marks), tuple(c for c in chars if c is not None),
+                         _text(node, False))
+            self.marks.append(mark)
+            items[i] = mark
+
+
+MARKERS = (0xFDD0, 0xFDEF)
+
+
+def _without_markers(alt: _Alt, flags: Flags) -> _Alt:
+    """A copy of the tree whose atoms cannot match the marker characters (so that in the
+    marked pattern a marker is always a dropped lookahead, never text)."""
+    def node(n: _Node, fl: Flags) -> _Node:
+        if isinstance(n, _Quant):
+            return _Quant(node(n.child, fl), n.q)
+        if isinstance(n, _Group):
+            return _Group(n.open, walk(n.body, _group_flags(n.open, fl)))
+        chars = _atom_chars(n, fl)
+        if chars is None or not _intersects(chars, (MARKERS,)):
+            return n
+        kept = normalize(r for lo, hi in chars
+                         for r in ((lo, min(hi, MARKERS[0] - 1)), (max(lo, MARKERS[1] + 1), hi))
+                         if r[0] <= r[1])
+        return _Lit(f"[{_range_items(kept)}]")
+
+    def walk(a: _Alt, fl: Flags) -> _Alt:
+        return _Alt([[node(n, fl) for n in b] for b in a.branches])
+
+    return walk(alt, flags)
+
+
+def _intersects(a: Ranges, b: Ranges) -> bool:
+    return any(lo <= hi2 and lo2 <= hi for lo, hi in a for lo2, hi2 in b)
+
+
+def _subset(a: Ranges, b: Ranges) -> bool:
+    return all(any(lo2 <= lo and hi <= hi2 for lo2, hi2 in b) for lo, hi in a)
+
+
+# ============================================================================= lazy quantifiers
+class _Unstructured(Exception):
+    """The structural resolution does not apply: fall back to the whole-pattern rewrite."""
+
+
+class _LazyResolver:
+    """Lazy quantifiers -> an IR pattern whose longest match is Python's first match (the
+    structural rules of the module docstring, "Regex semantics" 2)."""
+
+    def __init__(self, marks: bool) -> None:
+        self.marks = marks
+        self.notes: list[str] = []
+
+    def run(self, tree: _Alt, flags: Flags) -> str:
+        try:
+            return _strip_group(self.alt(tree, flags, tail=True))
+        except _Unstructured:
+            self.notes = []
+            return self.shortest(_text_alt(tree, self.marks), flags, outer=True)
+
+    def verbatim(self, text: str, flags: Flags) -> str:
+        return _with_flags(text, flags)
+
+    def shortest(self, text: str, flags: Flags, outer: bool = False) -> str:
+        """The shortest-match language of `text` (or the text itself when already
+        prefix-free)."""
+        wrapped = _with_flags(text, flags)
+        shortest = _shortest_match_regex(wrapped)
+        if shortest is None:
+            return wrapped if outer else f"(?:{wrapped})"
+        if _has_greedy_repeat(text):
+            self.notes.append("mixes lazy and greedy repetition; grammask uses its "
+                              "shortest-match language, which can differ from Python's "
+                              "backtracking match")
+        return shortest if outer else f"(?:{shortest})"
+
+    def alt(self, alt: _Alt, flags: Flags, tail: bool) -> str:
+        if not _node_has_lazy(alt):
+            return self.verbatim(_text_alt(alt, self.marks), flags)
+        if len(alt.branches) == 1:
+            return self.seq(alt.branches[0], flags, tail)
+        dfas = [compile_regex_dfa(_with_flags(_text_seq(b, self.marks), flags))
+                for b in alt.branches]
+        if any(d.accepting[d.start] for d in dfas):
+            raise _Unstructured
+        firsts = [set(np.nonzero(d.trans[d.start] >= 0)[0].tolist()) for d in dfas]
+        if sum(len(f) for f in firsts) != len(set().union(*firsts)):
+            raise _Unstructured
+        return "(?:" + "|".join(self.seq(b, flags, tail) for b in alt.branches) + ")"
+
+    def seq(self, items: list[_Node], flags: Flags, tail: bool) -> str:
+        if not any(_node_has_lazy(n) for n in items):
+            return self.verbatim(_text_seq(items, self.marks), flags)
+        if len(items) == 1:
+            return self.node(items[0], flags, tail)
+        if not tail:
+            raise _Unstructured
+        k = max(i for i, n in enumerate(items) if _node_has_lazy(n))
+        j = k
+        while j + 1 < len(items) and not _nullable(_text_seq(items[j + 1:], self.marks),
+                                                   flags):
+            j += 1
+        head, rest = items[:j + 1], items[j + 1:]
+        if not rest:
+            return self.shortest(_text_seq(head, self.marks), flags)
+        first = self.seq(head, flags, True)
+        if not _prefix_free(first):
+            raise _Unstructured
+        return first + self.verbatim(_text_seq(rest, self.marks), flags)
+
+    def node(self, node: _Node, flags: Flags, tail: bool) -> str:
+        if not _node_has_lazy(node):
+            return self.verbatim(_text(node, self.marks), flags)
+        if isinstance(node, _Group):
+            if node.open in _LOOKAROUND or node.open.startswith("(?("):
+                raise _Unstructured
+            return self.alt(node.body, _group_flags(node.open, flags), tail)
+        assert isinstance(node, _Quant)
+        if not tail:
+            raise _Unstructured
+        if node.lazy:
+            return self.shortest(_text(node, self.marks), flags)
+        if node.min > 1 or node.q.endswith("+") and len(node.q) > 1:
+            raise _Unstructured
+        return f"(?:{self.node(node.child, flags, True)}){node.q}"
+
+
+def _strip_group(text: str) -> str:
+    """`(?:X)` -> `X` when that group is the whole pattern."""
+    try:
+        tree = _StructureParser(text).parse()
+    except (ValueError, IndexError, AttributeError):
+        return text
+    only = tree.branches[0] if len(tree.branches) == 1 else []
+    if len(only) == 1 and isinstance(only[0], _Group) and only[0].open == "(?:":
+        return _text_alt(only[0].body, marks=True)
+    return text
+
+
+def _nullable(text: str, flags: Flags) -> bool:
+    d = compile_regex_dfa(_with_flags(text, flags))
+    return bool(d.accepting[d.start])
+
+
+def _prefix_free(pattern: str) -> bool:
+    """No string of the language is a proper prefix of another."""
+    d = compile_regex_dfa(pattern)
+    return not any(d.accepting[s] and (d.trans[s] >= 0).any() for s in range(d.num_states))
+
+
+# ============================================================================= lookahead check
+MAX_CHECK_STATES = 200_000
+
+
+@dataclass
+class _Occurrence:
+    """One place a terminal is a candidate: `cocandidates` are certainly candidates there
+    too; `follow` may come right after it (declared terminals see-through)."""
+
+    cocandidates: set[str]
+    follow: set[str]
+
+
+class _Context:
+    """Grammar facts for R4: FIRST sets, may-follow sets and "certainly a candidate" sets.
+
+    `after(R, prefix)`: terminals that can come next after `prefix` (a prefix of one of R's
+    alternatives) in *every* context R occurs in: FIRST of the remainder of any alternative of
+    R starting with `prefix`, plus `can[R]` when such a remainder is nullable. `can[R]`: the
+    terminals that can follow an R node wherever it occurs: those of a left-recursive
+    alternative `R: R γ` (wrapping the node in it is always possible) and `must[R]`, the
+    intersection of `after(S, α R)` over R's occurrences `S: α R β` (a greatest fixpoint;
+    the start rule, followed by the end of the input, gets none)."""
+
+    def __init__(self, g: Grammar) -> None:
+        self.g = g
+        productive = g._productive()
+        self.alts = {r: [a for a in rule.alternatives if all(s in productive for s in a)]
+                     for r, rule in g.rules.items()}
+        declared = {t for t, term in g.terminals.items() if term.pattern is None}
+        self.nullable = self._nullable(set())
+        self.first = self._first(self.nullable, set())
+        self.nullable_b = self._nullable(declared)
+        self.first_b = self._first(self.nullable_b, declared)
+        self.follow_b = self._follow_b()
+        self.occ: dict[str, list[tuple[str, tuple[str, ...], int]]] = {}
+        for r, alts in self.alts.items():
+            for a in alts:
+                for i, s in enumerate(a):
+                    self.occ.setdefault(s, []).append((r, a, i))
+        self.can = self._can()
+
+    def _nullable(self, extra: set[str]) -> set[str]:
+        known = set(extra)
+        changed = True
+        while changed:
+            changed = False
+            for r, alts in self.alts.items():
+                if r not in known and any(all(s in known for s in a) for a in alts):
+                    known.add(r)
+                    changed = True
+        return known
+
+    def _first(self, nullable: set[str], skip: set[str]) -> dict[str, set[str]]:
+        first: dict[str, set[str]] = {t: set() if t in skip else {t} for t in self.g.terminals}
+        first.update({r: set() for r in self.alts})
+        changed = True
+        while changed:
+            changed = False
+            for r, alts in self.alts.items():
+                for a in alts:
+                    f, _n = self.seq_first(a, first, nullable)
+                    if not f <= first[r]:
+                        first[r] |= f
+                        changed = True
+        return first
+
+    @staticmethod
+    def seq_first(seq: tuple[str, ...], first: dict[str, set[str]],
+                  nullable: set[str]) -> tuple[set[str], bool]:
+        out: set[str] = set()
+        for s in seq:
+            out |= first[s]
+            if s not in nullable:
+                return out, False
+        return out, True
+
+    def _follow_b(self) -> dict[str, set[str]]:
+        follow: dict[str, set[str]] = {r: set() for r in self.alts}
+        changed = True
+        while changed:
+            changed = False
+            for r, alts in self.alts.items():
+                for a in alts:
+                    for i, s in enumerate(a):
+                        if s not in follow:
+                            continue
+                        f, nul = self.seq_first(a[i + 1:], self.first_b, self.nullable_b)
+                        if nul:
+                            f = f | follow[r]
+                        if not f <= follow[s]:
+                            follow[s] |= f
+                            changed = True
+        return follow
+
+    def after(self, rule: str, prefix: tuple[str, ...], can: dict[str, set[str]]) -> set[str]:
+        out: set[str] = set()
+        n = len(prefix)
+        for a in self.alts[rule]:
+            if a[:n] == prefix and len(a) >= n:
+                f, nul = self.seq_first(a[n:], self.first, self.nullable)
+                out |= f
+                if nul:
+                    out |= can[rule]
+        return out
+
+    def _can(self) -> dict[str, set[str]]:
+        everything = set(self.g.terminals)
+        left = {r: set().union(*(self.seq_first(a[1:], self.first, self.nullable)[0]
+                                 for a in alts if a and a[0] == r and len(a) > 1))
+                for r, alts in self.alts.items()}
+        must = {r: (set() if r == self.g.start or r not in self.occ else set(everything))
+                for r in self.alts}
+        can = {r: left[r] | must[r] for r in self.alts}
+        changed = True
+        while changed:
+            changed = False
+            for r in self.alts:
+                if not must[r]:
+                    continue
+                new = set(must[r])
+                for s, a, i in self.occ.get(r, ()):
+                    new &= self.after(s, a[:i + 1], can)
+                if new != must[r]:
+                    must[r] = new
+                    can[r] = left[r] | new
+                    changed = True
+        return can
+
+    def occurrences(self, terminal: str) -> list[_Occurrence]:
+        ignore = set(self.g.ignore)
+        out = []
+        for r, a, i in self.occ.get(terminal, ()):
+            follow, nul = self.seq_first(a[i + 1:], self.first_b, self.nullable_b)
+            if nul:
+                follow = follow | self.follow_b[r]
+            out.append(_Occurrence(ignore | self.after(r, a[:i], self.can), follow))
+        if terminal in ignore:
+            out.append(_Occurrence(set(ignore), set(self.g.terminals)))
+        return out
+
+
+def _check_lookaheads(g: Grammar, pending: list[_Pending], src: _Source) -> None:
+    """R4's grammar-level condition for every terminal with dropped lookaheads."""
+    if not pending:
+        return
+    ctx = _Context(g)
+    dfas: dict[str, ByteDFA] = {}
+
+    def dfa_of(name: str) -> ByteDFA:
+        if name not in dfas:
+            pattern = g.terminals[name].pattern
+            assert pattern is not None
+            dfas[name] = compile_regex_dfa(pattern)
+        return dfas[name]
+
+    for p in pending:
+        if p.name not in g.terminals:
+            continue
+        problem = _lookahead_problem(g, ctx, p, dfa_of)
+        if problem:
+            raise _terminal_error(p.name, p.origin, src, problem)
+
+
+def _lookahead_problem(g: Grammar, ctx: _Context, p: _Pending,
+                       dfa_of: Callable[[str], ByteDFA]) -> str | None:
+    """Explore the marked pattern's DFA up to each marker, in step with the DFAs of the
+    terminals that are certainly candidates wherever this one is, and test R4's conditions at
+    every marker. Returns what fails, or None."""
+    occurrences = ctx.occurrences(p.name)
+    if not occurrences:
+        return None
+    with_pattern = {t for t, term in g.terminals.items() if term.pattern is not None}
+    co_names = sorted(set().union(*(o.cocandidates for o in occurrences)) & with_pattern
+                      - {p.name})
+    index = {n: k for k, n in enumerate(co_names)}
+    co = [dfa_of(n) for n in co_names]
+    occ_co = [[index[n] for n in o.cocandidates if n in index] for o in occurrences]
+    occ_follow = [[dfa_of(n) for n in (o.follow | set(g.ignore)) & with_pattern]
+                  for o in occurrences]
+    d = compile_regex_dfa(p.marked)
+    mark_bytes = [chr(m.cp).encode() for m in p.marks]
+    reach = _states_reaching_marks(d, mark_bytes)
+    start = (d.start, tuple(x.start for x in co), 0)
+    seen: dict[tuple[int, tuple[int, ...], int], bytes] = {start: b""}
+    queue = [start]
+    while queue:
+        state = queue.pop()
+        ds, ls, lead = state
+        text = seen[state]
+        if lead == 0:
+            for mark, mb in zip(p.marks, mark_bytes):
+                m = d.step(ds, mb)
+                if m < 0:
+                    continue
+                problem = _marker_problem(d, m, mark, mark_bytes, ls, co, occ_co, occ_follow,
+                                          text, p.name)
+                if problem:
+                    return problem
+                nxt = (m, ls, 0)
+                if m in reach and nxt not in seen:
+                    seen[nxt] = text
+                    queue.append(nxt)
+        for b in np.nonzero(d.trans[ds] >= 0)[0].tolist():
+            if lead == 2 and 0x90 <= b <= 0xAF:
+                continue                          # a marker, not text
+            t = int(d.trans[ds, b])
+            if t not in reach:
+                continue
+            nxt = (t, tuple(x.step(s, bytes([b])) for x, s in zip(co, ls)),
+                   1 if lead == 0 and b == 0xEF else 2 if lead == 1 and b == 0xB7 else 0)
+            if nxt not in seen:
+                if len(seen) > MAX_CHECK_STATES:
+                    return "the lookahead check explores too many states"
+                seen[nxt] = text + bytes([b])
+                queue.append(nxt)
+    return None
+
+
+def _states_reaching_marks(d: ByteDFA, mark_bytes: list[bytes]) -> set[int]:
+    """DFA states from which some marker can still be read."""
+    preds: list[set[int]] = [set() for _ in range(d.num_states)]
+    for s in range(d.num_states):
+        for t in set(d.trans[s].tolist()) - {-1}:
+            preds[t].add(s)
+    reach = {s for s in range(d.num_states) if any(d.step(s, mb) >= 0 for mb in mark_bytes)}
+    stack = list(reach)
+    while stack:
+        for q in preds[stack.pop()]:
+            if q not in reach:
+                reach.add(q)
+                stack.append(q)
+    return reach
+
+
+def _marker_problem(d: ByteDFA, m: int, mark: _Mark, mark_bytes: list[bytes],
+                    ls: tuple[int, ...], co: list[ByteDFA], occ_co: list[list[int]],
+                    occ_follow: list[list[ByteDFA]], text: bytes, name: str) -> str | None:
+    """R4's conditions at one marker (state `m` right after it, `text` read before it)."""
+    lookahead = mark.text
+    if any(d.step(m, mb) >= 0 for mb in mark_bytes):
+        return f"the lookahead {lookahead} is followed by another lookahead"
+    sets = [[chr(c) for lo, hi in r for c in range(lo, hi + 1)] for r in mark.chars]
+    total = 1
+    for s in sets:
+        total *= len(s)
+    if total > 4096:
+        return f"the lookahead {lookahead} covers too many strings to check"
+    before = text.decode("utf-8", "replace")
+    for combo in product(*sets):
+        if d.step(m, "".join(combo).encode()) >= 0:
+            return (f"the lookahead {lookahead} constrains the lexeme itself (after "
+                    f"{before!r}, {''.join(combo)!r} would continue it), not only what "
+                    f"follows it")
+    for j in range(len(sets)):
+        for head in product(*sets[:j]):
+            e = d.step(m, "".join(head).encode())
+            if e < 0 or not d.accepting[e]:
+                continue
+            for tail in product(*sets[j:]):
+                full = "".join(head + tail).encode()
+                nxt = tail[0].encode()
+                for k, co_idx in enumerate(occ_co):
+                    if any(co[x].step(ls[x], full) >= 0 for x in co_idx):
+                        continue
+                    if all(f.step(f.start, nxt) < 0 for f in occ_follow[k]):
+                        continue
+                    lexeme = before + "".join(head)
+                    return (f"the lookahead {lookahead} rejects the lexeme {lexeme!r} before "
+                            f"{''.join(tail)!r}, and without it a longest-match lexer could "
+                            f"end {name} there: no terminal that is certainly a candidate "
+                            f"wherever {name} is continues the text, and a terminal that can "
+                            f"follow {name} can start with {tail[0]!r}")
+    return None
+
+
+# ============================================================================= empty matches
+def _split_empty_terminals(alternatives: dict[str, list[tuple[str, ...]]],
+                           terminals: dict[str, Terminal], ignore: tuple[str, ...],
+                           origins: _Origins) -> tuple[dict[str, list[tuple[str, ...]]],
+                                                       dict[str, Terminal], tuple[str, ...],
+                                                       list[GrammarWarning]]:
+    """A terminal X matching the empty string becomes X minus the empty string, and its uses
+    go through a helper rule `__X_opt: X | ε` (a lexer cannot emit empty lexemes). X = {ε}
+    alone disappears (its uses become ε)."""
+    warnings: list[GrammarWarning] = []
+    replace: dict[str, tuple[str, ...]] = {}
+    new_rules: dict[str, list[tuple[str, ...]]] = {}
+    used = {s for alts in alternatives.values() for a in alts for s in a}
+    for name, term in list(terminals.items()):
+        if term.pattern is None:
+            continue
+        d = compile_regex_dfa(term.pattern)
+        if not d.accepting[d.start]:
+            continue
+        rest = _without_empty(term.pattern)
+        if rest is None:
+            del terminals[name]
+            replace[name] = ()
+            ignore = tuple(t for t in ignore if t != name)
+            warnings.append(GrammarWarning(f"terminal {name!r} matches only the empty string; "
+                                           f"its uses are dropped", term.origin))
+            continue
+        opt = f"__{name}_opt"
+        while opt in alternatives or opt in terminals:
+            opt += "_"
+        terminals[name] = Terminal(name, rest, term.priority, None, term.origin)
+        replace[name] = (opt,)
+        new_rules[opt] = [(name,), ()]
+        origins.known[opt] = term.origin
+        uses = (f"its uses go through the optional rule {opt!r}" if name in used else
+                "ignoring an empty lexeme changes nothing")
+        warnings.append(GrammarWarning(f"terminal {name!r} matches the empty string: it now "
+                                       f"matches the non-empty strings only; {uses}",
+                                       term.origin))
+    if not replace:
+        return alternatives, terminals, ignore, warnings
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for rule, alts in alternatives.items():
+        seen: list[tuple[str, ...]] = []
+        for alt in alts:
+            new = tuple(x for s in alt for x in replace.get(s, (s,)))
+            if new not in seen:
+                seen.append(new)
+        out[rule] = seen
+    still_used = {s for alts in out.values() for a in alts for s in a}
+    out.update({r: alts for r, alts in new_rules.items() if r in still_used})
+    return out, terminals, ignore, warnings
+
+
+def _without_empty(pattern: str) -> str | None:
+    """A regex for L(pattern) minus the empty string, None when that is empty."""
+    rows, accepting, alphabet = _code_point_dfa(pattern)
+    rows = [[(c, t + 1) for c, t in rows[0]]] + [[(c, t + 1) for c, t in row] for row in rows]
+    accepting = [False] + accepting
+    rows, accepting = _reachable_states(rows, accepting)
+    trimmed = _trim(rows, accepting)
+    if trimmed is None:
+        return None
+    rows, accepting = _minimize(*trimmed, alphabet.num_classes)
+    return _render(_eliminate(rows, accepting, alphabet), 0)

@@ -671,11 +671,23 @@ cdef class _LexTables:
     cdef const int32_t[::1] emit
     cdef object engine
     cdef dict memo
+    cdef dict lows
+    cdef int64_t low
+    cdef int64_t flag
 
     def __init__(self, engine):
         self.engine = engine
         self.memo = engine._boundary_memo
+        self.lows = engine._boundary_low
+        self.low = 1 << 62
+        self.flag = 0
         self.refresh()
+
+    cdef void fold_low(self):
+        """Report what the memo hits depended on (lowest stack height, indenter read) to the
+        parser, as a packed dependency (low << 1 | flag)."""
+        if self.low < (1 << 62) or self.flag:
+            self.engine.parser.replay((<object>self.low << 1) | self.flag)
 
     cdef void refresh(self):
         self.trans = self.engine.lexer.trans
@@ -686,7 +698,10 @@ def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_
              int64_t p, int32_t lx):
     """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG; see
     `_cfg_walk`. Returns p * 2**32 + lx, or -1 when the text dies."""
-    return _cfg_walk(_LexTables(engine), data, start, end, p, lx)
+    cdef _LexTables tabs = _LexTables(engine)
+    cdef int64_t out = _cfg_walk(tabs, data, start, end, p, lx)
+    tabs.fold_low()
+    return out
 
 
 cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t start,
@@ -696,7 +711,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
     which fills it."""
     cdef Py_ssize_t i
     cdef int32_t nxt, e
-    cdef int64_t packed
+    cdef int64_t packed, key, low
     cdef object found
     for i in range(start, end):
         nxt = tabs.trans[lx, data[i]]
@@ -704,10 +719,16 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
             e = tabs.emit[lx]
             if e < 0:
                 return -1
-            found = tabs.memo.get(p * 1048576 + e)
+            key = p * 1048576 + e
+            found = tabs.memo.get(key)
             if found is None:
                 found = tabs.engine._boundary(p, e)
                 tabs.refresh()
+            else:
+                low = tabs.lows[key]
+                if (low >> 1) < tabs.low:
+                    tabs.low = low >> 1
+                tabs.flag |= low & 1
             packed = found
             if packed < 0:
                 return -1
@@ -731,3 +752,4 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
         i = idx[j]
         if _cfg_walk(tabs, concat, spos[i], epos[i], p, lx) >= 0:
             _set_bit(&words[0], tokens[i])
+    tabs.fold_low()

@@ -1,0 +1,3 @@
+SELECT email FROM customers
+UNION
+SELECT email FROM newsletter_subscribers;

@@ -1,0 +1,1 @@
+select distinct city from addresses where country = 'Germany' and postal_code is not null order by city asc
