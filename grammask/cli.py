@@ -1,16 +1,19 @@
-"""The `grammask` command line: check regexes against text, compile with statistics, demo.
+"""The `grammask` command line: check texts against regexes and grammars, compile with statistics.
 
-Exit codes: 0 success (text matches), 1 text does not match, 2 error (bad pattern, missing
-file, bad tokenizer) reported as one line on stderr."""
+Exit codes: 0 success (text matches / every file is valid), 1 text does not match / a file is
+not in the grammar's language, 2 error (bad pattern or grammar, missing file, bad tokenizer)
+reported as one line on stderr."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from .errors import GrammaskError
+from .errors import GrammarError, GrammaskError
 
 
 def _load_tokenizer(args: argparse.Namespace) -> Any:
@@ -96,19 +99,51 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    if _is_grammar_arg(args.pattern, args.syntax):
+        return _compile_cfg(args)
+    if args.start or args.parser != "auto":
+        raise GrammarError("--start and --parser apply to grammars (.lark, .gbnf, or --syntax)")
     from .compiler import compile_regex
     tok = _load_tokenizer(args)
     t0 = time.perf_counter()
     cg = compile_regex(args.pattern, tok, precompute=args.precompute)
     stats = {"pattern": args.pattern, "total_ms": round((time.perf_counter() - t0) * 1e3, 3),
              **cg.stats()}
-    if args.json:
+    _print_stats(stats, args.json)
+    return 0
+
+
+def _is_grammar_arg(arg: str, syntax: str | None) -> bool:
+    """A grammar when --syntax is given or the argument names a .lark/.gbnf file (an escaped
+    dot, `x\\.lark`, keeps it a regex)."""
+    if syntax:
+        return True
+    return arg.lower().endswith((".lark", ".gbnf")) and \
+        not arg[:-5].endswith("\\") and (os.path.isfile(arg) or "\\" not in arg)
+
+
+def _compile_cfg(args: argparse.Namespace) -> int:
+    from .compiler import compile_grammar
+    t0 = time.perf_counter()
+    grammar, _syntax, label, _text = _load_grammar_arg(args.pattern, args.syntax, args.start)
+    t1 = time.perf_counter()
+    tok = _load_tokenizer(args)
+    t2 = time.perf_counter()
+    cg = compile_grammar(grammar, tok, parser=args.parser)
+    total = time.perf_counter() - t2 + (t1 - t0)     # grammar load + compile, not tokenizer
+    stats = {"grammar": label, "total_ms": round(total * 1e3, 3),
+             "load_ms": round((t1 - t0) * 1e3, 3), **cg.stats()}
+    _print_stats(stats, args.json)
+    return 0
+
+
+def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(stats, ensure_ascii=False))
     else:
         width = max(len(k) for k in stats)
         for k, v in stats.items():
             print(f"{k:<{width}}  {v}")
-    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -139,37 +174,143 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+_SUFFIXES = {".lark": "lark", ".gbnf": "gbnf"}
+
+
 def load_grammar_file(path: str, fmt: str | None, start: str | None) -> Any:
-    """A grammar file as IR, by explicit format or by extension (.lark, .gbnf)."""
-    fmt = fmt or ("gbnf" if path.endswith(".gbnf") else "lark" if path.endswith(".lark") else None)
-    if fmt == "gbnf":
-        from .grammar.gbnf_frontend import load_gbnf_file
-        return load_gbnf_file(path, start=start or "root")
-    if fmt == "lark":
-        from .grammar.lark_frontend import load_lark_file
-        return load_lark_file(path, start=start or "start")
-    raise OSError(f"{path}: cannot tell the grammar format from the extension; pass "
-                  f"--format lark or --format gbnf")
+    """A grammar file (or `-`: text on stdin) as IR, by explicit syntax, by extension
+    (.lark, .gbnf), or else by content (a `name ::= ...` line means GBNF)."""
+    return _load_grammar_arg(path, fmt, start)[0]
+
+
+def _load_grammar_arg(path: str, syntax: str | None,
+                      start: str | None) -> tuple[Any, str, str, str | None]:
+    """(IR grammar, its syntax, its label, its text when read from stdin) for a grammar
+    argument: a file, or `-` for stdin."""
+    from .grammar import load_grammar
+    if path == "-":
+        text, label = sys.stdin.read(), "<stdin>"
+        syntax = syntax or _sniff_syntax(text)
+        return load_grammar(text, syntax=syntax, start=start, name=label), syntax, label, text
+    if not os.path.isfile(path):
+        raise OSError(f"{path}: no such grammar file" if not os.path.exists(path)
+                      else f"{path}: not a file")
+    if syntax is None:
+        syntax = _SUFFIXES.get(os.path.splitext(path)[1].lower())
+    if syntax is None:
+        syntax = _sniff_syntax(_read_text(path))
+    return load_grammar(path, syntax=syntax, start=start), syntax, path, None
+
+
+def _sniff_syntax(text: str) -> str:
+    import re
+    return "gbnf" if re.search(r"^[ \t]*[a-zA-Z0-9-]+[ \t]*::=", text, re.MULTILINE) else "lark"
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def _lark_unreachable_rules(text: str, name: str, start: str) -> list[Any]:
+    """Warnings for the rules of a Lark grammar that `start` never reaches. The Lark front end
+    drops them (Lark itself prunes unused rules) before the IR could warn, so they are found
+    here on Lark's own rules; positions point at their definitions."""
+    from lark.load_grammar import GrammarBuilder
+
+    from .grammar import GrammarWarning
+    from .grammar.lark_frontend import _Source
+    try:
+        builder = GrammarBuilder(False, [])
+        builder.load_grammar(text, name)
+        lark_grammar = builder.build()
+        defined = [str(n) for n, params, tree, _o in lark_grammar.rule_defs
+                   if not params and tree is not None]
+        if start not in defined:
+            return []
+        _terms, rules, _ignore = lark_grammar.compile(defined, ())
+    except Exception:  # noqa: BLE001 - the real load succeeded; this is only a warning pass
+        return []
+    edges: dict[str, set[str]] = {}
+    for r in rules:
+        edges.setdefault(str(r.origin.name), set()).update(str(s.name) for s in r.expansion)
+    seen, stack = {start}, [start]
+    while stack:
+        for sym in edges.get(stack.pop(), ()):
+            if sym in edges and sym not in seen:
+                seen.add(sym)
+                stack.append(sym)
+    src = _Source(text, name)
+    out = []
+    for rule in defined:
+        if rule in seen or rule.startswith("__"):
+            continue
+        offset = src.definition(rule)
+        if offset is None:
+            offset = src.statement("import", rule)
+        out.append(GrammarWarning(f"rule {rule!r} is unreachable from {start!r}",
+                                  src.pos(offset)))
+    return out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from .grammar.collisions import terminal_collisions
-    grammar = load_grammar_file(args.grammar, args.format, args.start)
-    warnings = grammar.check()
-    if not args.grammar.endswith(".gbnf") and args.format != "gbnf":
+    grammar, syntax, label, text = _load_grammar_arg(args.grammar, args.syntax, args.start)
+    warnings = list(grammar.warnings)
+    if syntax == "lark":
+        warnings += _lark_unreachable_rules(text if text is not None else _read_text(label),
+                                            label, grammar.start)
         # GBNF is scannerless (every character-level reading is kept), so overlapping
         # terminals are normal there; in Lark grammars they are decided by the lexer
         warnings += terminal_collisions(grammar)
+    warnings = list({str(w): w for w in warnings}.values())     # drop repeats, keep order
     if args.json:
-        print(json.dumps({"grammar": args.grammar, "ok": True, **grammar.stats(),
+        print(json.dumps({"grammar": label, "ok": True, "syntax": syntax, **grammar.stats(),
                           "warnings": [str(w) for w in warnings]}))
         return 0
     for w in warnings:
-        print(f"{args.grammar}: warning: {w}")
+        print(f"{label}: warning: {w}")
     st = grammar.stats()
-    print(f"{args.grammar}: ok ({st['rules']} rules, {st['terminals']} terminals, "
+    print(f"{label}: ok ({st['rules']} rules, {st['terminals']} terminals, "
           f"{len(warnings)} warnings)")
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import compile_for_validation, describe_expected, validate_text
+    files = args.files or ["-"]
+    if args.grammar == "-" and "-" in files:
+        raise OSError("stdin cannot hold both the grammar and a text to validate")
+    grammar, _syntax, _label, _text = _load_grammar_arg(args.grammar, args.syntax, args.start)
+    compiled = compile_for_validation(grammar, parser=args.parser)
+    status = 0
+    for path in files:
+        name = "<stdin>" if path == "-" else path
+        try:
+            data = sys.stdin.buffer.read() if path == "-" else _read_bytes(path)
+        except OSError as e:
+            msg = f"cannot read {name}: {e.strerror or e}"
+            print(f"grammask: error: {msg}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"file": name, "ok": None, "error": msg}, ensure_ascii=False))
+            status = 2
+            continue
+        r = validate_text(compiled, data)
+        if not r.ok:
+            status = max(status, 1)
+        if args.json:
+            print(json.dumps({"file": name, **r.to_dict()}, ensure_ascii=False))
+        elif r.ok:
+            print(f"{name}: valid")
+        else:
+            print(f"{name}:{r.line}:{r.column}: invalid: {r.reason} (byte offset {r.offset}); "
+                  f"expected {describe_expected(r, compiled.grammar)}")
+    return status
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _add_tokenizer_args(p: argparse.ArgumentParser) -> None:
@@ -177,6 +318,17 @@ def _add_tokenizer_args(p: argparse.ArgumentParser) -> None:
                                        "default: the embedded Llama-3 vocabulary")
     p.add_argument("--vocab-size", type=int, help="logits width (default: tokenizer size)")
     p.add_argument("--eos", type=int, action="append", help="stop token id (repeatable)")
+
+
+def _add_grammar_args(p: argparse.ArgumentParser, parser: bool = True,
+                      syntax_help: str = "grammar syntax (default: from the extension, else "
+                                         "`name ::=` lines mean GBNF)") -> None:
+    p.add_argument("--syntax", "--format", dest="syntax", choices=["lark", "gbnf"],
+                   help=syntax_help)
+    p.add_argument("--start", help="start rule (default: start for Lark, root for GBNF)")
+    if parser:
+        p.add_argument("--parser", choices=["auto", "lalr", "earley"], default="auto",
+                       help="parser for the grammar (default: LALR(1) when possible)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,10 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--file", action="append", help="file whose content to check (repeatable)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_match)
-    c = sub.add_parser("compile", help="compile a regex against a tokenizer, print statistics")
-    c.add_argument("pattern")
+    c = sub.add_parser("compile", help="compile a regex or a Lark/GBNF grammar against a "
+                                       "tokenizer, print statistics")
+    c.add_argument("pattern", help="a regex, or a grammar file (.lark, .gbnf, or any file or "
+                                   "`-` for stdin with --syntax)")
     _add_tokenizer_args(c)
-    c.add_argument("--precompute", action="store_true", help="compute every state's mask")
+    _add_grammar_args(c, syntax_help="compile PATTERN as a grammar file of this syntax")
+    c.add_argument("--precompute", action="store_true", help="compute every state's mask "
+                                                             "(regexes)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_compile)
     d = sub.add_parser("demo", help="constrained sampling from random logits")
@@ -201,11 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tokenizer_args(d)
     d.set_defaults(func=cmd_demo)
     k = sub.add_parser("check", help="load a Lark or GBNF grammar and report errors/warnings")
-    k.add_argument("grammar")
-    k.add_argument("--format", choices=["lark", "gbnf"])
-    k.add_argument("--start", help="start rule (default: start for Lark, root for GBNF)")
+    k.add_argument("grammar", help="grammar file, or `-` for grammar text on stdin")
+    _add_grammar_args(k, parser=False)
     k.add_argument("--json", action="store_true")
     k.set_defaults(func=cmd_check)
+    v = sub.add_parser("validate", help="check that files are in a grammar's language")
+    v.add_argument("grammar", help="grammar file (.lark, .gbnf), or `-` for stdin")
+    v.add_argument("files", nargs="*", metavar="FILE",
+                   help="texts to validate (default, or `-`: stdin)")
+    _add_grammar_args(v)
+    v.add_argument("--json", action="store_true", help="one JSON object per file")
+    v.set_defaults(func=cmd_validate)
     b = sub.add_parser("bench", help="run a benchmark from the source tree, e.g. regex_masks")
     b.add_argument("name", nargs="?", default="regex_masks")
     b.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")

@@ -62,6 +62,13 @@ class CompiledCFG(EngineBase):
         self._tid = {n: i for i, n in enumerate(self.terminal_names)}
         self.earley, self.parser_kind = _parser(parser, prods, self.terminal_names,
                                                 list(grammar.rules), limits)
+        self.warnings: list[str] = []
+        conflicts = getattr(self.earley, "conflicts", [])
+        if conflicts:
+            self.warnings.append(
+                f"LALR(1): {len(conflicts)} shift/reduce conflict(s) resolved as shift (on "
+                f"{', '.join(sorted(set(conflicts))[:5])}): the language is Lark's lalr one; "
+                f"parser='earley' gives the grammar's full language")
         indent = _indent_config(grammar, self._tid)
         self.lexer = Lexer(_lex_terminals(grammar, self._tid, indent, limits),
                            max_lexer_states=limits.max_lexer_states)
@@ -379,6 +386,7 @@ class CompiledCFG(EngineBase):
             "compile_ms": round(self.compile_seconds * 1e3, 3),
             "vocab_size": self.vocab_size,
             "parser": self.parser_kind,
+            "warnings": list(self.warnings),
             "parser_states": self.parser.num_states,
             "stack_states": self.earley.num_states,
             "lexer_states": self.lexer.num_states,

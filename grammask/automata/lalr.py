@@ -26,6 +26,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+import logging
+
+from lark import logger as lark_logger
 from lark.common import ParserConf
 from lark.exceptions import GrammarError as LarkGrammarError
 from lark.grammar import NonTerminal, Rule, Terminal
@@ -53,6 +56,7 @@ class LalrParser:
         self.max_parser_states = max_parser_states
         self._names = list(terminal_names) + ["$aug"] + list(rule_names)
         table = _build_table(prods, self._names)
+        self.conflicts: list[str] = table.conflicts     # shift/reduce, resolved as shift
         self._actions: list[dict[int, tuple[bool, int]]] = []
         ids: dict[object, int] = {}
         for st in table.states:
@@ -347,10 +351,33 @@ def _build_table(prods: Productions, names: list[str]):
                           order=k))
     conf = ParserConf(rules, {}, [_ROOT])
     analyzer = LALR_Analyzer(conf, debug=True, strict=False)
+    conflicts = _ConflictLog()
+    level, propagate, handlers = lark_logger.level, lark_logger.propagate, lark_logger.handlers
+    lark_logger.handlers = [conflicts]
+    lark_logger.setLevel(logging.DEBUG)
+    lark_logger.propagate = False           # collected here, not printed
     try:
         analyzer.compute_lalr()
     except LarkGrammarError as exc:
         raise LalrUnavailable(str(exc).splitlines()[0]) from exc
+    finally:
+        lark_logger.handlers = handlers
+        lark_logger.setLevel(level)
+        lark_logger.propagate = propagate
     table = analyzer.parse_table
     table.rules = rules
+    table.conflicts = conflicts.terminals
     return table
+
+
+class _ConflictLog(logging.Handler):
+    """Collects the terminals of shift/reduce conflicts Lark resolves (it logs them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.terminals: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("Shift/Reduce conflict for terminal"):
+            self.terminals.append(msg.split("terminal", 1)[1].split(":")[0].strip())

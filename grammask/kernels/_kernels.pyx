@@ -471,8 +471,28 @@ def bounded_partition(const int32_t[:, ::1] trans_c, int32_t rounds):
 
 # ---------------------------------------------------------------------------------------------
 # CFG engine: the context-independent scan of the vocabulary from one lexer state.
+def lcp_with_previous(const uint8_t[::1] concat, const int64_t[::1] offsets):
+    """For each sorted token, the length of the prefix it shares with the previous one."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k, pa, a, m, pl, L, lcp
+    out_np = np.zeros(max(n, 1), dtype=np.int32)
+    cdef int32_t[::1] out = out_np
+    with nogil:
+        for k in range(1, n):
+            pa = offsets[k - 1]
+            a = offsets[k]
+            pl = a - pa
+            L = offsets[k + 1] - a
+            m = pl if pl < L else L
+            lcp = 0
+            while lcp < m and concat[pa + lcp] == concat[a + lcp]:
+                lcp += 1
+            out[k] = <int32_t>lcp
+    return out_np
+
+
 def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
-               const int32_t[::1] token_ids, const int32_t[::1] suffix_ids,
+               const int32_t[::1] token_ids, const int32_t[::1] lcps,
+               const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
                int32_t max_depth):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
@@ -507,13 +527,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
         for k in range(n):
             a = offsets[k]
             L = offsets[k + 1] - a
-            lcp = 0
-            if k > 0:
-                pa = offsets[k - 1]
-                pl = a - pa
-                m = pl if pl < L else L
-                while lcp < m and concat[pa + lcp] == concat[a + lcp]:
-                    lcp += 1
+            lcp = lcps[k]
             if k > 0 and prev_kind != 0 and lcp > prev_stop:
                 kind = prev_kind
                 d = prev_stop

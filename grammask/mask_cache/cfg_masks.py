@@ -81,7 +81,8 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     """Run the vocabulary scan from lexer state `state` and organise the straddlers."""
     words = bitmask_words(vocab_size)
     acc_ids, f0_ids, s_ids, s_off, s_emit, s_link = _kernels.lexer_scan(
-        trie.concat, trie.offsets, trie.token_ids, trie.suffix_links(), trans, emit, state,
+        trie.concat, trie.offsets, trie.token_ids, trie.lcps(), trie.suffix_links(), trans,
+        emit, state,
         max(trie.max_depth, 1))
     acc = np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)

@@ -48,6 +48,15 @@ class TokenTrie:
             self._lazy["suffix_links"] = found
         return found
 
+    def lcps(self) -> np.ndarray:
+        """int32 per sorted token: bytes shared with the previous token (built on first use)."""
+        found = self._lazy.get("lcps")
+        if found is None:
+            from ..kernels import _kernels
+            found = _kernels.lcp_with_previous(self.concat, self.offsets)
+            self._lazy["lcps"] = found
+        return found
+
     def by_id(self) -> tuple[np.ndarray, np.ndarray]:
         """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
         found = self._lazy.get("len_by_id")

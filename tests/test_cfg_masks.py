@@ -1,0 +1,1034 @@
+"""CFG masks equal a brute-force reference (`cfg_oracle.PrefixOracle`) at every step of random
+walks, over a dozen small grammars and small vocabularies.
+
+The oracle is first checked on its own: against Lark's LALR parser + contextual lexer on
+complete strings of grammars where that lexer agrees with the greedy lexing rule (JSON,
+arithmetic, brackets, keywords, `%import common`, a Python subset with Lark's
+`PythonIndenter`), against the character-level language by enumeration (scannerless mode), on
+hand-written cases of every lexing rule, and for internal consistency (prefix closure,
+`mask` == `viable` token by token).
+
+Then the engine (`grammask.compile_grammar` + `Matcher`) is compared with it, with
+`parser="earley"` and, where the LALR language is the grammar's (no shift/reduce conflict, or
+GBNF), the default `parser="auto"`: at every step of seeded random walks the allowed ids must
+equal {t : oracle.viable(prefix + t)} plus the EOS ids when oracle.complete(prefix);
+`can_terminate`, `accept_token` refusals, `accept_string`, `find_forced_bytes`, `fork` and
+`rollback` are checked against the same reference; 30 random grammars (overlapping literal
+and regex terminals, priorities, ignored spaces, empty and left-recursive rules) get short
+walks with vocabularies full of tokens that cross lexeme boundaries. Two known semantic gaps
+are pinned by strict xfails: GBNF is lexed greedily (not character-level), and
+`parser="auto"` takes Lark's LALR language on shift/reduce conflicts.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import cache
+
+import lark
+import numpy as np
+import pytest
+from cfg_oracle import PrefixOracle, reference_allowed
+from lark.indenter import PythonIndenter
+
+import grammask
+from grammask import TokenizerInfo
+from grammask.automata import compile_regex_dfa
+from grammask.grammar import Grammar, load_gbnf, load_lark
+
+HAVE_ENGINE = hasattr(grammask, "compile_grammar")
+needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="grammask.compile_grammar is not "
+                                                          "implemented yet")
+
+
+# ============================================================================= grammars
+@dataclass
+class Spec:
+    """A test grammar: source, syntax, hand-written sample texts (they seed the vocabulary
+    and the oracle checks), and tokens that span several lexemes."""
+
+    name: str
+    source: str
+    syntax: str = "lark"
+    samples: list[str] = field(default_factory=list)
+    multi: list[str] = field(default_factory=list)
+    start: str | None = None
+
+
+ARITH = Spec("arith", r"""
+?start: sum
+?sum: product | sum "+" product | sum "-" product
+?product: atom | product "*" atom | product "/" atom
+?atom: NUMBER | "-" atom | "(" sum ")" | NAME
+NAME: /[a-z_][a-z_0-9]*/
+%import common.NUMBER
+%import common.WS_INLINE
+%ignore WS_INLINE
+""", samples=["1+2*3", "(a - b1) / 2.5e3", "-(-x_1)*y", "12 * (3+4) - 5", "1.5e-2+.5",
+              "ab*(c+d)"], multi=["+(", ")*", "1+", "2)", " + ", "e+", ".5", "(-"])
+
+BRACKETS = Spec("brackets", r"""
+start: item*
+item: "(" item* ")" | "[" item* "]" | "{" item* "}" | WORD | "<" ">"
+WORD: /[a-z]+/
+%ignore " "
+""", samples=["(a [b] {c (d)})", "<>[[]]{x}", "((()))", "[ab cd] {e}"],
+    multi=["()", "([", "])", "}{", "((", "))", "<>", "a]", "(a"])
+
+AMBIGUOUS = Spec("ambiguous", r"""
+start: e | "@" tagged
+e: e "+" e | e "*" e | "(" e ")" | NUM | e e
+tagged: X ":" | Y ";" | X X
+NUM: /[0-9]+/
+X: /[a-c]+/
+Y: /[a-c]+/
+%ignore " "
+""", samples=["1+2*3", "1 2+3 4", "(1)(2)", "@abc:", "@ab;", "@a b", "12*(3 4)"],
+    multi=["1 ", ")(", "+(", "@a", "c:", "b;"])
+
+OPTIONAL = Spec("optional", r"""
+start: head? body tail
+head: "#" NAME?
+body: (item ","?)*
+item: NAME | empty "!"
+empty:
+tail: [";"] | "."
+NAME: /[a-z]+/
+""", samples=["#ab!,y!;", "#", "!,!.", "ab,cd", ";", "#x!,."],
+    multi=["#a", "!,", ",!", "x.", "!;"])
+
+COMMENTS = Spec("comments", r"""
+start: stmt*
+stmt: NAME "=" value ";"
+value: NAME | INT | STRING
+STRING: /"[^"\n]*"/
+COMMENT: /#[^\n]*/
+%import common.C_COMMENT
+%import common.CNAME -> NAME
+%import common.INT
+%import common.WS
+%ignore WS
+%ignore COMMENT
+%ignore C_COMMENT
+""", samples=["a = 1; # note\nb=\"x y\";", "/* c */ x=y;/**/z=2;", "# only\n",
+              "k = \"é中\"; /* multi\nline */"], multi=["*/", "/*", ";\n", "; #", "=\""])
+
+JSON = Spec("json", r"""
+?start: value
+?value: object | array | string | SIGNED_NUMBER -> number | "true" -> true
+      | "false" -> false | "null" -> null
+array  : "[" [value ("," value)*] "]"
+object : "{" [pair ("," pair)*] "}"
+pair   : string ":" value
+string : ESCAPED_STRING
+%import common.ESCAPED_STRING
+%import common.SIGNED_NUMBER
+%import common.WS
+%ignore WS
+""", samples=['{"a": [1, 2.5, -3e2], "b": {"c": null}}', '[true, false, "x\\"y"]',
+              '{"k\\u00e9": "v", "e": []}', '"str"', '-0.5'],
+    multi=['":', '",', '{"', '"}', '],', '":{"', '[]', '},', '": "', 'ue,'])
+
+KEYWORDS = Spec("keywords", r"""
+start: stmt+
+stmt: "if" NAME "then" NAME ";" | "let" NAME "=" NAME ";" | NAME ";"
+NAME: /[a-z]+/
+%ignore " "
+""", samples=["if x then y;", "let iff = thenx;", "iffy;", "let if = then;", "letx;"],
+    multi=["if ", "; ", "let", "then", " = ", "x;"])
+
+PRIORITIES = Spec("priorities", r"""
+start: item ("," item)*
+item: dec | hex | ident | abc
+dec: DEC
+hex: HEX "h"?
+ident: IDENT
+abc: ABC
+DEC.3: /[0-9]+/
+HEX.2: /[0-9a-f]+/
+IDENT: /[a-z0-9]+/
+ABC.-1: "abc"
+""", samples=["12,1a,zz,abc", "ffh,0,g1", "abch,1h", "9"], multi=["1,", ",a", "h,", "bc"])
+
+PYTHON = Spec("python", r"""
+start: (_NEWLINE | stmt)*
+?stmt: simple_stmt | compound_stmt
+simple_stmt: small_stmt _NEWLINE
+?small_stmt: NAME "=" expr | "pass" | "return" expr
+?compound_stmt: if_stmt | def_stmt
+if_stmt: "if" expr ":" suite ["else" ":" suite]
+def_stmt: "def" NAME "(" [NAME ("," NAME)*] ")" ":" suite
+suite: simple_stmt | _NEWLINE _INDENT stmt+ _DEDENT
+expr: atom (("+" | "<") atom)*
+?atom: NAME | NUMBER | "(" expr ")" | "[" [expr ("," expr)*] "]"
+     | NAME "(" [expr ("," expr)*] ")"
+NAME: /[a-z_][a-z0-9_]*/
+NUMBER: /[0-9]+/
+COMMENT: /#[^\n]*/
+_NEWLINE: ( /\r?\n[\t ]*/ | COMMENT )+
+%ignore /[\t ]+/
+%ignore COMMENT
+%declare _INDENT _DEDENT
+""", samples=["x = 1\n", "def f(a, b):\n    return a + b\n",
+              "if x < 1:\n  y = [1,\n 2]\nelse:\n\tpass\n",
+              "def g():\n    if a:\n        pass\n    z = f(1)\n# c\n",
+              "if a: pass\n"],
+    multi=[":\n", ":\n    ", "\n    ", "\n", "):", "(a", "\n\t", "1\n", "  "])
+
+COMMON = Spec("common", r"""
+start: assign*
+assign: CNAME "=" value ";"
+value: SIGNED_NUMBER | ESCAPED_STRING | CNAME | "[" [value ("," value)*] "]"
+%import common (CNAME, SIGNED_NUMBER, ESCAPED_STRING, WS, SH_COMMENT)
+%ignore WS
+%ignore SH_COMMENT
+""", samples=['a = 1;\nb_2 = "s";', 'c=[1, -2.5e3, x, "y"]; # end', 'd = [];'],
+    multi=['= "', '";', '[1', '],', '; #', '\n#'])
+
+UNICODE = Spec("unicode", r"""
+start: pair+
+pair: KEY "=" VAL ";"
+KEY: /[a-zé中]+/
+VAL: /"[^"]*"/ | /[0-9]+/
+%ignore " "
+""", samples=['é="中文";', 'a中 = 12 ;', 'x="😀 é";b="";'],
+    multi=['="', '";', '中=', 'é"'])
+
+GREEDY = Spec("greedy", r"""
+start: A B? | C | D "x"
+A: /a+/
+B: "ab"
+C: /a+c/
+D: /b+/
+""", samples=["aa", "aac", "bbx", "a"], multi=["ab", "ac", "bx"])
+
+GBNF_ARITH = Spec("gbnf_arith", r"""
+root ::= expr
+expr ::= term ([-+*/] term)*
+term ::= num | "(" expr ")" | "-" term
+num  ::= [0-9]+
+""", syntax="gbnf", samples=["1+2*(3-4)", "-(12)/7", "((0))"], multi=["+(", ")*", "12"])
+
+GBNF_OBJ = Spec("gbnf_obj", r"""
+root  ::= "{" ws pair (ws "," ws pair)* ws "}"
+pair  ::= key ws ":" ws value
+key   ::= "\"" [a-z]+ "\""
+value ::= "true" | "false" | "null" | [0-9]+ | "[" ws (value (ws "," ws value)*)? ws "]"
+ws    ::= [ ]?
+""", syntax="gbnf", samples=['{"a": true, "b":[1, null]}', '{ "x" : [ ] }', '{"k":false}'],
+    multi=['":', '",', '{"', 'ue', '[]', ', '])
+
+SPECS = [ARITH, BRACKETS, AMBIGUOUS, OPTIONAL, COMMENTS, JSON, KEYWORDS, PRIORITIES, PYTHON,
+         COMMON, UNICODE, GREEDY, GBNF_ARITH, GBNF_OBJ]
+GBNF_SPECS = [s for s in SPECS if s.syntax == "gbnf"]
+
+
+@cache
+def ir(spec_name: str) -> Grammar:
+    """The IR the engine compiles: GBNF goes through `load_grammar`, which collapses regular
+    rules into regex terminals (`collapse_regular=True`)."""
+    spec = next(s for s in SPECS if s.name == spec_name)
+    if spec.syntax == "gbnf":
+        return load_gbnf(spec.source, start=spec.start or "root", collapse_regular=True)
+    return load_lark(spec.source, start=spec.start or "start")
+
+
+@cache
+def raw_ir(spec_name: str) -> Grammar:
+    """GBNF as written (one terminal per literal/class): its character-level reading is the
+    GBNF language."""
+    spec = next(s for s in SPECS if s.name == spec_name)
+    assert spec.syntax == "gbnf"
+    return load_gbnf(spec.source, start=spec.start or "root")
+
+
+@cache
+def oracle(spec_name: str, lexing: str = "greedy") -> PrefixOracle:
+    if lexing == "scannerless":
+        return PrefixOracle(raw_ir(spec_name), lexing=lexing)
+    return PrefixOracle(ir(spec_name), lexing=lexing)
+
+
+# ============================================================================= generators
+@cache
+def _dfa_info(pattern: str):
+    d = compile_regex_dfa(pattern)
+    trans, acc = d.trans.tolist(), d.accepting.tolist()
+    n = len(acc)
+    preds: list[set[int]] = [set() for _ in range(n)]
+    for s in range(n):
+        for t in trans[s]:
+            if t >= 0:
+                preds[t].add(s)
+    dist = [10**9] * n
+    queue = deque(s for s in range(n) if acc[s])
+    for s in queue:
+        dist[s] = 0
+    while queue:
+        s = queue.popleft()
+        for p in preds[s]:
+            if dist[p] > dist[s] + 1:
+                dist[p] = dist[s] + 1
+                queue.append(p)
+    return trans, acc, dist
+
+
+def random_member(pattern: str, rng: random.Random, budget: int = 6) -> bytes:
+    """A random string of a terminal's language (a DFA walk heading for acceptance once
+    `budget` bytes are spent)."""
+    trans, acc, dist = _dfa_info(pattern)
+    state, out = 0, bytearray()
+    while True:
+        moves = [b for b in range(256) if trans[state][b] >= 0]
+        if acc[state] and (not moves or len(out) >= budget or rng.random() < 0.3):
+            return bytes(out)
+        if len(out) >= budget:
+            best = min(dist[trans[state][b]] for b in moves)
+            moves = [b for b in moves if dist[trans[state][b]] == best]
+        elif rng.random() < 0.7:        # prefer ASCII, the grammars' interesting bytes
+            moves = [b for b in moves if b < 0x80] or moves
+        b = rng.choice(moves)
+        out.append(b)
+        state = trans[state][b]
+
+
+_HEIGHTS: dict[int, dict[str, int]] = {}
+
+
+def _heights(g: Grammar) -> dict[str, int]:
+    if id(g) in _HEIGHTS:
+        return _HEIGHTS[id(g)]
+    h = _HEIGHTS[id(g)] = {t: 0 for t in g.terminals}
+    changed = True
+    while changed:
+        changed = False
+        for name, rule in g.rules.items():
+            best = min((1 + max((h.get(s, 10**9) for s in alt), default=0)
+                        for alt in rule.alternatives), default=10**9)
+            if best < h.get(name, 10**9):
+                h[name] = best
+                changed = True
+    return h
+
+
+def random_text(g: Grammar, rng: random.Random, max_depth: int = 7, spacer: bytes = b"",
+                spacing: float = 0.0) -> bytes:
+    """A random derivation's text (terminals: random members; `spacer` inserted between
+    terminals with probability `spacing`)."""
+    height = _heights(g)
+    out: list[bytes] = []
+
+    def expand(sym: str, depth: int) -> None:
+        if sym in g.terminals:
+            pattern = g.terminals[sym].pattern
+            assert pattern is not None, "declared terminals cannot be generated"
+            if out and spacer and rng.random() < spacing:
+                out.append(spacer)
+            out.append(random_member(pattern, rng))
+            return
+        alts = g.rules[sym].alternatives
+        if depth >= max_depth:
+            least = min(max((height[s] for s in a), default=0) for a in alts)
+            alts = tuple(a for a in alts if max((height[s] for s in a), default=0) == least)
+        for s in rng.choice(alts):
+            expand(s, depth + 1)
+
+    expand(g.start, 0)
+    return b"".join(out)
+
+
+def mutate(data: bytes, rng: random.Random, alphabet: bytes) -> bytes:
+    i = rng.randrange(len(data) + 1)
+    c = bytes([rng.choice(alphabet)])
+    op = rng.randrange(4)
+    if op == 0:
+        return data[:i] + c + data[i:]
+    if op == 1:
+        return data[:i] + data[i + 1:]
+    if op == 2:
+        return data[:i] + c + data[i + 1:]
+    j = rng.randrange(len(data) + 1)
+    return data[:min(i, j)] + data[max(i, j):]
+
+
+# ============================================================================= oracle vs Lark
+def lark_accepts(parser: lark.Lark, data: bytes) -> bool | None:
+    """Lark's verdict; None where Lark crashes instead of answering (its PythonIndenter on a
+    NEWLINE token without a line break: a lone comment at the end of the text)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    try:
+        parser.parse(text)
+        return True
+    except lark.exceptions.LarkError:
+        return False
+    except IndexError:
+        return None
+
+
+LARK_AGREES = {  # grammars where Lark's LALR contextual lexer reads like the greedy rule
+    "json": (b" ", 0.3, b'{}[],:"-+.0123456789eEtruefalsnul \\ax'),
+    "arith": (b" ", 0.3, b"+-*/()0123456789.eE_abxyz "),
+    "brackets": (b" ", 0.3, b"()[]{}<>ab "),
+    "keywords": (b" ", 1.0, b"iftheltnx=; "),
+    "common": (b" ", 0.3, b'=;[],"-.0123456789eab_ #\n'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LARK_AGREES))
+def test_oracle_agrees_with_lark_on_complete_strings(name: str) -> None:
+    spec = next(s for s in SPECS if s.name == name)
+    spacer, spacing, alphabet = LARK_AGREES[name]
+    parser = lark.Lark(spec.source, parser="lalr", lexer="contextual")
+    o = oracle(name)
+    rng = random.Random(hash(name) % 1000)
+    texts = [s.encode() for s in spec.samples]
+    texts += [random_text(ir(name), rng, spacer=spacer, spacing=spacing) for _ in range(150)]
+    generated_ok = sum(o.complete(t) for t in texts)
+    assert generated_ok >= 0.9 * len(texts), f"{name}: only {generated_ok}/{len(texts)} complete"
+    for t in texts:
+        assert o.complete(t) == lark_accepts(parser, t), t
+    for k in range(900):
+        t = mutate(texts[k % len(texts)], rng, alphabet)
+        assert o.complete(t) == lark_accepts(parser, t), t
+        if o.complete(t):
+            assert o.viable(t), t
+
+
+def test_oracle_agrees_with_lark_python_indenter() -> None:
+    parser = lark.Lark(PYTHON.source, parser="lalr", postlex=PythonIndenter())
+    o = oracle("python")
+    rng = random.Random(5)
+    texts = [s.encode() for s in PYTHON.samples]
+    texts += [b"def f():\n  if x:\n    pass\n  else:\n    return 1\n",
+              b"x = (1 +\n   2)\n", b"if a:\n    b = 1\n  c = 2\n", b"if a:\n\tb = 1\n        c = 2\n",
+              b"def f(a):\n    return a\n\n\n", b"if a:\n    pass", b"x = 1", b"pass\n  \n",
+              b"if a:\n  # comment\n  pass\n", b"x = [\n]\n", b"iffy = 1\n"]
+    assert all(o.complete(t) == lark_accepts(parser, t) for t in texts), \
+        [(t, o.complete(t), lark_accepts(parser, t)) for t in texts
+         if o.complete(t) != lark_accepts(parser, t)]
+    alphabet = b"\n\n    \tx1():+=[],#"
+    crashes = 0
+    for k in range(1500):
+        t = mutate(texts[k % len(texts)], rng, alphabet)
+        verdict = lark_accepts(parser, t)
+        if verdict is None:
+            crashes += 1                # Lark has no answer: a comment ends the text
+            assert o.viable(t), t
+            continue
+        assert o.complete(t) == verdict, t
+    assert crashes < 150
+
+
+# ============================================================================= oracle: scannerless
+def bounded_language(g: Grammar, alphabet: bytes, max_len: int) -> set[bytes]:
+    """Every string of length <= max_len over `alphabet` the IR derives character-level."""
+    words = [b""]
+    for _ in range(max_len):
+        words += [w + bytes([c]) for w in words if len(w) == _ for c in alphabet]
+    lang: dict[str, set[bytes]] = {}
+    for t, term in g.terminals.items():
+        d = compile_regex_dfa(term.pattern)
+        lang[t] = {w for w in words if d.matches(w)}
+    lang.update({r: set() for r in g.rules})
+    changed = True
+    while changed:
+        changed = False
+        for name, rule in g.rules.items():
+            for alt in rule.alternatives:
+                acc = {b""}
+                for sym in alt:
+                    acc = {a + b for a in acc for b in lang[sym] if len(a) + len(b) <= max_len}
+                if not acc <= lang[name]:
+                    lang[name] |= acc
+                    changed = True
+    return lang[g.start]
+
+
+def test_scannerless_oracle_is_the_character_level_language() -> None:
+    g = load_gbnf(r'''
+    root ::= "ab" | "a" "bc" | x "c"*
+    x ::= [a-b] x | ""
+    ''')
+    o = PrefixOracle(g, lexing="scannerless")
+    alphabet, n = b"abc", 6
+    lang = bounded_language(g, alphabet, n)
+    words = [b""]
+    for k in range(n):
+        words += [w + bytes([c]) for w in words if len(w) == k for c in alphabet]
+    prefixes = {w[:i] for w in lang for i in range(len(w) + 1)}
+    for w in words:
+        assert o.complete(w) == (w in lang), w
+        if len(w) <= 3:      # every completion needs at most 3 more bytes here
+            assert o.viable(w) == any(x.startswith(w) for x in lang), w
+        if w in prefixes:
+            assert o.viable(w), w
+    assert o.mask(b"a", [b"b", b"bc", b"bcc", b"x", None]) == [True, True, True, False, False]
+
+
+# ============================================================================= oracle: cases
+CASES = {
+    # grammar: [(text, viable, complete)]
+    "greedy": [(b"a", True, True), (b"aa", True, True), (b"aab", False, False),
+               (b"aac", True, True), (b"ac", True, True), (b"b", True, False),
+               (b"bbx", True, True), (b"bx", True, True), (b"aaab", False, False)],
+    "keywords": [(b"if", True, False), (b"iff", True, False), (b"if;", False, False), (b"iff;", True, True),
+                 (b"if if", True, False), (b"if if then x;", True, True), (b"let let", True, False), (b"let if = then;", True, True),
+                 (b"if x then y;", True, True), (b"if x thenz", True, False),
+                 (b"if x thenz y;", False, False)],
+    "priorities": [(b"12", True, True), (b"12h", True, True), (b"1a", True, True),
+                   (b"1ah", True, True), (b"abc", True, True), (b"abch", True, True),
+                   (b"zz,g1", True, True), (b"zzh", True, True), (b"12,h", True, True), (b"12,,", False, False), (b"12,", True, False)],
+    "python": [(b"x = 1\n", True, True), (b"if a:\n  pass\n", True, True),
+               (b"if a:\n  pass\n pass\n", False, False),
+               (b"if a:\n  pass\n  ", True, True), (b"if a:\n  pass", True, False),
+               (b"x = 1 # c", True, False), (b"x = 1 # c\n", True, True),
+               (b"# c", True, True), (b"x = 1\n#c", True, True), (b"#", True, True),
+               (b"x = 1\n# c", True, False),   # Lark counts the comment's space as indentation
+               (b"x = (1 +\n 2)\n", True, True), (b"x = 1 +\n", True, False), (b"x = 1 +\nx", False, False),
+               (b"  x = 1\n", True, True), (b"x = 1\n  y = 2\n", False, False), (b"if a:\n\tb = 1\n        c = 2\n", True, True),
+               (b"def f(a,\nb):\n pass\n", True, True), (b"x = 1 # c\n", True, True)],
+    "comments": [(b"/* x", True, False), (b"/* x */", True, True), (b"/* x */ */", False, False),
+                 (b"a=1;#", True, True), (b"a=1;/", True, False), (b"a=\"x\n", False, False)],
+    "json": [(b'{"a": 1}', True, True), (b'{"a": 1', True, False), (b'{"a" 1}', False, False),
+             (b'[1, 2,]', False, False), (b'"\\u00', True, False), (b'tru', True, False),
+             (b'truex', False, False), (b'-', True, False), (b'1.', True, True),
+             (b'1.e', True, False), (b'1e+', True, False), (b'1ee', False, False)],
+    "ambiguous": [(b"@abc:", True, True), (b"@abc;", True, True), (b"@ab ab", True, True),
+                  (b"@a b;", False, False), (b"1 2 3", True, True), (b"12", True, True)],
+    "optional": [(b"", True, True), (b"#", True, True), (b"#;", True, True), (b"!!!", True, True),
+                 (b"#a#", False, False), (b"a,b.", True, True), (b"a b", False, False)],
+    "unicode": [("é=\"中\";".encode(), True, True), ("é".encode()[:1], True, False),
+                (b"a\xc3", True, False), (b"a=\"\xe4\xb8", True, False), (b"a\xff", False, False)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_oracle_hand_written_cases(name: str) -> None:
+    o = oracle(name)
+    for text, viable, complete in CASES[name]:
+        assert (o.viable(text), o.complete(text)) == (viable, complete), text
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_oracle_consistency(spec: Spec) -> None:
+    """Viability is prefix-closed, complete texts are viable, and `mask` (which resumes from
+    the prefix's trailing lexeme) equals `viable` from scratch."""
+    o = oracle(spec.name)
+    rng = random.Random(11)
+    vocab = vocabulary(spec)
+    for s in spec.samples:
+        data = s.encode()
+        flags = [o.viable(data[:i]) for i in range(len(data) + 1)]
+        assert all(flags), (s, flags)   # the samples are written to be valid
+        assert o.complete(data), s
+        for _ in range(3):
+            cut = rng.randrange(len(data) + 1)
+            toks = rng.sample(vocab, 40)
+            assert o.mask(data[:cut], toks) == [o.viable(data[:cut] + t) for t in toks]
+        for _ in range(20):
+            m = mutate(data, rng, bytes(set(data)) + b"\x00 ")
+            flags = [o.viable(m[:i]) for i in range(len(m) + 1)]
+            assert flags == sorted(flags, reverse=True), (m, flags)
+            assert not o.complete(m) or flags[-1], m
+
+
+@pytest.mark.parametrize("spec", GBNF_SPECS, ids=lambda s: s.name)
+def test_gbnf_specs_read_the_same_greedy_or_scannerless(spec: Spec) -> None:
+    """The GBNF test grammars are chosen so that the engine's reading (greedy lexing of the
+    collapsed IR) and GBNF's own (character-level, every terminal match kept) coincide, so the
+    engine comparisons below are comparisons with the GBNF language too."""
+    greedy, sl = oracle(spec.name), oracle(spec.name, "scannerless")
+    rng = random.Random(3)
+    vocab = vocabulary(spec)
+    for s in spec.samples:
+        data = s.encode()
+        for cut in range(len(data) + 1):
+            assert greedy.complete(data[:cut]) == sl.complete(data[:cut]), data[:cut]
+            assert greedy.mask(data[:cut], vocab) == sl.mask(data[:cut], vocab), data[:cut]
+        for _ in range(20):
+            m = mutate(data, rng, bytes(set(data)))
+            assert greedy.viable(m) == sl.viable(m), m
+            assert greedy.complete(m) == sl.complete(m), m
+
+
+# ============================================================================= vocabularies
+@cache
+def _vocabulary(spec_name: str) -> tuple[bytes, ...]:
+    """~150-400 tokens: every byte of the samples and literals, a few foreign bytes, random
+    fragments of sample and generated texts, multi-lexeme tokens, split UTF-8 characters."""
+    spec = next(s for s in SPECS if s.name == spec_name)
+    rng = random.Random(sum(map(ord, spec_name)))
+    g = ir(spec_name)
+    texts = [s.encode() for s in spec.samples]
+    if spec.name != "python":
+        texts += [random_text(g, rng, max_depth=6, spacer=b" ", spacing=0.2) for _ in range(30)]
+    toks: list[bytes] = []
+    singles = set(b"".join(texts))
+    for t in g.terminals.values():
+        if t.literal is not None:
+            singles |= set(t.literal.encode())
+    toks += [bytes([b]) for b in sorted(singles)]        # UTF-8 lead/continuation bytes too
+    toks += [b"\x00", b"?", b"Z", b"\xff", b" ", b"\n"]
+    for t in g.terminals.values():
+        if t.literal:
+            toks.append(t.literal.encode())
+    toks += [m.encode() for m in spec.multi]
+    toks += [c.encode()[:k] for c in "é中😀" for k in range(1, len(c.encode()) + 1)]
+    toks += [c.encode()[k:] for c in "é中😀" for k in range(1, len(c.encode()))]
+    joined = [t for t in texts if t]
+    while len(toks) < 260:
+        t = rng.choice(joined)
+        i = rng.randrange(len(t))
+        toks.append(t[i:i + rng.randint(2, 7)])
+    seen, out = set(), []
+    for t in toks:
+        if t and t not in seen:
+            seen.add(t)
+            out.append(t)
+    return tuple(out)
+
+
+def vocabulary(spec: Spec) -> list[bytes]:
+    return list(_vocabulary(spec.name))
+
+
+def tokenizer_for(spec: Spec) -> TokenizerInfo:
+    """Text tokens, then one special (None) token and the EOS id, plus 3 padding ids."""
+    toks: list[bytes | None] = list(vocabulary(spec)) + [None, None]
+    return TokenizerInfo(toks, eos_token_ids=[len(toks) - 1], vocab_size=len(toks) + 3)
+
+
+def lalr_conflict_free(g: Grammar) -> bool:
+    """Does Lark's LALR(1) analyser build a table for the IR without any conflict? Only then
+    is the LALR language (shift/reduce conflicts resolved as shift) the grammar's language."""
+    from lark.common import ParserConf
+    from lark.exceptions import GrammarError as LarkGrammarError
+    from lark.grammar import NonTerminal
+    from lark.grammar import Rule as LarkRule
+    from lark.grammar import Terminal as LarkTerminal
+    from lark.parsers.lalr_analysis import LALR_Analyzer
+    rules = [LarkRule(NonTerminal(name), [NonTerminal(x) if x in g.rules else LarkTerminal(x)
+                                          for x in alt], order=i)
+             for name, r in g.rules.items() for i, alt in enumerate(r.alternatives)]
+    try:
+        LALR_Analyzer(ParserConf(rules, None, [g.start]), strict=True).compute_lalr()
+    except LarkGrammarError:
+        return False
+    return True
+
+
+def parser_kinds(spec: Spec) -> list[str]:
+    """Parser choices whose language is the grammar's (CFG) language, hence the oracle's:
+    Earley always; "auto" (the default) for conflict-free LALR grammars and for GBNF, which
+    has no LALR reading to fall back on. For Lark grammars with shift/reduce conflicts "auto"
+    documents Lark's LALR language (shift preference) instead, which the oracle does not
+    model."""
+    if spec.syntax == "gbnf" or lalr_conflict_free(ir(spec.name)):
+        return ["earley", "auto"]
+    return ["earley"]
+
+
+def default_parser(spec: Spec) -> str:
+    return parser_kinds(spec)[-1]
+
+
+ENGINE_CASES = [(s, k) for s in SPECS for k in parser_kinds(s)]
+
+
+def engine_id(case) -> str:
+    return f"{case[0].name}-{case[1]}"
+
+
+def compile_spec(spec: Spec, info: TokenizerInfo, parser: str | None = None):
+    """The engine compiled from the grammar text (the public path), or from the same IR the
+    oracle reads while the text front door (`grammask.grammar.load_grammar`) is missing."""
+    import grammask.grammar as front_ends
+    parser = parser or default_parser(spec)
+    if hasattr(front_ends, "load_grammar"):
+        return grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
+                                        parser=parser)
+    return grammask.compile_grammar(ir(spec.name), info, parser=parser)
+
+
+def engine_lexing(spec: Spec) -> str:
+    """The oracle mode the engine's semantics correspond to for this grammar."""
+    return "greedy"
+
+
+# ============================================================================= engine vs oracle
+class Walker:
+    """Drives one engine matcher and the reference side by side."""
+
+    def __init__(self, spec: Spec, info: TokenizerInfo) -> None:
+        self.spec = spec
+        self.info = info
+        self.oracle = oracle(spec.name, engine_lexing(spec))
+        self.eos = set(info.eos_token_ids)
+
+    def want(self, prefix: bytes) -> set[int]:
+        return reference_allowed(self.oracle, self.info.token_bytes, self.eos, prefix)
+
+    def check(self, matcher, prefix: bytes, what: str = "") -> set[int]:
+        want = self.want(prefix)
+        got = set(np.asarray(matcher.allowed_token_ids()).tolist())
+        if got != want:
+            extra = sorted(got - want)[:6]
+            missing = sorted(want - got)[:6]
+            show = lambda ids: [(i, self.info.token_bytes[i]) for i in ids]
+            raise AssertionError(
+                f"[{self.spec.name}] {what} prefix {prefix!r}: engine allows extra "
+                f"{show(extra)}, misses {show(missing)} (complete={self.oracle.complete(prefix)})")
+        assert matcher.can_terminate() == self.oracle.complete(prefix), (self.spec.name, prefix)
+        return want
+
+
+def pick(rng: random.Random, allowed: set[int], info: TokenizerInfo, multi: set[int]) -> int | None:
+    text = sorted(i for i in allowed if info.token_bytes[i] is not None)
+    if not text:
+        return None
+    preferred = [i for i in text if i in multi]
+    if preferred and rng.random() < 0.3:
+        return rng.choice(preferred)
+    return rng.choice(text)
+
+
+WALKS, STEPS = 4, 28
+
+
+@needs_engine
+@pytest.mark.parametrize("case", ENGINE_CASES, ids=engine_id)
+def test_engine_masks_equal_reference(case) -> None:
+    spec, parser = case
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info, parser)
+    w = Walker(spec, info)
+    multi = {i for i, t in enumerate(info.token_bytes) if t is not None and
+             t.decode("utf-8", "replace") in spec.multi}
+    rng = random.Random(sum(map(ord, spec.name)) + 1)
+    checked = 0
+    for _ in range(WALKS):
+        m = grammask.Matcher(cg)
+        prefix = b""
+        for _ in range(STEPS):
+            allowed = w.check(m, prefix, "walk")
+            checked += 1
+            tid = pick(rng, allowed, info, multi)
+            if tid is None:
+                break
+            assert m.accept_token(tid), (spec.name, prefix, info.token_bytes[tid])
+            prefix += info.token_bytes[tid]
+    assert checked >= WALKS * 3
+
+
+@needs_engine
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_engine_rejects_what_reference_rejects(spec: Spec) -> None:
+    """accept_token answers like the reference for disallowed tokens, and a rejected token
+    leaves the matcher where it was."""
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info)
+    w = Walker(spec, info)
+    rng = random.Random(99)
+    for sample in spec.samples[:3]:
+        m = grammask.Matcher(cg)
+        prefix = b""
+        data = sample.encode()
+        while True:
+            allowed = w.check(m, prefix, "accept")
+            banned = [i for i, t in enumerate(info.token_bytes)
+                      if t is not None and i not in allowed]
+            for tid in rng.sample(banned, min(3, len(banned))):
+                assert not m.accept_token(tid), (spec.name, prefix, info.token_bytes[tid])
+            rest = data[len(prefix):]
+            nxt = [i for i in allowed if info.token_bytes[i] is not None
+                   and rest.startswith(info.token_bytes[i])]
+            if not nxt:
+                break
+            tid = max(nxt, key=lambda i: len(info.token_bytes[i]))
+            assert m.accept_token(tid)
+            prefix += info.token_bytes[tid]
+        assert prefix == data, (spec.name, prefix)
+        assert m.can_terminate() and min(info.eos_token_ids) in set(m.allowed_token_ids().tolist())
+
+
+@needs_engine
+@pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, AMBIGUOUS, COMMENTS, GBNF_OBJ],
+                         ids=lambda s: s.name)
+def test_engine_fork_and_rollback_match_replay(spec: Spec) -> None:
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info)
+    w = Walker(spec, info)
+    rng = random.Random(2024)
+    for _ in range(3):
+        m = grammask.Matcher(cg)
+        history: list[int] = []
+        prefix = b""
+        for step in range(24):
+            allowed = w.check(m, prefix, "main")
+            tid = pick(rng, allowed, info, set())
+            if tid is None:
+                break
+            if step % 5 == 2:          # a fork wanders off; the original must not move
+                f = m.fork()
+                fprefix = prefix
+                for _ in range(4):
+                    fallowed = w.check(f, fprefix, "fork")
+                    ftid = pick(rng, fallowed, info, set())
+                    if ftid is None:
+                        break
+                    assert f.accept_token(ftid)
+                    fprefix += info.token_bytes[ftid]
+                w.check(m, prefix, "after fork")
+            assert m.accept_token(tid)
+            history.append(tid)
+            prefix += info.token_bytes[tid]
+            if step % 7 == 6 and len(history) >= 3:   # roll back, compare, replay
+                k = rng.randint(1, 3)
+                m.rollback(k)
+                back = history[:-k]
+                bprefix = b"".join(info.token_bytes[i] for i in back)
+                w.check(m, bprefix, f"rollback({k})")
+                fresh = grammask.Matcher(cg)
+                for i in back:
+                    assert fresh.accept_token(i)
+                assert set(fresh.allowed_token_ids().tolist()) == \
+                    set(m.allowed_token_ids().tolist())
+                for i in history[-k:]:
+                    assert m.accept_token(i)
+                w.check(m, prefix, "replayed")
+
+
+@needs_engine
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_engine_on_hand_written_cases(name: str) -> None:
+    """Byte by byte through each hand-written case (all 256 single bytes are tokens, next to
+    the grammar's vocabulary): masks at every prefix, then the verdict at the end."""
+    spec = next(s for s in SPECS if s.name == name)
+    toks: list[bytes | None] = [bytes([b]) for b in range(256)]
+    toks += [t for t in vocabulary(spec) if len(t) > 1] + [None, None]
+    info = TokenizerInfo(toks, eos_token_ids=[len(toks) - 1])
+    cg = compile_spec(spec, info)
+    w = Walker(spec, info)
+    for text, viable, complete in CASES[name]:
+        m = grammask.Matcher(cg)
+        for i in range(len(text)):
+            allowed = w.check(m, text[:i], "case")
+            ok = m.accept_token(text[i])
+            assert ok == (text[i] in allowed), (name, text[:i + 1])
+            if not ok:
+                break
+        else:
+            w.check(m, text, "case end")
+            assert m.can_terminate() == complete, (name, text)
+
+
+@needs_engine
+def test_engine_eos_only_when_complete() -> None:
+    """EOS is refused before the text is complete; once accepted, only EOS stays allowed."""
+    info = tokenizer_for(JSON)
+    cg = compile_spec(JSON, info)
+    m = grammask.Matcher(cg)
+    eos = info.eos_token_ids[0]
+    for tok in [b"[", b"1"]:
+        assert m.accept_token(info.token_bytes.index(tok))
+    assert not m.accept_token(eos) and not m.can_terminate()
+    assert m.accept_token(info.token_bytes.index(b"]"))
+    assert eos in set(m.allowed_token_ids().tolist())
+    assert m.accept_token(eos)
+    assert m.is_terminated() and set(m.allowed_token_ids().tolist()) == {eos}
+
+
+@needs_engine
+@pytest.mark.parametrize("case", ENGINE_CASES, ids=engine_id)
+def test_engine_accept_string_matches_reference(case) -> None:
+    """Raw texts (samples, their prefixes and mutations): accept_string == viable, then
+    can_terminate == complete."""
+    spec, parser = case
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info, parser)
+    o = oracle(spec.name, engine_lexing(spec))
+    rng = random.Random(17)
+    texts = []
+    for s in spec.samples:
+        data = s.encode()
+        texts += [data[:i] for i in range(len(data) + 1)]
+        alphabet = bytes(set(data)) + b" \n#\x00\xc3"
+        texts += [mutate(data, rng, alphabet) for _ in range(40)]
+    for t in texts:
+        m = grammask.Matcher(cg)
+        assert m.accept_string(t) == o.viable(t), (spec.name, t)
+        if o.viable(t):
+            assert m.can_terminate() == o.complete(t), (spec.name, t)
+
+
+@needs_engine
+@pytest.mark.parametrize("spec", [JSON, PYTHON, KEYWORDS, GBNF_OBJ], ids=lambda s: s.name)
+def test_engine_forced_bytes_match_reference(spec: Spec) -> None:
+    """find_forced_bytes: the bytes taken while exactly one byte keeps the text viable and
+    the text so far is not complete."""
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info)
+    o = oracle(spec.name, engine_lexing(spec))
+    singles = [bytes([b]) for b in range(256)]
+    for s in spec.samples:
+        data = s.encode()
+        for cut in range(0, len(data) + 1, 3):
+            prefix = data[:cut]
+            want = b""
+            while len(want) < 40 and not o.complete(prefix + want):
+                live = [b for b, ok in zip(singles, o.mask(prefix + want, singles)) if ok]
+                if len(live) != 1:
+                    break
+                want += live[0]
+            m = grammask.Matcher(cg)
+            assert m.accept_string(prefix)
+            assert m.find_forced_bytes() == want, (spec.name, prefix)
+
+
+# ============================================================================= reproducers
+def _tiny(src: str, toks: list[bytes], syntax: str = "lark", parser: str = "auto"):
+    info = TokenizerInfo(list(toks) + [None], eos_token_ids=[len(toks)])
+    return info, grammask.compile_grammar(src, info, syntax=syntax, parser=parser)
+
+
+@needs_engine
+@pytest.mark.parametrize("parser", ["earley", "auto"])
+def test_engine_straddler_whose_suffix_straddles_too(parser: str) -> None:
+    """A token whose first lexeme leads back to the same configuration (an ignored space, or
+    a completed list item) and whose rest is a token that itself crosses a lexeme boundary:
+    ' -a' after ' ' is '-a', which ends '-' and starts 'a'."""
+    _, cg = _tiny('start: atom\natom: "-" atom | NAME\nNAME: /[a-z]+/\n%ignore " "\n',
+                  [b"-a", b" -a"], parser=parser)
+    m = grammask.Matcher(cg)
+    assert m.fork().accept_token(1)                         # the engine accepts ' -a' ...
+    assert set(m.allowed_token_ids().tolist()) == {0, 1}    # ... so the mask must allow it
+    _, cg = _tiny('start: item*\nitem: NAME | "!"\nNAME: /[a-z]+/\n', [b"!a", b"b!a", b"!"],
+                  parser=parser)
+    m = grammask.Matcher(cg)
+    assert m.accept_token(2)                                # "!"
+    assert m.fork().accept_token(1)                         # "!" + "b!a" is fine
+    assert set(m.allowed_token_ids().tolist()) == {0, 1, 2, 3}
+
+
+@needs_engine
+@pytest.mark.xfail(strict=True, reason="GBNF is read with the greedy contextual lexer (literal "
+                   "terminals beat classes, no backtracking into shorter lexemes), not "
+                   "character-level as llama.cpp reads it")
+def test_gbnf_language_is_character_level() -> None:
+    cases = [('root ::= "a" root | [a-z]', [b"a", b"aa", b"ab"]),
+             ('root ::= x "ing"\nx ::= [a-z] | [a-z] x', [b"sing", b"singing", b"inging"])]
+    for src, texts in cases:
+        _, cg = _tiny(src, [b"a"], syntax="gbnf")
+        ref = PrefixOracle(load_gbnf(src), lexing="scannerless")
+        for t in texts:
+            m = grammask.Matcher(cg)
+            ok = m.accept_string(t)
+            assert (ok, ok and m.can_terminate()) == (ref.viable(t), ref.complete(t)), (src, t)
+
+
+@needs_engine
+@pytest.mark.xfail(strict=True, reason="parser='auto' takes LALR(1) whenever Lark builds a "
+                   "table, resolving shift/reduce conflicts as shift (Lark's lalr language), "
+                   "which rejects strings of the grammar")
+def test_auto_parser_keeps_the_language_on_shift_reduce_conflicts() -> None:
+    src = 'start: head? item*\nhead: "#" NAME?\nitem: NAME ","\nNAME: /[a-z]+/\n'
+    assert not lalr_conflict_free(load_lark(src))
+    _, auto = _tiny(src, [b"a"])
+    _, earley = _tiny(src, [b"a"], parser="earley")
+    for t in [b"#a,", b"#ab,c,"]:                 # head = "#", then items
+        assert grammask.Matcher(earley).accept_string(t)
+        assert grammask.Matcher(auto).accept_string(t), t
+
+
+# ============================================================================= random grammars
+RANDOM_LITERALS = ["a", "ab", "abc", "b", "c", "(", ")", ",", "if", "0"]
+RANDOM_REGEXES = ["[a-c]+", "[ab]+c?", "[0-9]+", "a*b", "(ab)+", "[a-z]+", "[a-c][0-9]*",
+                  "c+", "\\(+", "b[0-9]?"]
+
+
+def random_grammar(rng: random.Random) -> Grammar:
+    """A small random grammar over overlapping literal and regex terminals with random
+    priorities, maybe an ignored space terminal; empty and left-recursive alternatives
+    happen naturally."""
+    from grammask.grammar import Rule, Terminal
+    terms: dict[str, Terminal] = {}
+    for i, lit in enumerate(rng.sample(RANDOM_LITERALS, rng.randint(2, 5))):
+        name = f"L{i}"
+        pattern = "".join("\\" + ch if not ch.isalnum() else ch for ch in lit)
+        terms[name] = Terminal(name, pattern, rng.choice([0, 0, 0, 1, -1]), lit)
+    for i, rx in enumerate(rng.sample(RANDOM_REGEXES, rng.randint(1, 4))):
+        name = f"R{i}"
+        terms[name] = Terminal(name, rx, rng.choice([0, 0, 0, 1, 2]), None)
+    ignore: tuple[str, ...] = ()
+    if rng.random() < 0.5:
+        terms["WS"] = Terminal("WS", " +", 0, None)
+        ignore = ("WS",)
+    names = [f"r{i}" for i in range(rng.randint(2, 4))]
+    symbols = [t for t in terms if t != "WS"]
+    rules = {}
+    for n in names:
+        alts = set()
+        for _ in range(rng.randint(1, 3)):
+            alts.add(tuple(rng.choice(symbols + names) for _ in range(rng.choice([0, 1, 2, 2, 3]))))
+        # one alternative made of terminals only keeps every rule productive
+        alts.add(tuple(rng.choice(symbols) for _ in range(rng.randint(1, 2))))
+        rules[n] = Rule(n, tuple(sorted(alts)))
+    g = Grammar(names[0], rules, terms, ignore, name="random")
+    g.check()
+    return g
+
+
+@needs_engine
+def test_engine_masks_on_random_grammars() -> None:
+    rng = random.Random(3)
+    alphabet = b"abc019(), xif"
+    toks: list[bytes | None] = [bytes([c]) for c in alphabet]
+    while len(toks) < 100:
+        t = bytes(rng.choice(alphabet) for _ in range(rng.randint(2, 4)))
+        if t not in toks:
+            toks.append(t)
+    for t in list(toks[len(alphabet):len(alphabet) + 40]):
+        for v in (b" " + t, t + b" ", t[1:] + b",", b"," + t):  # straddlers sharing suffixes
+            if v not in toks:
+                toks.append(v)
+    toks += [None, None]
+    info = TokenizerInfo(toks, eos_token_ids=[len(toks) - 1])
+    eos = set(info.eos_token_ids)
+    for k in range(30):
+        g = random_grammar(rng)
+        o = PrefixOracle(g)
+        kind = "auto" if lalr_conflict_free(g) and k % 2 else "earley"
+        cg = grammask.compile_grammar(g, info, parser=kind)
+        for _ in range(3):
+            m = grammask.Matcher(cg)
+            prefix = b""
+            for _ in range(12):
+                want = reference_allowed(o, info.token_bytes, eos, prefix)
+                got = set(m.allowed_token_ids().tolist())
+                assert got == want, (
+                    f"random grammar #{k} ({kind}) {g.rules} {g.terminals} ignore={g.ignore} prefix "
+                    f"{prefix!r}: extra {[info.token_bytes[i] for i in sorted(got - want)]} "
+                    f"missing {[info.token_bytes[i] for i in sorted(want - got)]}")
+                tid = pick(rng, want, info, set())
+                if tid is None:
+                    break
+                assert m.accept_token(tid)
+                prefix += info.token_bytes[tid]
+
+
+def test_reference_runtime_budget() -> None:
+    """The oracle stays fast enough for the walks above (a guard against slow regressions)."""
+    spec = PYTHON
+    o = oracle(spec.name)
+    vocab = vocabulary(spec)
+    t0 = time.perf_counter()
+    for s in spec.samples[:2]:
+        data = s.encode()
+        for cut in range(0, len(data), 4):
+            o.mask(data[:cut], vocab)
+    assert time.perf_counter() - t0 < 20
