@@ -16,7 +16,7 @@ import numpy as np
 
 from .automata import compile_regex_dfa
 from .automata.earley import DEAD, EarleyParser, Productions
-from .automata.lalr import LalrParser, LalrUnavailable
+from .automata.lalr import DeepRead, LalrParser, LalrUnavailable
 from .automata.lexer import LexTerminal, Lexer
 from .automata.terminal_parser import IndentConfig, TerminalParser
 from .compiled_grammar import TERMINATED, EngineBase
@@ -36,7 +36,8 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # mask of the configuration after its lexeme (which could recurse through every nesting level).
 _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
-_EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
+_EMIT_SPAN = 1 << 20
+_MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _OPEN = {"(": True, "[": True, "{": True}
 _CLOSE = {")": True, "]": True, "}": True}
 
@@ -83,9 +84,10 @@ class CompiledCFG(EngineBase):
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
         self._boundary_low: dict[int, int] = {}
-        self._mask_dep: dict[int, int] = {}
-        self._window_masks: dict[tuple, StoredMask] = {}
-        self._window_sizes: set[int] = set()
+        self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
+        self._virtual: dict[int, int] = {}
+        self.deep_rechecks = 0
+        self.window_misses = 0
         self.window_hits = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
@@ -109,74 +111,71 @@ class CompiledCFG(EngineBase):
 
     def mask(self, state: int) -> StoredMask:
         found = self._masks.get(state)
-        return found if found is not None else self._mask(state, set())
-
-    def _mask(self, state: int, busy: set[int]) -> StoredMask:
-        found = self._masks.get(state)
-        if found is not None:
-            self.parser.replay(self._mask_dep[state])
-            return found
-        shared = self._shared_mask(state)
-        if shared is not None:
-            self.window_hits += 1
-            self._masks[state], self._mask_dep[state] = shared
-            self.parser.replay(shared[1])
-            return shared[0]
-        busy.add(state)
-        saved = self.parser.begin()
-        try:
-            found = self._interner.intern(self._compute_mask(state, busy))
-        finally:
-            busy.discard(state)
-            dep = self.parser.end(saved)
-        self._masks[state] = found
-        self._mask_dep[state] = dep
-        self._share_mask(state, found, dep)
+        if found is None:
+            with self._lock:
+                found = self._masks.get(state)
+                if found is None:
+                    found = self._interner.intern(self._exact_words(state))
+                    self._masks[state] = found
         return found
 
-    # -- sharing masks between configurations with the same top of stack -----------------------
-    # A mask computed while the parser read only the top k stack nodes (and the indentation
-    # state only if flagged) is valid for every configuration with the same lexer state and
-    # the same LR states in those k nodes: XGrammar's observation that most tokens only see the
-    # top of the stack, made exact by tracking what each answer read (LalrParser.begin/end).
-    def _window_parts(self, state: int) -> tuple[int, int, tuple, int] | None:
-        """(lexer state, top stack node, indentation key, stack height) or None."""
-        if self.parser_kind != "lalr" or self.limits.mask_window <= 0:
-            return None
-        p, lx = self._configs[state]
-        sid, indents, parens = self.parser.stack_of(p)
-        node = self.earley.single_node(sid)
-        if node < 0:
-            return None
-        return lx, node, (indents, parens), self.earley.height(node)
+    def _exact_words(self, state: int) -> np.ndarray:
+        """The mask of a real configuration. With LALR it comes from the configuration's
+        *window* (the same top `mask_window` LR states on a sentinel bottom, shared by every
+        configuration with that top of stack): its sure tokens as they are, its deep tokens —
+        those whose fate read below the window — rechecked here against the real stack."""
+        virtual = self._virtual_config(state)
+        if virtual is None:
+            sure, deep = self._dense_pair(state, set())
+            return sure
+        sure, deep_ids = self._pair(virtual, set())
+        if deep_ids.shape[0] > _MAX_DEEP:       # the window says too little: go exact
+            self.window_misses += 1
+            return self._dense_pair(state, set())[0]
+        words = self._densify(sure)
+        self.deep_rechecks += int(deep_ids.shape[0])
+        if deep_ids.shape[0]:
+            p, lx = self._configs[state]
+            eos = np.isin(deep_ids, self._eos)
+            toks = deep_ids[~eos]
+            if toks.shape[0]:
+                starts, ends = self._token_spans(toks)
+                _kernels.cfg_walk_tokens(self, self.trie.concat, starts, ends, toks,
+                                         np.arange(toks.shape[0], dtype=np.int64), p, lx,
+                                         words, words)
+            if eos.any() and self._can_end(p, lx):
+                self._set_eos(words)
+        return words
 
-    def _shared_mask(self, state: int) -> tuple[StoredMask, int] | None:
-        parts = self._window_parts(state)
-        if parts is None:
+    def _virtual_config(self, state: int) -> int | None:
+        """The window configuration of `state` (None without LALR windows)."""
+        k = self.limits.mask_window
+        if self.parser_kind != "lalr" or k <= 0:
             return None
-        lx, node, indent_key, height = parts
-        for k in sorted(self._window_sizes):
-            window = self.earley.window(node, k) if k else ()
-            for key in ((lx, k, window), (lx, k, window, indent_key)):
-                found = self._window_masks.get(key)
-                if found is not None:
-                    low = max(height - k + 1, 0) if k else height + 1
-                    return found, (low << 1) | (len(key) == 4)
-        return None
+        found = self._virtual.get(state)
+        if found is None:
+            p, lx = self._configs[state]
+            sid, indents, parens = self.parser.stack_of(p)
+            vsid = self.earley.virtual_state(sid, k)
+            if vsid < 0:
+                return None
+            vp = self.parser.with_stack(p, vsid)
+            found = self._config(vp, lx)
+            self._virtual[state] = found
+        return found
 
-    def _share_mask(self, state: int, mask: StoredMask, dep: int) -> None:
-        parts = self._window_parts(state)
-        if parts is None:
-            return
-        lx, node, indent_key, height = parts
-        low = dep >> 1
-        k = 0 if low > height else height - low + 1
-        if k > self.limits.mask_window:
-            return
-        window = self.earley.window(node, k) if k else ()
-        key = (lx, k, window, indent_key) if dep & 1 else (lx, k, window)
-        self._window_masks[key] = mask
-        self._window_sizes.add(k)
+    def _token_spans(self, toks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.trie.spans_by_id()
+        return start[toks], end[toks]
+
+    def _densify(self, stored: StoredMask) -> np.ndarray:
+        out = np.zeros((1, self._words), dtype=np.uint32)
+        _kernels.fill_row(stored.kind, stored.data, out, 0, self.tokenizer_info.vocab_size)
+        return out[0]
+
+    def _set_eos(self, words: np.ndarray) -> None:
+        for e in self._eos:
+            words[e >> 5] |= np.uint32(1 << int(e & 31))
 
     def forced_bytes(self, state: int, limit: int = 4096) -> bytes:
         """Bytes every continuation must start with: followed while exactly one byte keeps
@@ -220,6 +219,17 @@ class CompiledCFG(EngineBase):
         packed = _kernels.cfg_walk(self, data, pos, len(data), p, lx)
         return None if packed < 0 else (packed >> 32, packed & 0xFFFFFFFF)
 
+    def _boundary_deep(self, p: int, emit: int) -> int:
+        """`_boundary` for the Cython walkers: -2 when the answer lies below a window's
+        sentinel (the token is then *deep*: rechecked against each real stack)."""
+        try:
+            return self._boundary(p, emit)
+        except DeepRead:
+            key = p * _EMIT_SPAN + emit
+            self._boundary_low[key] = 0
+            self._boundary_memo[key] = -2
+            return -2
+
     def _boundary(self, p: int, emit: int) -> int:
         """Fill the boundary memo the Cython walkers read: the packed configuration after a
         lexeme of kind `emit` from parser state p (parser, fresh lexer state), or -1."""
@@ -249,46 +259,77 @@ class CompiledCFG(EngineBase):
             self._lex_masks[lx] = found
         return found
 
-    def _dense(self, state: int, busy: set[int]) -> np.ndarray:
-        stored = self._mask(state, busy)
-        out = np.zeros((1, self._words), dtype=np.uint32)
-        _kernels.fill_row(stored.kind, stored.data, out, 0, self.tokenizer_info.vocab_size)
-        return out[0]
+    # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose
+    # fate depends on stack nodes below a window configuration's sentinel (always empty for real
+    # configurations). Pairs are memoised per configuration; sure as a shared StoredMask, deep
+    # as token ids (few).
+    def _pair(self, state: int, busy: set[int]) -> tuple[StoredMask, np.ndarray]:
+        found = self._pairs.get(state)
+        if found is None:
+            busy.add(state)
+            try:
+                sure, deep = self._compute_pair(state, busy)
+            finally:
+                busy.discard(state)
+            found = (self._interner.intern(sure), _ids_of(deep))
+            self._pairs[state] = found
+        return found
 
-    def _after(self, p: int, emit: int) -> tuple[int, int, int] | None:
-        """(parser, fresh lexer state, configuration) after a lexeme, or None if rejected."""
-        p2 = self.parser.advance(p, emit)
-        if p2 == DEAD:
-            return None
-        lx2 = self.lex_start(p2)
+    def _dense_pair(self, state: int, busy: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        sure, deep_ids = self._pair(state, busy)
+        deep = np.zeros(self._words, dtype=np.uint32)
+        if deep_ids.shape[0]:
+            _kernels.ids_to_mask(deep_ids, deep)
+        return self._densify(sure), deep
+
+    def _after(self, p: int, emit: int) -> tuple[int, int, int] | None | bool:
+        """(parser, fresh lexer state, configuration) after a lexeme, None if the parser
+        rejects it, True if that depends on stack nodes below a window's sentinel."""
+        try:
+            p2 = self.parser.advance(p, emit)
+            if p2 == DEAD:
+                return None
+            lx2 = self.lex_start(p2)
+        except DeepRead:
+            return True
         return p2, lx2, self._config(p2, lx2)
 
-    def _compute_mask(self, state: int, busy: set[int]) -> np.ndarray:
+    def _compute_pair(self, state: int, busy: set[int]) -> tuple[np.ndarray, np.ndarray]:
         p, lx = self._configs[state]
         info = self.lex_masks(lx)
-        words = info.acc.copy()
+        sure = info.acc.copy()
+        deep = np.zeros(self._words, dtype=np.uint32)
         if info.f0 is not None:
             after = self._after(p, int(self.lexer.emit[lx]))
-            if after is not None:
+            if after is True:
+                deep |= info.f0
+            elif after is not None:
                 if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
-                    self._walk_tokens(after, np.flatnonzero(np.unpackbits(
-                        info.f0.view(np.uint8), bitorder="little")).astype(np.int32), 0, words)
+                    ids = np.flatnonzero(np.unpackbits(info.f0.view(np.uint8),
+                                                       bitorder="little")).astype(np.int32)
+                    self._walk_ids(after, ids, sure, deep)
                 else:
-                    words |= info.f0 & self._dense(after[2], busy)
-        own = self._linked(state, p, info, words, busy)
-        self._unlinked(p, lx, info, words)
+                    sub_sure, sub_deep = self._dense_pair(after[2], busy)
+                    sure |= info.f0 & sub_sure
+                    deep |= info.f0 & sub_deep
+        own = self._linked(state, p, info, sure, deep, busy)
+        self._unlinked(p, lx, info, sure, deep)
         if own:     # straddlers whose suffix starts this same configuration again (after an
-            # ignored lexeme): gather from this mask until nothing changes — suffixes are
+            # ignored lexeme): gather from this pair until nothing changes — suffixes are
             # shorter than their tokens, so the fixpoint is reached (in practice in two passes)
             starts = np.concatenate([a for a, _ in own])
             ends = np.concatenate([b for _, b in own])
-            while _kernels.gather_bits_ranges(words, info.link_suffix, info.link_tokens,
-                                              starts, ends, words):
+            while (_kernels.gather_bits_ranges(sure, info.link_suffix, info.link_tokens,
+                                               starts, ends, sure)
+                   + _kernels.gather_bits_ranges(deep, info.link_suffix, info.link_tokens,
+                                                 starts, ends, deep)):
                 pass
-        if self._can_end(p, lx):
-            for e in self._eos:
-                words[e >> 5] |= np.uint32(1 << int(e & 31))
-        return words
+        try:
+            if self._can_end(p, lx):
+                self._set_eos(sure)
+        except DeepRead:
+            self._set_eos(deep)
+        return sure, deep
 
     def _live_ranges(self, table: np.ndarray, k: int, lx2: int) -> tuple[np.ndarray, np.ndarray]:
         """Index ranges of row `k` of a per-first-byte offsets table whose first byte can
@@ -302,9 +343,9 @@ class CompiledCFG(EngineBase):
         keep = ends > starts
         return starts[keep], ends[keep]
 
-    def _linked(self, state: int, p: int, info: LexStateMasks, words: np.ndarray,
-                busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Straddlers whose suffix is a token: one gather from the next configuration's mask.
+    def _linked(self, state: int, p: int, info: LexStateMasks, sure: np.ndarray,
+                deep: np.ndarray, busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Straddlers whose suffix is a token: one gather from the next configuration's pair.
         When that configuration is this one (an ignored lexeme such as whitespace) the ranges
         are returned for the caller's final fixpoint. Small groups, and configurations already
         being computed, are walked instead."""
@@ -312,6 +353,10 @@ class CompiledCFG(EngineBase):
         for k, e in enumerate(info.link_emits.tolist()):
             after = self._after(p, e)
             if after is None:
+                continue
+            if after is True:
+                row = info.link_offsets[k]
+                _kernels.ids_to_mask(info.link_tokens[row[0]:row[256]], deep)
                 continue
             starts, ends = self._live_ranges(info.link_offsets, k, after[1])
             if not starts.shape[0]:
@@ -321,17 +366,21 @@ class CompiledCFG(EngineBase):
                 continue
             count = int((ends - starts).sum())
             if (after[2] in busy or count <= _WALK_GROUP
-                    or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._masks:
+                    or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._pairs:
                 idx = np.concatenate([np.arange(a, b) for a, b in
                                       zip(starts.tolist(), ends.tolist())])
                 _kernels.cfg_walk_tokens(self, self.trie.concat, info.link_start, info.link_end,
-                                         info.link_tokens, idx, after[0], after[1], words)
+                                         info.link_tokens, idx, after[0], after[1], sure, deep)
             else:
-                _kernels.gather_bits_ranges(self._dense(after[2], busy), info.link_suffix,
-                                            info.link_tokens, starts, ends, words)
+                sub_sure, sub_deep = self._dense_pair(after[2], busy)
+                _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,
+                                            starts, ends, sure)
+                _kernels.gather_bits_ranges(sub_deep, info.link_suffix, info.link_tokens,
+                                            starts, ends, deep)
         return own
 
-    def _unlinked(self, p: int, lx: int, info: LexStateMasks, words: np.ndarray) -> None:
+    def _unlinked(self, p: int, lx: int, info: LexStateMasks, sure: np.ndarray,
+                  deep: np.ndarray) -> None:
         """Straddlers whose suffix is no token. Walking a suffix from the fresh lexer state
         after the lexeme does not involve the parser until it ends another lexeme, so that
         walk is cached per (lexer state, lexeme kind, fresh lexer state): its live tokens are
@@ -340,6 +389,10 @@ class CompiledCFG(EngineBase):
         for k, e in enumerate(info.walk_emits.tolist()):
             after = self._after(p, e)
             if after is None:
+                continue
+            if after is True:
+                row = info.walk_ranges[k]
+                _kernels.ids_to_mask(info.walk_tokens[row[0]:row[256]], deep)
                 continue
             key = (lx, k, after[1])
             cached = self._suffix_walks.get(key)
@@ -352,17 +405,21 @@ class CompiledCFG(EngineBase):
                 self._suffix_walks[key] = cached
             live_ids, pending = cached
             if live_ids.shape[0]:
-                _kernels.ids_to_mask(live_ids, words)
+                _kernels.ids_to_mask(live_ids, sure)
             if pending.shape[0]:
                 _kernels.cfg_walk_tokens(self, self.trie.concat, info.walk_start, info.walk_end,
-                                         info.walk_tokens, pending, after[0], after[1], words)
+                                         info.walk_tokens, pending, after[0], after[1], sure,
+                                         deep)
 
-    def _walk_tokens(self, after: tuple[int, int, int], tokens: np.ndarray, offset: int,
-                     words: np.ndarray) -> None:
-        """Slow path (a cycle of configurations): walk each token's bytes from `offset`."""
-        for t in tokens.tolist():
-            if self._walk(after[0], after[1], self._token_bytes[t], offset) is not None:
-                words[t >> 5] |= np.uint32(1 << (t & 31))
+    def _walk_ids(self, after: tuple[int, int, int], ids: np.ndarray, sure: np.ndarray,
+                  deep: np.ndarray) -> None:
+        """Walk whole tokens from the configuration after a lexeme (a cycle of
+        configurations, or recursion too deep to compute that configuration's mask)."""
+        if ids.shape[0]:
+            starts, ends = self._token_spans(ids)
+            _kernels.cfg_walk_tokens(self, self.trie.concat, starts, ends, ids,
+                                     np.arange(ids.shape[0], dtype=np.int64), after[0],
+                                     after[1], sure, deep)
 
     # -- reporting -------------------------------------------------------------------------
     def expected_terminals(self, state: int) -> list[str]:
@@ -393,6 +450,9 @@ class CompiledCFG(EngineBase):
             "lexer_states_scanned": len(self._lex_masks),
             "configurations": len(self._configs),
             "masks_computed": len(self._masks),
+            "window_masks": len(self._pairs),
+            "deep_rechecks": self.deep_rechecks,
+            "window_misses": self.window_misses,
             "unique_masks": self._interner.count,
             "memory_bytes": self.memory_bytes(),
         }
@@ -403,6 +463,13 @@ class CompiledCFG(EngineBase):
 
 
 # ---------------------------------------------------------------------------------------------
+def _ids_of(words: np.ndarray) -> np.ndarray:
+    """Set bits of a mask as int32 ids."""
+    if not words.any():
+        return np.zeros(0, dtype=np.int32)
+    return np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little")).astype(np.int32)
+
+
 def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
     """Integer productions: terminals first (every IR terminal), then rules; production 0 is
     the augmented start."""

@@ -33,7 +33,7 @@ class Limits:
     max_parser_states: int = 2_000_000
     max_lexer_states: int = 200_000
     max_indent: int = 256
-    mask_window: int = 8
+    mask_window: int = 4
 
 
 DEFAULT_LIMITS = Limits()

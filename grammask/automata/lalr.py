@@ -38,9 +38,14 @@ from ..errors import LimitExceededError
 from .earley import DEAD, Productions
 
 _END = "$END"
+_SENTINEL = 1
 NO_LOW = 1 << 62
 WINDOW = 12      # top-of-stack LR states a parser answer may be shared on
 _ROOT = "$grammask_root"     # the augmented start (production 0); cannot clash with user rules
+
+
+class DeepRead(Exception):
+    """A computation on a window stack needed a node below the window (see virtual_state)."""
 
 
 class LalrUnavailable(Exception):
@@ -76,8 +81,11 @@ class LalrParser:
         self._reduce = [(sym[r.origin.name], len(r.expansion)) for r in table.rules]
         self._start_lr = ids[table.start_states[_ROOT]]
         self._end_lr = ids[table.end_states[_ROOT]]
-        self._nodes: list[tuple[int, int]] = [(-1, self._start_lr)]     # (parent, LR state)
-        self._height: list[int] = [0]
+        # node 0: the real bottom; node 1: the sentinel under window stacks (LR state -1: any
+        # read of it raises DeepRead; popping past it stays on it)
+        self._nodes: list[tuple[int, int]] = [(-1, self._start_lr), (_SENTINEL, -1)]
+        self._height: list[int] = [0, 0]
+        self._virtual: dict[tuple[int, int], int] = {}
         self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
         self.low = NO_LOW
         self._node_ids: dict[tuple[int, int], int] = {(-1, self._start_lr): 0}
@@ -86,8 +94,8 @@ class LalrParser:
         self._step_memo: dict[tuple[int, int], tuple[int, int]] = {}
         self._trans: list[dict[frozenset[int], tuple[int, int]]] = []
         self._allowed: dict[int, tuple[frozenset[int], int]] = {}
-        self._node_allowed_memo: dict[int, tuple[frozenset[int], int]] = {}
-        self._allowed_by_window: dict[tuple[int, ...], frozenset[int]] = {}
+        self._node_allowed_memo: dict[tuple, tuple[frozenset[int], int]] = {}
+        self._allowed_by_window: dict[tuple, frozenset[int]] = {}
         self._step_by_window: dict[tuple, tuple[int, tuple[int, ...]] | None] = {}
         self._split = [_split_actions(row, prods.num_terminals) for row in self._actions]
         self._lock = threading.RLock()
@@ -119,7 +127,28 @@ class LalrParser:
         h = self._height[node]
         if h < self.low:
             self.low = h
-        return self._nodes[node][1]
+        lr = self._nodes[node][1]
+        if lr < 0:
+            raise DeepRead
+        return lr
+
+    def virtual_state(self, state: int, k: int) -> int:
+        """A state whose stack has the same top `k` LR states as `state`'s, on the sentinel:
+        what is computed from it without DeepRead holds for every stack with that top. -1 for
+        states with several stacks."""
+        key = (state, k)
+        found = self._virtual.get(key)
+        if found is None:
+            nodes = self._sets[state]
+            if len(nodes) != 1:
+                found = -1
+            else:
+                cur = _SENTINEL
+                for lr in reversed(self.window(next(iter(nodes)), k)):
+                    cur = self._push(cur, lr)
+                found = self._intern_set(frozenset({cur}))
+            self._virtual[key] = found
+        return found
 
     def single_node(self, state: int) -> int:
         """The stack of `state` when it has exactly one, else -1."""
@@ -135,7 +164,10 @@ class LalrParser:
         found = self._windows.get(key)
         if found is None:
             parent, lr = self._nodes[node]
-            found = (lr,) if k == 1 or parent < 0 else (lr,) + self.window(parent, k - 1)
+            if k == 1 or parent < 0 or lr < 0:
+                found = (lr,)
+            else:
+                found = (lr,) + self.window(parent, k - 1)
             self._windows[key] = found
         return found
 
@@ -150,32 +182,38 @@ class LalrParser:
         self._allowed[state] = (result, self.end(saved))
         return result
 
-    def _node_allowed(self, node: int) -> frozenset[int]:
-        """Terminals that eventually shift from stack `node`: the top state's shifts, plus,
-        for each rule it reduces, the reduced stack's allowed terminals among that rule's
-        lookaheads here (one reduction per rule, not one simulation per terminal)."""
-        found = self._node_allowed_memo.get(node)
+    def _node_allowed(self, node: int, wanted: frozenset[int] | None = None) -> frozenset[int]:
+        """Terminals (among `wanted`, None: all) that eventually shift from stack `node`: the
+        top state's shifts, plus, for each rule it reduces, the reduced stack's answer for
+        that rule's lookaheads — restricted, so a reduction chain is only followed as deep as
+        the terminals that need it (a `,` after a value looks one container up, not to the
+        root)."""
+        key = (node, wanted)
+        found = self._node_allowed_memo.get(key)
         if found is not None:
             self._replay(found[1])
             return found[0]
         h = self._height[node]
-        wkey = self.window(node, WINDOW)
+        wkey = (self.window(node, WINDOW), wanted)
         shared = self._allowed_by_window.get(wkey)
         if shared is not None:                  # same top-of-stack, computed elsewhere
             low = max(h - WINDOW + 1, 0)
             self._replay(low)
-            self._node_allowed_memo[node] = (shared, low)
+            self._node_allowed_memo[key] = (shared, low)
             return shared
         saved = self.begin()
         shifts, reduces = self._split[self._lr(node)]
-        out = set(shifts)
+        out = set(shifts if wanted is None else shifts & wanted)
         for rule, lookaheads in reduces:
+            need = lookaheads if wanted is None else lookaheads & wanted
+            if not need:
+                continue
             reduced = self._reduce_node(node, rule)
             if reduced >= 0:
-                out |= lookaheads & self._node_allowed(reduced)
+                out |= self._node_allowed(reduced, need)
         result = frozenset(out)
         low = self.end(saved)
-        self._node_allowed_memo[node] = (result, low)
+        self._node_allowed_memo[key] = (result, low)
         if low > h - WINDOW:
             self._allowed_by_window[wkey] = result
         return result

@@ -93,6 +93,13 @@ class TerminalParser:
         eid = self.earley.advance_many(eid, [frozenset({self.indent.dedent})] * (len(stack) - 1))
         return eid != DEAD and self.earley.is_accepting(eid)
 
+    def with_stack(self, state: int, stack_state: int) -> int:
+        """`state` with its underlying parser state replaced (same indentation and brackets)."""
+        if not self.indent:
+            return stack_state
+        _, indents, parens = self._triples[state]
+        return self._intern(stack_state, indents, parens)
+
     def stack_of(self, state: int) -> tuple[int, tuple[int, ...], int]:
         """(parser state of the underlying LALR/Earley parser, indent stack, bracket depth)."""
         return self._triples[state] if self.indent else (state, (), 0)

@@ -721,8 +721,9 @@ def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_
 cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t start,
                        Py_ssize_t end, int64_t p, int32_t lx) except? -2:
     """Lexeme boundaries consult the engine's `_boundary_memo` ({p * 2**20 + emit:
-    p2 * 2**32 + lx2, or -1 when the parser rejects}); misses call `engine._boundary(p, emit)`,
-    which fills it."""
+    p2 * 2**32 + lx2, -1 when the parser rejects, -2 when the answer lies below a window
+    stack's sentinel}); misses call `engine._boundary_deep(p, emit)`, which fills it. Returns
+    the packed configuration, -1 (dead) or -2 (deep)."""
     cdef Py_ssize_t i
     cdef int32_t nxt, e
     cdef int64_t packed, key, low
@@ -736,7 +737,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
             key = p * 1048576 + e
             found = tabs.memo.get(key)
             if found is None:
-                found = tabs.engine._boundary(p, e)
+                found = tabs.engine._boundary_deep(p, e)
                 tabs.refresh()
             else:
                 low = tabs.lows[key]
@@ -745,7 +746,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
                 tabs.flag |= low & 1
             packed = found
             if packed < 0:
-                return -1
+                return packed
             p = packed >> 32
             lx = <int32_t>(packed & 0xFFFFFFFF)
             nxt = tabs.trans[lx, data[i]]
@@ -757,13 +758,19 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
 
 def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
                     const int64_t[::1] epos, const int32_t[::1] tokens,
-                    const int64_t[::1] idx, int64_t p, int32_t lx, uint32_t[::1] words):
-    """For each i in `idx`: set the bit of tokens[i] when concat[spos[i]:epos[i]] walks alive
-    from (p, lx) (see cfg_walk)."""
+                    const int64_t[::1] idx, int64_t p, int32_t lx, uint32_t[::1] words,
+                    uint32_t[::1] deep):
+    """For each i in `idx`: set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]]
+    walks alive from (p, lx), in `deep` when its fate lies below a window's sentinel (see
+    cfg_walk)."""
     cdef Py_ssize_t j, i
+    cdef int64_t r
     cdef _LexTables tabs = _LexTables(engine)
     for j in range(idx.shape[0]):
         i = idx[j]
-        if _cfg_walk(tabs, concat, spos[i], epos[i], p, lx) >= 0:
+        r = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
+        if r >= 0:
             _set_bit(&words[0], tokens[i])
+        elif r == -2:
+            _set_bit(&deep[0], tokens[i])
     tabs.fold_low()

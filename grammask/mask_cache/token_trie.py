@@ -48,6 +48,18 @@ class TokenTrie:
             self._lazy["suffix_links"] = found
         return found
 
+    def spans_by_id(self) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) of every token id's bytes in `concat` (0, 0 for tokens without)."""
+        found = self._lazy.get("span_start")
+        if found is None:
+            start = np.zeros(self.vocab_size, dtype=np.int64)
+            end = np.zeros(self.vocab_size, dtype=np.int64)
+            start[self.token_ids] = self.offsets[:-1]
+            end[self.token_ids] = self.offsets[1:]
+            self._lazy["span_start"], self._lazy["span_end"] = start, end
+            found = start
+        return found, self._lazy["span_end"]
+
     def lcps(self) -> np.ndarray:
         """int32 per sorted token: bytes shared with the previous token (built on first use)."""
         found = self._lazy.get("lcps")
