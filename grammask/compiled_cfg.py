@@ -37,7 +37,12 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20
-_MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks          # boundary memo key: parser state * _EMIT_SPAN + emit id
+_MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks
+_MISSING = object()
+
+
+class _TooDeep(Exception):
+    """A window configuration whose mask would leave most tokens to per-stack rechecks."""          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _OPEN = {"(": True, "[": True, "{": True}
 _CLOSE = {")": True, "]": True, "}": True}
 
@@ -128,9 +133,13 @@ class CompiledCFG(EngineBase):
         if virtual is None:
             sure, deep = self._dense_pair(state, set())
             return sure
-        sure, deep_ids = self._pair(virtual, set())
-        if deep_ids.shape[0] > _MAX_DEEP:       # the window says too little: go exact
+        try:
+            sure, deep_ids = self._pair(virtual, set())
+        except _TooDeep:
+            sure = None
+        if sure is None or deep_ids.shape[0] > _MAX_DEEP:   # the window says too little
             self.window_misses += 1
+            self._pairs.setdefault(virtual, None)
             return self._dense_pair(state, set())[0]
         words = self._densify(sure)
         self.deep_rechecks += int(deep_ids.shape[0])
@@ -264,8 +273,10 @@ class CompiledCFG(EngineBase):
     # configurations). Pairs are memoised per configuration; sure as a shared StoredMask, deep
     # as token ids (few).
     def _pair(self, state: int, busy: set[int]) -> tuple[StoredMask, np.ndarray]:
-        found = self._pairs.get(state)
-        if found is None:
+        found = self._pairs.get(state, _MISSING)
+        if found is None:       # a window known to leave most tokens deep
+            raise _TooDeep
+        if found is _MISSING:
             busy.add(state)
             try:
                 sure, deep = self._compute_pair(state, busy)
@@ -301,8 +312,8 @@ class CompiledCFG(EngineBase):
         deep = np.zeros(self._words, dtype=np.uint32)
         if info.f0 is not None:
             after = self._after(p, int(self.lexer.emit[lx]))
-            if after is True:
-                deep |= info.f0
+            if after is True:       # the lexeme's end reads below the window: nearly every
+                raise _TooDeep      # token would be deep, the exact mask is cheaper
             elif after is not None:
                 if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
                     ids = np.flatnonzero(np.unpackbits(info.f0.view(np.uint8),
