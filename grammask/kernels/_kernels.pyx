@@ -492,7 +492,7 @@ def lcp_with_previous(const uint8_t[::1] concat, const int64_t[::1] offsets):
 
 def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] token_ids, const int32_t[::1] lcps,
-               const int32_t[::1] suffix_ids,
+               const int64_t[::1] first_byte_end, const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
                int32_t max_depth):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
@@ -513,9 +513,11 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     soff_np = np.empty(n, dtype=np.int64)
     sem_np = np.empty(n, dtype=np.int32)
     slink_np = np.empty(n, dtype=np.int32)
+    send_np = np.empty(n, dtype=np.int64)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
     cdef int32_t[::1] acc = acc_np, f0 = f0_np, sid = sid_np, sem = sem_np
     cdef int64_t[::1] soff = soff_np
+    cdef int64_t[::1] send = send_np
     cdef int32_t[::1] slink = slink_np
     cdef int32_t[::1] states = states_np
     cdef Py_ssize_t na = 0, nf = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
@@ -523,8 +525,10 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
     cdef int32_t prev_emit = -1, s, nxt, e = -1
     states[0] = start
+    cdef Py_ssize_t j, stop_at
+    k = 0
     with nogil:
-        for k in range(n):
+        while k < n:
             a = offsets[k]
             L = offsets[k + 1] - a
             lcp = lcps[k]
@@ -552,6 +556,19 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                         kind = 1
                     else:
                         kind = 2
+            if d == 0 and kind != 0:
+                # the first byte decides for its whole range of tokens (sorted vocabulary)
+                stop_at = first_byte_end[concat[a]]
+                if kind == 1:
+                    for j in range(k, stop_at):
+                        f0[nf] = token_ids[j]
+                        nf += 1
+                prev_kind = kind
+                prev_stop = 0
+                prev_emit = e
+                valid = 0
+                k = stop_at
+                continue
             if kind == 0:
                 acc[na] = token_ids[k]
                 na += 1
@@ -563,12 +580,35 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 soff[ns] = a + d
                 sem[ns] = e
                 slink[ns] = suffix_ids[a + d]
+                send[ns] = a + L
                 ns += 1
             prev_kind = kind
             prev_stop = d
             prev_emit = e
+            k += 1
     return (acc_np[:na].copy(), f0_np[:nf].copy(), sid_np[:ns].copy(), soff_np[:ns].copy(),
-            sem_np[:ns].copy(), slink_np[:ns].copy())
+            send_np[:ns].copy(), sem_np[:ns].copy(), slink_np[:ns].copy())
+
+
+def bucket_order(const int64_t[::1] keys, Py_ssize_t nbuckets):
+    """Counting sort: (order of the entries by key, stable; start offset of every bucket,
+    nbuckets + 1 entries). Keys must lie in [0, nbuckets)."""
+    cdef Py_ssize_t n = keys.shape[0], i, b
+    starts_np = np.zeros(nbuckets + 1, dtype=np.int64)
+    order_np = np.empty(n, dtype=np.int64)
+    fill_np = np.empty(nbuckets, dtype=np.int64)
+    cdef int64_t[::1] starts = starts_np, order = order_np, fill = fill_np
+    with nogil:
+        for i in range(n):
+            starts[keys[i] + 1] += 1
+        for b in range(nbuckets):
+            starts[b + 1] += starts[b]
+            fill[b] = starts[b]
+        for i in range(n):
+            b = keys[i]
+            order[fill[b]] = i
+            fill[b] += 1
+    return order_np, starts_np
 
 
 def gather_bits(const uint32_t[::1] src, const int32_t[::1] src_ids,

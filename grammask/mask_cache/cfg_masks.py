@@ -43,7 +43,6 @@ class LexStateMasks:
     link_offsets: np.ndarray          # int64 [k, 257]: per emit and suffix first byte, ranges
     link_tokens: np.ndarray           # int32: straddler ids (by emit, suffix's first byte)
     link_suffix: np.ndarray           # int32: id of the token spelling each one's suffix
-    link_lengths: np.ndarray          # int32: byte length of each straddler
     link_start: np.ndarray            # int64: where each one's suffix starts in trie.concat
     link_end: np.ndarray              # int64: where it ends
     walk_emits: np.ndarray            # int32 [k]: distinct lexeme kinds of walked suffixes
@@ -59,62 +58,54 @@ class LexStateMasks:
     def memory_bytes(self) -> int:
         f0 = self.f0.nbytes if self.f0 is not None else 0
         arrays = (self.acc, self.link_emits, self.link_offsets, self.link_tokens,
-                  self.link_suffix, self.link_lengths, self.link_start, self.link_end,
+                  self.link_suffix, self.link_start, self.link_end,
                   self.walk_emits, self.walk_ranges,
                   self.walk_tokens, self.walk_start, self.walk_end)
         return f0 + sum(a.nbytes for a in arrays)
 
 
-def _byte_ranges(emits: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For entries sorted by (emit, first byte): the distinct emits and, per emit, the 257
-    offsets delimiting each first byte's entries (so a caller takes only live first bytes)."""
+def _by_emit_and_byte(emits: np.ndarray, first: np.ndarray, num_emits: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order entries by (emit, first byte) with a counting sort; return (order, distinct
+    emits, per distinct emit the 257 offsets delimiting each first byte's entries)."""
     if emits.shape[0] == 0:
-        return np.zeros(0, np.int32), np.zeros((0, 257), np.int64)
-    distinct = np.unique(emits)
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 257), np.int64)
     keys = emits.astype(np.int64) * 256 + first
-    grid = distinct.astype(np.int64)[:, None] * 256 + np.arange(257, dtype=np.int64)[None, :]
-    return distinct.astype(np.int32), np.searchsorted(keys, grid).astype(np.int64)
+    order, starts = _kernels.bucket_order(keys, num_emits * 256)
+    per_emit = starts[:-1].reshape(num_emits, 256)
+    ends = np.append(per_emit[1:, 0], starts[-1])
+    present = np.flatnonzero(ends > per_emit[:, 0])
+    table = np.concatenate([per_emit[present], ends[present, None]], axis=1)
+    return order, present.astype(np.int32), table
 
 
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
                      state: int, vocab_size: int) -> LexStateMasks:
     """Run the vocabulary scan from lexer state `state` and organise the straddlers."""
     words = bitmask_words(vocab_size)
-    acc_ids, f0_ids, s_ids, s_off, s_emit, s_link = _kernels.lexer_scan(
-        trie.concat, trie.offsets, trie.token_ids, trie.lcps(), trie.suffix_links(), trans,
-        emit, state,
-        max(trie.max_depth, 1))
+    acc_ids, f0_ids, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
+        trie.concat, trie.offsets, trie.token_ids, trie.lcps(), trie.first_byte_end(),
+        trie.suffix_links(), trans, emit, state, max(trie.max_depth, 1))
     acc = np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
     f0 = None
     if f0_ids.shape[0]:
         f0 = np.zeros(words, dtype=np.uint32)
         _kernels.ids_to_mask(f0_ids, f0)
+    num_emits = int(emit.max()) + 1 if emit.shape[0] else 1
     linked = s_link >= 0
-    l_ids, l_emit, l_link = s_ids[linked], s_emit[linked], s_link[linked]
-    len_by_id, first_by_id = trie.by_id()
-    l_len, l_first = len_by_id[l_ids], first_by_id[l_link]
-    order = np.lexsort((l_len, l_first, l_emit))
-    link_emits, link_offsets = _byte_ranges(l_emit[order], l_first[order])
-    l_ids_sorted, l_link_sorted = l_ids[order].copy(), l_link[order].copy()
-    l_len_sorted = l_len[order].copy()
-    l_pos = s_off[linked][order].copy()
+    l_link = s_link[linked]
+    _, first_by_id = trie.by_id()
+    order, link_emits, link_offsets = _by_emit_and_byte(s_emit[linked], first_by_id[l_link],
+                                                        num_emits)
     rest = ~linked
-    w_ids, w_pos, w_emit = s_ids[rest], s_off[rest], s_emit[rest]
-    w_first = trie.concat[w_pos].astype(np.int64)
-    order = np.lexsort((w_first, w_emit))
-    walk_emits, walk_ranges = _byte_ranges(w_emit[order], w_first[order])
-    w_pos = w_pos[order]
-    w_end = w_pos + _remaining(trie, w_pos)
+    w_pos = s_pos[rest]
+    w_order, walk_emits, walk_ranges = _by_emit_and_byte(
+        s_emit[rest], trie.concat[w_pos].astype(np.int64), num_emits)
     return LexStateMasks(
-        acc, f0, link_emits, link_offsets, l_ids_sorted, l_link_sorted, l_len_sorted,
-        l_pos, l_pos + _remaining(trie, l_pos), walk_emits, walk_ranges, w_ids[order].copy(), w_pos.copy(), w_end)
-
-
-def _remaining(trie: TokenTrie, pos: np.ndarray) -> np.ndarray:
-    """Bytes from each concat position to the end of its token."""
-    k = np.searchsorted(trie.offsets, pos, side="right")
-    return trie.offsets[k] - pos
+        acc, f0, link_emits, link_offsets, s_ids[linked][order], l_link[order],
+        s_pos[linked][order], s_end[linked][order], walk_emits, walk_ranges,
+        s_ids[rest][w_order], w_pos[w_order], s_end[rest][w_order])
 
 
 class MaskInterner:

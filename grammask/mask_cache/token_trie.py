@@ -60,6 +60,15 @@ class TokenTrie:
             found = start
         return found, self._lazy["span_end"]
 
+    def first_byte_end(self) -> np.ndarray:
+        """int64 [256]: for each first byte, the sorted index where its tokens end."""
+        found = self._lazy.get("first_byte_end")
+        if found is None:
+            firsts = self.concat[self.offsets[:-1]] if self.num_tokens else np.zeros(0, np.uint8)
+            found = np.searchsorted(firsts, np.arange(256), side="right").astype(np.int64)
+            self._lazy["first_byte_end"] = found
+        return found
+
     def lcps(self) -> np.ndarray:
         """int32 per sorted token: bytes shared with the previous token (built on first use)."""
         found = self._lazy.get("lcps")
