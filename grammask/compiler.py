@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .automata import compile_regex_dfa
 from .compiled_grammar import CompiledGrammar
@@ -11,6 +11,9 @@ from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import MaskStore, build_token_trie
 from .tokenizer_info import TokenizerInfo
 
+
+if TYPE_CHECKING:
+    from .compiled_cfg import CompiledCFG
 
 AUTO_PRECOMPUTE_STATES = 64
 
