@@ -85,6 +85,7 @@ class LalrParser:
         # read of it raises DeepRead; popping past it stays on it)
         self._nodes: list[tuple[int, int]] = [(-1, self._start_lr), (_SENTINEL, -1)]
         self._height: list[int] = [0, 0]
+        self._win: list[tuple[int, ...]] = [(self._start_lr,), (-1,)]   # top-WINDOW LR states
         self._virtual: dict[tuple[int, int], int] = {}
         self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
         self.low = NO_LOW
@@ -159,12 +160,15 @@ class LalrParser:
         return self._height[node]
 
     def window(self, node: int, k: int) -> tuple[int, ...]:
-        """LR states of the top `k` nodes of a stack (all of them for a shorter stack)."""
+        """LR states of the top `k` nodes of a stack (all of them for a shorter stack; a
+        window stack ends with the sentinel's -1). Kept per node for k <= WINDOW."""
+        if k <= WINDOW:
+            return self._win[node][:k]
         key = (node, k)
         found = self._windows.get(key)
         if found is None:
             parent, lr = self._nodes[node]
-            if k == 1 or parent < 0 or lr < 0:
+            if parent < 0 or lr < 0:
                 found = (lr,)
             else:
                 found = (lr,) + self.window(parent, k - 1)
@@ -194,7 +198,7 @@ class LalrParser:
             self._replay(found[1])
             return found[0]
         h = self._height[node]
-        wkey = (self.window(node, WINDOW), wanted)
+        wkey = (self._win[node], wanted)
         shared = self._allowed_by_window.get(wkey)
         if shared is not None:                  # same top-of-stack, computed elsewhere
             low = max(h - WINDOW + 1, 0)
@@ -259,7 +263,7 @@ class LalrParser:
             self._replay(found[1])
             return found[0]
         h = self._height[node]
-        wkey = (self.window(node, WINDOW), t)
+        wkey = (self._win[node], t)
         rel = self._step_by_window.get(wkey)
         if rel is not None:                     # replay the same pops and pushes
             low = max(h - WINDOW + 1, 0)
@@ -344,6 +348,7 @@ class LalrParser:
                     found = len(self._nodes)
                     self._nodes.append(key)
                     self._height.append(self._height[parent] + 1)
+                    self._win.append(((lr,) + self._win[parent])[:WINDOW])
                     self._node_ids[key] = found
         return found
 
