@@ -92,6 +92,7 @@ class CompiledCFG(EngineBase):
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
         self.deep_rechecks = 0
+        self.masks_forgotten = 0
         self.window_misses = 0
         self.window_hits = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -120,9 +121,19 @@ class CompiledCFG(EngineBase):
             with self._lock:
                 found = self._masks.get(state)
                 if found is None:
+                    if len(self._masks) >= self.limits.max_cached_masks:
+                        self._forget_masks()
                     found = self._interner.intern(self._exact_words(state))
                     self._masks[state] = found
         return found
+
+    def _forget_masks(self) -> None:
+        """Bound memory on endless generation: drop the memoised per-configuration masks
+        (they are recomputed on demand; parser and lexer states stay, matchers hold them)."""
+        self._masks.clear()
+        self._pairs.clear()
+        self._virtual.clear()
+        self.masks_forgotten += 1
 
     def _exact_words(self, state: int) -> np.ndarray:
         """The mask of a real configuration. With LALR it comes from the configuration's

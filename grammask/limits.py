@@ -19,6 +19,8 @@ class Limits:
     max_parser_states: distinct (memoised) parser states of one compiled grammar.
     max_lexer_states: states of the combined contextual lexer of one compiled grammar.
     max_indent: deepest indentation (columns; a tab counts 8) a Python-style indenter accepts.
+    max_cached_masks: memoised CFG configuration masks kept before the memo is cleared (bounds
+        memory on long generations; masks are recomputed on demand, never wrong).
     mask_window: top-of-stack LR states a memoised CFG mask may be keyed on (0 disables the
         window memo; larger values share masks less often but never change them).
     """
@@ -34,6 +36,7 @@ class Limits:
     max_lexer_states: int = 200_000
     max_indent: int = 256
     mask_window: int = 4
+    max_cached_masks: int = 200_000
 
 
 DEFAULT_LIMITS = Limits()

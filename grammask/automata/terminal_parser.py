@@ -45,6 +45,7 @@ class TerminalParser:
         self.indent = indent
         self._memo: dict[tuple[int, int], tuple[int, int]] = {}
         self.flag = False      # "the indentation stack or bracket depth was read" (see begin)
+        self._candidates: dict[frozenset[int], frozenset[int]] = {}
         self._ids: dict[tuple[int, tuple[int, ...], int], int] = {}
         self._triples: list[tuple[int, tuple[int, ...], int]] = []
         self._lock = threading.Lock()
@@ -74,10 +75,14 @@ class TerminalParser:
     def candidates(self, state: int) -> frozenset[int]:
         """Terminals the lexer should consider at a lexeme start in `state`."""
         eid = self._triples[state][0] if self.indent else state
-        allowed = self.earley.allowed(eid) & self.lexable
-        if self.indent:
-            allowed = allowed | {self.indent.newline}
-        return allowed
+        allowed = self.earley.allowed(eid)
+        found = self._candidates.get(allowed)      # allowed sets are shared objects: cheap key
+        if found is None:
+            found = allowed & self.lexable
+            if self.indent:
+                found = found | {self.indent.newline}
+            self._candidates[allowed] = found
+        return found
 
     def expected(self, state: int) -> frozenset[int]:
         """Terminals (lexable or not) the grammar accepts next, for error messages."""
