@@ -81,14 +81,13 @@ class CompiledCFG(EngineBase):
         lexable = frozenset(self._tid[n] for n, t in grammar.terminals.items()
                             if t.pattern is not None)
         self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent)
-        self._lex_start: dict[int, tuple[int, int]] = {}
+        self._lex_start: dict[int, int] = {}
         self._configs: list[tuple[int, int]] = []
         self._config_ids: dict[tuple[int, int], int] = {}
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
-        self._boundary_low: dict[int, int] = {}
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
         self.deep_rechecks = 0
@@ -226,13 +225,10 @@ class CompiledCFG(EngineBase):
 
     def lex_start(self, p: int) -> int:
         found = self._lex_start.get(p)
-        if found is not None:
-            self.parser.replay(found[1])
-            return found[0]
-        saved = self.parser.begin()
-        lx = self.lexer.start(self.parser.candidates(p))
-        self._lex_start[p] = (lx, self.parser.end(saved))
-        return lx
+        if found is None:
+            found = self.lexer.start(self.parser.candidates(p))
+            self._lex_start[p] = found
+        return found
 
     def _walk(self, p: int, lx: int, data: bytes, pos: int = 0) -> tuple[int, int] | None:
         """(parser, lexer) after `data[pos:]` from (p, lx), or None when it dies."""
@@ -245,20 +241,15 @@ class CompiledCFG(EngineBase):
         try:
             return self._boundary(p, emit)
         except DeepRead:
-            key = p * _EMIT_SPAN + emit
-            self._boundary_low[key] = 0
-            self._boundary_memo[key] = -2
+            self._boundary_memo[p * _EMIT_SPAN + emit] = -2
             return -2
 
     def _boundary(self, p: int, emit: int) -> int:
         """Fill the boundary memo the Cython walkers read: the packed configuration after a
         lexeme of kind `emit` from parser state p (parser, fresh lexer state), or -1."""
-        saved = self.parser.begin()
         p2 = self.parser.advance(p, emit)
         packed = -1 if p2 == DEAD else (p2 << 32) | self.lex_start(p2)
-        key = p * _EMIT_SPAN + emit
-        self._boundary_low[key] = self.parser.end(saved)
-        self._boundary_memo[key] = packed
+        self._boundary_memo[p * _EMIT_SPAN + emit] = packed
         return packed
 
     def _can_end(self, p: int, lx: int) -> bool:

@@ -43,33 +43,12 @@ class TerminalParser:
         self.emits = emits                      # shared with the lexer (grows)
         self.lexable = lexable                  # terminals with a pattern
         self.indent = indent
-        self._memo: dict[tuple[int, int], tuple[int, int]] = {}
-        self.flag = False      # "the indentation stack or bracket depth was read" (see begin)
+        self._memo: dict[tuple[int, int], int] = {}
         self._candidates: dict[frozenset[int], frozenset[int]] = {}
         self._ids: dict[tuple[int, tuple[int, ...], int], int] = {}
         self._triples: list[tuple[int, tuple[int, ...], int]] = []
         self._lock = threading.Lock()
         self.initial = self._intern(earley.initial, (0,), 0) if indent else earley.initial
-
-    # -- dependency tracking --------------------------------------------------------------------
-    # A dependency is packed as (lowest stack height read << 1) | (indenter state read): what a
-    # memoised answer depended on, so a mask can be shared by every configuration that agrees
-    # on it (see CompiledCFG._window_key).
-    def begin(self) -> tuple[int, bool]:
-        saved = (self.earley.begin(), self.flag)
-        self.flag = False
-        return saved
-
-    def end(self, saved: tuple[int, bool]) -> int:
-        low = self.earley.end(saved[0])
-        flag = self.flag
-        self.flag = saved[1] or flag
-        return (low << 1) | int(flag)
-
-    def replay(self, dep: int) -> None:
-        self.earley._replay(dep >> 1)
-        if dep & 1:
-            self.flag = True
 
     # -- queries ----------------------------------------------------------------------------
     def candidates(self, state: int) -> frozenset[int]:
@@ -94,7 +73,6 @@ class TerminalParser:
         if not self.indent:
             return self.earley.is_accepting(state)
         eid, stack, _ = self._triples[state]
-        self.flag = True
         eid = self.earley.advance_many(eid, [frozenset({self.indent.dedent})] * (len(stack) - 1))
         return eid != DEAD and self.earley.is_accepting(eid)
 
@@ -119,17 +97,15 @@ class TerminalParser:
         key = (state, emit_id)
         found = self._memo.get(key)
         if found is not None:
-            self.replay(found[1])
-            return found[0]
+            return found
         emit = self.emits[emit_id]
-        saved = self.begin()
         if emit.ignored:
             nxt = state
         elif self.indent is None:
             nxt = self.earley.advance(state, emit.terminals)
         else:
             nxt = self._advance_indented(state, emit)
-        self._memo[key] = (nxt, self.end(saved))
+        self._memo[key] = nxt
         return nxt
 
     def _advance_indented(self, state: int, emit: Emit) -> int:
@@ -137,7 +113,6 @@ class TerminalParser:
         assert cfg is not None
         eid, stack, parens = self._triples[state]
         if cfg.newline in emit.terminals:
-            self.flag = True
             if parens > 0:
                 return state
             eid = self.earley.advance(eid, frozenset({cfg.newline}))

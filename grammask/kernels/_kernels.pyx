@@ -725,23 +725,11 @@ cdef class _LexTables:
     cdef const int32_t[::1] emit
     cdef object engine
     cdef dict memo
-    cdef dict lows
-    cdef int64_t low
-    cdef int64_t flag
 
     def __init__(self, engine):
         self.engine = engine
         self.memo = engine._boundary_memo
-        self.lows = engine._boundary_low
-        self.low = 1 << 62
-        self.flag = 0
         self.refresh()
-
-    cdef void fold_low(self):
-        """Report what the memo hits depended on (lowest stack height, indenter read) to the
-        parser, as a packed dependency (low << 1 | flag)."""
-        if self.low < (1 << 62) or self.flag:
-            self.engine.parser.replay((<object>self.low << 1) | self.flag)
 
     cdef void refresh(self):
         self.trans = self.engine.lexer.trans
@@ -753,9 +741,7 @@ def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_
     """Walk data[start:end] from configuration (parser p, lexer lx) of a CompiledCFG; see
     `_cfg_walk`. Returns p * 2**32 + lx, or -1 when the text dies."""
     cdef _LexTables tabs = _LexTables(engine)
-    cdef int64_t out = _cfg_walk(tabs, data, start, end, p, lx)
-    tabs.fold_low()
-    return out
+    return _cfg_walk(tabs, data, start, end, p, lx)
 
 
 cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t start,
@@ -766,7 +752,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
     the packed configuration, -1 (dead) or -2 (deep)."""
     cdef Py_ssize_t i
     cdef int32_t nxt, e
-    cdef int64_t packed, key, low
+    cdef int64_t packed, key
     cdef object found
     for i in range(start, end):
         nxt = tabs.trans[lx, data[i]]
@@ -779,11 +765,6 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
             if found is None:
                 found = tabs.engine._boundary_deep(p, e)
                 tabs.refresh()
-            else:
-                low = tabs.lows[key]
-                if (low >> 1) < tabs.low:
-                    tabs.low = low >> 1
-                tabs.flag |= low & 1
             packed = found
             if packed < 0:
                 return packed
@@ -813,4 +794,3 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
             _set_bit(&words[0], tokens[i])
         elif r == -2:
             _set_bit(&deep[0], tokens[i])
-    tabs.fold_low()
