@@ -40,7 +40,7 @@ from .earley import DEAD, Productions
 _END = "$END"
 _SENTINEL = 1
 NO_LOW = 1 << 62
-WINDOW = 12      # top-of-stack LR states a parser answer may be shared on
+WINDOW = 6      # top-of-stack LR states a parser answer may be shared on
 _ROOT = "$grammask_root"     # the augmented start (production 0); cannot clash with user rules
 
 
