@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .automata import compile_regex_dfa
 from .automata.earley import DEAD, EarleyParser, Productions
+from .automata.interning import Interner
 from .automata.lalr import DeepRead, LalrParser, LalrUnavailable
 from .automata.lexer import LexTerminal, Lexer
 from .automata.terminal_parser import IndentConfig, TerminalParser
@@ -25,8 +27,8 @@ from .grammar.ir import Grammar
 from .kernels import _kernels, bitmask_words
 from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
-from .mask_cache.cfg_masks import LexStateMasks, MaskInterner, scan_lexer_state
-from .mask_cache.mask_store import StoredMask
+from .mask_cache.cfg_masks import LexStateMasks, scan_lexer_state
+from .mask_cache.mask_store import MaskInterner, StoredMask
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
@@ -36,13 +38,15 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # mask of the configuration after its lexeme (which could recurse through every nesting level).
 _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
-_EMIT_SPAN = 1 << 20
+_EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks
 _MISSING = object()
 
 
 class _TooDeep(Exception):
-    """A window configuration whose mask would leave most tokens to per-stack rechecks."""          # boundary memo key: parser state * _EMIT_SPAN + emit id
+    """A window configuration whose mask would leave most tokens to per-stack rechecks."""
+
+
 _OPEN = {"(": True, "[": True, "{": True}
 _CLOSE = {")": True, "]": True, "}": True}
 
@@ -82,8 +86,8 @@ class CompiledCFG(EngineBase):
                             if t.pattern is not None)
         self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent)
         self._lex_start: dict[int, int] = {}
-        self._configs: list[tuple[int, int]] = []
-        self._config_ids: dict[tuple[int, int], int] = {}
+        self._config_ids: Interner[tuple[int, int]] = Interner()    # (parser, lexer) states
+        self._configs = self._config_ids.keys
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
@@ -93,7 +97,6 @@ class CompiledCFG(EngineBase):
         self.deep_rechecks = 0
         self.masks_forgotten = 0
         self.window_misses = 0
-        self.window_hits = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         self._lock = threading.RLock()
@@ -151,17 +154,12 @@ class CompiledCFG(EngineBase):
             self.window_misses += 1
             self._pairs.setdefault(virtual, None)
             return self._dense_pair(state, set())[0]
-        words = self._densify(sure)
+        words = self._interner.densify(sure)
         self.deep_rechecks += int(deep_ids.shape[0])
         if deep_ids.shape[0]:
             p, lx = self._configs[state]
             eos = np.isin(deep_ids, self._eos)
-            toks = deep_ids[~eos]
-            if toks.shape[0]:
-                starts, ends = self._token_spans(toks)
-                _kernels.cfg_walk_tokens(self, self.trie.concat, starts, ends, toks,
-                                         np.arange(toks.shape[0], dtype=np.int64), p, lx,
-                                         words, words)
+            self._walk_ids(p, lx, deep_ids[~eos], words, words)
             if eos.any() and self._can_end(p, lx):
                 self._set_eos(words)
         return words
@@ -187,11 +185,6 @@ class CompiledCFG(EngineBase):
         start, end = self.trie.spans_by_id()
         return start[toks], end[toks]
 
-    def _densify(self, stored: StoredMask) -> np.ndarray:
-        out = np.zeros((1, self._words), dtype=np.uint32)
-        _kernels.fill_row(stored.kind, stored.data, out, 0, self.tokenizer_info.vocab_size)
-        return out[0]
-
     def _set_eos(self, words: np.ndarray) -> None:
         for e in self._eos:
             words[e >> 5] |= np.uint32(1 << int(e & 31))
@@ -212,16 +205,7 @@ class CompiledCFG(EngineBase):
 
     # -- configurations ------------------------------------------------------------------------
     def _config(self, p: int, lx: int) -> int:
-        key = (p, lx)
-        found = self._config_ids.get(key)
-        if found is None:
-            with self._lock:
-                found = self._config_ids.get(key)
-                if found is None:
-                    found = len(self._configs)
-                    self._configs.append(key)
-                    self._config_ids[key] = found
-        return found
+        return self._config_ids.id_of((p, lx))
 
     def lex_start(self, p: int) -> int:
         found = self._lex_start.get(p)
@@ -293,7 +277,7 @@ class CompiledCFG(EngineBase):
         deep = np.zeros(self._words, dtype=np.uint32)
         if deep_ids.shape[0]:
             _kernels.ids_to_mask(deep_ids, deep)
-        return self._densify(sure), deep
+        return self._interner.densify(sure), deep
 
     def _after(self, p: int, emit: int) -> tuple[int, int, int] | None | bool:
         """(parser, fresh lexer state, configuration) after a lexeme, None if the parser
@@ -320,7 +304,7 @@ class CompiledCFG(EngineBase):
                 if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
                     ids = np.flatnonzero(np.unpackbits(info.f0.view(np.uint8),
                                                        bitorder="little")).astype(np.int32)
-                    self._walk_ids(after, ids, sure, deep)
+                    self._walk_ids(after[0], after[1], ids, sure, deep)
                 else:
                     sub_sure, sub_deep = self._dense_pair(after[2], busy)
                     sure |= info.f0 & sub_sure
@@ -356,6 +340,19 @@ class CompiledCFG(EngineBase):
         keep = ends > starts
         return starts[keep], ends[keep]
 
+    def _groups_after(self, p: int, emits: np.ndarray, table: np.ndarray, tokens: np.ndarray,
+                      deep: np.ndarray) -> Iterator[tuple[int, tuple[int, int, int]]]:
+        """(k, configuration after the lexeme) for each straddler group k of a scan whose
+        lexeme the parser takes; a group whose fate lies below a window's sentinel is marked
+        deep whole instead (`table[k]` delimits the group's entries of `tokens`)."""
+        for k, e in enumerate(emits.tolist()):
+            after = self._after(p, e)
+            if after is True:
+                row = table[k]
+                _kernels.ids_to_mask(tokens[row[0]:row[256]], deep)
+            elif after is not None:
+                yield k, after
+
     def _linked(self, state: int, p: int, info: LexStateMasks, sure: np.ndarray,
                 deep: np.ndarray, busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Straddlers whose suffix is a token: one gather from the next configuration's pair.
@@ -363,14 +360,8 @@ class CompiledCFG(EngineBase):
         are returned for the caller's final fixpoint. Small groups, and configurations already
         being computed, are walked instead."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
-        for k, e in enumerate(info.link_emits.tolist()):
-            after = self._after(p, e)
-            if after is None:
-                continue
-            if after is True:
-                row = info.link_offsets[k]
-                _kernels.ids_to_mask(info.link_tokens[row[0]:row[256]], deep)
-                continue
+        for k, after in self._groups_after(p, info.link_emits, info.link_offsets,
+                                           info.link_tokens, deep):
             starts, ends = self._live_ranges(info.link_offsets, k, after[1])
             if not starts.shape[0]:
                 continue
@@ -399,14 +390,8 @@ class CompiledCFG(EngineBase):
         walk is cached per (lexer state, lexeme kind, fresh lexer state): its live tokens are
         OR-ed in and only the entries that reach a further boundary are walked with the
         parser (in Cython)."""
-        for k, e in enumerate(info.walk_emits.tolist()):
-            after = self._after(p, e)
-            if after is None:
-                continue
-            if after is True:
-                row = info.walk_ranges[k]
-                _kernels.ids_to_mask(info.walk_tokens[row[0]:row[256]], deep)
-                continue
+        for k, after in self._groups_after(p, info.walk_emits, info.walk_ranges,
+                                           info.walk_tokens, deep):
             key = (lx, k, after[1])
             cached = self._suffix_walks.get(key)
             if cached is None:
@@ -424,15 +409,15 @@ class CompiledCFG(EngineBase):
                                          info.walk_tokens, pending, after[0], after[1], sure,
                                          deep)
 
-    def _walk_ids(self, after: tuple[int, int, int], ids: np.ndarray, sure: np.ndarray,
+    def _walk_ids(self, p: int, lx: int, ids: np.ndarray, sure: np.ndarray,
                   deep: np.ndarray) -> None:
-        """Walk whole tokens from the configuration after a lexeme (a cycle of
-        configurations, or recursion too deep to compute that configuration's mask)."""
+        """Walk whole tokens from configuration (p, lx): a real stack's deep tokens, or the
+        tokens after a lexeme when that configuration's mask cannot be used (a cycle of
+        configurations, recursion too deep)."""
         if ids.shape[0]:
             starts, ends = self._token_spans(ids)
             _kernels.cfg_walk_tokens(self, self.trie.concat, starts, ends, ids,
-                                     np.arange(ids.shape[0], dtype=np.int64), after[0],
-                                     after[1], sure, deep)
+                                     np.arange(ids.shape[0], dtype=np.int64), p, lx, sure, deep)
 
     # -- reporting -------------------------------------------------------------------------
     def expected_terminals(self, state: int) -> list[str]:

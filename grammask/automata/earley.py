@@ -22,8 +22,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import LimitExceededError
+
+if TYPE_CHECKING:
+    from .lalr import LalrParser
 
 DEAD = -1
 
@@ -39,6 +43,17 @@ class Productions:
     lhs: tuple[int, ...]
     rhs: tuple[tuple[int, ...], ...]
     num_symbols: int
+
+
+def advance_lexemes(parser: "EarleyParser | LalrParser", state: int,
+                    lexemes: Sequence[frozenset[int]]) -> int:
+    """`parser.advance` over several lexemes (DEAD as soon as one is rejected); shared by the
+    Earley and LALR parsers as their `advance_many`."""
+    for terms in lexemes:
+        if state == DEAD:
+            return DEAD
+        state = parser.advance(state, terms)
+    return state
 
 
 class _Predicted:
@@ -96,18 +111,6 @@ class EarleyParser:
         self._lock = threading.RLock()
         self.initial = self._intern(frozenset(), initial=True)
 
-    # -- dependency tracking: Earley states are not windowed (see LalrParser) ---------------
-    low = 0
-
-    def begin(self) -> int:
-        return 0
-
-    def end(self, saved: int) -> int:
-        return 0
-
-    def _replay(self, low: int) -> None:
-        pass
-
     # -- queries ---------------------------------------------------------------------------
     def allowed(self, state: int) -> frozenset[int]:
         """Terminals that can be scanned next from `state`."""
@@ -133,12 +136,7 @@ class EarleyParser:
         st.trans[terminals] = nxt
         return nxt
 
-    def advance_many(self, state: int, lexemes: Sequence[frozenset[int]]) -> int:
-        for terms in lexemes:
-            if state == DEAD:
-                return DEAD
-            state = self.advance(state, terms)
-        return state
+    advance_many = advance_lexemes
 
     # -- construction ----------------------------------------------------------------------
     def _items_before(self, state: int, symbol: int) -> Iterable[Item]:

@@ -23,10 +23,9 @@ knows the result holds for every stack with the same top K LR states (`window(no
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
-
-import logging
 
 from lark import logger as lark_logger
 from lark.common import ParserConf
@@ -35,7 +34,8 @@ from lark.grammar import NonTerminal, Rule, Terminal
 from lark.parsers.lalr_analysis import LALR_Analyzer, Shift
 
 from ..errors import LimitExceededError
-from .earley import DEAD, Productions
+from .earley import DEAD, Productions, advance_lexemes
+from .interning import Interner
 
 _END = "$END"
 _SENTINEL = 1
@@ -83,15 +83,18 @@ class LalrParser:
         self._end_lr = ids[table.end_states[_ROOT]]
         # node 0: the real bottom; node 1: the sentinel under window stacks (LR state -1: any
         # read of it raises DeepRead; popping past it stays on it)
-        self._nodes: list[tuple[int, int]] = [(-1, self._start_lr), (_SENTINEL, -1)]
+        self._lock = threading.RLock()
+        self._node_ids: Interner[tuple[int, int]] = Interner(self._lock)   # (parent, LR state)
+        self._node_ids.id_of((-1, self._start_lr))
+        self._node_ids.id_of((_SENTINEL, -1))
+        self._nodes = self._node_ids.keys
         self._height: list[int] = [0, 0]
         self._win: list[tuple[int, ...]] = [(self._start_lr,), (-1,)]   # top-WINDOW LR states
         self._virtual: dict[tuple[int, int], int] = {}
         self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
         self.low = NO_LOW
-        self._node_ids: dict[tuple[int, int], int] = {(-1, self._start_lr): 0}
-        self._sets: list[frozenset[int]] = []
-        self._set_ids: dict[frozenset[int], int] = {}
+        self._set_ids: Interner[frozenset[int]] = Interner(self._lock)
+        self._sets = self._set_ids.keys
         self._step_memo: dict[tuple[int, int], tuple[int, int]] = {}
         self._trans: list[dict[frozenset[int], tuple[int, int]]] = []
         self._allowed: dict[int, tuple[frozenset[int], int]] = {}
@@ -99,7 +102,6 @@ class LalrParser:
         self._allowed_by_window: dict[tuple, frozenset[int]] = {}
         self._step_by_window: dict[tuple, tuple[int, tuple[int, ...]] | None] = {}
         self._split = [_split_actions(row, prods.num_terminals) for row in self._actions]
-        self._lock = threading.RLock()
         self.initial = self._intern_set(frozenset({0}))
 
     # -- interface -----------------------------------------------------------------------------
@@ -246,12 +248,7 @@ class LalrParser:
         trans[terminals] = (result, self.end(saved))
         return result
 
-    def advance_many(self, state: int, lexemes: Sequence[frozenset[int]]) -> int:
-        for terms in lexemes:
-            if state == DEAD:
-                return DEAD
-            state = self.advance(state, terms)
-        return state
+    advance_many = advance_lexemes
 
     # -- stacks --------------------------------------------------------------------------------
     def _step(self, node: int, t: int) -> int:
@@ -339,34 +336,21 @@ class LalrParser:
         return result
 
     def _push(self, parent: int, lr: int) -> int:
-        key = (parent, lr)
-        found = self._node_ids.get(key)
-        if found is None:
-            with self._lock:
-                found = self._node_ids.get(key)
-                if found is None:
-                    found = len(self._nodes)
-                    self._nodes.append(key)
-                    self._height.append(self._height[parent] + 1)
-                    self._win.append(((lr,) + self._win[parent])[:WINDOW])
-                    self._node_ids[key] = found
-        return found
+        return self._node_ids.id_of((parent, lr), self._new_node)
+
+    def _new_node(self, key: tuple[int, int]) -> None:
+        parent, lr = key
+        self._height.append(self._height[parent] + 1)
+        self._win.append(((lr,) + self._win[parent])[:WINDOW])
 
     def _intern_set(self, nodes: frozenset[int]) -> int:
-        found = self._set_ids.get(nodes)
-        if found is None:
-            with self._lock:
-                found = self._set_ids.get(nodes)
-                if found is None:
-                    if len(self._sets) >= self.max_parser_states:
-                        raise LimitExceededError("max_parser_states", len(self._sets) + 1,
-                                                 self.max_parser_states,
-                                                 "too many distinct parser states")
-                    found = len(self._sets)
-                    self._sets.append(nodes)
-                    self._trans.append({})
-                    self._set_ids[nodes] = found
-        return found
+        return self._set_ids.id_of(nodes, self._new_set)
+
+    def _new_set(self, nodes: frozenset[int]) -> None:
+        if len(self._sets) >= self.max_parser_states:
+            raise LimitExceededError("max_parser_states", len(self._sets) + 1,
+                                     self.max_parser_states, "too many distinct parser states")
+        self._trans.append({})
 
 
 def _split_actions(row: dict[int, tuple[bool, int]], num_terminals: int

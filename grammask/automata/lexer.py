@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LimitExceededError
+from .interning import Interner
 
 DEAD = -1
 
@@ -82,8 +83,8 @@ class Lexer:
         self._ids: dict[tuple, int] = {}
         self._members: list[tuple[tuple[int, int], ...]] = []
         self._starts: dict[frozenset[int], int] = {}
-        self.emits: list[Emit] = []
-        self._emit_ids: dict[Emit, int] = {}
+        self._emit_ids: Interner[Emit] = Interner()
+        self.emits = self._emit_ids.keys           # emit id -> Emit (shared with the parser)
         self._lock = threading.RLock()
         rng = np.random.default_rng(0x9E3779B9)
         self._weights = rng.integers(1, 2**62, size=max(len(terminals), 1), dtype=np.int64)
@@ -211,12 +212,7 @@ class Lexer:
             emit = Emit(frozenset(t.tid for t in grammar_terms), False, aux)
         else:
             emit = Emit(frozenset(), True)
-        found = self._emit_ids.get(emit)
-        if found is None:
-            found = len(self.emits)
-            self.emits.append(emit)
-            self._emit_ids[emit] = found
-        return found
+        return self._emit_ids.id_of(emit)
 
     def memory_bytes(self) -> int:
         tab = self._table

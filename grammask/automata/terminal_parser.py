@@ -15,10 +15,10 @@ The newline terminal is a lexing candidate everywhere (Lark's `always_accept`).
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from .earley import DEAD, EarleyParser
+from .interning import Interner
 from .lexer import Emit
 
 
@@ -45,9 +45,9 @@ class TerminalParser:
         self.indent = indent
         self._memo: dict[tuple[int, int], int] = {}
         self._candidates: dict[frozenset[int], frozenset[int]] = {}
-        self._ids: dict[tuple[int, tuple[int, ...], int], int] = {}
-        self._triples: list[tuple[int, tuple[int, ...], int]] = []
-        self._lock = threading.Lock()
+        # states with an indenter: interned (parser state, indent stack, bracket depth)
+        self._ids: Interner[tuple[int, tuple[int, ...], int]] = Interner()
+        self._triples = self._ids.keys
         self.initial = self._intern(earley.initial, (0,), 0) if indent else earley.initial
 
     # -- queries ----------------------------------------------------------------------------
@@ -139,14 +139,4 @@ class TerminalParser:
         return self._intern(eid, stack, parens)
 
     def _intern(self, eid: int, stack: tuple[int, ...], parens: int) -> int:
-        key = (eid, stack, parens)
-        found = self._ids.get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._ids.get(key)
-            if found is None:
-                found = len(self._triples)
-                self._triples.append(key)
-                self._ids[key] = found
-            return found
+        return self._ids.id_of((eid, stack, parens))

@@ -336,18 +336,9 @@ def ids_to_mask(const int32_t[::1] ids, uint32_t[::1] mask):
             _set_bit(&mask[0], ids[j])
 
 
-def mask_hash32(const uint32_t[::1] words):
-    """`mask_hash` over uint32 words (any length, no padding copy)."""
-    cdef uint64_t h = 1469598103934665603ULL
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(words.shape[0]):
-            h = (h ^ words[i]) * 1099511628211ULL
-    return h
-
-
-def mask_hash(const uint64_t[::1] words):
-    """A fast 64-bit hash of a mask (equal masks are still compared in full on a hit)."""
+def mask_hash(const uint32_t[::1] words):
+    """A fast 64-bit hash of a mask's uint32 words (equal masks are still compared in full on
+    a hit)."""
     cdef uint64_t h = 1469598103934665603ULL
     cdef Py_ssize_t i
     with nogil:

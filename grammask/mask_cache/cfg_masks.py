@@ -18,13 +18,11 @@ Masks are memoised per configuration id (parser states are hash-consed, so confi
 recur: every element of an array, every statement of a block)."""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..kernels import _kernels, bitmask_words
-from .mask_store import StoredMask, _compress
 from .token_trie import TokenTrie
 
 
@@ -106,28 +104,3 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         acc, f0, link_emits, link_offsets, s_ids[linked][order], l_link[order],
         s_pos[linked][order], s_end[linked][order], walk_emits, walk_ranges,
         s_ids[rest][w_order], w_pos[w_order], s_end[rest][w_order])
-
-
-class MaskInterner:
-    """Stores masks compressed (dense / allow-list / reject-list) and shares equal ones."""
-
-    def __init__(self, vocab_size: int) -> None:
-        self.vocab_size = vocab_size
-        self.words = bitmask_words(vocab_size)
-        self._unique: dict[int, list[tuple[np.ndarray, StoredMask]]] = {}
-        self._lock = threading.Lock()
-        self.count = 0
-        self.nbytes = 0
-
-    def intern(self, words: np.ndarray) -> StoredMask:
-        key = int(_kernels.mask_hash32(words))
-        with self._lock:
-            for dense, stored in self._unique.get(key, ()):
-                if np.array_equal(dense, words):
-                    return stored
-            stored = _compress(words, self.vocab_size)
-            self._unique.setdefault(key, []).append((words if stored.kind == 0 else
-                                                     words.copy(), stored))
-            self.count += 1
-            self.nbytes += stored.data.nbytes
-            return stored

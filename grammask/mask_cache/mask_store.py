@@ -49,8 +49,7 @@ class MaskStore:
             self.class_trie.trans_c, max(trie.max_depth, 1))
         self._by_block: dict[tuple[int, bool], StoredMask] = {}
         self._by_state: dict[int, StoredMask] = {}
-        self._unique: dict[int, list[StoredMask]] = {}
-        self._unique_count = 0
+        self._interner = MaskInterner(tokenizer.vocab_size)
         self._lock = threading.Lock()
 
     def get(self, state: int) -> StoredMask:
@@ -61,7 +60,7 @@ class MaskStore:
         key = (int(self.state_block[state]), bool(self.accepting[state]))
         stored = self._by_block.get(key)
         if stored is None:
-            stored = self._intern(self._compute_dense(state))
+            stored = self._interner.intern(self._compute_dense(state))
             with self._lock:
                 stored = self._by_block.setdefault(key, stored)
         with self._lock:
@@ -69,7 +68,7 @@ class MaskStore:
 
     def dense(self, state: int) -> np.ndarray:
         """The mask of `state` as uint32 bit words (a fresh array)."""
-        return self._densify(self.get(state))
+        return self._interner.densify(self.get(state))
 
     def precompute(self, states: range | list[int] | None = None) -> None:
         """Compute the masks of `states` (all states by default) now instead of on first use."""
@@ -82,12 +81,11 @@ class MaskStore:
 
     @property
     def unique_masks(self) -> int:
-        return self._unique_count
+        return self._interner.count
 
     def memory_bytes(self) -> int:
         """Stored masks plus the class trie (both per grammar)."""
-        stored = sum(m.data.nbytes for bucket in list(self._unique.values()) for m in bucket)
-        return stored + self.class_trie.memory_bytes()
+        return self._interner.nbytes + self.class_trie.memory_bytes()
 
     def _compute_dense(self, state: int) -> np.ndarray:
         words = np.zeros(self.words, dtype=np.uint32)
@@ -97,25 +95,33 @@ class MaskStore:
                 words[e >> 5] |= np.uint32(1 << int(e & 31))
         return words
 
-    def _intern(self, words: np.ndarray) -> StoredMask:
-        """Share one stored copy among states with identical masks (compared in full)."""
-        padded = words if words.shape[0] % 2 == 0 else np.append(words, np.uint32(0))
-        key = int(_kernels.mask_hash(padded.view(np.uint64)))
+
+class MaskInterner:
+    """Stores masks compressed (dense / allow-list / reject-list, whichever is smallest) and
+    shares equal ones: a hash finds candidates, a full comparison decides."""
+
+    def __init__(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+        self.words = bitmask_words(vocab_size)
+        self._unique: dict[int, list[StoredMask]] = {}
+        self._lock = threading.Lock()
+        self.count = 0
+        self.nbytes = 0
+
+    def intern(self, words: np.ndarray) -> StoredMask:
+        key = int(_kernels.mask_hash(words))
         with self._lock:
             for stored in self._unique.get(key, ()):
-                if np.array_equal(self._densify(stored), words):
+                if np.array_equal(self.densify(stored), words):
                     return stored
-        stored = _compress(words, self.vocab_size)
-        with self._lock:
-            bucket = self._unique.setdefault(key, [])
-            for other in bucket:
-                if np.array_equal(self._densify(other), words):
-                    return other
-            bucket.append(stored)
-            self._unique_count += 1
+            stored = _compress(words, self.vocab_size)
+            self._unique.setdefault(key, []).append(stored)
+            self.count += 1
+            self.nbytes += stored.data.nbytes
             return stored
 
-    def _densify(self, stored: StoredMask) -> np.ndarray:
+    def densify(self, stored: StoredMask) -> np.ndarray:
+        """The mask as a fresh array of uint32 words."""
         out = np.zeros((1, self.words), dtype=np.uint32)
         _kernels.fill_row(stored.kind, stored.data, out, 0, self.vocab_size)
         return out[0]

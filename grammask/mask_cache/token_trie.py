@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +30,7 @@ class TokenTrie:
     max_depth: int
     vocab_size: int
     by_bytes: dict[bytes, int] = field(repr=False)
-    _lazy: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _lazy: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def num_tokens(self) -> int:
@@ -37,59 +39,34 @@ class TokenTrie:
     def memory_bytes(self) -> int:
         return self.concat.nbytes + self.offsets.nbytes + self.token_ids.nbytes
 
+    def _derived(self, name: str, build: Callable[[TokenTrie], Any]) -> Any:
+        """`build(self)`, computed on first use and kept: arrays only the CFG masks need."""
+        found = self._lazy.get(name)
+        if found is None:
+            found = self._lazy[name] = build(self)
+        return found
+
     def suffix_links(self) -> np.ndarray:
         """int32 aligned with `concat`: at each byte position, the id of the token spelling the
-        rest of that token (-1 if none). Built on first use (BPE vocabularies are closed under
-        most suffixes, which lets the CFG masks reuse one mask for many tokens)."""
-        found = self._lazy.get("suffix_links")
-        if found is None:
-            from ..kernels import _kernels
-            found = _kernels.suffix_links(self.concat, self.offsets, self.token_ids)
-            self._lazy["suffix_links"] = found
-        return found
+        rest of that token (-1 if none). BPE vocabularies are closed under most suffixes,
+        which lets the CFG masks reuse one mask for many tokens."""
+        return self._derived("suffix_links", _suffix_links)
 
     def spans_by_id(self) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of every token id's bytes in `concat` (0, 0 for tokens without)."""
-        found = self._lazy.get("span_start")
-        if found is None:
-            start = np.zeros(self.vocab_size, dtype=np.int64)
-            end = np.zeros(self.vocab_size, dtype=np.int64)
-            start[self.token_ids] = self.offsets[:-1]
-            end[self.token_ids] = self.offsets[1:]
-            self._lazy["span_start"], self._lazy["span_end"] = start, end
-            found = start
-        return found, self._lazy["span_end"]
+        return self._derived("spans_by_id", _spans_by_id)
 
     def first_byte_end(self) -> np.ndarray:
         """int64 [256]: for each first byte, the sorted index where its tokens end."""
-        found = self._lazy.get("first_byte_end")
-        if found is None:
-            firsts = self.concat[self.offsets[:-1]] if self.num_tokens else np.zeros(0, np.uint8)
-            found = np.searchsorted(firsts, np.arange(256), side="right").astype(np.int64)
-            self._lazy["first_byte_end"] = found
-        return found
+        return self._derived("first_byte_end", _first_byte_end)
 
     def lcps(self) -> np.ndarray:
-        """int32 per sorted token: bytes shared with the previous token (built on first use)."""
-        found = self._lazy.get("lcps")
-        if found is None:
-            from ..kernels import _kernels
-            found = _kernels.lcp_with_previous(self.concat, self.offsets)
-            self._lazy["lcps"] = found
-        return found
+        """int32 per sorted token: bytes shared with the previous token."""
+        return self._derived("lcps", _lcps)
 
     def by_id(self) -> tuple[np.ndarray, np.ndarray]:
         """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
-        found = self._lazy.get("len_by_id")
-        if found is None:
-            lengths = np.zeros(self.vocab_size, dtype=np.int32)
-            first = np.full(self.vocab_size, -1, dtype=np.int64)
-            lengths[self.token_ids] = np.diff(self.offsets)
-            nonempty = self.offsets[:-1] < self.offsets[1:]
-            first[self.token_ids[nonempty]] = self.concat[self.offsets[:-1][nonempty]]
-            self._lazy["len_by_id"], self._lazy["first_by_id"] = lengths, first
-            found = lengths
-        return found, self._lazy["first_by_id"]
+        return self._derived("by_id", _by_id)
 
     def longest_token_prefix(self, data: bytes) -> tuple[int, int]:
         """(token id, length) of the longest token that is a prefix of `data`, or (-1, 0)."""
@@ -98,6 +75,38 @@ class TokenTrie:
             if tid is not None:
                 return tid, n
         return -1, 0
+
+
+def _suffix_links(trie: TokenTrie) -> np.ndarray:
+    from ..kernels import _kernels
+    return _kernels.suffix_links(trie.concat, trie.offsets, trie.token_ids)
+
+
+def _lcps(trie: TokenTrie) -> np.ndarray:
+    from ..kernels import _kernels
+    return _kernels.lcp_with_previous(trie.concat, trie.offsets)
+
+
+def _spans_by_id(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+    start = np.zeros(trie.vocab_size, dtype=np.int64)
+    end = np.zeros(trie.vocab_size, dtype=np.int64)
+    start[trie.token_ids] = trie.offsets[:-1]
+    end[trie.token_ids] = trie.offsets[1:]
+    return start, end
+
+
+def _first_byte_end(trie: TokenTrie) -> np.ndarray:
+    firsts = trie.concat[trie.offsets[:-1]] if trie.num_tokens else np.zeros(0, np.uint8)
+    return np.searchsorted(firsts, np.arange(256), side="right").astype(np.int64)
+
+
+def _by_id(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.zeros(trie.vocab_size, dtype=np.int32)
+    first = np.full(trie.vocab_size, -1, dtype=np.int64)
+    lengths[trie.token_ids] = np.diff(trie.offsets)
+    nonempty = trie.offsets[:-1] < trie.offsets[1:]
+    first[trie.token_ids[nonempty]] = trie.concat[trie.offsets[:-1][nonempty]]
+    return lengths, first
 
 
 def build_token_trie(tokenizer: TokenizerInfo) -> TokenTrie:
