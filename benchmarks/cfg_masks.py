@@ -61,7 +61,8 @@ if _ROOT not in sys.path:
 import numpy as np
 from cfg_corpus import BY_NAME, CORPUS, load
 from peers.cfg_peers import CFG_ADAPTERS, DEFAULT_TOKENIZER_DIR, GrammarSource, TokenizerContext
-from regex_masks import _bit, _fmt, _log, _percentiles_us, _r, _table, _timed_compile
+from regex_masks import (_bit, _fmt, _log, _percentiles_us, _pick, _r, _table,
+                         _timed_compile, _timed_fill)
 
 DEFAULT_ENGINES = ("grammask", "xgrammar", "llguidance")
 DEFAULT_MAX_TEXTS = 20
@@ -106,11 +107,7 @@ def run_case(adapter, compiled, ids: list[int], eos_ids: list[int], native, view
         deadline = perf() + limit_ns
         finished = True
         for pos, tid in enumerate(ids):
-            view.fill(0)
-            t0 = perf()
-            fill(*args)
-            t1 = perf()
-            times.append(t1 - t0)
+            _timed_fill(fill, args, view, times)
             allowed = _bit(view, tid)
             if not allowed:
                 violations += 1
@@ -123,15 +120,11 @@ def run_case(adapter, compiled, ids: list[int], eos_ids: list[int], native, view
                     detail = f"accept({tid} {_piece(ctx, [tid])!r}) refused though its bit is set at {where(pos)}"
                 finished = False
                 break
-            if t1 > deadline:
+            if perf() > deadline:
                 status, detail, finished = "timeout", f"over {limit_ns / 1e9:g} s at {where(pos + 1)}", False
                 break
         if finished:
-            view.fill(0)
-            t0 = perf()
-            fill(*args)
-            t1 = perf()
-            times.append(t1 - t0)
+            _timed_fill(fill, args, view, times)
             eos_ok = any(_bit(view, e) for e in eos_ids)
             if not eos_ok and status == "accepted":
                 status, detail = "eos", f"no EOS allowed at the end (after {_piece(ctx, ids[-12:])[-50:]!r})"
@@ -629,14 +622,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args._worker:
         return args
-    args.engine_names = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = [e for e in args.engine_names if e not in CFG_ADAPTERS]
-    if unknown:
-        ap.error(f"unknown engine(s) {unknown}; known: {list(CFG_ADAPTERS)}")
-    args.grammar_names = [g.strip() for g in args.grammars.split(",") if g.strip()]
-    unknown = [g for g in args.grammar_names if g not in BY_NAME]
-    if unknown:
-        ap.error(f"unknown grammar(s) {unknown}; known: {list(BY_NAME)}")
+    args.engine_names = _pick(ap, args.engines, CFG_ADAPTERS, "engine")
+    args.grammar_names = _pick(ap, args.grammars, BY_NAME, "grammar")
     args.eos = [int(x) for x in args.eos_ids.split(",") if x.strip()]
     if args.max_texts < 0:
         ap.error("--max-texts must be >= 0")

@@ -154,6 +154,23 @@ def _show(case: Case, limit: int = 60) -> str:
     return f"{text!r} (tokens {ids})"
 
 
+def _timed_fill(fill: Any, args: tuple, view: np.ndarray, times: list[int]) -> None:
+    """Clear the bitmask and time one fill call (ns appended to `times`)."""
+    view.fill(0)
+    t0 = time.perf_counter_ns()
+    fill(*args)
+    times.append(time.perf_counter_ns() - t0)
+
+
+def _pick(ap: argparse.ArgumentParser, raw: str, known: Any, what: str) -> list[str]:
+    """The comma-separated names in `raw`; an argparse error naming unknown ones."""
+    names = [x.strip() for x in raw.split(",") if x.strip()]
+    unknown = [x for x in names if x not in known]
+    if unknown:
+        ap.error(f"unknown {what}(s) {unknown}; known: {list(known)}")
+    return names
+
+
 def _bit(view: np.ndarray, tid: int) -> bool:
     return (int(view[0, tid >> 5]) >> (tid & 31)) & 1 == 1
 
@@ -168,7 +185,6 @@ def _run_strings(
     pr: PatternResult | None,
 ) -> None:
     """Teacher-force every case through a fresh matcher. ``pr=None`` = warm-up (nothing kept)."""
-    perf = time.perf_counter_ns
     times = pr.mask_ns if pr is not None else []
 
     def note(msg: str) -> None:
@@ -181,11 +197,7 @@ def _run_strings(
             fill, args = adapter.fill_call(matcher, native)
             ok = True
             for pos, tid in enumerate(case.ids):
-                view.fill(0)
-                t0 = perf()
-                fill(*args)
-                t1 = perf()
-                times.append(t1 - t0)
+                _timed_fill(fill, args, view, times)
                 allowed = _bit(view, tid)
                 if not allowed and pr is not None:
                     pr.violations += 1
@@ -198,11 +210,7 @@ def _run_strings(
                     ok = False  # the matcher cannot follow this string any further
                     break
             if ok:
-                view.fill(0)
-                t0 = perf()
-                fill(*args)
-                t1 = perf()
-                times.append(t1 - t0)
+                _timed_fill(fill, args, view, times)
                 if not any(_bit(view, e) for e in eos_ids) and pr is not None:
                     pr.eos_failures += 1
                     note(f"no EOS allowed after {_show(case)}")
@@ -447,14 +455,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--per-pattern", action="store_true", help="also one line per engine x pattern")
     ap.add_argument("--json", action="store_true", help="print only the JSON lines")
     args = ap.parse_args(argv)
-    args.engine_names = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = [e for e in args.engine_names if e not in ADAPTERS]
-    if unknown:
-        ap.error(f"unknown engine(s) {unknown}; known: {list(ADAPTERS)}")
-    args.pattern_names = [p.strip() for p in args.patterns.split(",") if p.strip()]
-    unknown = [p for p in args.pattern_names if p not in PATTERNS]
-    if unknown:
-        ap.error(f"unknown pattern(s) {unknown}; known: {list(PATTERNS)}")
+    args.engine_names = _pick(ap, args.engines, ADAPTERS, "engine")
+    args.pattern_names = _pick(ap, args.patterns, PATTERNS, "pattern")
     args.eos = [int(x) for x in args.eos_ids.split(",") if x.strip()]
     if args.strings < 1:
         ap.error("--strings must be >= 1")
