@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -31,6 +30,7 @@ import lark
 import numpy as np
 import pytest
 from cfg_oracle import PrefixOracle, reference_allowed
+from grammar_walks import dist_to_accept, rule_heights
 from lark.indenter import PythonIndenter
 
 import grammask
@@ -255,24 +255,7 @@ def oracle(spec_name: str, lexing: str = "greedy") -> PrefixOracle:
 @cache
 def _dfa_info(pattern: str):
     d = compile_regex_dfa(pattern)
-    trans, acc = d.trans.tolist(), d.accepting.tolist()
-    n = len(acc)
-    preds: list[set[int]] = [set() for _ in range(n)]
-    for s in range(n):
-        for t in trans[s]:
-            if t >= 0:
-                preds[t].add(s)
-    dist = [10**9] * n
-    queue = deque(s for s in range(n) if acc[s])
-    for s in queue:
-        dist[s] = 0
-    while queue:
-        s = queue.popleft()
-        for p in preds[s]:
-            if dist[p] > dist[s] + 1:
-                dist[p] = dist[s] + 1
-                queue.append(p)
-    return trans, acc, dist
+    return d.trans.tolist(), d.accepting.tolist(), dist_to_accept(d)
 
 
 def random_member(pattern: str, rng: random.Random, budget: int = 6) -> bytes:
@@ -300,16 +283,7 @@ _HEIGHTS: dict[int, dict[str, int]] = {}
 def _heights(g: Grammar) -> dict[str, int]:
     if id(g) in _HEIGHTS:
         return _HEIGHTS[id(g)]
-    h = _HEIGHTS[id(g)] = {t: 0 for t in g.terminals}
-    changed = True
-    while changed:
-        changed = False
-        for name, rule in g.rules.items():
-            best = min((1 + max((h.get(s, 10**9) for s in alt), default=0)
-                        for alt in rule.alternatives), default=10**9)
-            if best < h.get(name, 10**9):
-                h[name] = best
-                changed = True
+    h = _HEIGHTS[id(g)] = rule_heights(g)
     return h
 
 

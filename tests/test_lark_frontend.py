@@ -7,13 +7,13 @@ import itertools
 import json
 import random
 import re
-from collections import deque
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import lark
 import pytest
+from grammar_walks import dist_to_accept, rule_heights
 from lark.indenter import PythonIndenter
 from tokenizers_fixture import shared_dir
 
@@ -38,26 +38,6 @@ def lark_lexes(regexp: str, text: str) -> bool:
         m = re.match(regexp, text)
         return m is not None and m.end() == len(text)
     return re.fullmatch(regexp, text) is not None
-
-
-def dist_to_accept(d: ByteDFA) -> list[int]:
-    """Bytes still needed from each state to reach acceptance (BFS on reversed edges)."""
-    n = d.num_states
-    preds: list[list[int]] = [[] for _ in range(n)]
-    for s in range(n):
-        for t in set(d.trans[s].tolist()) - {-1}:
-            preds[t].append(s)
-    dist = [10**9] * n
-    queue = deque(s for s in range(n) if d.accepting[s])
-    for s in queue:
-        dist[s] = 0
-    while queue:
-        s = queue.popleft()
-        for p in preds[s]:
-            if dist[p] > dist[s] + 1:
-                dist[p] = dist[s] + 1
-                queue.append(p)
-    return dist
 
 
 def random_member(pattern: str, rng: random.Random, budget: int = 12) -> str:
@@ -137,7 +117,7 @@ def bounded_language(grammar: Grammar, alphabet: str, max_len: int) -> set[str]:
 def random_derivation(grammar: Grammar, rng: random.Random, max_depth: int = 8) -> str:
     """A random string of the IR's language (no %ignore): random alternatives until
     `max_depth`, then the alternative of least height."""
-    height = _heights(grammar)
+    height = rule_heights(grammar)
 
     def expand(sym: str, depth: int) -> str:
         if sym in grammar.terminals:
@@ -148,20 +128,6 @@ def random_derivation(grammar: Grammar, rng: random.Random, max_depth: int = 8) 
         return "".join(expand(s, depth + 1) for s in rng.choice(alts))
 
     return expand(grammar.start, 0)
-
-
-def _heights(grammar: Grammar) -> dict[str, int]:
-    h = {t: 0 for t in grammar.terminals}
-    changed = True
-    while changed:
-        changed = False
-        for name, rule in grammar.rules.items():
-            best = min((1 + max((h.get(s, 10**9) for s in alt), default=0)
-                        for alt in rule.alternatives), default=10**9)
-            if best < h.get(name, 10**9):
-                h[name] = best
-                changed = True
-    return h
 
 
 def lark_parses(parser: lark.Lark, text: str) -> bool:
