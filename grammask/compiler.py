@@ -64,10 +64,10 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     t0 = time.perf_counter()
     if isinstance(source, Grammar):
         grammar, text = source, source.name
+        grammar.check()     # the front ends check what they load (and keep their warnings)
     else:
         grammar = front_ends.load_grammar(source, syntax=syntax, start=start)
         text = str(source)
-    grammar.check()
     compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
     compiled.compile_seconds = time.perf_counter() - t0
     return compiled
