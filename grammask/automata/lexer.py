@@ -163,7 +163,8 @@ class Lexer:
 
     def _successors(self, members: tuple[tuple[int, int], ...]):
         """(bytes, next members) for every byte that keeps some member alive. Bytes are grouped
-        by their column of next states (hashed, then compared exactly)."""
+        by their column of next states: hashed, then compared exactly (a group whose columns
+        differ — a hash collision — is split into single bytes)."""
         if not members:
             return []
         rows = np.stack([self.terminals[t].trans[q] for t, q in members])   # [m, 256]
@@ -172,27 +173,13 @@ class Lexer:
         out = []
         for key in np.unique(keys).tolist():
             byte_set = np.flatnonzero(keys == key)
-            col = rows[:, byte_set[0]]
-            same = (rows[:, byte_set] == col[:, None]).all(axis=0)
-            for group in (byte_set[same], byte_set[~same]):
-                if not group.shape[0]:
-                    continue
+            uniform = (rows[:, byte_set] == rows[:, byte_set[:1]]).all()
+            for group in [byte_set] if uniform else np.split(byte_set, len(byte_set)):
                 col = rows[:, group[0]]
-                if (rows[:, group] != col[:, None]).any():      # hash collision: split bytes
-                    out.extend(self._columns_one_by_one(rows, tids, group))
-                    continue
                 alive = col >= 0
                 if alive.any():
                     out.append((group, tuple(zip(tids[alive].tolist(), col[alive].tolist()))))
         return out
-
-    @staticmethod
-    def _columns_one_by_one(rows: np.ndarray, tids: np.ndarray, group: np.ndarray):
-        for b in group.tolist():
-            col = rows[:, b]
-            alive = col >= 0
-            if alive.any():
-                yield (np.asarray([b]), tuple(zip(tids[alive].tolist(), col[alive].tolist())))
 
     def _emit_of(self, members: tuple[tuple[int, int], ...]) -> int:
         done = [(t, q) for t, q in members if self.terminals[t].accepting[q]]
