@@ -268,9 +268,13 @@ class CompiledCFG(EngineBase):
                 sure, deep = self._compute_pair(state, busy)
             finally:
                 busy.discard(state)
-            found = (self._interner.intern(sure), _ids_of(deep))
+            found = (self._interner.intern(sure), self._ids_of(deep))
             self._pairs[state] = found
         return found
+
+    def _ids_of(self, words: np.ndarray) -> np.ndarray:
+        """Set bits of a mask as int32 token ids (the kernels' id type)."""
+        return _kernels.mask_to_ids(words, self.tokenizer_info.vocab_size, True).view(np.int32)
 
     def _dense_pair(self, state: int, busy: set[int]) -> tuple[np.ndarray, np.ndarray]:
         sure, deep_ids = self._pair(state, busy)
@@ -302,8 +306,7 @@ class CompiledCFG(EngineBase):
                 raise _TooDeep      # token would be deep, the exact mask is cheaper
             elif after is not None:
                 if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
-                    ids = np.flatnonzero(np.unpackbits(info.f0.view(np.uint8),
-                                                       bitorder="little")).astype(np.int32)
+                    ids = self._ids_of(info.f0)
                     self._walk_ids(after[0], after[1], ids, sure, deep)
                 else:
                     sub_sure, sub_deep = self._dense_pair(after[2], busy)
@@ -461,13 +464,6 @@ class CompiledCFG(EngineBase):
 
 
 # ---------------------------------------------------------------------------------------------
-def _ids_of(words: np.ndarray) -> np.ndarray:
-    """Set bits of a mask as int32 ids."""
-    if not words.any():
-        return np.zeros(0, dtype=np.int32)
-    return np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little")).astype(np.int32)
-
-
 def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
     """Integer productions: terminals first (every IR terminal), then rules; production 0 is
     the augmented start."""
