@@ -6,7 +6,7 @@ from .compiled_grammar import CompiledGrammar
 from .compiled_cfg import CompiledCFG
 from .compiler import compile_grammar, compile_regex
 from .errors import (BitmaskError, GrammarError, GrammaskError, InvalidTokenError,
-                     LimitExceededError, MatcherError, TokenizerError)
+                     LimitExceededError, MatcherError, SchemaError, TokenizerError)
 from .kernels import allocate_token_bitmask, apply_token_bitmask_inplace
 from .limits import DEFAULT_LIMITS, Limits
 from .matcher import Matcher, fill_next_token_bitmask_batch
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BitmaskError", "CompiledCFG", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
-    "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError",
+    "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError", "SchemaError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
     "apply_token_bitmask_inplace", "compile_grammar", "compile_regex", "fill_next_token_bitmask_batch",
     "__version__",

@@ -518,7 +518,7 @@ def _lex_terminals(g: Grammar, tid: dict[str, int], indent: IndentConfig | None,
         if t.pattern is None:
             continue
         try:
-            dfa = compile_regex_dfa(t.pattern, limits)
+            dfa = t.dfa if t.dfa is not None else compile_regex_dfa(t.pattern, limits)
         except GrammarError as exc:
             raise GrammarError(f"terminal {name}: {exc.message}",
                                name=str(t.origin or name)) from exc

@@ -59,6 +59,17 @@ class LimitExceededError(GrammarError):
         super().__init__(msg, source, position)
 
 
+class SchemaError(GrammarError):
+    """A JSON Schema is malformed, or uses something grammask cannot enforce exactly.
+
+    `path` is the JSON pointer of the offending subschema (e.g. ``#/properties/age/minimum``);
+    it is part of the message so a server can show where the problem is."""
+
+    def __init__(self, message: str, path: str = "#") -> None:
+        self.path = path
+        super().__init__(f"{message} (at {path})")
+
+
 class TokenizerError(GrammaskError, ValueError):
     """A tokenizer could not be understood, or its parameters are inconsistent."""
 

@@ -21,6 +21,7 @@ an empty language, and returns warnings for unreachable rules and unused termina
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import GrammarError
 
@@ -49,6 +50,10 @@ class Terminal:
     priority: int = 0
     literal: str | None = None
     origin: SourcePos | None = None
+    # A prebuilt automaton (JSON Schema terminals are built by DFA products, which no regex
+    # string describes compactly); when set it is the terminal's language and `pattern` is
+    # only a description for messages.
+    dfa: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
