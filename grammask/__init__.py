@@ -4,7 +4,7 @@ Compile a constraint (regex today; CFGs and JSON Schema build on the same core) 
 tokenizer, then drive one `Matcher` per sequence to get exact next-token bitmasks."""
 from .compiled_grammar import CompiledGrammar
 from .compiled_cfg import CompiledCFG
-from .compiler import compile_grammar, compile_regex
+from .compiler import compile_grammar, compile_json_schema, compile_regex
 from .errors import (BitmaskError, GrammarError, GrammaskError, InvalidTokenError,
                      LimitExceededError, MatcherError, SchemaError, TokenizerError)
 from .kernels import allocate_token_bitmask, apply_token_bitmask_inplace
@@ -18,6 +18,6 @@ __all__ = [
     "BitmaskError", "CompiledCFG", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
     "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError", "SchemaError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
-    "apply_token_bitmask_inplace", "compile_grammar", "compile_regex", "fill_next_token_bitmask_batch",
+    "apply_token_bitmask_inplace", "compile_grammar", "compile_json_schema", "compile_regex", "fill_next_token_bitmask_batch",
     "__version__",
 ]

@@ -71,3 +71,42 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
     compiled.compile_seconds = time.perf_counter() - t0
     return compiled
+
+
+def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
+                        parser: str = "earley", **options: Any) -> "CompiledCFG":
+    """Compile a JSON Schema (a dict, a bool, JSON text, or a Pydantic model class /
+    `TypeAdapter`) into a grammar whose language is exactly the JSON texts valid against it.
+
+    options: the fields of `grammask.grammar.json_schema.JsonSchemaOptions` (whitespace,
+    separators, additional_properties, format_assertion, automaton bounds).
+    Raises `SchemaError` naming the schema path for malformed schemas and for keywords a
+    grammar cannot enforce exactly (`uniqueItems`, overlapping `oneOf`, ...), never ignoring
+    them; `LimitExceededError` when a `Limits` bound is hit."""
+    from .compiled_cfg import CompiledCFG
+    from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
+
+    info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
+    trie = build_token_trie(info)
+    t0 = time.perf_counter()
+    schema = _schema_of(schema)
+    try:
+        opts = JsonSchemaOptions(**options)
+    except TypeError as exc:
+        raise GrammarError(f"compile_json_schema: {exc}") from exc
+    grammar = schema_to_grammar(schema, opts, limits)
+    compiled = CompiledCFG(grammar, info, trie, limits=limits, source="<json schema>",
+                           parser=parser)
+    compiled.compile_seconds = time.perf_counter() - t0
+    return compiled
+
+
+def _schema_of(schema: Any) -> Any:
+    """A Pydantic model class or TypeAdapter becomes its JSON Schema; anything else as is."""
+    to_schema = getattr(schema, "model_json_schema", None)
+    if isinstance(schema, type) and callable(to_schema):
+        return to_schema()
+    json_schema = getattr(schema, "json_schema", None)
+    if callable(json_schema) and type(schema).__name__ == "TypeAdapter":
+        return json_schema()
+    return schema

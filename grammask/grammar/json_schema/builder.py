@@ -1,0 +1,500 @@
+"""JSON Schema -> grammar IR (`Grammar` of rules over DFA terminals).
+
+Every JSON scalar is one terminal whose automaton is exact for its constraints (a string's
+pattern, length and format; a number's bounds and multipleOf), so the lexer decides them byte
+by byte; structure (objects, arrays, combinators, references) is rules. A subschema reached
+twice — through `$ref`, most often — is one rule, so recursive schemas are recursive rules.
+
+Objects follow a small automaton over "property events": the schema's properties in schema
+order (each emitted or, when optional, skipped), extra properties (names outside
+`properties`, split by which `patternProperties` they match, each with its own value schema)
+anywhere in between, and — only when the schema asks for them — a property count
+(`minProperties`/`maxProperties`) and presence flags (`dependentRequired`). States that cannot
+reach the closing brace are pruned, so every prefix the grammar allows can still be completed.
+Arrays use the same idea over positions (`prefixItems`, then `items`), item counts and
+`contains` counts.
+
+`anyOf`/`oneOf`/`not`/`if` are distributed over the rest of the schema: each branch is the
+conjunction of the branch with everything around it (`Collector`), built as its own rule.
+`oneOf` is built as `anyOf` only when its branches are provably disjoint; otherwise the schema
+is refused (an instance matching two branches would be accepted)."""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from math import ceil, floor, gcd
+from typing import Any
+
+from ...automata import compile_regex_dfa
+from ...automata import dfa_ops
+from ...errors import GrammarError, SchemaError
+from ...limits import DEFAULT_LIMITS, Limits
+from ..ir import Grammar, Rule, Terminal
+from .constraints import Collector, Constraints, Sub, json_equal
+from .numbers import integer_dfa, number_dfa
+from .refs import RefResolver
+from .strings import literal_dfa, string_dfa
+
+_NO_EXPONENT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
+
+
+@dataclass(frozen=True)
+class JsonSchemaOptions:
+    """How JSON text is laid out and which liberties the compiler may take.
+
+    whitespace: "compact" (no whitespace at all: ``{"a":1,"b":[2]}``) or "flexible" (up to
+        `max_whitespace` whitespace characters around every structural character; never
+        unbounded, so a model cannot loop on whitespace).
+    item_separator / key_separator: the exact separators in compact mode (e.g. ", " and ": "
+        for Python's default ``json.dumps`` layout).
+    additional_properties: None follows the schema (absent = allowed, as the spec says);
+        False forbids properties the schema does not name wherever it leaves them open.
+    format_assertion: enforce `format` (date-time, email, ...); False treats it as the
+        annotation the 2020-12 specification makes it by default.
+    max_object_states / max_array_states: bounds on the per-object and per-array automata
+        (property counts x presence flags, item counts); exceeding one raises `SchemaError`.
+    max_branches: bound on the branches one subschema's combinators may distribute into.
+    """
+
+    whitespace: str = "compact"
+    max_whitespace: int = 4
+    item_separator: str = ","
+    key_separator: str = ":"
+    additional_properties: bool | None = None
+    format_assertion: bool = True
+    max_object_states: int = 20_000
+    max_array_states: int = 20_000
+    max_branches: int = 256
+
+
+class GrammarBuilder:
+    """Builds one schema's grammar; use `schema_to_grammar`."""
+
+    def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits) -> None:
+        self.options = options
+        self.limits = limits
+        self.resolver = RefResolver(root)
+        self.collector = Collector(self.resolver, format_assertion=options.format_assertion)
+        self.rules: dict[str, list[tuple[str, ...]]] = {}
+        self.terminals: dict[str, Terminal] = {}
+        self._rule_of: dict[tuple[int, ...], str] = {}
+        self._terminal_of: dict[Any, str] = {}
+        self._keep: list[Any] = []
+        self._rules_made = 0
+        self._punct = self._punctuation()
+
+    # -- entry -----------------------------------------------------------------------------------
+    def build(self, root: Any) -> Grammar:
+        top = self.value([(root, "#")])
+        self.rules["start"] = [(top,)]
+        rules = _prune(self.rules, self.terminals)
+        if "start" not in rules:
+            raise SchemaError("the schema accepts no JSON value at all (empty language)", "#")
+        grammar = Grammar("start", {n: Rule(n, tuple(a)) for n, a in rules.items()},
+                          dict(self.terminals), name="<json schema>")
+        used = {s for alts in rules.values() for alt in alts for s in alt}
+        grammar.terminals = {n: t for n, t in grammar.terminals.items() if n in used}
+        return grammar
+
+    # -- values ----------------------------------------------------------------------------------
+    def value(self, subs: list[Sub]) -> str:
+        """The rule for values satisfying every schema in `subs` (memoised by identity)."""
+        key = tuple(id(s) for s, _ in subs)
+        name = self._rule_of.get(key)
+        if name is None:
+            name = self._rule_of[key] = self._new_rule()
+            self._keep.append(subs)
+            self.rules[name] = self._alternatives(self.collector.collect(subs), 0)
+        return name
+
+    def _alternatives(self, c: Constraints, spent: int) -> list[tuple[str, ...]]:
+        if c.false:
+            return []
+        if c.any_of:
+            return self._distribute(c, spent)
+        if c.enum is not None:
+            return self._enum(c)
+        alts: list[tuple[str, ...]] = []
+        types = c.types
+        if "null" in types and not _excluded(c, None):
+            alts.append((self._punct["null"],))
+        if "boolean" in types:
+            alts += [(self._punct[w],) for w in ("true", "false") if not _excluded(c, w == "true")]
+        if "string" in types:
+            alts += self._terminal_alt(self._string_terminal(c))
+        if "number" in types or "integer" in types:
+            alts += self._terminal_alt(self._number_terminal(c))
+        if "object" in types:
+            alts += self._object(c)
+        if "array" in types:
+            alts += self._array(c)
+        return alts
+
+    def _distribute(self, c: Constraints, spent: int) -> list[tuple[str, ...]]:
+        branches, one, path = c.any_of[0]
+        rest = _clone(c)
+        rest.any_of = c.any_of[1:]
+        spent += len(branches)
+        if spent > self.options.max_branches:
+            raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
+                              f"{self.options.max_branches} branches (max_branches)", path)
+        built: list[Constraints] = []
+        for schema, where in branches:
+            b = _clone(rest)
+            self.collector.add(b, schema, where, 0)
+            built.append(b)
+        if one:
+            self._check_disjoint(built, path)
+        if rest == Constraints() and not one:
+            return [(self.value([br]),) for br in branches]
+        out: list[tuple[str, ...]] = []
+        for b in built:
+            name = self._new_rule()
+            self.rules[name] = self._alternatives(b, spent)
+            out.append((name,))
+        return out
+
+    def _check_disjoint(self, built: list[Constraints], path: str) -> None:
+        for i in range(len(built)):
+            for j in range(i + 1, len(built)):
+                if not _disjoint(built[i], built[j]):
+                    raise SchemaError(
+                        f"oneOf branches {i} and {j} may both match one value; grammask builds "
+                        f"oneOf only when its branches are provably disjoint (different types, "
+                        f"different const/enum values, or a discriminating property)", path)
+
+    # -- enum / const ---------------------------------------------------------------------------
+    def _enum(self, c: Constraints) -> list[tuple[str, ...]]:
+        plain = _clone(c)
+        plain.enum = None
+        out: list[tuple[str, ...]] = []
+        for v in c.enum or []:
+            if _excluded(c, v) or not self._value_allowed(plain, v):
+                continue
+            sym = self._literal(v)
+            if sym is not None:
+                out.append((sym,))
+        return out
+
+    def _value_allowed(self, c: Constraints, v: Any) -> bool:
+        """Whether a const/enum value also satisfies the schema's other constraints (checked
+        exactly for scalars; for objects and arrays only their type is checked, and other
+        constraints beside an enum of containers are refused)."""
+        kind = _json_type(v)
+        if kind == "integer":
+            kind = "integer" if "integer" in c.types or "number" in c.types else "none"
+        if kind not in c.types and not (kind == "integer" and "number" in c.types):
+            return False
+        if kind in ("string", "number", "integer"):
+            name = self._string_terminal(c) if kind == "string" else self._number_terminal(c)
+            if name is None:
+                return False
+            text = json.dumps(v, ensure_ascii=False)
+            return self.terminals[name].dfa.matches(text.encode("utf-8"))
+        return True
+
+    def _literal(self, v: Any) -> str | None:
+        """A rule for exactly this JSON value (strings in any escaping, numbers in their plain
+        decimal spellings, containers compact in the value's own key order)."""
+        if v is None or isinstance(v, bool):
+            return self._punct["null" if v is None else ("true" if v else "false")]
+        if isinstance(v, str):
+            return self._terminal(("lit", v), lambda: literal_dfa(v), json.dumps(v))
+        if isinstance(v, (int, float)):
+            text = _number_literal_regex(v)
+            if text is None:
+                return None
+            return self._terminal(("num", text), lambda: compile_regex_dfa(text, self.limits), text)
+        key = ("literal", json.dumps(v, sort_keys=False))
+        name = self._rule_of.get(key)  # type: ignore[arg-type]
+        if name is not None:
+            return name
+        name = self._new_rule()
+        p = self._punct
+        if isinstance(v, list):
+            seq = [p["["]]
+            for i, item in enumerate(v):
+                seq += ([p[","]] if i else []) + [self._literal(item) or "<none>"]
+            seq.append(p["]"])
+        else:
+            seq = [p["{"]]
+            for i, (k, item) in enumerate(v.items()):
+                seq += ([p[","]] if i else []) + [self._literal(k) or "<none>", p[":"],
+                                                  self._literal(item) or "<none>"]
+            seq.append(p["}"])
+        self.rules[name] = [tuple(seq)]
+        self._rule_of[key] = name  # type: ignore[index]
+        return name
+
+    # -- scalars ---------------------------------------------------------------------------------
+    def _string_terminal(self, c: Constraints) -> str | None:
+        pats = tuple(p for p, _ in c.patterns)
+        formats = tuple(f for f, _ in c.formats)
+        nots = tuple(p for p, _ in c.not_patterns)
+        excluded = tuple(v for v in c.not_values if isinstance(v, str))
+        key = ("str", pats, c.min_length, c.max_length, formats, nots, excluded)
+        path = (c.patterns or c.formats or [("", "#")])[0][1]
+
+        def make() -> Any:
+            dfa = string_dfa(pattern=pats[0] if pats else None, min_length=c.min_length,
+                             max_length=c.max_length, path=path, limits=self.limits)
+            for p in pats[1:]:
+                dfa = dfa_ops.intersect(dfa, string_dfa(pattern=p, path=path), self.limits)
+            for f in formats:
+                fd = _format_dfa(f, path)
+                if fd is not None:
+                    dfa = dfa_ops.intersect(dfa, fd, self.limits)
+            for p in nots:
+                dfa = dfa_ops.difference(dfa, string_dfa(pattern=p, path=path), self.limits)
+            for v in excluded:
+                dfa = dfa_ops.difference(dfa, literal_dfa(v), self.limits)
+            return dfa
+        return self._terminal(key, make, "string")
+
+    def _number_terminal(self, c: Constraints) -> str | None:
+        integer = "number" not in c.types
+        excluded = tuple(sorted({Fraction(str(v)) if isinstance(v, float) else Fraction(v)
+                                 for v in c.not_values
+                                 if isinstance(v, (int, float)) and not isinstance(v, bool)}))
+        key = ("int" if integer else "num", c.minimum, c.maximum, c.exclusive_minimum,
+               c.exclusive_maximum, tuple(c.multiple_of), excluded)
+
+        def make() -> Any:
+            dfa = self._integer_dfa(c) if integer else number_dfa(
+                c.minimum, c.maximum, c.exclusive_minimum, c.exclusive_maximum,
+                _lcm_fractions(c.multiple_of), path="#", limits=self.limits)
+            if excluded:
+                dfa = dfa_ops.intersect(dfa, compile_regex_dfa(_NO_EXPONENT), self.limits)
+                for v in excluded:
+                    spelled = _number_literal_regex(v)
+                    if spelled is not None:
+                        gone = compile_regex_dfa(spelled, self.limits)
+                        dfa = dfa_ops.difference(dfa, gone, self.limits)
+            return dfa
+        return self._terminal(key, make, "integer" if integer else "number")
+
+    def _integer_dfa(self, c: Constraints) -> Any:
+        lo = _int_bound(c.minimum, c.exclusive_minimum, low=True)
+        hi = _int_bound(c.maximum, c.exclusive_maximum, low=False)
+        mult = None
+        if c.multiple_of:
+            mult = 1
+            for m in c.multiple_of:
+                mult = mult * m.numerator // gcd(mult, m.numerator)
+        return integer_dfa(lo, hi, mult if mult != 1 else None, path="#", limits=self.limits)
+
+    def _terminal_alt(self, name: str | None) -> list[tuple[str, ...]]:
+        return [] if name is None else [(name,)]
+
+    def _terminal(self, key: Any, make: Any, label: str) -> str | None:
+        """A terminal for an automaton (memoised by `key`); None when its language is empty."""
+        if key in self._terminal_of:
+            return self._terminal_of[key]
+        try:
+            dfa = make()
+        except SchemaError as exc:
+            if "empty" not in str(exc):
+                raise
+            dfa = None
+        name = None
+        if dfa is not None and not dfa_ops.is_empty(dfa):
+            name = f"T{len(self.terminals)}"
+            self.terminals[name] = Terminal(name, label, dfa=dfa)
+        self._terminal_of[key] = name
+        return name
+
+    def _punctuation(self) -> dict[str, str]:
+        o = self.options
+        ws = f"[ \\t\\n\\r]{{0,{o.max_whitespace}}}" if o.whitespace == "flexible" else ""
+        if o.whitespace not in ("compact", "flexible"):
+            raise GrammarError(f"whitespace must be 'compact' or 'flexible', not {o.whitespace!r}")
+        texts = {"{": "{", "}": "}", "[": "[", "]": "]", ",": o.item_separator,
+                 ":": o.key_separator, "true": "true", "false": "false", "null": "null"}
+        out = {}
+        for key, text in texts.items():
+            body = re.escape(text)
+            if ws and key in "{}[],:":
+                body = f"{ws}{body}{ws}" if key in ",:" else (
+                    f"{body}{ws}" if key in "{[" else f"{ws}{body}")
+            name = f"P_{len(out)}"
+            self.terminals[name] = Terminal(name, body, dfa=compile_regex_dfa(body, self.limits))
+            out[key] = name
+        return out
+
+    def _new_rule(self) -> str:
+        self._rules_made += 1
+        return f"r{self._rules_made}"
+
+    # -- objects and arrays (automata in objects.py) -------------------------------------------
+    def _object(self, c: Constraints) -> list[tuple[str, ...]]:
+        from .objects import object_alternatives
+        return object_alternatives(self, c)
+
+    def _array(self, c: Constraints) -> list[tuple[str, ...]]:
+        from .arrays import array_alternatives
+        return array_alternatives(self, c)
+
+
+def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
+                      limits: Limits = DEFAULT_LIMITS) -> Grammar:
+    """The grammar IR of the JSON texts valid against `schema` (a dict, a bool, or JSON text)."""
+    if isinstance(schema, (str, bytes)):
+        try:
+            schema = json.loads(schema)
+        except ValueError as exc:
+            raise SchemaError(f"the schema is not valid JSON: {exc}", "#") from exc
+    if not isinstance(schema, (dict, bool)):
+        raise SchemaError(f"a schema must be an object or a boolean, got "
+                          f"{type(schema).__name__}", "#")
+    options = options or JsonSchemaOptions()
+    return GrammarBuilder(schema, options, limits).build(schema)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _clone(c: Constraints) -> Constraints:
+    out = copy.copy(c)
+    for f in fields(c):
+        v = getattr(c, f.name)
+        if isinstance(v, (list, dict, set)):
+            setattr(out, f.name, copy.copy(v))
+    out.properties = {k: list(v) for k, v in c.properties.items()}
+    out.pattern_properties = {k: list(v) for k, v in c.pattern_properties.items()}
+    out.dependent_required = {k: set(v) for k, v in c.dependent_required.items()}
+    out.dependent_schemas = {k: list(v) for k, v in c.dependent_schemas.items()}
+    out.prefix_items = [list(p) for p in c.prefix_items]
+    return out
+
+
+def _excluded(c: Constraints, v: Any) -> bool:
+    return any(json_equal(v, w) for w in c.not_values)
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer()):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _number_literal_regex(v: Any) -> str | None:
+    """Every plain decimal spelling of the number `v` (trailing fraction zeros allowed; no
+    exponent): 2 -> ``2(\\.0+)?``, 2.5 -> ``2\\.50*``, 0 -> ``-?0(\\.0+)?``."""
+    f = v if isinstance(v, Fraction) else (Fraction(str(v)) if isinstance(v, float) else Fraction(v))
+    den = f.denominator
+    twos = fives = 0
+    while den % 2 == 0:
+        den, twos = den // 2, twos + 1
+    while den % 5 == 0:
+        den, fives = den // 5, fives + 1
+    if den != 1:
+        return None                 # not a finite decimal (1/3): no JSON spelling at all
+    digits = max(twos, fives)
+    scaled = abs(f.numerator) * (10 ** digits // f.denominator)
+    text = str(scaled).rjust(digits + 1, "0")
+    whole, frac = text[:len(text) - digits] or "0", text[len(text) - digits:]
+    sign = "-?" if f == 0 else ("-" if f < 0 else "")
+    if frac:
+        return f"{sign}{whole}\\.{frac}0*"
+    return f"{sign}{whole}(\\.0+)?"
+
+
+def _int_bound(inclusive: Fraction | None, exclusive: Fraction | None, *, low: bool) -> int | None:
+    out: int | None = None
+    if inclusive is not None:
+        out = ceil(inclusive) if low else floor(inclusive)
+    if exclusive is not None:
+        e = floor(exclusive) + 1 if low else ceil(exclusive) - 1
+        out = e if out is None else (max(out, e) if low else min(out, e))
+    return out
+
+
+def _lcm_fractions(ms: list[Fraction]) -> Fraction | None:
+    if not ms:
+        return None
+    out = ms[0]
+    for m in ms[1:]:
+        num = out.numerator * m.numerator // gcd(out.numerator, m.numerator)
+        out = Fraction(num, gcd(out.denominator, m.denominator))
+    return out
+
+
+def _format_dfa(name: str, path: str) -> Any:
+    from .formats import format_regex
+    if format_regex(name) is None:
+        return None                    # unknown formats are annotations (the spec's default)
+    return string_dfa(format=name, path=path)
+
+
+def _disjoint(a: Constraints, b: Constraints) -> bool:
+    """Whether no JSON value can satisfy both (a sound, incomplete test)."""
+    if a.false or b.false:
+        return True
+    if a.any_of or b.any_of:
+        return False
+    ta, tb = _value_types(a), _value_types(b)
+    if not (ta & tb):
+        return True
+    if a.enum is not None and b.enum is not None:
+        return not any(json_equal(x, y) for x in a.enum for y in b.enum)
+    if ta <= {"object"} and tb <= {"object"}:
+        return _discriminated(a, b)
+    return False
+
+
+def _value_types(c: Constraints) -> frozenset[str]:
+    kinds = {_json_type(v) for v in c.enum} if c.enum is not None else set(c.types)
+    return frozenset("number" if k == "integer" else k for k in kinds)
+
+
+def _discriminated(a: Constraints, b: Constraints) -> bool:
+    """Some property required by both has const/enum values that cannot coincide."""
+    for name in a.required & b.required:
+        va, vb = _const_values(a, name), _const_values(b, name)
+        if va is not None and vb is not None and \
+                not any(json_equal(x, y) for x in va for y in vb):
+            return True
+    return False
+
+
+def _const_values(c: Constraints, name: str) -> list[Any] | None:
+    out = None
+    for schema, _ in c.properties.get(name, []):
+        if isinstance(schema, dict):
+            vals = [schema["const"]] if "const" in schema else schema.get("enum")
+            if isinstance(vals, list):
+                out = vals if out is None else [v for v in out if any(json_equal(v, w) for w in vals)]
+    return out
+
+
+def _prune(rules: dict[str, list[tuple[str, ...]]], terminals: dict[str, Terminal]
+           ) -> dict[str, list[tuple[str, ...]]]:
+    """Drop rules that derive no finite string and alternatives that use them, then rules
+    unreachable from start: every prefix the grammar allows can then be completed."""
+    productive = set(terminals)
+    changed = True
+    while changed:
+        changed = False
+        for name, alts in rules.items():
+            if name not in productive and any(all(s in productive for s in a) for a in alts):
+                productive.add(name)
+                changed = True
+    kept = {n: [a for a in alts if all(s in productive for s in a)]
+            for n, alts in rules.items() if n in productive}
+    reach, todo = {"start"} if "start" in kept else set(), ["start"] if "start" in kept else []
+    while todo:
+        for alt in kept[todo.pop()]:
+            for s in alt:
+                if s in kept and s not in reach:
+                    reach.add(s)
+                    todo.append(s)
+    return {n: kept[n] for n in kept if n in reach}

@@ -1,0 +1,400 @@
+"""Collect a conjunction of schemas into one flat set of constraints (`Constraints`).
+
+`allOf`, `$ref` (with siblings, as in 2020-12) and the older drafts' spellings are folded
+here, keyword by keyword: bounds take the tighter value, `required` unions, patterns and
+formats accumulate (their automata are intersected later), and subschemas that apply to the
+same place — a property's schemas, `items`, `additionalProperties` — are kept as *lists*
+(an implicit `allOf`) that the grammar builder collects only when it reaches that place.
+Keeping them lazy is what makes recursive schemas work: a `$ref` cycle through `properties`
+is a recursive grammar rule, not an infinite merge.
+
+Combinators that cannot be flattened (`anyOf`, `oneOf`, `not`, `if`) are kept as groups for
+the builder to distribute. Annotations (`title`, `description`, `default`, `examples`,
+unknown keywords) are ignored, as the specification says."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ...errors import SchemaError
+from .negation import negate
+from .refs import RefResolver
+
+Schema = Any
+Sub = tuple[Any, str]                  # (raw subschema, JSON pointer path for messages)
+TYPES = ("null", "boolean", "object", "array", "string", "number", "integer")
+ALL_TYPES = frozenset(TYPES) - {"integer"}         # "number" covers "integer"
+_MAX_REF_CHAIN = 64
+
+# Keywords that constrain something (anything else is an annotation or unknown and ignored).
+_ARRAY_KEYS = ("items", "prefixItems", "additionalItems", "minItems", "maxItems", "contains",
+               "minContains", "maxContains", "uniqueItems", "unevaluatedItems")
+
+
+@dataclass
+class Constraints:
+    """Everything a conjunction of schemas asks of one JSON value."""
+
+    false: bool = False                        # the empty language (a `false` schema, ...)
+    false_why: str = ""
+    types: frozenset[str] = ALL_TYPES
+    enum: list[Any] | None = None              # allowed values (const = a one-value enum)
+    not_values: list[Any] = field(default_factory=list)
+    # numbers
+    minimum: Fraction | None = None
+    maximum: Fraction | None = None
+    exclusive_minimum: Fraction | None = None
+    exclusive_maximum: Fraction | None = None
+    multiple_of: list[Fraction] = field(default_factory=list)
+    # strings
+    min_length: int = 0
+    max_length: int | None = None
+    patterns: list[tuple[str, str]] = field(default_factory=list)          # (pattern, path)
+    not_patterns: list[tuple[str, str]] = field(default_factory=list)
+    formats: list[tuple[str, str]] = field(default_factory=list)
+    # objects
+    properties: dict[str, list[Sub]] = field(default_factory=dict)
+    pattern_properties: dict[str, list[Sub]] = field(default_factory=dict)
+    # additionalProperties, each with the property names and patterns of the schema it sits in
+    # (it applies only to names those do not cover)
+    additional: list[tuple[Sub, frozenset[str], tuple[str, ...]]] = field(default_factory=list)
+    property_names: list[Sub] = field(default_factory=list)
+    required: set[str] = field(default_factory=set)
+    forbidden: set[str] = field(default_factory=set)         # from not: {required: [x]}
+    min_properties: int = 0
+    max_properties: int | None = None
+    dependent_required: dict[str, set[str]] = field(default_factory=dict)
+    dependent_schemas: dict[str, list[Sub]] = field(default_factory=dict)
+    unevaluated_properties: list[Sub] = field(default_factory=list)
+    # arrays
+    prefix_items: list[list[Sub]] = field(default_factory=list)
+    items: list[Sub] = field(default_factory=list)
+    items_after: int = 0              # `items` applies from this index (max prefix length)
+    min_items: int = 0
+    max_items: int | None = None
+    contains: list[Sub] = field(default_factory=list)
+    min_contains: int | None = None
+    max_contains: int | None = None
+    unique_items: tuple[bool, str] = (False, "")
+    # combinators left for the builder
+    any_of: list[tuple[list[Sub], bool, str]] = field(default_factory=list)   # (branches, one, path)
+
+    def fail(self, why: str) -> None:
+        if not self.false:
+            self.false, self.false_why = True, why
+
+
+class Collector:
+    """Folds schemas into a `Constraints` (see the module docstring)."""
+
+    def __init__(self, resolver: RefResolver, *, format_assertion: bool = True) -> None:
+        self.resolver = resolver
+        self.format_assertion = format_assertion
+        self.keep: list[Any] = []        # synthetic schemas: alive while ids key memos
+
+    def collect(self, subs: list[Sub] | tuple[Sub, ...]) -> Constraints:
+        c = Constraints()
+        for schema, path in subs:
+            self.add(c, schema, path, 0)
+        return c
+
+    def add(self, c: Constraints, schema: Schema, path: str, depth: int) -> None:
+        if depth > _MAX_REF_CHAIN:
+            raise SchemaError("$ref/allOf chain too deep (a reference cycle that never reaches "
+                              "a property or item?)", path)
+        if schema is True:
+            return
+        if schema is False:
+            c.fail(f"false schema at {path}")
+            return
+        if not isinstance(schema, dict):
+            raise SchemaError(f"a schema must be an object or a boolean, got "
+                              f"{type(schema).__name__}", path)
+        ref = schema.get("$ref")
+        if ref is not None:
+            target, where = self.resolver.resolve(ref, self.resolver.base_of(schema), path)
+            self.add(c, target, where, depth + 1)
+        for key in ("$dynamicRef", "$recursiveRef"):
+            if key in schema:
+                self._dynamic_ref(c, schema, key, path, depth)
+        for i, sub in enumerate(_list(schema, "allOf", path)):
+            self.add(c, sub, f"{path}/allOf/{i}", depth + 1)
+        self._types(c, schema, path)
+        self._values(c, schema, path)
+        self._negated(c, schema)
+        self._numbers(c, schema, path)
+        self._strings(c, schema, path)
+        self._objects(c, schema, path)
+        self._arrays(c, schema, path)
+        self._combinators(c, schema, path)
+
+    def _dynamic_ref(self, c: Constraints, schema: dict, key: str, path: str,
+                     depth: int) -> None:
+        ref = schema[key]
+        if ref != "#":
+            raise SchemaError(f"{key} {ref!r} is not supported (only '#', the document root)",
+                              path)
+        self.add(c, self.resolver.root, "#", depth + 1)
+
+    # -- keyword families ----------------------------------------------------------------------
+    def _types(self, c: Constraints, s: dict, path: str) -> None:
+        t = s.get("type")
+        if t is None:
+            return
+        names = [t] if isinstance(t, str) else t
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SchemaError("type must be a string or a list of strings", f"{path}/type")
+        bad = [n for n in names if n not in TYPES]
+        if bad:
+            raise SchemaError(f"unknown type {bad[0]!r}", f"{path}/type")
+        c.types = intersect_types(c.types, frozenset(names))
+        if not c.types:
+            c.fail(f"no type left at {path}/type")
+
+    def _values(self, c: Constraints, s: dict, path: str) -> None:
+        values = None
+        if "const" in s:
+            values = [s["const"]]
+        if "enum" in s:
+            if not isinstance(s["enum"], list):
+                raise SchemaError("enum must be an array", f"{path}/enum")
+            values = s["enum"] if values is None else [v for v in values if _in(v, s["enum"])]
+        if values is None:
+            return
+        c.enum = values if c.enum is None else [v for v in c.enum if _in(v, values)]
+        if not c.enum:
+            c.fail(f"no enum/const value left at {path}")
+
+    @staticmethod
+    def _negated(c: Constraints, s: dict) -> None:
+        """The private keywords `negation.negate` writes (never in user schemas' meaning)."""
+        c.not_values.extend(s.get("_notIn", ()))
+        c.not_patterns.extend(s.get("_notPattern", ()))
+        c.forbidden.update(s.get("_forbidden", ()))
+
+    def _numbers(self, c: Constraints, s: dict, path: str) -> None:
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+            if key in s:
+                v = s[key]
+                if isinstance(v, bool) and key.startswith("exclusive"):
+                    continue                        # draft-04 booleans, handled below
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise SchemaError(f"{key} must be a number", f"{path}/{key}")
+        lo, hi = _frac(s.get("minimum")), _frac(s.get("maximum"))
+        if s.get("exclusiveMinimum") is True:
+            c.exclusive_minimum = _tighter(c.exclusive_minimum, lo, max)
+            lo = None
+        if s.get("exclusiveMaximum") is True:
+            c.exclusive_maximum = _tighter(c.exclusive_maximum, hi, min)
+            hi = None
+        c.minimum = _tighter(c.minimum, lo, max)
+        c.maximum = _tighter(c.maximum, hi, min)
+        if not isinstance(s.get("exclusiveMinimum"), bool):
+            c.exclusive_minimum = _tighter(c.exclusive_minimum, _frac(s.get("exclusiveMinimum")), max)
+        if not isinstance(s.get("exclusiveMaximum"), bool):
+            c.exclusive_maximum = _tighter(c.exclusive_maximum, _frac(s.get("exclusiveMaximum")), min)
+        m = _frac(s.get("multipleOf"))
+        if m is not None:
+            if m <= 0:
+                raise SchemaError("multipleOf must be > 0", f"{path}/multipleOf")
+            if m not in c.multiple_of:
+                c.multiple_of.append(m)
+
+    def _strings(self, c: Constraints, s: dict, path: str) -> None:
+        if "minLength" in s:
+            c.min_length = max(c.min_length, _count(s, "minLength", path))
+        if "maxLength" in s:
+            n = _count(s, "maxLength", path)
+            c.max_length = n if c.max_length is None else min(c.max_length, n)
+        if "pattern" in s:
+            p = s["pattern"]
+            if not isinstance(p, str):
+                raise SchemaError("pattern must be a string", f"{path}/pattern")
+            if (p, f"{path}/pattern") not in c.patterns:
+                c.patterns.append((p, f"{path}/pattern"))
+        f = s.get("format")
+        if self.format_assertion and isinstance(f, str):
+            c.formats.append((f, f"{path}/format"))
+
+    def _objects(self, c: Constraints, s: dict, path: str) -> None:
+        props = s.get("properties")
+        if props is not None:
+            if not isinstance(props, dict):
+                raise SchemaError("properties must be an object", f"{path}/properties")
+            for name, sub in props.items():
+                c.properties.setdefault(name, []).append((sub, f"{path}/properties/{_esc(name)}"))
+        pats = s.get("patternProperties")
+        if pats is not None:
+            if not isinstance(pats, dict):
+                raise SchemaError("patternProperties must be an object",
+                                  f"{path}/patternProperties")
+            for pat, sub in pats.items():
+                c.pattern_properties.setdefault(pat, []).append(
+                    (sub, f"{path}/patternProperties/{_esc(pat)}"))
+        if "additionalProperties" in s:
+            # It applies to names outside *this* schema's properties/patternProperties.
+            c.additional.append(((s["additionalProperties"], f"{path}/additionalProperties"),
+                                 frozenset(props or {}), tuple(pats or {})))
+        if "propertyNames" in s:
+            c.property_names.append((s["propertyNames"], f"{path}/propertyNames"))
+        req = s.get("required")
+        if req is not None and not isinstance(req, bool):
+            if not isinstance(req, list) or not all(isinstance(r, str) for r in req):
+                raise SchemaError("required must be an array of strings", f"{path}/required")
+            c.required.update(req)
+        if "minProperties" in s:
+            c.min_properties = max(c.min_properties, _count(s, "minProperties", path))
+        if "maxProperties" in s:
+            n = _count(s, "maxProperties", path)
+            c.max_properties = n if c.max_properties is None else min(c.max_properties, n)
+        self._dependencies(c, s, path)
+        if "unevaluatedProperties" in s:
+            c.unevaluated_properties.append((s["unevaluatedProperties"],
+                                             f"{path}/unevaluatedProperties"))
+
+    def _dependencies(self, c: Constraints, s: dict, path: str) -> None:
+        deps: dict[str, Any] = {}
+        for key in ("dependencies", "dependentRequired", "dependentSchemas"):
+            value = s.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise SchemaError(f"{key} must be an object", f"{path}/{key}")
+            for name, dep in value.items():
+                deps[f"{key}\0{name}"] = dep
+        for tagged, dep in deps.items():
+            key, name = tagged.split("\0", 1)
+            where = f"{path}/{key}/{_esc(name)}"
+            if isinstance(dep, list):
+                c.dependent_required.setdefault(name, set()).update(dep)
+            else:
+                c.dependent_schemas.setdefault(name, []).append((dep, where))
+
+    def _arrays(self, c: Constraints, s: dict, path: str) -> None:
+        items = s.get("items")
+        prefix = s.get("prefixItems")
+        rest_key = "items"
+        if isinstance(items, list):               # draft <= 2019: items array = prefixItems
+            prefix, items, rest_key = items, s.get("additionalItems"), "additionalItems"
+        if prefix is not None:
+            if not isinstance(prefix, list):
+                raise SchemaError("prefixItems must be an array", f"{path}/prefixItems")
+            key = "prefixItems" if rest_key == "items" else "items"
+            for i, sub in enumerate(prefix):
+                while len(c.prefix_items) <= i:
+                    c.prefix_items.append([])
+                c.prefix_items[i].append((sub, f"{path}/{key}/{i}"))
+        if items is not None:
+            after = len(prefix) if prefix is not None else 0
+            if c.items and after != c.items_after:
+                raise SchemaError("allOf of array schemas whose items start after prefixes of "
+                                  "different lengths is not supported", path)
+            c.items_after = after
+            c.items.append((items, f"{path}/{rest_key}"))
+        if "minItems" in s:
+            c.min_items = max(c.min_items, _count(s, "minItems", path))
+        if "maxItems" in s:
+            n = _count(s, "maxItems", path)
+            c.max_items = n if c.max_items is None else min(c.max_items, n)
+        if "contains" in s:
+            if c.contains:
+                raise SchemaError("two 'contains' in one allOf are not supported", path)
+            c.contains.append((s["contains"], f"{path}/contains"))
+            if "minContains" in s:
+                c.min_contains = _count(s, "minContains", path)
+            if "maxContains" in s:
+                c.max_contains = _count(s, "maxContains", path)
+        if s.get("uniqueItems") is True:
+            c.unique_items = (True, f"{path}/uniqueItems")
+        if "unevaluatedItems" in s and s["unevaluatedItems"] is not True:
+            if s["unevaluatedItems"] is False and "items" not in s and not c.items:
+                c.items.append((False, f"{path}/unevaluatedItems"))
+                c.items_after = max(c.items_after, len(prefix or []))
+            elif "items" not in s:
+                raise SchemaError("unevaluatedItems other than false is not supported", path)
+
+    def _combinators(self, c: Constraints, s: dict, path: str) -> None:
+        for key, one in (("anyOf", False), ("oneOf", True)):
+            branches = _list(s, key, path)
+            if branches:
+                c.any_of.append(([(b, f"{path}/{key}/{i}") for i, b in enumerate(branches)],
+                                 one, f"{path}/{key}"))
+            elif key in s:
+                raise SchemaError(f"{key} must be a non-empty array", f"{path}/{key}")
+        if "not" in s:
+            c.any_of.append((self.negation(s["not"], f"{path}/not"), False, f"{path}/not"))
+        if "if" in s and ("then" in s or "else" in s):
+            cond = s["if"]
+            then = s.get("then", True)
+            other = s.get("else", True)
+            yes = {"allOf": [cond, then]}
+            no = {"allOf": [{"not": cond}, other]}
+            self.keep.extend((yes, no))
+            c.any_of.append(([(yes, f"{path}/then"), (no, f"{path}/else")], False, f"{path}/if"))
+
+    def negation(self, schema: Schema, path: str) -> list[Sub]:
+        """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos."""
+        branches = negate(schema, path, self.resolver)
+        self.keep.extend(b for b, _ in branches)
+        return branches
+
+
+# -- small helpers --------------------------------------------------------------------------------
+def intersect_types(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+    """Type sets where "number" includes "integer"."""
+    def widen(t: frozenset[str]) -> set[str]:
+        return set(t) | ({"integer"} if "number" in t else set())
+    out = widen(a) & widen(b)
+    return frozenset(out - {"integer"} if "number" in out else out)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: 1 == 1.0, but True != 1 and containers compare element-wise."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _in(v: Any, values: list[Any]) -> bool:
+    return any(json_equal(v, w) for w in values)
+
+
+def _list(s: dict, key: str, path: str) -> list[Any]:
+    value = s.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SchemaError(f"{key} must be an array", f"{path}/{key}")
+    return value
+
+
+def _count(s: dict, key: str, path: str) -> int:
+    v = s[key]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise SchemaError(f"{key} must be a non-negative integer", f"{path}/{key}")
+    return v
+
+
+def _frac(v: Any) -> Fraction | None:
+    if v is None or isinstance(v, bool):
+        return None
+    return Fraction(str(v)) if isinstance(v, float) else Fraction(v)
+
+
+def _tighter(old: Fraction | None, new: Fraction | None, pick: Any) -> Fraction | None:
+    if new is None:
+        return old
+    return new if old is None else pick(old, new)
+
+
+def _esc(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")

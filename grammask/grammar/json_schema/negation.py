@@ -1,0 +1,180 @@
+"""`not`: the complement of a schema as a union of schemas grammask can build.
+
+A schema is the conjunction of its keywords, so its complement is the union of the keywords'
+complements (De Morgan), and most single keywords have a complement that is again a plain
+schema: ``not {minimum: 5}`` is "not a number, or a number < 5"; ``not {required: [k]}`` is
+"not an object, or an object without k"; ``not {items: S}`` is "not an array, or an array
+containing an element of ``not S``". Negations that would need a complement the grammar cannot
+express (``not {multipleOf}``, ``not {format}``, ``not {uniqueItems}``, ``not {oneOf}``) raise
+`SchemaError` naming the keyword, so nothing is silently dropped.
+
+The branches use three private keywords the collector understands: ``_notIn`` (values
+excluded), ``_notPattern`` (patterns a string must not match) and ``_forbidden`` (property
+names that must not occur)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import SchemaError
+
+Sub = tuple[Any, str]
+_ALL = ("null", "boolean", "object", "array", "string", "number")
+_MAX_DEPTH = 32
+_ANNOTATIONS = frozenset({
+    "title", "description", "default", "examples", "$comment", "$schema", "$id", "id",
+    "$anchor", "$defs", "definitions", "deprecated", "readOnly", "writeOnly", "format",
+    "contentMediaType", "contentEncoding", "contentSchema", "$vocabulary",
+    "minContains", "maxContains", "then", "else", "additionalItems",
+})
+_FAMILY = {
+    "minimum": "number", "maximum": "number", "exclusiveMinimum": "number",
+    "exclusiveMaximum": "number", "multipleOf": "number",
+    "minLength": "string", "maxLength": "string", "pattern": "string",
+    "minItems": "array", "maxItems": "array", "items": "array", "prefixItems": "array",
+    "contains": "array", "uniqueItems": "array",
+    "properties": "object", "required": "object", "minProperties": "object",
+    "maxProperties": "object", "additionalProperties": "object", "patternProperties": "object",
+    "propertyNames": "object", "dependentRequired": "object", "dependentSchemas": "object",
+    "dependencies": "object",
+}
+
+
+def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
+    """Schemas whose union is exactly the complement of `schema` (see the module docstring)."""
+    if depth > _MAX_DEPTH:
+        raise SchemaError("not: nesting too deep", path)
+    if schema is True:
+        return [(False, path)]
+    if schema is False:
+        return [(True, path)]
+    if not isinstance(schema, dict):
+        raise SchemaError("not: the schema must be an object or a boolean", path)
+    out: list[Sub] = []
+    for key, value in schema.items():
+        if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS):
+            continue
+        out.extend(_negate_keyword(schema, key, value, path, resolver, depth))
+    return out or [(False, path)]           # only annotations: `not true` = nothing
+
+
+def _negate_keyword(schema: dict, key: str, value: Any, path: str, resolver: Any,
+                    depth: int) -> list[Sub]:
+    where = f"{path}/{key}"
+    handler = _HANDLERS.get(key)
+    if handler is not None:
+        return handler(schema, value, where, resolver, depth)
+    family = _FAMILY[key]
+    others = {"type": [t for t in _ALL if t != family]}
+    inner = _family_complement(key, value, schema, where)
+    return [(others, where)] + [({"type": family, **b}, where) for b in inner]
+
+
+def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[dict]:
+    """Values of the keyword's own type that violate it."""
+    if key in ("minimum", "exclusiveMinimum"):
+        if isinstance(value, bool):           # draft-04 boolean modifiers: negated with their bound
+            return []
+        flip = "exclusiveMaximum" if key == "minimum" else "maximum"
+        if key == "minimum" and schema.get("exclusiveMinimum") is True:
+            flip = "maximum"
+        return [{flip: value}]
+    if key in ("maximum", "exclusiveMaximum"):
+        if isinstance(value, bool):
+            return []
+        flip = "exclusiveMinimum" if key == "maximum" else "minimum"
+        if key == "maximum" and schema.get("exclusiveMaximum") is True:
+            flip = "minimum"
+        return [{flip: value}]
+    if key == "minLength":
+        return [{"maxLength": value - 1}] if value > 0 else []
+    if key == "maxLength":
+        return [{"minLength": value + 1}]
+    if key == "minItems":
+        return [{"maxItems": value - 1}] if value > 0 else []
+    if key == "maxItems":
+        return [{"minItems": value + 1}]
+    if key == "minProperties":
+        return [{"maxProperties": value - 1}] if value > 0 else []
+    if key == "maxProperties":
+        return [{"minProperties": value + 1}]
+    if key == "pattern":
+        return [{"_notPattern": [(value, where)]}]
+    if key == "required":
+        return [{"_forbidden": [name]} for name in value]
+    if key == "items" and not isinstance(value, list):
+        return [{"contains": {"not": value}}]
+    if key == "contains":
+        return [{"items": {"not": value}}]
+    if key == "properties":
+        out: list[dict] = []
+        for name, sub in value.items():
+            out.append({"required": [name], "properties": {name: {"not": sub}}})
+        return out
+    if key == "additionalProperties" and value is True:
+        return []
+    if key == "additionalProperties" and value is False and not schema.get("patternProperties"):
+        names = list(schema.get("properties", {}))
+        return [{"minProperties": 1, "propertyNames": {"not": {"enum": names}}}] if names \
+            else [{"minProperties": 1}]
+    raise SchemaError(f"not: the complement of {key!r} cannot be expressed by a grammar", where)
+
+
+def _type(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    names = [value] if isinstance(value, str) else list(value)
+    if "integer" in names and "number" not in names:
+        raise SchemaError("not: the complement of type 'integer' (non-integral numbers) is "
+                          "not supported", where)
+    rest = [t for t in _ALL if t not in names]
+    return [({"type": rest}, where)] if rest else [(False, where)]
+
+
+def _values(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    values = [value] if where.endswith("/const") else value
+    if not isinstance(values, list):
+        raise SchemaError("enum must be an array", where)
+    return [({"_notIn": list(values)}, where)]
+
+
+def _ref(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    target, at = resolver.resolve(value, resolver.base_of(schema), where)
+    return negate(target, at, resolver, depth + 1)
+
+
+def _not(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    return [(value, where)]
+
+
+def _any_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # not (A or B) = not A and not B: one branch, the conjunction of the complements.
+    return [({"allOf": [{"not": b} for b in value]}, where)]
+
+
+def _all_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    out: list[Sub] = []
+    for i, b in enumerate(value):
+        out.extend(negate(b, f"{where}/{i}", resolver, depth + 1))
+    return out
+
+
+def _if(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    if "then" not in schema and "else" not in schema:
+        return []
+    cond = {"if": value, "then": schema.get("then", True), "else": schema.get("else", True)}
+    # not (if C then T else E) = (C and not T) or (not C and not E)
+    return [({"allOf": [value, {"not": cond["then"]}]}, where),
+            ({"allOf": [{"not": value}, {"not": cond["else"]}]}, where)]
+
+
+def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    raise SchemaError(f"not: the complement of {where.rsplit('/', 1)[-1]!r} cannot be "
+                      f"expressed by a grammar", where)
+
+
+_HANDLERS = {
+    "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
+    "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _refuse,
+    "multipleOf": _refuse, "uniqueItems": lambda s, v, w, r, d: [] if v is False else _refuse(s, v, w, r, d), "patternProperties": _refuse,
+    "propertyNames": _refuse, "dependentRequired": _refuse, "dependentSchemas": _refuse,
+    "dependencies": _refuse, "prefixItems": _refuse, "unevaluatedProperties": _refuse,
+    "unevaluatedItems": _refuse, "$dynamicRef": _refuse, "$recursiveRef": _refuse,
+}

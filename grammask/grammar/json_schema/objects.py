@@ -1,0 +1,264 @@
+"""Objects: the property automaton of `builder` (see its module docstring).
+
+A state is (next named property, anything emitted yet, property count, presence flags). The
+count is tracked only under `minProperties`/`maxProperties` and the flags only for names in
+`dependentRequired`; both saturate, so the automaton is finite and small for real schemas."""
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...automata import dfa_ops
+from ...errors import SchemaError
+from .constraints import Constraints, Sub
+from .strings import literal_dfa, literals_dfa, string_dfa
+
+if TYPE_CHECKING:
+    from .builder import GrammarBuilder
+
+_MAX_PATTERN_PROPERTIES = 4
+
+State = tuple[int, bool, int, int]      # (next named property, started, count, flags)
+
+
+@dataclass
+class _Named:
+    name: str
+    pair: str | None                    # rule: key ':' value (None: the name cannot occur)
+    required: bool
+
+
+def object_alternatives(b: "GrammarBuilder", c: Constraints) -> list[tuple[str, ...]]:
+    if c.dependent_schemas:
+        where = next(iter(c.dependent_schemas.values()))[0][1]
+        raise SchemaError("dependentSchemas (schema-valued dependencies) are not supported", where)
+    names = _ordered_names(c)
+    if any(n in c.forbidden for n in c.required):
+        return []
+    named = [_Named(n, _pair(b, c, n), n in c.required) for n in names]
+    if any(p.required and p.pair is None for p in named):
+        return []
+    extras = _extra_pairs(b, c, names)
+    body = _Automaton(b, c, named, extras).rules()
+    if body is None:
+        return []
+    return [(b._punct["{"], body, b._punct["}"])] if body else [(b._punct["{"], b._punct["}"])]
+
+
+def _ordered_names(c: Constraints) -> list[str]:
+    names = list(c.properties)
+    extra = set(c.required) | set(c.dependent_required)
+    for deps in c.dependent_required.values():
+        extra |= deps
+    names += sorted(n for n in extra if n not in c.properties)
+    return names
+
+
+def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub] | None:
+    """The schemas a property value must satisfy; None when such a property is forbidden
+    outright by `additionalProperties: false`-style rules (a `false` schema)."""
+    subs: list[Sub] = list(c.properties.get(name, [])) if name is not None else []
+    for pat in matched:
+        subs += c.pattern_properties[pat]
+    for sub, own_props, own_pats in c.additional:
+        if (name is None or name not in own_props) and not (set(own_pats) & matched):
+            subs.append(sub)
+    covered = name in c.properties or matched or c.additional
+    if not covered and c.unevaluated_properties:
+        subs += c.unevaluated_properties
+    return subs
+
+
+def _pair(b: "GrammarBuilder", c: Constraints, name: str) -> str | None:
+    if name in c.forbidden or not _name_allowed(b, c, name):
+        return None
+    matched = {p for p in c.pattern_properties if _search(b, p, name)}
+    subs = _value_subs(c, name, matched)
+    if name not in c.properties and not matched and not c.additional and \
+            b.options.additional_properties is False and not c.unevaluated_properties:
+        return None
+    if any(s is False for s, _ in subs or []):
+        return None
+    key = b._terminal(("lit", name), lambda: literal_dfa(name), json.dumps(name))
+    value = b.value(subs or [(True, "#")])
+    rule = b._new_rule()
+    b.rules[rule] = [(key, b._punct[":"], value)]
+    return rule
+
+
+def _name_allowed(b: "GrammarBuilder", c: Constraints, name: str) -> bool:
+    if not c.property_names:
+        return True
+    term = _names_terminal(b, c)
+    return term is not None and b.terminals[term].dfa.matches(
+        json.dumps(name, ensure_ascii=False).encode("utf-8"))
+
+
+def _names_terminal(b: "GrammarBuilder", c: Constraints) -> str | None:
+    """The string terminal for `propertyNames` (names are strings whatever its type says)."""
+    pn = b.collector.collect(c.property_names)
+    if pn.false or pn.any_of:
+        if pn.any_of:
+            raise SchemaError("propertyNames with anyOf/oneOf/not is not supported",
+                              c.property_names[0][1])
+        return None
+    if pn.enum is not None:
+        strings = [v for v in pn.enum if isinstance(v, str)]
+        if not strings:
+            return None
+        return b._terminal(("names", tuple(strings)), lambda: _union_literals(strings, b),
+                           "property name")
+    return b._string_terminal(pn)
+
+
+def _union_literals(values: list[str], b: "GrammarBuilder") -> Any:
+    return literals_dfa(values)
+
+
+def _search(b: "GrammarBuilder", pattern: str, name: str) -> bool:
+    """Does the name match a patternProperties regex (ECMA search semantics)? Decided by the
+    same automaton the grammar uses, so the two can never disagree."""
+    dfa = string_dfa(pattern=pattern, path="#/patternProperties")
+    return dfa.matches(json.dumps(name, ensure_ascii=False).encode("utf-8"))
+
+
+def _extra_pairs(b: "GrammarBuilder", c: Constraints, names: list[str]) -> list[str]:
+    """Rules `key ':' value` for property names outside `names`, one per region of names
+    (which patternProperties they match)."""
+    pats = list(c.pattern_properties)
+    if len(pats) > _MAX_PATTERN_PROPERTIES:
+        raise SchemaError(f"more than {_MAX_PATTERN_PROPERTIES} patternProperties in one object "
+                          f"are not supported", "#/patternProperties")
+    base_name = _names_terminal(b, c) if c.property_names else b._string_terminal(Constraints())
+    if base_name is None:
+        return []
+    base = b.terminals[base_name].dfa
+    taken = [n for n in names] + sorted(c.forbidden - set(names))
+    if taken:
+        base = dfa_ops.difference(base, _union_literals(taken, b), b.limits)
+    out = []
+    for mask in range(1 << len(pats)):
+        matched = {p for i, p in enumerate(pats) if mask >> i & 1}
+        if not matched and not c.additional and not c.unevaluated_properties and \
+                b.options.additional_properties is False:
+            continue
+        subs = _value_subs(c, None, matched) or []
+        if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
+            continue
+        region = base
+        for i, p in enumerate(pats):
+            dfa = string_dfa(pattern=p, path="#/patternProperties")
+            region = dfa_ops.intersect(region, dfa, b.limits) if mask >> i & 1 else \
+                dfa_ops.difference(region, dfa, b.limits)
+        if dfa_ops.is_empty(region):
+            continue
+        key = b._terminal(("extra", object()), lambda r=region: r, "property name")
+        if key is None:
+            continue
+        rule = b._new_rule()
+        b.rules[rule] = [(key, b._punct[":"], b.value(subs or [(True, "#")]))]
+        out.append(rule)
+    return out
+
+
+class _Automaton:
+    """Builds the rules of one object body; `rules()` returns the start rule ('' = only the
+    empty body) or None when no object satisfies the constraints."""
+
+    def __init__(self, b: "GrammarBuilder", c: Constraints, named: list[_Named],
+                 extras: list[str]) -> None:
+        self.b, self.c, self.named, self.extras = b, c, named, extras
+        self.counting = c.min_properties > 0 or c.max_properties is not None
+        self.cap = (c.max_properties + 1 if c.max_properties is not None else c.min_properties)
+        tracked = sorted(set(c.dependent_required) |
+                         {d for ds in c.dependent_required.values() for d in ds})
+        self.bit = {n: 1 << i for i, n in enumerate(tracked) if n in {p.name for p in named}}
+
+    def _next(self, s: State, emitted: str | None) -> State | None:
+        i, _, count, flags = s
+        if self.counting:
+            count = min(count + 1, self.cap)
+            if self.c.max_properties is not None and count > self.c.max_properties:
+                return None
+        if emitted is not None:
+            flags |= self.bit.get(emitted, 0)
+        return (i, True, count, flags)
+
+    def _moves(self, s: State) -> list[tuple[str | None, State]]:
+        """(pair rule or None for a skip, next state)."""
+        i, started, count, flags = s
+        out: list[tuple[str | None, State]] = []
+        for rule in self.extras:
+            nxt = self._next(s, None)
+            if nxt is not None:
+                out.append((rule, nxt))
+        if i < len(self.named):
+            p = self.named[i]
+            if p.pair is not None:
+                nxt = self._next(s, p.name)
+                if nxt is not None:
+                    out.append((p.pair, (i + 1, True, nxt[2], nxt[3])))
+            if not p.required:
+                out.append((None, (i + 1, started, count, flags)))
+        return out
+
+    def _accepts(self, s: State) -> bool:
+        i, _, count, flags = s
+        if i < len(self.named) or (self.counting and count < self.c.min_properties):
+            return False
+        for name, deps in self.c.dependent_required.items():
+            if flags & self.bit.get(name, 0) and any(not flags & self.bit.get(d, 0) for d in deps):
+                return False
+        return True
+
+    def rules(self) -> str | None:
+        start: State = (0, False, 0, 0)
+        graph: dict[State, list[tuple[str | None, State]]] = {}
+        todo = deque([start])
+        limit = self.b.options.max_object_states
+        while todo:
+            s = todo.popleft()
+            if s in graph:
+                continue
+            if len(graph) >= limit:
+                raise SchemaError(f"the object automaton needs more than {limit} states "
+                                  f"(max_object_states)", "#")
+            graph[s] = self._moves(s)
+            todo.extend(t for _, t in graph[s] if t not in graph)
+        live = _live(graph, self._accepts)
+        if start not in live:
+            return None
+        if all(not graph[s] for s in live) and self._accepts(start):
+            return ""
+        names = {s: self.b._new_rule() for s in live}
+        sep = self.b._punct[","]
+        for s in live:
+            alts: list[tuple[str, ...]] = [()] if self._accepts(s) else []
+            for pair, t in graph[s]:
+                if t not in live:
+                    continue
+                if pair is None:
+                    alts.append((names[t],))
+                else:
+                    alts.append(((sep, pair) if s[1] else (pair,)) + (names[t],))
+            self.b.rules[names[s]] = alts
+        return names[start]
+
+
+def _live(graph: dict[State, list[tuple[str | None, State]]], accepts: Any) -> set[State]:
+    """States from which an accepting state is reachable."""
+    back: dict[State, list[State]] = {}
+    for s, moves in graph.items():
+        for _, t in moves:
+            back.setdefault(t, []).append(s)
+    live = {s for s in graph if accepts(s)}
+    todo = list(live)
+    while todo:
+        for p in back.get(todo.pop(), []):
+            if p not in live:
+                live.add(p)
+                todo.append(p)
+    return live
+

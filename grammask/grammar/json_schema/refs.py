@@ -1,0 +1,95 @@
+"""`$ref` resolution inside one schema document.
+
+grammask never fetches anything: a reference resolves to a subschema of the document being
+compiled — a JSON pointer (`#/$defs/a`, `#/definitions/a~1b`, percent-escapes included), an
+`$anchor` (`#name`), or a URI some subschema declares with `$id` (absolute, or relative to the
+enclosing `$id`), optionally followed by a pointer. Anything else is a `SchemaError` naming the
+reference and where it was used, never a silent `true`."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
+
+from ...errors import SchemaError
+
+Schema = Any          # dict | bool
+_DOC_BASE = "grammask:/root.json"      # stands in for a document without an absolute $id
+
+
+class RefResolver:
+    """Indexes a document's `$id`s and `$anchor`s once; resolves references relative to the
+    base URI in force where they appear."""
+
+    def __init__(self, root: Schema) -> None:
+        self.root = root
+        self._ids: dict[str, Schema] = {}       # absolute URI (no fragment) -> subschema
+        self._anchors: dict[str, Schema] = {}   # absolute URI#anchor -> subschema
+        self._base_of: dict[int, str] = {}      # id(subschema) -> base URI in force there
+        self._index(root, _DOC_BASE, set())
+
+    def base_of(self, schema: Schema) -> str:
+        return self._base_of.get(id(schema), _DOC_BASE)
+
+    def resolve(self, ref: str, base: str, path: str) -> tuple[Schema, str]:
+        """The subschema `ref` names (seen from `base`) and its JSON pointer path for messages."""
+        if not isinstance(ref, str):
+            raise SchemaError(f"$ref must be a string, got {type(ref).__name__}", path)
+        uri, fragment = urldefrag(urljoin(base, ref))
+        doc = self._ids.get(uri)
+        if doc is None:
+            raise SchemaError(f"$ref {ref!r} points outside this schema (remote references "
+                              f"are not fetched)", path)
+        if fragment and not fragment.startswith("/"):
+            found = self._anchors.get(f"{uri}#{fragment}")
+            if found is None:
+                raise SchemaError(f"$ref {ref!r}: no $anchor {fragment!r}", path)
+            return found, f"{ref}"
+        where = "#" + fragment if uri == _DOC_BASE else ref
+        return _pointer(doc, unquote(fragment), ref, path), where
+
+    # -- indexing --------------------------------------------------------------------------------
+    def _index(self, node: Any, base: str, seen: set[int]) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, list):
+            for item in node:
+                self._index(item, base, seen)
+            return
+        if not isinstance(node, dict):
+            return
+        own = node.get("$id")
+        if not isinstance(own, str) and isinstance(node.get("id"), str):
+            own = node["id"]                                   # draft-04 spelling
+        if isinstance(own, str) and not own.startswith("#"):
+            base = urldefrag(urljoin(base, own))[0]
+            self._ids.setdefault(base, node)
+        elif isinstance(own, str) and own.startswith("#") and len(own) > 1:
+            self._anchors.setdefault(f"{base}{own}", node)     # draft-06/07 plain-name ids
+        if node is self.root:
+            self._ids[_DOC_BASE] = node
+            self._ids.setdefault(base, node)
+        anchor = node.get("$anchor")
+        if isinstance(anchor, str):
+            self._anchors.setdefault(f"{base}#{anchor}", node)
+        self._base_of[id(node)] = base
+        for key, value in node.items():
+            if key in ("enum", "const", "default", "examples"):
+                continue
+            self._index(value, base, seen)
+
+
+def _pointer(doc: Schema, pointer: str, ref: str, path: str) -> Schema:
+    """Follow an RFC 6901 pointer (`~1` is `/`, `~0` is `~`)."""
+    node = doc
+    if not pointer:
+        return node
+    for raw in pointer.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise SchemaError(f"$ref {ref!r}: {part!r} not found", path)
+    return node
