@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 State = tuple[int, int]              # (items so far, capped; contains matches so far, capped)
 
 
-def array_alternatives(b: "GrammarBuilder", c: Constraints) -> list[tuple[str, ...]]:
+def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...]]:
     unique, where = c.unique_items
     if unique and (c.max_items is None or c.max_items > 1):
         raise SchemaError("uniqueItems: true cannot be enforced by a grammar (grammask refuses "
@@ -28,7 +28,7 @@ def array_alternatives(b: "GrammarBuilder", c: Constraints) -> list[tuple[str, .
 
 
 class _ArrayAutomaton:
-    def __init__(self, b: "GrammarBuilder", c: Constraints) -> None:
+    def __init__(self, b: GrammarBuilder, c: Constraints) -> None:
         self.b, self.c = b, c
         self.k = len(c.prefix_items)
         self.closed = any(s is False for s, _ in c.items)          # no items after the prefix

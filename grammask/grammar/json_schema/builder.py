@@ -28,8 +28,7 @@ from fractions import Fraction
 from math import ceil, floor, gcd
 from typing import Any
 
-from ...automata import compile_regex_dfa
-from ...automata import dfa_ops
+from ...automata import compile_regex_dfa, dfa_ops
 from ...errors import GrammarError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits
 from ..ir import Grammar, Rule, Terminal
@@ -39,6 +38,9 @@ from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
 
 _NO_EXPONENT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
+# Numbers that are not integers (JSON Schema: 1.0 is an integer); exponent forms are left out
+# (an under-approximation: they are never generated where this applies).
+_NON_INTEGER = r"-?(0|[1-9][0-9]*)\.[0-9]*[1-9][0-9]*"
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class JsonSchemaOptions:
     format_assertion: bool = True
     max_object_states: int = 20_000
     max_array_states: int = 20_000
-    max_branches: int = 256
+    max_branches: int = 1024
 
 
 class GrammarBuilder:
@@ -110,11 +112,11 @@ class GrammarBuilder:
             self.rules[name] = self._alternatives(self.collector.collect(subs), 0)
         return name
 
-    def _alternatives(self, c: Constraints, spent: int) -> list[tuple[str, ...]]:
+    def _alternatives(self, c: Constraints, width: int) -> list[tuple[str, ...]]:
         if c.false:
             return []
         if c.any_of:
-            return self._distribute(c, spent)
+            return self._distribute(c, width)
         if c.enum is not None:
             return self._enum(c)
         alts: list[tuple[str, ...]] = []
@@ -133,12 +135,14 @@ class GrammarBuilder:
             alts += self._array(c)
         return alts
 
-    def _distribute(self, c: Constraints, spent: int) -> list[tuple[str, ...]]:
+    def _distribute(self, c: Constraints, width: int) -> list[tuple[str, ...]]:
+        """One combinator group: each branch conjoined with the rest of `c`. `width` is the
+        number of leaves the distribution has so far (the product of the group sizes)."""
         branches, one, path = c.any_of[0]
         rest = _clone(c)
         rest.any_of = c.any_of[1:]
-        spent += len(branches)
-        if spent > self.options.max_branches:
+        width = max(width, 1) * len(branches)
+        if width > self.options.max_branches:
             raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
                               f"{self.options.max_branches} branches (max_branches)", path)
         built: list[Constraints] = []
@@ -146,25 +150,35 @@ class GrammarBuilder:
             b = _clone(rest)
             self.collector.add(b, schema, where, 0)
             built.append(b)
-        if one:
-            self._check_disjoint(built, path)
-        if rest == Constraints() and not one:
+        if one and not self._disjoint_all(built):
+            return self._exactly_one(rest, branches, width, path)
+        if rest == Constraints():
             return [(self.value([br]),) for br in branches]
         out: list[tuple[str, ...]] = []
         for b in built:
             name = self._new_rule()
-            self.rules[name] = self._alternatives(b, spent)
+            self.rules[name] = self._alternatives(b, width)
             out.append((name,))
         return out
 
-    def _check_disjoint(self, built: list[Constraints], path: str) -> None:
-        for i in range(len(built)):
-            for j in range(i + 1, len(built)):
-                if not _disjoint(built[i], built[j]):
-                    raise SchemaError(
-                        f"oneOf branches {i} and {j} may both match one value; grammask builds "
-                        f"oneOf only when its branches are provably disjoint (different types, "
-                        f"different const/enum values, or a discriminating property)", path)
+    @staticmethod
+    def _disjoint_all(built: list[Constraints]) -> bool:
+        return all(_disjoint(built[i], built[j])
+                   for i in range(len(built)) for j in range(i + 1, len(built)))
+
+    def _exactly_one(self, rest: Constraints, branches: list[Sub], width: int,
+                     path: str) -> list[tuple[str, ...]]:
+        """oneOf whose branches may overlap: branch i and the negation of every other branch
+        (`negation` refuses, naming the keyword, what has no expressible complement)."""
+        exact: list[Sub] = []
+        for i, (schema, where) in enumerate(branches):
+            others = [{"not": b} for j, (b, _) in enumerate(branches) if j != i]
+            synthetic = {"allOf": [schema, *others]}
+            self.collector.keep.append(synthetic)
+            exact.append((synthetic, where))
+        c = _clone(rest)
+        c.any_of = [(exact, False, path)] + rest.any_of
+        return self._distribute(c, width // max(len(branches), 1))
 
     # -- enum / const ---------------------------------------------------------------------------
     def _enum(self, c: Constraints) -> list[tuple[str, ...]]:
@@ -239,19 +253,11 @@ class GrammarBuilder:
         path = (c.patterns or c.formats or [("", "#")])[0][1]
 
         def make() -> Any:
-            dfa = string_dfa(pattern=pats[0] if pats else None, min_length=c.min_length,
-                             max_length=c.max_length, path=path, limits=self.limits)
-            for p in pats[1:]:
-                dfa = dfa_ops.intersect(dfa, string_dfa(pattern=p, path=path), self.limits)
-            for f in formats:
-                fd = _format_dfa(f, path)
-                if fd is not None:
-                    dfa = dfa_ops.intersect(dfa, fd, self.limits)
-            for p in nots:
-                dfa = dfa_ops.difference(dfa, string_dfa(pattern=p, path=path), self.limits)
-            for v in excluded:
-                dfa = dfa_ops.difference(dfa, literal_dfa(v), self.limits)
-            return dfa
+            from .formats import format_regex
+            known = [f for f in formats if format_regex(f) is not None]   # others: annotations
+            return string_dfa(patterns=pats, min_length=c.min_length, max_length=c.max_length,
+                              formats=known, not_patterns=nots, excluded=excluded, path=path,
+                              limits=self.limits)
         return self._terminal(key, make, "string")
 
     def _number_terminal(self, c: Constraints) -> str | None:
@@ -259,13 +265,17 @@ class GrammarBuilder:
         excluded = tuple(sorted({Fraction(str(v)) if isinstance(v, float) else Fraction(v)
                                  for v in c.not_values
                                  if isinstance(v, (int, float)) and not isinstance(v, bool)}))
+        if integer and c.non_integer:
+            return None
         key = ("int" if integer else "num", c.minimum, c.maximum, c.exclusive_minimum,
-               c.exclusive_maximum, tuple(c.multiple_of), excluded)
+               c.exclusive_maximum, tuple(c.multiple_of), excluded, c.non_integer)
 
         def make() -> Any:
             dfa = self._integer_dfa(c) if integer else number_dfa(
                 c.minimum, c.maximum, c.exclusive_minimum, c.exclusive_maximum,
                 _lcm_fractions(c.multiple_of), path="#", limits=self.limits)
+            if c.non_integer:
+                dfa = dfa_ops.intersect(dfa, compile_regex_dfa(_NON_INTEGER), self.limits)
             if excluded:
                 dfa = dfa_ops.intersect(dfa, compile_regex_dfa(_NO_EXPONENT), self.limits)
                 for v in excluded:
@@ -363,7 +373,6 @@ def _clone(c: Constraints) -> Constraints:
     out.properties = {k: list(v) for k, v in c.properties.items()}
     out.pattern_properties = {k: list(v) for k, v in c.pattern_properties.items()}
     out.dependent_required = {k: set(v) for k, v in c.dependent_required.items()}
-    out.dependent_schemas = {k: list(v) for k, v in c.dependent_schemas.items()}
     out.prefix_items = [list(p) for p in c.prefix_items]
     return out
 
@@ -426,13 +435,6 @@ def _lcm_fractions(ms: list[Fraction]) -> Fraction | None:
         num = out.numerator * m.numerator // gcd(out.numerator, m.numerator)
         out = Fraction(num, gcd(out.denominator, m.denominator))
     return out
-
-
-def _format_dfa(name: str, path: str) -> Any:
-    from .formats import format_regex
-    if format_regex(name) is None:
-        return None                    # unknown formats are annotations (the spec's default)
-    return string_dfa(format=name, path=path)
 
 
 def _disjoint(a: Constraints, b: Constraints) -> bool:

@@ -47,6 +47,7 @@ class Constraints:
     exclusive_minimum: Fraction | None = None
     exclusive_maximum: Fraction | None = None
     multiple_of: list[Fraction] = field(default_factory=list)
+    non_integer: bool = False                  # numbers with a non-zero fraction only
     # strings
     min_length: int = 0
     max_length: int | None = None
@@ -62,11 +63,15 @@ class Constraints:
     property_names: list[Sub] = field(default_factory=list)
     required: set[str] = field(default_factory=set)
     forbidden: set[str] = field(default_factory=set)         # from not: {required: [x]}
+    # from not {additionalProperties: false}: some property outside each of these name sets
+    need_extra: list[frozenset[str]] = field(default_factory=list)
     min_properties: int = 0
     max_properties: int | None = None
     dependent_required: dict[str, set[str]] = field(default_factory=dict)
-    dependent_schemas: dict[str, list[Sub]] = field(default_factory=dict)
-    unevaluated_properties: list[Sub] = field(default_factory=list)
+    # unevaluatedProperties, each with the names and patterns its own schema (and the allOf /
+    # $ref subschemas inside it) evaluates; True when those evaluate every name
+    unevaluated_properties: list[tuple[Sub, frozenset[str], tuple[str, ...], bool]] = \
+        field(default_factory=list)
     # arrays
     prefix_items: list[list[Sub]] = field(default_factory=list)
     items: list[Sub] = field(default_factory=list)
@@ -127,7 +132,7 @@ class Collector:
         self._strings(c, schema, path)
         self._objects(c, schema, path)
         self._arrays(c, schema, path)
-        self._combinators(c, schema, path)
+        self._combinators(c, schema, path, depth)
 
     def _dynamic_ref(self, c: Constraints, schema: dict, key: str, path: str,
                      depth: int) -> None:
@@ -172,6 +177,10 @@ class Collector:
         c.not_values.extend(s.get("_notIn", ()))
         c.not_patterns.extend(s.get("_notPattern", ()))
         c.forbidden.update(s.get("_forbidden", ()))
+        if s.get("_nonInteger"):
+            c.non_integer = True
+        if "_needExtra" in s:
+            c.need_extra.append(frozenset(s["_needExtra"]))
 
     def _numbers(self, c: Constraints, s: dict, path: str) -> None:
         for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
@@ -250,8 +259,34 @@ class Collector:
             c.max_properties = n if c.max_properties is None else min(c.max_properties, n)
         self._dependencies(c, s, path)
         if "unevaluatedProperties" in s:
-            c.unevaluated_properties.append((s["unevaluatedProperties"],
-                                             f"{path}/unevaluatedProperties"))
+            names: set[str] = set()
+            pats: list[str] = []
+            everything = self._evaluated(s, path, names, pats, 0)
+            c.unevaluated_properties.append(((s["unevaluatedProperties"],
+                                              f"{path}/unevaluatedProperties"),
+                                             frozenset(names), tuple(pats), everything))
+
+    def _evaluated(self, s: Any, path: str, names: set[str], pats: list[str], depth: int) -> bool:
+        """Collect the property names/patterns `s` evaluates in place (itself, allOf, $ref),
+        the scope `unevaluatedProperties` sees; True when they cover every name. Conditional
+        in-place applicators that evaluate properties (anyOf/oneOf/if/dependentSchemas) are
+        refused: which of their branches evaluated what depends on the instance."""
+        if not isinstance(s, dict) or depth > _MAX_REF_CHAIN:
+            return False
+        names.update(s.get("properties") or {})
+        pats.extend(s.get("patternProperties") or {})
+        everything = "additionalProperties" in s or (
+            depth > 0 and "unevaluatedProperties" in s)
+        if "$ref" in s:
+            target, where = self.resolver.resolve(s["$ref"], self.resolver.base_of(s), path)
+            everything |= self._evaluated(target, where, names, pats, depth + 1)
+        for i, sub in enumerate(_list(s, "allOf", path)):
+            everything |= self._evaluated(sub, f"{path}/allOf/{i}", names, pats, depth + 1)
+        for key in ("anyOf", "oneOf", "if", "then", "else", "dependentSchemas"):
+            if key in s and _evaluates_properties(s[key]):
+                raise SchemaError(f"unevaluatedProperties beside a {key} that evaluates "
+                                  f"properties is not supported", f"{path}/{key}")
+        return everything
 
     def _dependencies(self, c: Constraints, s: dict, path: str) -> None:
         deps: dict[str, Any] = {}
@@ -269,7 +304,11 @@ class Collector:
             if isinstance(dep, list):
                 c.dependent_required.setdefault(name, set()).update(dep)
             else:
-                c.dependent_schemas.setdefault(name, []).append((dep, where))
+                # name absent, or name present and the whole object valid against dep
+                absent = {"_forbidden": [name]}
+                present = {"required": [name], "allOf": [dep]}
+                self.keep.extend((absent, present))
+                c.any_of.append(([(absent, where), (present, where)], False, where))
 
     def _arrays(self, c: Constraints, s: dict, path: str) -> None:
         items = s.get("items")
@@ -314,16 +353,16 @@ class Collector:
             elif "items" not in s:
                 raise SchemaError("unevaluatedItems other than false is not supported", path)
 
-    def _combinators(self, c: Constraints, s: dict, path: str) -> None:
+    def _combinators(self, c: Constraints, s: dict, path: str, depth: int) -> None:
         for key, one in (("anyOf", False), ("oneOf", True)):
             branches = _list(s, key, path)
             if branches:
-                c.any_of.append(([(b, f"{path}/{key}/{i}") for i, b in enumerate(branches)],
-                                 one, f"{path}/{key}"))
+                self._group(c, [(b, f"{path}/{key}/{i}") for i, b in enumerate(branches)],
+                            one, f"{path}/{key}", depth)
             elif key in s:
                 raise SchemaError(f"{key} must be a non-empty array", f"{path}/{key}")
         if "not" in s:
-            c.any_of.append((self.negation(s["not"], f"{path}/not"), False, f"{path}/not"))
+            self._group(c, self.negation(s["not"], f"{path}/not"), False, f"{path}/not", depth)
         if "if" in s and ("then" in s or "else" in s):
             cond = s["if"]
             then = s.get("then", True)
@@ -332,6 +371,14 @@ class Collector:
             no = {"allOf": [{"not": cond}, other]}
             self.keep.extend((yes, no))
             c.any_of.append(([(yes, f"{path}/then"), (no, f"{path}/else")], False, f"{path}/if"))
+
+    def _group(self, c: Constraints, branches: list[Sub], one: bool, path: str,
+               depth: int) -> None:
+        """A disjunction; one branch is just a conjunct (folded now, no distribution)."""
+        if len(branches) == 1:
+            self.add(c, branches[0][0], branches[0][1], depth + 1)
+        else:
+            c.any_of.append((branches, one, path))
 
     def negation(self, schema: Schema, path: str) -> list[Sub]:
         """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos."""
@@ -364,6 +411,20 @@ def json_equal(a: Any, b: Any) -> bool:
 
 def _in(v: Any, values: list[Any]) -> bool:
     return any(json_equal(v, w) for w in values)
+
+
+def _evaluates_properties(node: Any) -> bool:
+    """Whether a subschema (tree) holds a keyword that evaluates object properties."""
+    if isinstance(node, list):
+        return any(_evaluates_properties(x) for x in node)
+    if not isinstance(node, dict):
+        return False
+    keys = ("properties", "patternProperties", "additionalProperties", "unevaluatedProperties",
+            "$ref", "$dynamicRef")
+    if any(k in node for k in keys):
+        return True
+    return any(_evaluates_properties(node.get(k)) for k in
+               ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas"))
 
 
 def _list(s: dict, key: str, path: str) -> list[Any]:

@@ -113,19 +113,18 @@ def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[d
     if key == "additionalProperties" and value is True:
         return []
     if key == "additionalProperties" and value is False and not schema.get("patternProperties"):
-        names = list(schema.get("properties", {}))
-        return [{"minProperties": 1, "propertyNames": {"not": {"enum": names}}}] if names \
-            else [{"minProperties": 1}]
+        return [{"_needExtra": list(schema.get("properties", {}))}]
     raise SchemaError(f"not: the complement of {key!r} cannot be expressed by a grammar", where)
 
 
 def _type(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     names = [value] if isinstance(value, str) else list(value)
-    if "integer" in names and "number" not in names:
-        raise SchemaError("not: the complement of type 'integer' (non-integral numbers) is "
-                          "not supported", where)
     rest = [t for t in _ALL if t not in names]
-    return [({"type": rest}, where)] if rest else [(False, where)]
+    out = [({"type": rest}, where)] if rest else []
+    if "integer" in names and "number" not in names:
+        out = [({"type": [t for t in rest if t != "number"]}, where),
+               ({"type": "number", "_nonInteger": True}, where)]
+    return out or [(False, where)]
 
 
 def _values(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:

@@ -10,7 +10,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...automata import dfa_ops
 from ...errors import SchemaError
 from .constraints import Constraints, Sub
 from .strings import literal_dfa, literals_dfa, string_dfa
@@ -30,10 +29,7 @@ class _Named:
     required: bool
 
 
-def object_alternatives(b: "GrammarBuilder", c: Constraints) -> list[tuple[str, ...]]:
-    if c.dependent_schemas:
-        where = next(iter(c.dependent_schemas.values()))[0][1]
-        raise SchemaError("dependentSchemas (schema-valued dependencies) are not supported", where)
+def object_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...]]:
     names = _ordered_names(c)
     if any(n in c.forbidden for n in c.required):
         return []
@@ -65,13 +61,14 @@ def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub
     for sub, own_props, own_pats in c.additional:
         if (name is None or name not in own_props) and not (set(own_pats) & matched):
             subs.append(sub)
-    covered = name in c.properties or matched or c.additional
-    if not covered and c.unevaluated_properties:
-        subs += c.unevaluated_properties
+    for sub, own_names, own_pats, everything in c.unevaluated_properties:
+        if not everything and (name is None or name not in own_names) and \
+                not (set(own_pats) & matched):
+            subs.append(sub)
     return subs
 
 
-def _pair(b: "GrammarBuilder", c: Constraints, name: str) -> str | None:
+def _pair(b: GrammarBuilder, c: Constraints, name: str) -> str | None:
     if name in c.forbidden or not _name_allowed(b, c, name):
         return None
     matched = {p for p in c.pattern_properties if _search(b, p, name)}
@@ -88,7 +85,7 @@ def _pair(b: "GrammarBuilder", c: Constraints, name: str) -> str | None:
     return rule
 
 
-def _name_allowed(b: "GrammarBuilder", c: Constraints, name: str) -> bool:
+def _name_allowed(b: GrammarBuilder, c: Constraints, name: str) -> bool:
     if not c.property_names:
         return True
     term = _names_terminal(b, c)
@@ -96,7 +93,7 @@ def _name_allowed(b: "GrammarBuilder", c: Constraints, name: str) -> bool:
         json.dumps(name, ensure_ascii=False).encode("utf-8"))
 
 
-def _names_terminal(b: "GrammarBuilder", c: Constraints) -> str | None:
+def _names_terminal(b: GrammarBuilder, c: Constraints) -> str | None:
     """The string terminal for `propertyNames` (names are strings whatever its type says)."""
     pn = b.collector.collect(c.property_names)
     if pn.false or pn.any_of:
@@ -113,53 +110,92 @@ def _names_terminal(b: "GrammarBuilder", c: Constraints) -> str | None:
     return b._string_terminal(pn)
 
 
-def _union_literals(values: list[str], b: "GrammarBuilder") -> Any:
+def _union_literals(values: list[str], b: GrammarBuilder) -> Any:
     return literals_dfa(values)
 
 
-def _search(b: "GrammarBuilder", pattern: str, name: str) -> bool:
+def _search(b: GrammarBuilder, pattern: str, name: str) -> bool:
     """Does the name match a patternProperties regex (ECMA search semantics)? Decided by the
     same automaton the grammar uses, so the two can never disagree."""
     dfa = string_dfa(pattern=pattern, path="#/patternProperties")
     return dfa.matches(json.dumps(name, ensure_ascii=False).encode("utf-8"))
 
 
-def _extra_pairs(b: "GrammarBuilder", c: Constraints, names: list[str]) -> list[str]:
+def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str]) -> list[str]:
     """Rules `key ':' value` for property names outside `names`, one per region of names
     (which patternProperties they match)."""
     pats = list(c.pattern_properties)
     if len(pats) > _MAX_PATTERN_PROPERTIES:
         raise SchemaError(f"more than {_MAX_PATTERN_PROPERTIES} patternProperties in one object "
                           f"are not supported", "#/patternProperties")
-    base_name = _names_terminal(b, c) if c.property_names else b._string_terminal(Constraints())
-    if base_name is None:
-        return []
-    base = b.terminals[base_name].dfa
-    taken = [n for n in names] + sorted(c.forbidden - set(names))
-    if taken:
-        base = dfa_ops.difference(base, _union_literals(taken, b), b.limits)
+    names_c = b.collector.collect(c.property_names) if c.property_names else Constraints()
+    if names_c.false or names_c.any_of or names_c.enum is not None:
+        return _extra_pairs_enum(b, c, names, pats, names_c)
+    taken = tuple(names) + tuple(sorted(c.forbidden - set(names)))
     out = []
     for mask in range(1 << len(pats)):
         matched = {p for i, p in enumerate(pats) if mask >> i & 1}
-        if not matched and not c.additional and not c.unevaluated_properties and \
-                b.options.additional_properties is False:
+        subs = _region_subs(b, c, matched)
+        if subs is None:
             continue
-        subs = _value_subs(c, None, matched) or []
-        if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
+        inside = tuple(p for i, p in enumerate(pats) if mask >> i & 1)
+        outside = tuple(p for i, p in enumerate(pats) if not mask >> i & 1)
+        key = ("extra", tuple(q for q, _ in names_c.patterns) + inside, outside, taken,
+               names_c.min_length, names_c.max_length, tuple(f for f, _ in names_c.formats))
+
+        def make(inside: tuple[str, ...] = inside, outside: tuple[str, ...] = outside) -> Any:
+            from .formats import format_regex
+            return string_dfa(patterns=tuple(q for q, _ in names_c.patterns) + inside,
+                              not_patterns=outside + tuple(q for q, _ in names_c.not_patterns),
+                              excluded=taken + tuple(v for v in names_c.not_values
+                                                     if isinstance(v, str)),
+                              min_length=names_c.min_length, max_length=names_c.max_length,
+                              formats=[f for f, _ in names_c.formats
+                                       if format_regex(f) is not None],
+                              path="#/propertyNames", limits=b.limits)
+        term = b._terminal(key, make, "property name")
+        if term is not None:
+            out.append(_pair_rule(b, term, subs))
+    return out
+
+
+def _region_subs(b: GrammarBuilder, c: Constraints, matched: set[str]) -> list[Sub] | None:
+    """Value schemas for extra names matching exactly the patterns `matched`; None when no
+    such property may occur."""
+    if not matched and not c.additional and not c.unevaluated_properties and \
+            b.options.additional_properties is False:
+        return None
+    subs = _value_subs(c, None, matched) or []
+    if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
+        return None
+    return subs
+
+
+def _pair_rule(b: GrammarBuilder, key: str, subs: list[Sub]) -> str:
+    rule = b._new_rule()
+    b.rules[rule] = [(key, b._punct[":"], b.value(subs or [(True, "#")]))]
+    return rule
+
+
+def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats: list[str],
+                      names_c: Constraints) -> list[str]:
+    """propertyNames given as an enum (or refusing everything): each allowed extra name is a
+    literal key with its own value schema."""
+    if names_c.any_of:
+        raise SchemaError("propertyNames with anyOf/oneOf is not supported",
+                          c.property_names[0][1])
+    if names_c.false or names_c.enum is None:
+        return []
+    out = []
+    for name in names_c.enum:
+        if not isinstance(name, str) or name in names or name in c.forbidden or \
+                name in names_c.not_values:
             continue
-        region = base
-        for i, p in enumerate(pats):
-            dfa = string_dfa(pattern=p, path="#/patternProperties")
-            region = dfa_ops.intersect(region, dfa, b.limits) if mask >> i & 1 else \
-                dfa_ops.difference(region, dfa, b.limits)
-        if dfa_ops.is_empty(region):
-            continue
-        key = b._terminal(("extra", object()), lambda r=region: r, "property name")
-        if key is None:
-            continue
-        rule = b._new_rule()
-        b.rules[rule] = [(key, b._punct[":"], b.value(subs or [(True, "#")]))]
-        out.append(rule)
+        matched = {p for p in pats if _search(b, p, name)}
+        subs = _region_subs(b, c, matched)
+        term = b._terminal(("lit", name), lambda n=name: literal_dfa(n), json.dumps(name))
+        if subs is not None and term is not None:
+            out.append(_pair_rule(b, term, subs))
     return out
 
 
@@ -167,7 +203,7 @@ class _Automaton:
     """Builds the rules of one object body; `rules()` returns the start rule ('' = only the
     empty body) or None when no object satisfies the constraints."""
 
-    def __init__(self, b: "GrammarBuilder", c: Constraints, named: list[_Named],
+    def __init__(self, b: GrammarBuilder, c: Constraints, named: list[_Named],
                  extras: list[str]) -> None:
         self.b, self.c, self.named, self.extras = b, c, named, extras
         self.counting = c.min_properties > 0 or c.max_properties is not None
@@ -175,6 +211,10 @@ class _Automaton:
         tracked = sorted(set(c.dependent_required) |
                          {d for ds in c.dependent_required.values() for d in ds})
         self.bit = {n: 1 << i for i, n in enumerate(tracked) if n in {p.name for p in named}}
+        # one bit per `need_extra` set: some property outside the set has been emitted
+        base = len(tracked)
+        self.need = [(1 << (base + k), names) for k, names in enumerate(c.need_extra)]
+        self.need_all = sum(b for b, _ in self.need)
 
     def _next(self, s: State, emitted: str | None) -> State | None:
         i, _, count, flags = s
@@ -184,6 +224,9 @@ class _Automaton:
                 return None
         if emitted is not None:
             flags |= self.bit.get(emitted, 0)
+        for bit, names in self.need:
+            if emitted is None or emitted not in names:
+                flags |= bit
         return (i, True, count, flags)
 
     def _moves(self, s: State) -> list[tuple[str | None, State]]:
@@ -207,6 +250,8 @@ class _Automaton:
     def _accepts(self, s: State) -> bool:
         i, _, count, flags = s
         if i < len(self.named) or (self.counting and count < self.c.min_properties):
+            return False
+        if flags & self.need_all != self.need_all:
             return False
         for name, deps in self.c.dependent_required.items():
             if flags & self.bit.get(name, 0) and any(not flags & self.bit.get(d, 0) for d in deps):

@@ -13,7 +13,8 @@ from urllib.parse import unquote, urldefrag, urljoin
 from ...errors import SchemaError
 
 Schema = Any          # dict | bool
-_DOC_BASE = "grammask:/root.json"      # stands in for a document without an absolute $id
+# Stands in for the document's own URI (urljoin only resolves against hierarchical schemes).
+_DOC_BASE = "https://grammask.invalid/root.json"
 
 
 class RefResolver:
@@ -36,6 +37,10 @@ class RefResolver:
             raise SchemaError(f"$ref must be a string, got {type(ref).__name__}", path)
         uri, fragment = urldefrag(urljoin(base, ref))
         doc = self._ids.get(uri)
+        if doc is None and ref.startswith("#"):
+            # A fragment-only reference under an `id` that is not really a URI (real-world
+            # draft-04 schemas use plain names): the document root is what authors mean.
+            doc, uri = self.root, _DOC_BASE
         if doc is None:
             raise SchemaError(f"$ref {ref!r} points outside this schema (remote references "
                               f"are not fetched)", path)

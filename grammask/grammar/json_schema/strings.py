@@ -1,0 +1,611 @@
+r"""Exact byte automata for JSON string literals whose *decoded value* meets string constraints.
+
+The language is the set of JSON string texts (quotes included) that decode to a value matching
+`pattern`, `format`, `minLength`/`maxLength` (or equal to a literal, for `const`/`enum`/property
+names). Every valid JSON encoding of an allowed value is accepted, nothing else:
+
+* a code point appears raw (any code point except `"`, `\` and U+0000..U+001F), or escaped as
+  `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`, or `\uXXXX` (hex digits in either case) for any
+  BMP code point, or as a surrogate-pair escape `\uD8xx\uDCxx` (either case) for an astral one;
+* lone or misordered surrogate escapes (`"\ud800"`, `"\udc00\ud800"`) are rejected: they decode
+  to no Unicode string, Python's `json` keeps them as unpaired surrogates, and no regex/format
+  can talk about them. A `literal_dfa` value containing a lone surrogate is refused;
+* raw control characters, other escapes (`\x41`, `\'`, `\U...`) and truncated escapes are
+  rejected.
+
+How, and why this way (compile speed: a schema should compile in ~10 ms):
+
+1. The constraints are combined over *decoded code points*: patterns (search semantics, see
+   `_search_ast`) and format regexes go through `code_point_dfa`; conjunctions, negated
+   patterns (`not: {pattern}`) and excluded values (`not: {const/enum}`) are products of small
+   code-point DFAs, and the length bounds a final product with a counter.
+   Doing this before the encoding matters: a length bound multiplies states by maxLength, and
+   each decoded character costs ~20 byte-level states once all its encodings are spelled out
+   (UTF-8 continuation states, `\u` hex progress, surrogate-pair progress), so determinising or
+   intersecting at the byte level is 10-20x slower (`"` CHAR{0,1000} `"` through the regex
+   compiler: 0.5 s).
+2. The resulting minimal code-point DFA is *encoded*: each state's transitions, grouped by
+   target, become one byte trie of all encodings (raw UTF-8 sequences, short escapes, `\u`
+   hex-range sequences per BMP range, surrogate-pair sequences per astral range; hex digits
+   case-insensitive). A charset covering everything yields the generic `\u[0-9a-fA-F]{4}`
+   minus surrogate halves rather than a huge alternation, because hex ranges are decomposed
+   digit-wise. Tries are cached per transition *shape* and instantiated per state with
+   hash-consing of the mid-character states. JSON encodings form a prefix code and the input
+   is minimal, so the byte DFA is minimal and trimmed without a byte-level minimisation
+   (the tests check this with Moore refinement).
+
+All entry points are memoised (`functools.lru_cache`): a schema that repeats `{"type":
+"string"}` or the same pattern pays once per process. The returned `ByteDFA`s are shared:
+do not mutate them. An unsatisfiable combination returns `dfa_ops.empty_dfa()`
+(test with `dfa_ops.is_empty`) rather than raising: the schema compiler decides what an
+impossible string branch means.
+
+Pattern dialect: `pattern` is an ECMA-262 regex with JSON Schema search semantics, parsed by
+grammask's parser (`regex_parser`, Python-`re`-like) with these adjustments and refusals:
+
+* unanchored sides get an any-code-point loop (newlines included); `^`/`$` anchor the value's
+  start/end (also per alternative and inside groups, e.g. `^a|b$`, `(^|x)a`); `$` is the
+  ECMA end (no "before a final newline" as in Python);
+* `.` follows ECMA: any code point except the line terminators \n, \r, U+2028, U+2029;
+* `\d`, `\w`, `\s` are the ECMA (ASCII / ECMA white space) classes;
+* refused (SchemaError at `<path>/pattern`): backreferences, lookaround, `\b`/`\B`,
+  `\p{...}`, `\cX`, anchors in the middle (`a^b`), and anything else the parser refuses.
+  Python-only syntax the parser accepts (`(?i)`, `(?P<n>...)`, `\Z`) is accepted too.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from itertools import pairwise
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from ...automata.dfa import ByteDFA, _minimize, _trim, code_point_dfa
+from ...automata.dfa_ops import empty_dfa
+from ...automata.regex_parser import (
+    ANY,
+    ANY_BUT_NEWLINE,
+    Alt,
+    Anchor,
+    CharSet,
+    Concat,
+    Empty,
+    Node,
+    Ranges,
+    Repeat,
+    negate,
+    normalize,
+    parse_regex,
+)
+from ...automata.utf8 import ranges_to_utf8
+from ...errors import GrammarError, LimitExceededError, SchemaError
+from ...limits import DEFAULT_LIMITS, Limits
+from .formats import format_regex
+
+__all__ = ["literal_dfa", "literals_dfa", "string_dfa"]
+
+Rows = list[list[tuple[int, int]]]
+ECMA_DOT: Ranges = negate(normalize([(0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029)]))
+RAW_EXCLUDED: Ranges = ((0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C))
+SHORT_ESCAPES = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r",
+                 0x09: "t"}
+_ANY_LOOP = Repeat(CharSet(ANY, 0), 0, None, 0)
+_NO_MATCH = "pattern matches no string"   # code_point_dfa's message for an empty language
+
+
+# ----------------------------------------------------------------------------- public API
+def string_dfa(*, pattern: str | None = None, min_length: int = 0, max_length: int | None = None,
+               format: str | None = None, patterns: Iterable[str] = (),
+               formats: Iterable[str] = (), not_patterns: Iterable[str] = (),
+               excluded: Iterable[str] = (), path: str = "#",
+               limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """JSON string literals (with quotes) whose decoded value satisfies all the constraints:
+    matches `pattern` and every one of `patterns`, has every format in `format`/`formats`,
+    matches none of `not_patterns`, is not one of the `excluded` values, and has between
+    `min_length` and `max_length` code points.
+
+    Pass all of a string schema's constraints in one call rather than combining results with
+    `dfa_ops`: here they are combined over code points before lengths and JSON escapes
+    multiply the states (maxLength=1000 minus one literal: ~50 ms instead of ~0.9 s).
+
+    Formats must be known to `formats.format_regex` (SchemaError otherwise): whether an
+    unknown format is an ignorable annotation is the caller's decision, made by checking
+    `format_regex(name) is None` and leaving it out. Errors name `path` (the subschema's JSON
+    pointer); too-large automata raise LimitExceededError naming the length bounds."""
+    pats = tuple(sorted({*patterns, *([pattern] if pattern is not None else [])}))
+    fmts = tuple(sorted({*formats, *([format] if format is not None else [])}))
+    nots = tuple(sorted(set(not_patterns)))
+    excl = tuple(sorted(set(excluded)))
+    if min_length < 0 or (max_length is not None and max_length < 0):
+        raise SchemaError("minLength/maxLength must be non-negative", path)
+    for f in fmts:
+        if format_regex(f) is None:
+            raise SchemaError(f"unknown string format {f!r}", f"{path}/format")
+    if max_length is not None and max_length < min_length:
+        return empty_dfa()
+    try:
+        return _string_dfa(pats, fmts, nots, excl, min_length, max_length, limits)
+    except LimitExceededError as e:
+        bounds = f"minLength={min_length}, maxLength={max_length}"
+        raise LimitExceededError(
+            e.limit, e.value, e.maximum,
+            f"the string automaton at {path} ({bounds}, patterns={pats!r}, formats={fmts!r}) "
+            "is too large; every allowed character position costs ~20 byte-level states",
+        ) from e
+    except GrammarError as e:
+        if isinstance(e, SchemaError):
+            raise
+        raise SchemaError(f"unsupported pattern {e.source!r}: {e.message}", f"{path}/pattern") \
+            from e
+
+
+@lru_cache(maxsize=4096)
+def literal_dfa(value: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """Every JSON encoding of exactly `value` (for `const` strings and property names)."""
+    return _literals_dfa((value,), limits)
+
+
+def literals_dfa(values: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """Every JSON encoding of any of `values` (enums, sets of property names); `empty_dfa()`
+    for no values. Values with lone surrogates raise SchemaError (see module docstring)."""
+    return _literals_dfa(tuple(sorted(set(values))), limits)
+
+
+# ----------------------------------------------------------------------------- cached builders
+@lru_cache(maxsize=1024)
+def _string_dfa(patterns: tuple[str, ...], formats: tuple[str, ...],
+                not_patterns: tuple[str, ...], excluded: tuple[str, ...], min_length: int,
+                max_length: int | None, limits: Limits) -> ByteDFA:
+    """Combine the small automata first, the length counter last (it multiplies states)."""
+    value: _CpDFA | None = _any_value()
+    positive = [_pattern_value(p, limits) for p in patterns]
+    positive += [_format_value(f, limits) for f in formats]
+    for i, other in enumerate(positive):
+        if value is None or other is None:
+            return empty_dfa()
+        value = other if i == 0 else _combine(value, other, False, limits)
+    for p in not_patterns:
+        other = _pattern_value(p, limits)
+        if value is not None and other is not None:
+            value = _combine(value, other, True, limits)
+    if excluded and value is not None:
+        value = _combine(value, _literals_value(excluded, limits), True, limits)
+    if value is not None and (min_length > 0 or max_length is not None):
+        value = _with_length(value, min_length, max_length, limits)
+    if value is None:
+        return empty_dfa()
+    return _encode(value, limits)
+
+
+@lru_cache(maxsize=1024)
+def _literals_dfa(values: tuple[str, ...], limits: Limits) -> ByteDFA:
+    if not values:
+        return empty_dfa()
+    return _encode(_literals_value(values, limits), limits)
+
+
+def _literals_value(values: tuple[str, ...], limits: Limits) -> _CpDFA:
+    """Code-point DFA of a non-empty set of exact values (a minimal trie)."""
+    for v in values:
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+            raise SchemaError(f"string {v!r} contains a lone surrogate, which has no "
+                              "exact JSON encoding in grammask (lone \\u escapes are rejected)")
+    options = tuple(Concat(tuple(CharSet(((ord(c), ord(c)),), 0) for c in v), 0)
+                    for v in values)
+    node = options[0] if len(options) == 1 else Alt(options, 0)
+    return _CpDFA.from_ast(node, "<literal>", limits)
+
+
+@lru_cache(maxsize=1)
+def _any_value() -> _CpDFA:
+    """Any decoded value: one state, one class."""
+    return _CpDFA([[(0, 0)]], [True], [ANY])
+
+
+@lru_cache(maxsize=1024)
+def _pattern_value(pattern: str, limits: Limits) -> _CpDFA | None:
+    """None when the pattern matches nothing (e.g. a lone surrogate escape `\\ud800`): an
+    unsatisfiable constraint, not an unsupported one."""
+    node = _search_ast(parse_regex(pattern, limits), pattern)
+    try:
+        return _CpDFA.from_ast(node, pattern, limits)
+    except LimitExceededError:
+        raise
+    except GrammarError as e:
+        if e.message == _NO_MATCH:
+            return None
+        raise
+
+
+@lru_cache(maxsize=64)
+def _format_value(name: str, limits: Limits) -> _CpDFA:
+    regex = format_regex(name)
+    assert regex is not None
+    return _CpDFA.from_ast(parse_regex(regex, limits), regex, limits)
+
+
+# ----------------------------------------------------------------------------- search semantics
+Combos = dict[tuple[bool, bool], Node]   # (anchored at start, anchored at end) -> sub-language
+
+
+def _search_ast(node: Node, pattern: str) -> Node:
+    """The value language of `pattern` under JSON Schema's search semantics.
+
+    Anchors were already checked by the parser to sit where nothing can be consumed before
+    (`^`) or after (`$`). Each way of matching is classified by which anchors it passed
+    (`_split`); unanchored sides then get an any-code-point loop."""
+    options = []
+    for (at_start, at_end), sub in _split(node, pattern).items():
+        items = ([] if at_start else [_ANY_LOOP]) + [sub] + ([] if at_end else [_ANY_LOOP])
+        options.append(Concat(tuple(items), sub.pos))
+    return options[0] if len(options) == 1 else Alt(tuple(options), node.pos)
+
+
+def _alt(nodes: list[Node]) -> Node:
+    return nodes[0] if len(nodes) == 1 else Alt(tuple(nodes), nodes[0].pos)
+
+
+def _concat_combos(a: Combos, b: Combos) -> Combos:
+    out: dict[tuple[bool, bool], list[Node]] = {}
+    for (s1, e1), x in a.items():
+        for (s2, e2), y in b.items():
+            out.setdefault((s1 or s2, e1 or e2), []).append(Concat((x, y), x.pos))
+    return {k: _alt(v) for k, v in out.items()}
+
+
+def _split(node: Node, pattern: str) -> Combos:
+    """Sub-languages of `node` by anchors passed; also makes `.` follow ECMA."""
+    plain = (False, False)
+    if isinstance(node, CharSet):
+        if node.ranges == ANY_BUT_NEWLINE and pattern[node.pos:node.pos + 1] == ".":
+            return {plain: CharSet(ECMA_DOT, node.pos)}
+        return {plain: node}
+    if isinstance(node, Anchor):
+        return {(node.kind == "start", node.kind == "end"): Empty(node.pos)}
+    if isinstance(node, Alt):
+        merged: dict[tuple[bool, bool], list[Node]] = {}
+        for option in node.options:
+            for k, v in _split(option, pattern).items():
+                merged.setdefault(k, []).append(v)
+        return {k: _alt(v) for k, v in merged.items()}
+    if isinstance(node, Concat):
+        acc: Combos = {plain: Empty(node.pos)}
+        for item in node.items:
+            acc = _concat_combos(acc, _split(item, pattern))
+        return acc
+    if isinstance(node, Repeat):
+        child = _split(node.child, pattern)
+        if list(child) == [plain]:
+            return {plain: Repeat(child[plain], node.min, node.max, node.pos)}
+        # Anchors inside a repetition: the parser only allows them when max <= 1 or the child
+        # is zero-width; then child^k for k >= 2 all have the same combos, so k in {0, 1, 2}.
+        out: dict[tuple[bool, bool], list[Node]] = {}
+        for k in sorted({min(k, 2) for k in range(node.min, node.min + 3)
+                         if node.max is None or k <= node.max}):
+            power: Combos = {plain: Empty(node.pos)}
+            for _ in range(k):
+                power = _concat_combos(power, child)
+            for key, v in power.items():
+                out.setdefault(key, []).append(v)
+        return {k: _alt(v) for k, v in out.items()}
+    return {plain: node}   # Empty
+
+
+# ----------------------------------------------------------------------------- code-point DFAs
+class _CpDFA:
+    """Minimal trimmed DFA over decoded code points: `rows[s]` = sorted (class, target),
+    `classes[c]` = the code points of class c. Start state 0."""
+
+    __slots__ = ("accepting", "classes", "rows")
+
+    def __init__(self, rows: Rows, accepting: list[bool], classes: list[Ranges]) -> None:
+        self.rows, self.accepting, self.classes = rows, accepting, classes
+
+    @staticmethod
+    def from_ast(node: Node, source: str, limits: Limits) -> _CpDFA:
+        rows, accepting, alphabet = code_point_dfa(node, source, limits)
+        return _CpDFA(rows, accepting, [tuple(r) for r in alphabet.class_ranges])
+
+
+def _finish(rows: Rows, accepting: list[bool], classes: list[Ranges]) -> _CpDFA | None:
+    """Trim and minimise a product (all states reachable from 0); None if empty."""
+    trimmed = _trim(rows, accepting)
+    if trimmed is None:
+        return None
+    rows, accepting = _minimize(*trimmed, len(classes))
+    return _CpDFA(rows, accepting, classes)
+
+
+def _combine(a: _CpDFA, b: _CpDFA, diff: bool, limits: Limits) -> _CpDFA | None:
+    """Product of two code-point DFAs over their joint class partition: `a` and `b`, or with
+    `diff` `a` and not `b` (then -1 stands for "b is dead", and `a` goes on alone)."""
+    def pieces(classes: list[Ranges]) -> tuple[list[int], list[int], list[int]]:
+        """Sorted (start, end, class) columns of a class partition, for bisection."""
+        ps = sorted((lo, hi, c) for c, rs in enumerate(classes) for lo, hi in rs)
+        return [p[0] for p in ps], [p[1] for p in ps], [p[2] for p in ps]
+
+    def class_at(cols: tuple[list[int], list[int], list[int]], x: int) -> int:
+        i = bisect_right(cols[0], x) - 1
+        return cols[2][i] if i >= 0 and cols[1][i] >= x else -1
+
+    bounds = sorted({x for cls in (a.classes, b.classes) for rs in cls for lo, hi in rs
+                     for x in (lo, hi + 1)})
+    cols_a, cols_b = pieces(a.classes), pieces(b.classes)
+    joint: dict[tuple[int, int], int] = {}
+    joint_ranges: list[list[tuple[int, int]]] = []
+    of_a: dict[int, list[tuple[int, int]]] = {}      # class of a -> [(joint class, b class)]
+    for lo, nxt in pairwise(bounds):
+        key = (class_at(cols_a, lo), class_at(cols_b, lo))
+        if key[0] < 0 or (key[1] < 0 and not diff):
+            continue
+        j = joint.get(key)
+        if j is None:
+            j = joint[key] = len(joint_ranges)
+            joint_ranges.append([])
+            of_a.setdefault(key[0], []).append((j, key[1]))
+        joint_ranges[j].append((lo, nxt - 1))
+    ids = {(0, 0): 0}
+    order = [(0, 0)]
+    rows: Rows = []
+    for p, q in order:
+        row_b = dict(b.rows[q]) if q >= 0 else {}
+        row = []
+        for ca, ta in a.rows[p]:
+            for j, cb in of_a.get(ca, ()):
+                tb = row_b.get(cb, -1)
+                if tb < 0 and not diff:
+                    continue
+                t = ids.setdefault((ta, tb), len(order))
+                if t == len(order):
+                    _check_states(t, limits)
+                    order.append((ta, tb))
+                row.append((j, t))
+        row.sort()
+        rows.append(row)
+    if diff:
+        accepting = [a.accepting[p] and not (q >= 0 and b.accepting[q]) for p, q in order]
+    else:
+        accepting = [a.accepting[p] and b.accepting[q] for p, q in order]
+    return _finish(rows, accepting, [normalize(r) for r in joint_ranges])
+
+
+def _with_length(v: _CpDFA, lo: int, hi: int | None, limits: Limits) -> _CpDFA | None:
+    """Product with a code-point counter: states (s, count), count saturating at `lo` when
+    there is no upper bound."""
+    cap = hi if hi is not None else lo
+    ids = {(0, 0): 0}
+    order = [(0, 0)]
+    rows: Rows = []
+    for s, k in order:
+        row = []
+        if hi is None or k < hi:
+            k2 = min(k + 1, cap)
+            for c, t in v.rows[s]:
+                nid = ids.setdefault((t, k2), len(order))
+                if nid == len(order):
+                    _check_states(nid, limits)
+                    order.append((t, k2))
+                row.append((c, nid))
+        rows.append(row)
+    accepting = [v.accepting[s] and k >= lo for s, k in order]
+    return _finish(rows, accepting, v.classes)
+
+
+def _check_states(n: int, limits: Limits) -> None:
+    if n >= limits.max_dfa_states:
+        raise LimitExceededError("max_dfa_states", n + 1, limits.max_dfa_states,
+                                 "the string value automaton has too many states")
+
+
+# ----------------------------------------------------------------------------- JSON encoding
+Item = tuple[tuple[Ranges, ...], int]                  # byte-set sequence, slot
+Trie = list[tuple[tuple[int, int, int], ...]]         # nodes bottom-up, root last; see _trie
+Layout = tuple[tuple[int, int], ...]                  # a node's byte ranges, one per edge
+TplNode = tuple[Layout, Callable[[list[int]], Any]]      # layout, getter of its edge targets
+
+
+def _encode(v: _CpDFA, limits: Limits) -> ByteDFA:
+    """Byte DFA of `"` + (JSON encodings of the words of `v`) + `"`.
+
+    State 0 is before the opening quote, 1..n are the states of `v`, n+1 is after the closing
+    quote, mid-character states follow, hash-consed on (layout, targets): with `itemgetter`
+    this costs well under a microsecond per node, and rows are written with one numpy gather
+    per distinct layout rather than per state (maxLength=1000 means 20000 states)."""
+    n = len(v.rows)
+    end = n + 1
+    interned: dict[tuple[Layout, Any], int] = {}
+    rows: dict[Layout, tuple[list[int], list[Any]]] = {((0x22, 0x22),): ([0], [1])}
+    ranges_of: dict[tuple[int, ...], Ranges] = {}
+    max_states = limits.max_dfa_states
+    for s, row in enumerate(v.rows):
+        by_target: dict[int, list[int]] = {}
+        for c, t in row:
+            by_target.setdefault(t, []).append(c)
+        groups = []
+        for t, cs in by_target.items():
+            key = tuple(cs)
+            rs = ranges_of.get(key)
+            if rs is None:
+                rs = ranges_of[key] = normalize([r for c in cs for r in v.classes[c]])
+            groups.append((rs, t + 1))
+        groups.sort()
+        lookup = [g[1] for g in groups] + ([end] if v.accepting[s] else [])
+        *mids, (layout, get) = _template(tuple(g[0] for g in groups), v.accepting[s])
+        for node in mids:
+            sig = (node[0], node[1](lookup))
+            sid = interned.get(sig)
+            if sid is None:
+                sid = interned[sig] = n + 2 + len(interned)
+                if sid >= max_states:
+                    raise LimitExceededError("max_dfa_states", sid + 1, max_states,
+                                             "the JSON string automaton has too many states")
+            lookup.append(sid)
+        block = rows.setdefault(layout, ([], []))
+        block[0].append(s + 1)
+        block[1].append(get(lookup))
+    for (layout, targets), sid in interned.items():
+        block = rows.setdefault(layout, ([], []))
+        block[0].append(sid)
+        block[1].append(targets)
+    table = np.full((n + 2 + len(interned), 256), -1, dtype=np.int32)
+    for layout, (ids, targets) in rows.items():
+        colmap = np.full(256, len(layout), dtype=np.intp)
+        for e, (lo, hi) in enumerate(layout):
+            colmap[lo:hi + 1] = e
+        vals = np.full((len(ids), len(layout) + 1), -1, dtype=np.int32)
+        vals[:, :-1] = np.array(targets, dtype=np.int32).reshape(len(ids), -1)
+        table[ids] = vals[:, colmap]
+    accepting = np.zeros(len(table), dtype=bool)
+    accepting[end] = True
+    return ByteDFA(table, accepting)
+
+
+@lru_cache(maxsize=4096)
+def _template(shape: tuple[Ranges, ...], accepting: bool) -> list[TplNode]:
+    """Byte trie of all encodings of a state's transitions, as (layout, target getter) nodes,
+    mid-character nodes bottom-up, the state's own row last. The getters read a lookup list:
+    slot i (0-based) is the target of `shape[i]`, slot len(shape) the closing quote when
+    `accepting`, then the ids of the template's nodes in order."""
+    items: list[Item] = []
+    for slot, ranges in enumerate(shape):
+        items.extend(_encodings(ranges, slot))
+    slots = len(shape)
+    if accepting:
+        items.append(((((0x22, 0x22),),), slots))
+        slots += 1
+    trie: Trie = []
+    _trie(items, trie, {}, slots)
+    return [(tuple((lo, hi) for lo, hi, _ in node), itemgetter(*(r for _, _, r in node)))
+            for node in trie]
+
+
+def _encodings(ranges: Ranges, slot: int) -> list[Item]:
+    """All JSON encodings of the code points in `ranges`, as byte-set sequences."""
+    raw = _subtract(ranges, RAW_EXCLUDED)
+    items: list[Item] = [(tuple((b,) for b in seq), slot) for seq in ranges_to_utf8(raw)]
+    backslash, u = ((0x5C, 0x5C),), ((0x75, 0x75),)
+    for cp, letter in SHORT_ESCAPES.items():
+        if _contains(ranges, cp):
+            items.append(((backslash, ((ord(letter), ord(letter)),)), slot))
+    for lo, hi in ranges:
+        if lo <= 0xFFFF:
+            for digits in _hex_ranges(lo, min(hi, 0xFFFF), 4):
+                items.append(((backslash, u) + digits, slot))
+        if hi >= 0x10000:
+            for high, low in _surrogate_blocks(max(lo, 0x10000), hi):
+                for dh in _hex_ranges(*high, 4):
+                    for dl in _hex_ranges(*low, 4):
+                        items.append(((backslash, u) + dh + (backslash, u) + dl, slot))
+    return items
+
+
+def _surrogate_blocks(lo: int, hi: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Split astral [lo, hi] into (high-surrogate range, low-surrogate range) products."""
+    def pair(cp: int) -> tuple[int, int]:
+        return 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF)
+
+    (h1, l1), (h2, l2) = pair(lo), pair(hi)
+    if h1 == h2:
+        return [((h1, h1), (l1, l2))]
+    out = [((h1, h1), (l1, 0xDFFF))]
+    if h1 + 1 <= h2 - 1:
+        out.append(((h1 + 1, h2 - 1), (0xDC00, 0xDFFF)))
+    out.append(((h2, h2), (0xDC00, l2)))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _hex_ranges(lo: int, hi: int, width: int) -> list[tuple[Ranges, ...]]:
+    """Digit-wise decomposition of [lo, hi] into `width` case-insensitive hex-digit sets."""
+    if width == 1:
+        return [(_hex_set(lo, hi),)]
+    unit = 16 ** (width - 1)
+    (dlo, rlo), (dhi, rhi) = divmod(lo, unit), divmod(hi, unit)
+    if dlo == dhi:
+        return [(_hex_set(dlo, dlo),) + t for t in _hex_ranges(rlo, rhi, width - 1)]
+    out = []
+    if rlo:
+        out += [(_hex_set(dlo, dlo),) + t for t in _hex_ranges(rlo, unit - 1, width - 1)]
+        dlo += 1
+    mid_hi = dhi if rhi == unit - 1 else dhi - 1
+    if dlo <= mid_hi:
+        out.append((_hex_set(dlo, mid_hi),) + (_hex_set(0, 15),) * (width - 1))
+    if rhi != unit - 1:
+        out += [(_hex_set(dhi, dhi),) + t for t in _hex_ranges(0, rhi, width - 1)]
+    return out
+
+
+def _hex_set(lo: int, hi: int) -> Ranges:
+    """Bytes of the hex digits with values lo..hi, both letter cases."""
+    out = []
+    if lo <= 9:
+        out.append((0x30 + lo, 0x30 + min(hi, 9)))
+    if hi >= 10:
+        a, b = max(lo, 10) - 10, hi - 10
+        out += [(0x41 + a, 0x41 + b), (0x61 + a, 0x61 + b)]
+    return tuple(out)
+
+
+def _trie(items: list[Item], nodes: Trie, memo: dict[object, int], base: int
+          ) -> tuple[tuple[int, int, int], ...]:
+    """Deterministic canonical byte trie of prefix-free items, appended to `nodes` bottom-up
+    (equal subtrees once); returns the root's (lo, hi, ref) edges, which are appended last.
+
+    `memo` maps both item tuples and finished nodes to refs: the same tails recur under many
+    byte intervals (hex digits), and without it the recursion is exponential in their length."""
+    bounds = sorted({x for seq, _ in items for lo, hi in seq[0] for x in (lo, hi + 1)})
+    index = {x: j for j, x in enumerate(bounds)}
+    buckets: list[list[Item]] = [[] for _ in bounds]
+    for item in items:
+        for lo, hi in item[0][0]:
+            for j in range(index[lo], index[hi + 1]):
+                buckets[j].append(item)
+    edges: list[tuple[int, int, int]] = []
+    for j, covering in enumerate(buckets):
+        if not covering:
+            continue
+        if len(covering[0][0]) == 1:      # encodings are prefix-free: a leaf covers alone
+            ref = covering[0][1]
+        else:
+            tails = tuple([(seq[1:], slot) for seq, slot in covering])
+            ref = memo.get(tails, -1)
+            if ref == -1:
+                child = _trie(list(tails), nodes, memo, base)
+                ref = memo.get(child, -1)
+                if ref == -1:
+                    ref = memo[child] = base + len(nodes) - 1
+                else:
+                    nodes.pop()
+                memo[tails] = ref
+        lo, hi = bounds[j], bounds[j + 1] - 1
+        if edges and edges[-1][2] == ref and edges[-1][1] == lo - 1:
+            edges[-1] = (edges[-1][0], hi, ref)
+        else:
+            edges.append((lo, hi, ref))
+    root = tuple(edges)
+    nodes.append(root)
+    return root
+
+
+def _subtract(a: Ranges, b: Ranges) -> Ranges:
+    """Code points of `a` not in `b`."""
+    out = []
+    for lo, hi in a:
+        for blo, bhi in b:
+            if bhi < lo or blo > hi:
+                continue
+            if blo > lo:
+                out.append((lo, blo - 1))
+            lo = bhi + 1
+            if lo > hi:
+                break
+        if lo <= hi:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def _contains(ranges: Ranges, cp: int) -> bool:
+    return any(lo <= cp <= hi for lo, hi in ranges)
