@@ -27,8 +27,9 @@ from .grammar.ir import Grammar
 from .kernels import _kernels, bitmask_words
 from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
-from .mask_cache.cfg_masks import LexStateMasks, scan_lexer_state
+from .mask_cache.cfg_masks import LexStateMasks, dfa_digest, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
+from .mask_cache.plain_runs import ladder
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
@@ -249,10 +250,29 @@ class CompiledCFG(EngineBase):
     def lex_masks(self, lx: int) -> LexStateMasks:
         found = self._lex_masks.get(lx)
         if found is None:
-            found = scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
-                                     self.lexer.emit, lx, self.tokenizer_info.vocab_size)
+            def scan() -> LexStateMasks:
+                return scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
+                                        self.lexer.emit, lx, self.tokenizer_info.vocab_size,
+                                        self._plain_limit(lx))
+            single = self.lexer.single_terminal(lx)
+            if single is None:
+                found = scan()
+            else:
+                tid, q, emit = single
+                term = self.lexer.terminals[tid]
+                key = (id(self.trie), dfa_digest(term.trans, term.accepting), q)
+                found = shared_scan(key, emit, scan)
             self._lex_masks[lx] = found
         return found
+
+    def _plain_limit(self, lx: int) -> int:
+        """How many plain characters some member of lexer state `lx` certainly takes."""
+        best = 0
+        for tid, q in self.lexer.members(lx):
+            term = self.lexer.terminals[tid]
+            if term.aux is None:
+                best = max(best, int(ladder(term.trans, term.accepting)[q]))
+        return best
 
     # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose
     # fate depends on stack nodes below a window configuration's sentinel (always empty for real

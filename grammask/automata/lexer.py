@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LimitExceededError
+from ..kernels import _kernels
 from .interning import Interner
 
 DEAD = -1
@@ -86,8 +87,8 @@ class Lexer:
         self._emit_ids: Interner[Emit] = Interner()
         self.emits = self._emit_ids.keys           # emit id -> Emit (shared with the parser)
         self._lock = threading.RLock()
-        rng = np.random.default_rng(0x9E3779B9)
-        self._weights = rng.integers(1, 2**62, size=max(len(terminals), 1), dtype=np.int64)
+        self._offset, self._big, self._tid_of = _global_table(self.terminals)
+        self._blocks: dict[int, int] = {}          # tid -> first lexer id of its imported block
 
     # -- tables the walkers read (re-read after any call that can add states) -------------------
     @property
@@ -109,6 +110,22 @@ class Lexer:
     def members(self, state: int) -> tuple[tuple[int, int], ...]:
         return self._members[state]
 
+    def single_terminal(self, state: int) -> tuple[int, int, int] | None:
+        """(terminal id, its DFA state, the emit id its lexemes get) when `state` has exactly
+        one member of a terminal without a counter, else None. Such a state behaves exactly
+        like the terminal's own DFA state, whatever grammar it is in, so its vocabulary scan
+        can be shared between grammars (`cfg_masks.shared_scan`)."""
+        members = self._members[state]
+        if len(members) != 1:
+            return None
+        tid, q = members[0]
+        term = self.terminals[tid]
+        if term.aux is not None:
+            return None
+        acc = np.flatnonzero(term.accepting)
+        emit = self._emit_of(((tid, int(acc[0])),)) if acc.shape[0] else DEAD
+        return tid, q, emit
+
     def alive_terminals(self, state: int) -> frozenset[int]:
         return frozenset(t for t, _ in self._members[state])
 
@@ -129,7 +146,9 @@ class Lexer:
             return sid
 
     def _materialise(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
-        """Add the state `members` (and everything reachable from it) to the table."""
+        """Add the state `members` (and everything reachable from it) to the table. A successor
+        with a single member is the rest of one terminal's DFA: it is imported whole, once
+        per terminal (`_block`), instead of state by state."""
         sid = self._ids.get(key)
         if sid is not None:
             return sid
@@ -137,14 +156,55 @@ class Lexer:
         todo = [sid]
         while todo:
             s = todo.pop()
-            for byte_set, nxt in self._successors(self._members[s]):
+            if not self._members[s]:
+                continue
+            g = np.fromiter((self._offset[t] + q for t, q in self._members[s]), np.int32)
+            group_of_byte, groups = _kernels.lexer_successors(self._big, g)
+            targets = np.empty(max(len(groups), 1), np.int32)
+            for i, nxt in enumerate(groups):
+                if len(nxt) == 1:
+                    targets[i] = self._single(nxt[0])
+                    continue
                 nkey = ("in", nxt)
                 n = self._ids.get(nkey)
                 if n is None:
-                    n = self._new_state(nkey, nxt, False)
+                    n = self._new_state(nkey, self._pairs(nxt), False)
                     todo.append(n)
-                self._table.trans[s, byte_set] = n
+                targets[i] = n
+            alive = group_of_byte >= 0
+            self._table.trans[s, alive] = targets[group_of_byte[alive]]
         return sid
+
+    def _pairs(self, gids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        return tuple((t, g - self._offset[t]) for g in gids
+                     for t in (int(self._tid_of[g]),))
+
+    def _single(self, g: int) -> int:
+        t = int(self._tid_of[g])
+        base = self._blocks.get(t)
+        if base is None:
+            base = self._blocks[t] = self._import_block(t)
+        return base + g - self._offset[t]
+
+    def _import_block(self, tid: int) -> int:
+        """Copy terminal `tid`'s whole DFA into the table as single-member states."""
+        term = self.terminals[tid]
+        n = term.trans.shape[0]
+        tab = self._table
+        if tab.size + n > self.max_lexer_states:
+            raise LimitExceededError("max_lexer_states", tab.size + n, self.max_lexer_states,
+                                     "the combined lexer automaton grew too large")
+        while tab.size + n > tab.trans.shape[0]:
+            tab.grow()
+        base = tab.size
+        tab.trans[base:base + n] = np.where(term.trans >= 0, term.trans + base, DEAD)
+        tab.is_start[base:base + n] = False
+        tab.emit[base:base + n] = DEAD
+        for q in np.flatnonzero(term.accepting).tolist():
+            tab.emit[base + q] = self._emit_of(((tid, q),))
+        tab.size += n
+        self._members.extend(((tid, q),) for q in range(n))
+        return base
 
     def _new_state(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
         tab = self._table
@@ -160,26 +220,6 @@ class Lexer:
         tab.is_start[sid] = start
         tab.emit[sid] = self._emit_of(members)
         return sid
-
-    def _successors(self, members: tuple[tuple[int, int], ...]):
-        """(bytes, next members) for every byte that keeps some member alive. Bytes are grouped
-        by their column of next states: hashed, then compared exactly (a group whose columns
-        differ — a hash collision — is split into single bytes)."""
-        if not members:
-            return []
-        rows = np.stack([self.terminals[t].trans[q] for t, q in members])   # [m, 256]
-        tids = np.fromiter((t for t, _ in members), dtype=np.int64, count=len(members))
-        keys = (rows.astype(np.int64) + 1).T @ self._weights[: len(members)]
-        out = []
-        for key in np.unique(keys).tolist():
-            byte_set = np.flatnonzero(keys == key)
-            uniform = (rows[:, byte_set] == rows[:, byte_set[:1]]).all()
-            for group in [byte_set] if uniform else np.split(byte_set, len(byte_set)):
-                col = rows[:, group[0]]
-                alive = col >= 0
-                if alive.any():
-                    out.append((group, tuple(zip(tids[alive].tolist(), col[alive].tolist()))))
-        return out
 
     def _emit_of(self, members: tuple[tuple[int, int], ...]) -> int:
         done = [(t, q) for t, q in members if self.terminals[t].accepting[q]]
@@ -204,3 +244,19 @@ class Lexer:
     def memory_bytes(self) -> int:
         tab = self._table
         return tab.trans.nbytes + tab.emit.nbytes + tab.is_start.nbytes
+
+
+def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
+    """All terminal DFAs in one table of global state ids (terminal by terminal, in tid
+    order, so a state's members sorted by terminal are sorted by global id too)."""
+    offset: dict[int, int] = {}
+    blocks, owners, base = [], [], 0
+    for t in sorted(terminals):
+        trans = terminals[t].trans
+        offset[t] = base
+        blocks.append(np.where(trans >= 0, trans + base, DEAD).astype(np.int32))
+        owners.append(np.full(trans.shape[0], t, np.int32))
+        base += trans.shape[0]
+    if not blocks:
+        return offset, np.full((1, 256), DEAD, np.int32), np.zeros(1, np.int32)
+    return offset, np.ascontiguousarray(np.concatenate(blocks)), np.concatenate(owners)

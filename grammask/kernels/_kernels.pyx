@@ -485,7 +485,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] token_ids, const int32_t[::1] lcps,
                const int64_t[::1] first_byte_end, const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
-               int32_t max_depth):
+               int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
     * accepted: all bytes stay inside the current lexeme;
     * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
@@ -496,7 +496,10 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     straddler's suffix starts, their emits, the id of the token spelling each straddler's
     suffix or -1; `suffix_ids` is aligned with concat).
     Tokens sharing a prefix reuse the walk (sorted order); a token sharing the prefix up to and
-    including a previous token's stopping byte has the same outcome."""
+    including a previous token's stopping byte has the same outcome. A plain token
+    (`plain_chars[k]` >= 0 characters) with at most `plain_limit` characters is accepted
+    without a walk: the caller guarantees some member of `start` takes that many plain
+    characters in a row (`mask_cache.plain_runs`)."""
     cdef Py_ssize_t n = token_ids.shape[0]
     acc_np = np.empty(n, dtype=np.int32)
     f0_np = np.empty(n, dtype=np.int32)
@@ -523,6 +526,14 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             a = offsets[k]
             L = offsets[k + 1] - a
             lcp = lcps[k]
+            if plain_limit > 0 and 0 <= plain_chars[k] <= plain_limit:
+                acc[na] = token_ids[k]
+                na += 1
+                if lcp < valid:
+                    valid = lcp          # the walked states still shared with the next token
+                prev_kind = 0
+                k += 1
+                continue
             if k > 0 and prev_kind != 0 and lcp > prev_stop:
                 kind = prev_kind
                 d = prev_stop
@@ -785,3 +796,61 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
             _set_bit(&words[0], tokens[i])
         elif r == -2:
             _set_bit(&deep[0], tokens[i])
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexer subset construction: one combined-lexer state's successors.
+def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
+    """Successors of a combined-lexer state whose members are the global terminal-DFA states
+    `members` (sorted; at most one per terminal, so successor lists stay sorted).
+
+    Returns (group_of_byte, groups): group_of_byte[b] is the index of byte b's successor in
+    `groups` or -1 when every member dies on b; groups[i] is a tuple of global states. Bytes
+    whose successor lists are equal share a group, compared exactly (hash, then element-wise)."""
+    cdef Py_ssize_t m = members.shape[0]
+    cdef Py_ssize_t b, i, j, g, alive
+    nxt_arr = np.empty((256, max(m, 1)), dtype=np.int32)
+    cdef int32_t[:, ::1] nxt = nxt_arr
+    cdef uint64_t[256] hashes
+    cdef int32_t[256] counts
+    cdef int32_t[256] rep                    # representative byte of each group
+    cdef int32_t ngroups = 0
+    group_arr = np.full(256, -1, dtype=np.int32)
+    cdef int32_t[::1] group = group_arr
+    cdef uint64_t h
+    cdef int32_t s
+    cdef bint same
+    with nogil:
+        for b in range(256):
+            h = 1469598103934665603ULL
+            alive = 0
+            for i in range(m):
+                s = big[members[i], b]
+                if s >= 0:
+                    nxt[b, alive] = s
+                    alive += 1
+                    h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
+            counts[b] = <int32_t>alive
+            hashes[b] = h
+            if alive == 0:
+                continue
+            g = -1
+            for j in range(ngroups):
+                if hashes[rep[j]] == h and counts[rep[j]] == alive:
+                    same = True
+                    for i in range(alive):
+                        if nxt[rep[j], i] != nxt[b, i]:
+                            same = False
+                            break
+                    if same:
+                        g = j
+                        break
+            if g < 0:
+                rep[ngroups] = <int32_t>b
+                g = ngroups
+                ngroups += 1
+            group[b] = <int32_t>g
+    groups = []
+    for j in range(ngroups):
+        groups.append(tuple(nxt_arr[rep[j], :counts[rep[j]]].tolist()))
+    return group_arr, groups

@@ -18,7 +18,10 @@ Masks are memoised per configuration id (parser states are hash-consed, so confi
 recur: every element of an array, every statement of a block)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,12 +81,15 @@ def _by_emit_and_byte(emits: np.ndarray, first: np.ndarray, num_emits: int
 
 
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
-                     state: int, vocab_size: int) -> LexStateMasks:
-    """Run the vocabulary scan from lexer state `state` and organise the straddlers."""
+                     state: int, vocab_size: int, plain_limit: int = 0) -> LexStateMasks:
+    """Run the vocabulary scan from lexer state `state` and organise the straddlers.
+    `plain_limit` > 0: plain tokens of at most that many characters stay in the lexeme
+    (`plain_runs`), so only the other tokens are walked."""
     words = bitmask_words(vocab_size)
     acc_ids, f0_ids, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
         trie.concat, trie.offsets, trie.token_ids, trie.lcps(), trie.first_byte_end(),
-        trie.suffix_links(), trans, emit, state, max(trie.max_depth, 1))
+        trie.suffix_links(), trans, emit, state, max(trie.max_depth, 1),
+        trie.plain_chars(), min(plain_limit, 1 << 30))
     acc = np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
     f0 = None
@@ -104,3 +110,58 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         acc, f0, link_emits, link_offsets, s_ids[linked][order], l_link[order],
         s_pos[linked][order], s_end[linked][order], walk_emits, walk_ranges,
         s_ids[rest][w_order], w_pos[w_order], s_end[rest][w_order])
+
+
+# -- scans shared between grammars ------------------------------------------------------------------
+# A lexer state with a single member is just one terminal's DFA state: its scan depends only on
+# that DFA, the state and the vocabulary. JSON Schema grammars share most terminals (strings,
+# numbers, formats, property names), so scans are kept per process, keyed by a digest of the
+# terminal's automaton, and bounded in memory (least recently used first out).
+SHARED_SCAN_BYTES = 256 << 20
+_shared: OrderedDict[tuple, tuple[LexStateMasks, int]] = OrderedDict()
+_shared_bytes = 0
+_shared_lock = threading.Lock()
+_digests: OrderedDict[int, tuple[np.ndarray, bytes]] = OrderedDict()
+
+
+def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
+    """A content digest of a terminal automaton (memoised per array object)."""
+    with _shared_lock:
+        hit = _digests.get(id(trans))
+        if hit is not None and hit[0] is trans:
+            return hit[1]
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(trans).data)
+    h.update(np.ascontiguousarray(accepting).data)
+    digest = h.digest()
+    with _shared_lock:
+        _digests[id(trans)] = (trans, digest)
+        while len(_digests) > 4096:
+            _digests.popitem(last=False)
+    return digest
+
+
+def shared_scan(key: tuple, emit: int, compute) -> LexStateMasks:
+    """The scan for `key` (trie, DFA digest, state) with its lexemes' emit id set to `emit`."""
+    global _shared_bytes
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None:
+            _shared.move_to_end(key)
+    if hit is None:
+        masks = compute()
+        if masks.link_emits.shape[0] > 1 or masks.walk_emits.shape[0] > 1:
+            return masks                     # not single-kind after all: do not share
+        with _shared_lock:
+            _shared[key] = hit = (masks, emit)
+            _shared_bytes += masks.memory_bytes()
+            while _shared_bytes > SHARED_SCAN_BYTES and len(_shared) > 1:
+                _, (old, _) = _shared.popitem(last=False)
+                _shared_bytes -= old.memory_bytes()
+    masks, src = hit
+    if src == emit:
+        return masks
+    one = np.array([emit], np.int32)
+    return replace(masks,
+                   link_emits=one if masks.link_emits.shape[0] else masks.link_emits,
+                   walk_emits=one if masks.walk_emits.shape[0] else masks.walk_emits)

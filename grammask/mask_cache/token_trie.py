@@ -68,6 +68,13 @@ class TokenTrie:
         """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
         return self._derived("by_id", _by_id)
 
+    def plain_chars(self) -> np.ndarray:
+        """int32 per sorted token: its character count when it is plain text (valid UTF-8
+        without quotes, backslashes or control characters), else -1 (`plain_runs`)."""
+        from .plain_runs import token_plain_chars
+        return self._derived("plain_chars", lambda t: token_plain_chars(
+            [bytes(t.concat[t.offsets[k]:t.offsets[k + 1]]) for k in range(t.num_tokens)]))
+
     def longest_token_prefix(self, data: bytes) -> tuple[int, int]:
         """(token id, length) of the longest token that is a prefix of `data`, or (-1, 0)."""
         for n in range(min(len(data), self.max_depth), 0, -1):

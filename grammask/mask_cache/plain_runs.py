@@ -1,0 +1,124 @@
+"""Plain-text runs: a shortcut for lexer states inside free text (JSON strings, comments).
+
+Most of a vocabulary is *plain* text: valid UTF-8 without `"`, `\\` or control characters
+(95% of Llama-3's tokens). Inside a JSON string, every plain character moves the string
+automaton the same way — back to the same state when the length is unbounded, one rung up a
+ladder when `maxLength` counts characters. For such a state the fate of a plain token is
+known without walking it: it stays in the lexeme when its character count fits the ladder.
+
+`ladder(trans)` computes, for every state of a byte DFA, how many plain characters are
+certainly accepted from it (each moving every plain character to one common, live next state;
+`UNBOUNDED` for a state that loops on all of them). `token_plain_chars(trie)` gives each
+token's character count in trie order (-1 for tokens that are not plain). The vocabulary scan
+(`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+UNBOUNDED = 1 << 30
+_NONE, _DEAD = -2, -1           # step(): no common successor / every plain char dies
+_ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
+_CONT = (0x80, 0xBF)
+# UTF-8 shapes (RFC 3629): lead bytes, then the allowed range of each continuation byte.
+_SHAPES = (
+    ((0xC2, 0xDF), (_CONT,)),
+    ((0xE0, 0xE0), ((0xA0, 0xBF), _CONT)),
+    ((0xE1, 0xEC), (_CONT, _CONT)),
+    ((0xED, 0xED), ((0x80, 0x9F), _CONT)),
+    ((0xEE, 0xEF), (_CONT, _CONT)),
+    ((0xF0, 0xF0), ((0x90, 0xBF), _CONT, _CONT)),
+    ((0xF1, 0xF3), (_CONT, _CONT, _CONT)),
+    ((0xF4, 0xF4), ((0x80, 0x8F), _CONT, _CONT)),
+)
+_lock = threading.Lock()
+_ladders: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+
+def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
+    """Per state: plain characters certainly accepted in a row (see the module docstring);
+    memoised per automaton content."""
+    key = hashlib.blake2b(np.ascontiguousarray(trans).data, digest_size=16).digest() + \
+        hashlib.blake2b(np.ascontiguousarray(accepting).data, digest_size=8).digest()
+    with _lock:
+        hit = _ladders.get(key)
+    if hit is None:
+        hit = _ladder(_plain_step(trans))
+        with _lock:
+            _ladders[key] = hit
+            while len(_ladders) > 1024:
+                _ladders.popitem(last=False)
+    return hit
+
+
+def _uniform(trans: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Per state (plus a sentinel row for 'no state'): the one successor every byte in
+    [lo, hi] leads to, _DEAD when all die, _NONE when they differ."""
+    cols = trans[:, lo:hi + 1]
+    first = cols[:, 0]
+    same = (cols == first[:, None]).all(axis=1)
+    out = np.where(same, first, _NONE).astype(np.int64)
+    return np.append(out, _NONE)
+
+
+def _follow(table: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """Apply a `_uniform` table to states that may be negative (they stay 'no state')."""
+    idx = np.where(states >= 0, states, table.shape[0] - 1)
+    return np.where(states >= 0, table[idx], np.where(states == _DEAD, _DEAD, _NONE))
+
+
+def _plain_step(trans: np.ndarray) -> np.ndarray:
+    """Per state: the common successor of every plain character, or _NONE / _DEAD."""
+    n = trans.shape[0]
+    ascii_cols = trans[:, _ASCII]
+    step = np.where((ascii_cols == ascii_cols[:, :1]).all(axis=1), ascii_cols[:, 0], _NONE)
+    step = step.astype(np.int64)
+    tables: dict[tuple[int, int], np.ndarray] = {}
+    for (lo, hi), conts in _SHAPES:
+        for lead in range(lo, hi + 1):
+            s = trans[:, lead].astype(np.int64)
+            for rng in conts:
+                if rng not in tables:
+                    tables[rng] = _uniform(trans, *rng)
+                s = _follow(tables[rng], s)
+            step = np.where(s == step, step, _NONE)
+    return step[:n]
+
+
+def _ladder(step: np.ndarray) -> np.ndarray:
+    """Run lengths along `step` until a state without a common live successor."""
+    n = step.shape[0]
+    out = np.full(n, -1, np.int64)
+    out[step == np.arange(n)] = UNBOUNDED
+    out[step < 0] = 0
+    for q in range(n):
+        if out[q] >= 0:
+            continue
+        chain: list[int] = []
+        seen: set[int] = set()
+        s = q
+        while out[s] < 0 and s not in seen:
+            chain.append(s)
+            seen.add(s)
+            s = int(step[s])
+        base = UNBOUNDED if s in seen else int(out[s])     # a cycle of live steps: unbounded
+        for t in reversed(chain):
+            base = UNBOUNDED if base >= UNBOUNDED else base + 1
+            out[t] = base
+    return np.minimum(out, UNBOUNDED).astype(np.int32)
+
+
+def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
+    """Character count of each plain token (in the given order), -1 for the others."""
+    out = np.full(len(token_bytes_sorted), -1, np.int32)
+    for i, b in enumerate(token_bytes_sorted):
+        if not b or any(x < 0x20 or x in (0x22, 0x5C) for x in b):
+            continue
+        try:
+            out[i] = len(b.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    return out
