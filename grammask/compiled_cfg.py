@@ -29,7 +29,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
 from .mask_cache.cfg_masks import LexStateMasks, dfa_digest, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
-from .mask_cache.plain_runs import ladder
+from .mask_cache.plain_runs import UNBOUNDED, ladder, plain_closed
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
@@ -90,6 +90,8 @@ class CompiledCFG(EngineBase):
         self._config_ids: Interner[tuple[int, int]] = Interner()    # (parser, lexer) states
         self._configs = self._config_ids.keys
         self._lex_masks: dict[int, LexStateMasks] = {}
+        self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
+        self._ladders: dict[int, np.ndarray] = {}     # terminal id -> plain_runs.ladder
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -269,9 +271,15 @@ class CompiledCFG(EngineBase):
         """How many plain characters some member of lexer state `lx` certainly takes."""
         best = 0
         for tid, q in self.lexer.members(lx):
-            term = self.lexer.terminals[tid]
-            if term.aux is None:
-                best = max(best, int(ladder(term.trans, term.accepting)[q]))
+            runs = self._ladders.get(tid)
+            if runs is None:
+                term = self.lexer.terminals[tid]
+                runs = self._ladders[tid] = ladder(term.trans, term.accepting) \
+                    if term.aux is None else np.zeros(term.trans.shape[0], np.int32)
+            best = max(best, int(runs[q]))
+        if best < UNBOUNDED and len(self.lexer.members(lx)) > 1 and \
+                plain_closed(self.lexer.trans, lx, self._plain_closed):
+            best = UNBOUNDED
         return best
 
     # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose

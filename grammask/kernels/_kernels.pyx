@@ -498,7 +498,8 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     Tokens sharing a prefix reuse the walk (sorted order); a token sharing the prefix up to and
     including a previous token's stopping byte has the same outcome. A plain token
     (`plain_chars[k]` >= 0 characters) with at most `plain_limit` characters is accepted
-    without a walk: the caller guarantees some member of `start` takes that many plain
+    without a walk and left out of the accepted ids (the caller ORs in the precomputed mask of
+    such tokens): the caller guarantees some member of `start` takes that many plain
     characters in a row (`mask_cache.plain_runs`)."""
     cdef Py_ssize_t n = token_ids.shape[0]
     acc_np = np.empty(n, dtype=np.int32)
@@ -527,8 +528,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             L = offsets[k + 1] - a
             lcp = lcps[k]
             if plain_limit > 0 and 0 <= plain_chars[k] <= plain_limit:
-                acc[na] = token_ids[k]
-                na += 1
+                # accepted, and not listed: the caller adds the precomputed plain mask
                 if lcp < valid:
                     valid = lcp          # the walked states still shared with the next token
                 prev_kind = 0
@@ -854,3 +854,76 @@ def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
     for j in range(ngroups):
         groups.append(tuple(nxt_arr[rep[j], :counts[rep[j]]].tolist()))
     return group_arr, groups
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-text successors (mask_cache.plain_runs.plain_closed).
+cdef int32_t _PLAIN_LEADS[8][2]
+cdef int32_t _PLAIN_CONTS[8][3][2]
+cdef int32_t _PLAIN_NCONT[8]
+_shapes = (((0xC2, 0xDF), ((0x80, 0xBF),)),
+           ((0xE0, 0xE0), ((0xA0, 0xBF), (0x80, 0xBF))),
+           ((0xE1, 0xEC), ((0x80, 0xBF), (0x80, 0xBF))),
+           ((0xED, 0xED), ((0x80, 0x9F), (0x80, 0xBF))),
+           ((0xEE, 0xEF), ((0x80, 0xBF), (0x80, 0xBF))),
+           ((0xF0, 0xF0), ((0x90, 0xBF), (0x80, 0xBF), (0x80, 0xBF))),
+           ((0xF1, 0xF3), ((0x80, 0xBF), (0x80, 0xBF), (0x80, 0xBF))),
+           ((0xF4, 0xF4), ((0x80, 0x8F), (0x80, 0xBF), (0x80, 0xBF))))
+for _i, ((_lo, _hi), _conts) in enumerate(_shapes):
+    _PLAIN_LEADS[_i][0] = _lo
+    _PLAIN_LEADS[_i][1] = _hi
+    _PLAIN_NCONT[_i] = len(_conts)
+    for _j, (_clo, _chi) in enumerate(_conts):
+        _PLAIN_CONTS[_i][_j][0] = _clo
+        _PLAIN_CONTS[_i][_j][1] = _chi
+
+
+def plain_successors(const int32_t[:, ::1] trans, int32_t s):
+    """The states one plain character (valid UTF-8, not a control, quote or backslash) leads
+    to from `s`, as a sorted list; None as soon as one plain character dies."""
+    cdef Py_ssize_t n = trans.shape[0]
+    cdef int32_t b, t, c, k, j, i, lvl
+    cdef int32_t[256] cur
+    cdef int32_t[256] nxt
+    cdef int32_t ncur, nnxt
+    found = set()
+    for b in range(0x20, 0x80):
+        if b == 0x22 or b == 0x5C:
+            continue
+        t = trans[s, b]
+        if t < 0:
+            return None
+        found.add(t)
+    for k in range(8):
+        ncur = 0
+        for b in range(_PLAIN_LEADS[k][0], _PLAIN_LEADS[k][1] + 1):
+            t = trans[s, b]
+            if t < 0:
+                return None
+            for i in range(ncur):
+                if cur[i] == t:
+                    break
+            else:
+                cur[ncur] = t
+                ncur += 1
+        for lvl in range(_PLAIN_NCONT[k]):
+            nnxt = 0
+            for i in range(ncur):
+                for c in range(_PLAIN_CONTS[k][lvl][0], _PLAIN_CONTS[k][lvl][1] + 1):
+                    t = trans[cur[i], c]
+                    if t < 0:
+                        return None
+                    for j in range(nnxt):
+                        if nxt[j] == t:
+                            break
+                    else:
+                        if nnxt == 256:
+                            return None        # give up (never for UTF-8-expanded DFAs)
+                        nxt[nnxt] = t
+                        nnxt += 1
+            for i in range(nnxt):
+                cur[i] = nxt[i]
+            ncur = nnxt
+        for i in range(ncur):
+            found.add(cur[i])
+    return sorted(found)

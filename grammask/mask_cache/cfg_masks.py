@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..kernels import _kernels, bitmask_words
+from .plain_runs import UNBOUNDED
 from .token_trie import TokenTrie
 
 
@@ -86,11 +87,19 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     `plain_limit` > 0: plain tokens of at most that many characters stay in the lexeme
     (`plain_runs`), so only the other tokens are walked."""
     words = bitmask_words(vocab_size)
+    full, walked, pos = trie, trie, None
+    if plain_limit >= UNBOUNDED:
+        walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
     acc_ids, f0_ids, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
-        trie.concat, trie.offsets, trie.token_ids, trie.lcps(), trie.first_byte_end(),
-        trie.suffix_links(), trans, emit, state, max(trie.max_depth, 1),
-        trie.plain_chars(), min(plain_limit, 1 << 30))
-    acc = np.zeros(words, dtype=np.uint32)
+        walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
+        walked.first_byte_end(), walked.suffix_links(), trans, emit, state,
+        max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
+    if pos is not None and s_pos.shape[0]:
+        s_end = pos[s_end - 1] + 1
+        s_pos = pos[s_pos]
+    trie = full
+    acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
+        np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
     f0 = None
     if f0_ids.shape[0]:

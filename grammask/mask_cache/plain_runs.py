@@ -13,11 +13,12 @@ token's character count in trie order (-1 for tokens that are not plain). The vo
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 
 import numpy as np
+
+from ..kernels import _kernels
 
 UNBOUNDED = 1 << 30
 _NONE, _DEAD = -2, -1           # step(): no common successor / every plain char dies
@@ -41,8 +42,8 @@ _ladders: OrderedDict[bytes, np.ndarray] = OrderedDict()
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Per state: plain characters certainly accepted in a row (see the module docstring);
     memoised per automaton content."""
-    key = hashlib.blake2b(np.ascontiguousarray(trans).data, digest_size=16).digest() + \
-        hashlib.blake2b(np.ascontiguousarray(accepting).data, digest_size=8).digest()
+    from .cfg_masks import dfa_digest
+    key = dfa_digest(trans, accepting)
     with _lock:
         hit = _ladders.get(key)
     if hit is None:
@@ -76,6 +77,8 @@ def _plain_step(trans: np.ndarray) -> np.ndarray:
     ascii_cols = trans[:, _ASCII]
     step = np.where((ascii_cols == ascii_cols[:, :1]).all(axis=1), ascii_cols[:, 0], _NONE)
     step = step.astype(np.int64)
+    if not (step >= 0).any():
+        return step                  # no state moves every plain ASCII byte alike (literals)
     tables: dict[tuple[int, int], np.ndarray] = {}
     for (lo, hi), conts in _SHAPES:
         for lead in range(lo, hi + 1):
@@ -122,3 +125,57 @@ def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
         except UnicodeDecodeError:
             continue
     return out
+
+
+def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int = 256) -> bool:
+    """Whether every plain text keeps a (combined-lexer) DFA alive from `state`: the states
+    reachable by plain characters form a closed set without a dead plain transition. This
+    catches states the per-terminal `ladder` cannot, such as a property-name literal beside
+    the string of all other names (together they continue every string). `known` memoises
+    verdicts per state; exploring more than `cap` states gives up (False)."""
+    if state in known:
+        return known[state]
+    seen = {state}
+    todo = [state]
+    ok = True
+    while todo and ok:
+        s = todo.pop()
+        if known.get(s) is True:
+            continue
+        nxt = _kernels.plain_successors(trans, s)
+        if nxt is None:
+            ok = False
+            break
+        for t in nxt:
+            if t not in seen:
+                if known.get(t) is False or len(seen) >= cap:
+                    ok = False
+                    break
+                seen.add(t)
+                todo.append(t)
+    if ok:
+        for s in seen:
+            known[s] = True
+    else:
+        known[state] = False
+    return ok
+
+
+def plain_masks(trie) -> list[np.ndarray]:   # noqa: ANN001 - a TokenTrie (import cycle)
+    """masks[L]: bitmask words of the plain tokens with at most L characters, for L up to the
+    longest plain token (longer limits use the last mask)."""
+    from ..kernels import bitmask_words
+    chars = trie.plain_chars()
+    top = int(chars.max()) if chars.shape[0] else 0
+    words = bitmask_words(trie.vocab_size)
+    order = np.argsort(chars, kind="stable")
+    ids = trie.token_ids[order]
+    counts = chars[order]
+    masks, cur = [], np.zeros(words, np.uint32)
+    start = int(np.searchsorted(counts, 0))
+    for limit in range(top + 1):
+        stop = int(np.searchsorted(counts, limit, side="right"))
+        _kernels.ids_to_mask(np.ascontiguousarray(ids[start:stop], np.int32), cur)
+        start = stop
+        masks.append(cur.copy())
+    return masks

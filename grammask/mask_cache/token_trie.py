@@ -68,6 +68,19 @@ class TokenTrie:
         """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
         return self._derived("by_id", _by_id)
 
+    def non_plain(self) -> tuple["TokenTrie", np.ndarray]:
+        """The trie of the tokens that are not plain text, and for each byte of its `concat`
+        the position of that byte in this trie's `concat` (scans that accept every plain
+        token walk only these, ~5% of a BPE vocabulary)."""
+        return self._derived("non_plain", _non_plain)
+
+    def plain_mask(self, limit: int) -> np.ndarray:
+        """uint32 words: the plain tokens of at most `limit` characters (limits above the
+        longest plain token share one mask)."""
+        from .plain_runs import plain_masks
+        masks = self._derived("plain_masks", plain_masks)
+        return masks[min(limit, len(masks) - 1)]
+
     def plain_chars(self) -> np.ndarray:
         """int32 per sorted token: its character count when it is plain text (valid UTF-8
         without quotes, backslashes or control characters), else -1 (`plain_runs`)."""
@@ -114,6 +127,21 @@ def _by_id(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
     nonempty = trie.offsets[:-1] < trie.offsets[1:]
     first[trie.token_ids[nonempty]] = trie.concat[trie.offsets[:-1][nonempty]]
     return lengths, first
+
+
+def _non_plain(trie: TokenTrie) -> tuple[TokenTrie, np.ndarray]:
+    keep = np.flatnonzero(trie.plain_chars() < 0)
+    starts, ends = trie.offsets[keep], trie.offsets[keep + 1]
+    lengths = ends - starts
+    offsets = np.zeros(keep.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
+    sub = TokenTrie(np.ascontiguousarray(trie.concat[pos]), offsets,
+                    np.ascontiguousarray(trie.token_ids[keep]),
+                    int(lengths.max()) if keep.shape[0] else 0, trie.vocab_size, {})
+    sub._lazy["suffix_links"] = np.ascontiguousarray(trie.suffix_links()[pos])
+    sub._lazy["plain_chars"] = np.full(keep.shape[0], -1, np.int32)
+    return sub, pos
 
 
 def build_token_trie(tokenizer: TokenizerInfo) -> TokenTrie:

@@ -10,9 +10,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ...automata.dfa import ByteDFA
 from ...errors import SchemaError
 from .constraints import Constraints, Sub
-from .strings import literal_dfa, literals_dfa, string_dfa
+from .strings import literals_dfa, string_dfa
 
 if TYPE_CHECKING:
     from .builder import GrammarBuilder
@@ -78,11 +81,24 @@ def _pair(b: GrammarBuilder, c: Constraints, name: str) -> str | None:
         return None
     if any(s is False for s, _ in subs or []):
         return None
-    key = b._terminal(("lit", name), lambda: literal_dfa(name), json.dumps(name))
+    key = b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
     value = b.value(subs or [(True, "#")])
     rule = b._new_rule()
     b.rules[rule] = [(key, b._punct[":"], value)]
     return rule
+
+
+def spelling_dfa(name: str) -> ByteDFA:
+    """The canonical JSON spelling of a property name (`json.dumps`, non-ASCII raw) as a
+    chain automaton. Keys are matched in this one spelling — other escapings of a declared
+    name are refused (never accepted as an extra property: `_extra_pairs` excludes every
+    spelling) — which keeps the lexer small where many names share a position."""
+    data = json.dumps(name, ensure_ascii=False).encode("utf-8")
+    trans = np.full((len(data) + 1, 256), -1, np.int32)
+    trans[np.arange(len(data)), np.frombuffer(data, np.uint8)] = np.arange(1, len(data) + 1)
+    accepting = np.zeros(len(data) + 1, bool)
+    accepting[-1] = True
+    return ByteDFA(trans, accepting)
 
 
 def _name_allowed(b: GrammarBuilder, c: Constraints, name: str) -> bool:
@@ -193,7 +209,7 @@ def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats:
             continue
         matched = {p for p in pats if _search(b, p, name)}
         subs = _region_subs(b, c, matched)
-        term = b._terminal(("lit", name), lambda n=name: literal_dfa(n), json.dumps(name))
+        term = b._terminal(("key", name), lambda n=name: spelling_dfa(n), json.dumps(name))
         if subs is not None and term is not None:
             out.append(_pair_rule(b, term, subs))
     return out
