@@ -59,6 +59,8 @@ class JsonSchemaOptions:
     max_object_states / max_array_states: bounds on the per-object and per-array automata
         (property counts x presence flags, item counts); exceeding one raises `SchemaError`.
     max_branches: bound on the branches one subschema's combinators may distribute into.
+    max_depth: bound on how deeply distinct subschemas nest (objects in arrays in objects ...;
+        recursion through `$ref` reuses rules and does not count).
     """
 
     whitespace: str = "compact"
@@ -70,6 +72,7 @@ class JsonSchemaOptions:
     max_object_states: int = 20_000
     max_array_states: int = 20_000
     max_branches: int = 1024
+    max_depth: int = 64
 
 
 class GrammarBuilder:
@@ -86,6 +89,7 @@ class GrammarBuilder:
         self._terminal_of: dict[Any, str] = {}
         self._keep: list[Any] = []
         self._rules_made = 0
+        self._depth = 0
         self._punct = self._punctuation()
 
     # -- entry -----------------------------------------------------------------------------------
@@ -104,12 +108,23 @@ class GrammarBuilder:
     # -- values ----------------------------------------------------------------------------------
     def value(self, subs: list[Sub]) -> str:
         """The rule for values satisfying every schema in `subs` (memoised by identity)."""
-        key = tuple(id(s) for s, _ in subs)
+        unique: dict[int, Sub] = {}
+        for sub in subs:
+            unique.setdefault(id(sub[0]), sub)
+        subs = list(unique.values())
+        key = tuple(unique)
         name = self._rule_of.get(key)
         if name is None:
             name = self._rule_of[key] = self._new_rule()
             self._keep.append(subs)
-            self.rules[name] = self._alternatives(self.collector.collect(subs), 0)
+            self._depth += 1
+            if self._depth > self.options.max_depth:
+                raise SchemaError(f"values nest more than {self.options.max_depth} levels deep "
+                                  f"(max_depth)", subs[0][1] if subs else "#")
+            try:
+                self.rules[name] = self._alternatives(self.collector.collect(subs), 0)
+            finally:
+                self._depth -= 1
         return name
 
     def _alternatives(self, c: Constraints, width: int) -> list[tuple[str, ...]]:
@@ -459,13 +474,25 @@ def _value_types(c: Constraints) -> frozenset[str]:
 
 
 def _discriminated(a: Constraints, b: Constraints) -> bool:
-    """Some property required by both has const/enum values that cannot coincide."""
-    for name in a.required & b.required:
+    """A property one side requires is constrained to const/enum values the other side's
+    values for it cannot share, or is a name the other side does not allow at all."""
+    for name in a.required | b.required:
         va, vb = _const_values(a, name), _const_values(b, name)
         if va is not None and vb is not None and \
                 not any(json_equal(x, y) for x in va for y in vb):
             return True
-    return False
+    return any(_refuses_name(b, n) for n in a.required) or \
+        any(_refuses_name(a, n) for n in b.required)
+
+
+def _refuses_name(c: Constraints, name: str) -> bool:
+    """`c` cannot hold property `name`: forbidden, or no schema of it lets an extra through
+    (additionalProperties: false and no patternProperties)."""
+    if name in c.forbidden:
+        return True
+    if name in c.properties or c.pattern_properties:
+        return False
+    return any(sub[0] is False for sub, _, _ in c.additional)
 
 
 def _const_values(c: Constraints, name: str) -> list[Any] | None:

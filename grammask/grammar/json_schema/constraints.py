@@ -377,8 +377,11 @@ class Collector:
         """A disjunction; one branch is just a conjunct (folded now, no distribution)."""
         if len(branches) == 1:
             self.add(c, branches[0][0], branches[0][1], depth + 1)
-        else:
-            c.any_of.append((branches, one, path))
+            return
+        ids = [id(b) for b, _ in branches]
+        if any([id(x) for x, _ in g] == ids and o == one for g, o, _ in c.any_of):
+            return                                  # A and A is A
+        c.any_of.append((branches, one, path))
 
     def negation(self, schema: Schema, path: str) -> list[Sub]:
         """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos."""

@@ -2,10 +2,10 @@
 
 A schema is the conjunction of its keywords, so its complement is the union of the keywords'
 complements (De Morgan), and most single keywords have a complement that is again a plain
-schema: ``not {minimum: 5}`` is "not a number, or a number < 5"; ``not {required: [k]}`` is
-"not an object, or an object without k"; ``not {items: S}`` is "not an array, or an array
-containing an element of ``not S``". Negations that would need a complement the grammar cannot
-express (``not {multipleOf}``, ``not {format}``, ``not {uniqueItems}``, ``not {oneOf}``) raise
+schema: ``not {minimum: 5}`` is "a number < 5" (values of other types satisfy `minimum` vacuously, so
+they are not in its complement); ``not {required: [k]}`` is "an object without k";
+``not {items: S}`` is "an array containing an element of ``not S``". Negations that would need a complement the grammar cannot
+express (``not {multipleOf}``, ``not {uniqueItems}``, ``not {patternProperties}``) raise
 `SchemaError` naming the keyword, so nothing is silently dropped.
 
 The branches use three private keywords the collector understands: ``_notIn`` (values
@@ -63,10 +63,10 @@ def _negate_keyword(schema: dict, key: str, value: Any, path: str, resolver: Any
     handler = _HANDLERS.get(key)
     if handler is not None:
         return handler(schema, value, where, resolver, depth)
+    # Values of other types satisfy the keyword vacuously, so they are not in its complement.
     family = _FAMILY[key]
-    others = {"type": [t for t in _ALL if t != family]}
     inner = _family_complement(key, value, schema, where)
-    return [(others, where)] + [({"type": family, **b}, where) for b in inner]
+    return [({"type": family, **b}, where) for b in inner]
 
 
 def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[dict]:
@@ -110,11 +110,19 @@ def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[d
         for name, sub in value.items():
             out.append({"required": [name], "properties": {name: {"not": sub}}})
         return out
-    if key == "additionalProperties" and value is True:
-        return []
+    if key in ("additionalProperties", "items", "contains", "propertyNames") and \
+            _trivially_true(value):
+        return [] if key != "contains" else [{"maxItems": 0}]
     if key == "additionalProperties" and value is False and not schema.get("patternProperties"):
         return [{"_needExtra": list(schema.get("properties", {}))}]
     raise SchemaError(f"not: the complement of {key!r} cannot be expressed by a grammar", where)
+
+
+def _trivially_true(value: Any) -> bool:
+    """`true`, or an object with only annotation keywords (`{}`, `{"description": ...}`)."""
+    return value is True or (isinstance(value, dict) and
+                             all(k in _ANNOTATIONS or k not in _FAMILY and k not in _HANDLERS
+                                 for k in value))
 
 
 def _type(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
@@ -155,6 +163,15 @@ def _all_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
     return out
 
 
+def _one_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # not (exactly one) = none of them, or two of them at once
+    out: list[Sub] = [({"allOf": [{"not": b} for b in value]}, where)]
+    for i in range(len(value)):
+        for j in range(i + 1, len(value)):
+            out.append(({"allOf": [value[i], value[j]]}, where))
+    return out
+
+
 def _if(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     if "then" not in schema and "else" not in schema:
         return []
@@ -171,7 +188,7 @@ def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
 
 _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
-    "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _refuse,
+    "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
     "multipleOf": _refuse, "uniqueItems": lambda s, v, w, r, d: [] if v is False else _refuse(s, v, w, r, d), "patternProperties": _refuse,
     "propertyNames": _refuse, "dependentRequired": _refuse, "dependentSchemas": _refuse,
     "dependencies": _refuse, "prefixItems": _refuse, "unevaluatedProperties": _refuse,

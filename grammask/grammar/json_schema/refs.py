@@ -13,6 +13,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from ...errors import SchemaError
 
 Schema = Any          # dict | bool
+MAX_DEPTH = 256       # nesting levels of a schema document
 # Stands in for the document's own URI (urljoin only resolves against hierarchical schemes).
 _DOC_BASE = "https://grammask.invalid/root.json"
 
@@ -26,7 +27,7 @@ class RefResolver:
         self._ids: dict[str, Schema] = {}       # absolute URI (no fragment) -> subschema
         self._anchors: dict[str, Schema] = {}   # absolute URI#anchor -> subschema
         self._base_of: dict[int, str] = {}      # id(subschema) -> base URI in force there
-        self._index(root, _DOC_BASE, set())
+        self._index(root, _DOC_BASE)
 
     def base_of(self, schema: Schema) -> str:
         return self._base_of.get(id(schema), _DOC_BASE)
@@ -53,16 +54,29 @@ class RefResolver:
         return _pointer(doc, unquote(fragment), ref, path), where
 
     # -- indexing --------------------------------------------------------------------------------
-    def _index(self, node: Any, base: str, seen: set[int]) -> None:
-        if id(node) in seen:
-            return
-        seen.add(id(node))
-        if isinstance(node, list):
-            for item in node:
-                self._index(item, base, seen)
-            return
-        if not isinstance(node, dict):
-            return
+    def _index(self, root: Any, base: str) -> None:
+        """Walk the document once (iteratively: nesting depth is bounded by MAX_DEPTH, not
+        by Python's stack)."""
+        seen: set[int] = set()
+        todo: list[tuple[Any, str, int]] = [(root, base, 0)]
+        while todo:
+            node, base, depth = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if depth > MAX_DEPTH:
+                raise SchemaError(f"the schema nests deeper than {MAX_DEPTH} levels", "#")
+            if isinstance(node, list):
+                todo.extend((item, base, depth + 1) for item in node)
+                continue
+            if not isinstance(node, dict):
+                continue
+            base = self._index_ids(node, base)
+            for key, value in node.items():
+                if key not in ("enum", "const", "default", "examples"):
+                    todo.append((value, base, depth + 1))
+
+    def _index_ids(self, node: dict, base: str) -> str:
         own = node.get("$id")
         if not isinstance(own, str) and isinstance(node.get("id"), str):
             own = node["id"]                                   # draft-04 spelling
@@ -78,10 +92,7 @@ class RefResolver:
         if isinstance(anchor, str):
             self._anchors.setdefault(f"{base}#{anchor}", node)
         self._base_of[id(node)] = base
-        for key, value in node.items():
-            if key in ("enum", "const", "default", "examples"):
-                continue
-            self._index(value, base, seen)
+        return base
 
 
 def _pointer(doc: Schema, pointer: str, ref: str, path: str) -> Schema:

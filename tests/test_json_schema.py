@@ -1,0 +1,296 @@
+"""JSON Schema compiler: differential tests against the `jsonschema` validator, errors that name
+the schema path, options, Pydantic.
+
+Instances are teacher-forced token by token (every token's bit must be set, EOS at the end),
+so these tests check the grammar and the masks together. Generated instances avoid the
+spellings grammask documents as not generated (property order other than the schema's, number
+exponents under bounds, `1.0` for integers, escaped property names): an instance `jsonschema`
+rejects must always be rejected; one it accepts must be accepted."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+import grammask as gm
+from grammask.grammar.json_schema import schema_to_grammar
+
+jsonschema = pytest.importorskip("jsonschema")
+
+TOKENIZER = "llama3"
+
+
+@pytest.fixture(scope="module")
+def tok(load_tokenizer_info):
+    return load_tokenizer_info(TOKENIZER)
+
+
+@pytest.fixture(scope="module")
+def encode(load_encoder):
+    return load_encoder(TOKENIZER)
+
+
+def accepts(compiled, encode, text: str) -> bool:
+    """Teacher-force `text`: every token allowed by the mask and accepted, then EOS."""
+    m = gm.Matcher(compiled)
+    bm = gm.allocate_token_bitmask(1, compiled.tokenizer_info.vocab_size)
+    for t in encode(text):
+        m.fill_next_token_bitmask(bm, 0)
+        bit = bool((int(bm[0, t // 32]) >> (t % 32)) & 1)
+        ok = m.accept_token(t)
+        assert bit == ok, f"mask bit and accept_token disagree on {t} in {text!r}"
+        if not ok:
+            return False
+    m.fill_next_token_bitmask(bm, 0)
+    eos = any((int(bm[0, e // 32]) >> (e % 32)) & 1 for e in compiled.tokenizer_info.eos_token_ids)
+    assert eos == m.can_terminate()
+    return eos
+
+
+def dumps(v) -> str:
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------ differential
+SCHEMAS = [
+    {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 10},
+                                      "b": {"type": "string", "maxLength": 3}},
+     "required": ["a"]},
+    {"type": "object", "properties": {"a": {"type": "boolean"}}, "additionalProperties": False},
+    {"type": "object", "properties": {"a": {"type": "null"}},
+     "additionalProperties": {"type": "integer"}, "minProperties": 1, "maxProperties": 2},
+    {"type": "object", "patternProperties": {"^x": {"type": "string"}},
+     "additionalProperties": {"type": "boolean"}},
+    {"type": "object", "propertyNames": {"maxLength": 2}},
+    {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+     "dependentRequired": {"a": ["b"]}},
+    {"type": "object", "properties": {"a": {}, "b": {}},
+     "dependentSchemas": {"a": {"properties": {"b": {"type": "string"}}, "required": ["b"]}}},
+    {"type": "array", "items": {"type": "integer", "multipleOf": 3}, "minItems": 1, "maxItems": 3},
+    {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False},
+    {"type": "array", "contains": {"type": "string"}, "minContains": 2, "maxContains": 3},
+    {"type": "array", "items": {"enum": ["x", 1, None, [1]]}},
+    {"anyOf": [{"type": "string", "minLength": 2}, {"type": "integer", "exclusiveMaximum": 0}]},
+    {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 2}]},
+    {"oneOf": [{"required": ["a"]}, {"required": ["b"]}],
+     "properties": {"a": {}, "b": {}, "c": {}}},
+    {"not": {"type": ["object", "array"]}},
+    {"not": {"enum": ["a", 1, True]}},
+    {"type": "string", "not": {"pattern": "^a"}},
+    {"if": {"properties": {"k": {"const": "n"}}, "required": ["k"]},
+     "then": {"properties": {"v": {"type": "integer"}}},
+     "else": {"properties": {"v": {"type": "string"}}},
+     "properties": {"k": {}, "v": {}}},
+    {"$defs": {"node": {"type": "object", "properties": {
+        "v": {"type": "integer"}, "next": {"$ref": "#/$defs/node"}}, "additionalProperties": False}},
+     "$ref": "#/$defs/node"},
+    {"type": "array", "items": {"$ref": "#"}, "maxItems": 2},
+    {"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}},
+               {"properties": {"a": {"minimum": 5}}, "required": ["a"]}]},
+    {"type": "number", "minimum": -1.5, "maximum": 2.25},
+    {"type": "string", "format": "date"},
+    {"type": "string", "pattern": "^[a-c]+$", "minLength": 2},
+    {"const": {"a": [1, "x"]}},
+    {"type": ["string", "null"], "enum": ["a", None, 3]},
+    {"type": "object", "properties": {"a": {"type": "integer"}},
+     "unevaluatedProperties": False},
+    {"type": "object", "properties": {"a": {"not": {}}}},
+]
+
+_STRINGS = ["", "a", "ab", "abc", "xy", "x1", "hello", "2020-02-29", "2021-02-29", "n", "é", 'q"t']
+_KEYS = ["a", "b", "c", "k", "v", "x", "xa", "zz", "next"]
+
+
+def _value(rng: random.Random, depth: int, keys: list[str], hint: str | None = None):
+    kind = hint if hint and rng.random() < 0.7 else rng.choice(
+        ["int", "int", "num", "str", "str", "bool", "null", "arr", "obj"]
+        if depth < 3 else ["int", "str", "bool", "null"])
+    if kind == "int":
+        return rng.choice([-3, -1, 0, 1, 2, 3, 5, 6, 9, 10, 11, 100])
+    if kind == "num":
+        return rng.choice([0.5, -1.5, 2.25, 2.5, -2.5, 3.75])   # not 2.0: see the docstring
+    if kind == "str":
+        return rng.choice(_STRINGS)
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    if kind == "arr":
+        return [_value(rng, depth + 1, keys) for _ in range(rng.randint(0, 4))]
+    chosen = [k for i, k in enumerate(keys) if rng.random() < (0.6 if i < 3 else 0.15)]
+    return {k: _value(rng, depth + 1, keys) for k in chosen}
+
+
+def _hint(schema) -> str | None:
+    """The kind of value the schema is about, so most generated values are near misses."""
+    if not isinstance(schema, dict):
+        return None
+    text = json.dumps(schema)
+    if '"items"' in text or '"contains"' in text or '"prefixItems"' in text:
+        return "arr"
+    if '"properties"' in text or '"object"' in text or "Properties" in text or "required" in text:
+        return "obj"
+    return {"string": "str", "integer": "int", "number": "num"}.get(str(schema.get("type")))
+
+
+def _schema_keys(schema) -> list[str]:
+    """Property names in schema order (so generated objects follow it), then the pool."""
+    seen: list[str] = []
+
+    def walk(s):
+        if isinstance(s, dict):
+            for name in (s.get("properties") or {}):
+                if name not in seen:
+                    seen.append(name)
+            for v in s.values():
+                walk(v)
+        elif isinstance(s, list):
+            for v in s:
+                walk(v)
+    walk(schema)
+    return seen + [k for k in _KEYS if k not in seen]
+
+
+@pytest.mark.parametrize("index", range(len(SCHEMAS)))
+def test_matches_jsonschema_validator(tok, encode, index):
+    schema = SCHEMAS[index]
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    rng = random.Random(index)
+    keys = _schema_keys(schema)
+    hint = _hint(schema)
+    seen: set[str] = set()
+    valid_seen = 0
+    for _ in range(250):
+        value = _value(rng, 0, keys, hint)
+        text = dumps(value)
+        if text in seen:
+            continue
+        seen.add(text)
+        want = validator.is_valid(value)
+        valid_seen += want
+        assert accepts(compiled, encode, text) == want, (schema, text, want)
+    assert valid_seen or "const" in json.dumps(schema), "the generator found no valid instance"
+
+
+# ------------------------------------------------------------------------------ specific cases
+def test_documented_under_approximations(tok, encode):
+    obj = gm.compile_json_schema({"type": "object", "properties": {"a": {}, "b": {}}}, tok)
+    assert accepts(obj, encode, '{"a":1,"b":2}')
+    assert not accepts(obj, encode, '{"b":2,"a":1}')       # schema order
+    num = gm.compile_json_schema({"type": "number", "minimum": 0}, tok)
+    assert accepts(num, encode, "12.5") and not accepts(num, encode, "1e3")
+    free = gm.compile_json_schema({"type": "number"}, tok)
+    assert accepts(free, encode, "1e3") and accepts(free, encode, "-0.5E-7")
+
+
+def test_strings_take_every_json_escape(tok, encode):
+    c = gm.compile_json_schema({"type": "string", "maxLength": 3}, tok)
+    for text in ['"\\u0041bc"', '"\\n\\t\\""', '"\\ud83d\\ude00ab"', '"é\\/x"']:
+        assert accepts(c, encode, text), text
+    for text in ['"abcd"', '"\\x41"', '"\\ud83d"', '"a\nb"']:
+        assert not accepts(c, encode, text), text
+
+
+def test_extra_keys_never_shadow_declared_ones(tok, encode):
+    c = gm.compile_json_schema({"type": "object", "properties": {"a": {"type": "integer"}}}, tok)
+    assert accepts(c, encode, '{"a":1,"b":"x"}')
+    assert not accepts(c, encode, '{"a":"x"}')
+    assert not accepts(c, encode, '{"b":1,"\\u0061":"x"}')     # "a", spelled with an escape
+    assert not accepts(c, encode, '{"a":1,"a":2}')
+
+
+def test_flexible_whitespace_is_bounded(tok, encode):
+    c = gm.compile_json_schema({"type": "array", "items": {"type": "integer"}}, tok,
+                               whitespace="flexible", max_whitespace=2)
+    assert accepts(c, encode, "[ 1 , 2 ]")
+    assert accepts(c, encode, "[\n 1]")
+    assert not accepts(c, encode, "[   1]")
+
+
+def test_separators_option(tok, encode):
+    c = gm.compile_json_schema({"type": "object", "properties": {"a": {}, "b": {}}}, tok,
+                               item_separator=", ", key_separator=": ")
+    assert accepts(c, encode, json.dumps({"a": 1, "b": [1, 2]}))
+
+
+@pytest.mark.parametrize("schema, path, words", [
+    ({"type": "array", "uniqueItems": True}, "#/uniqueItems", "uniqueItems"),
+    ({"properties": {"a": {"$ref": "#/$defs/missing"}}}, "#/properties/a", "missing"),
+    ({"$ref": "http://example.com/x.json"}, "#", "remote"),
+    ({"type": "strin"}, "#/type", "unknown type"),
+    ({"properties": {"a": {"minLength": -1}}}, "#/properties/a/minLength", "non-negative"),
+    ({"type": "string", "pattern": "(?<=a)b"}, "#/pattern", "pattern"),
+    ({"not": {"multipleOf": 3}}, "#/not/multipleOf", "multipleOf"),
+    (False, "#", "empty"),
+    ({"type": "integer", "minimum": 5, "maximum": 1}, "#", "empty"),
+])
+def test_refusals_name_the_schema_path(schema, path, words):
+    with pytest.raises(gm.SchemaError) as info:
+        schema_to_grammar(schema)
+    assert path in str(info.value) and words in str(info.value)
+
+
+def test_bad_options_and_inputs(tok):
+    with pytest.raises(gm.GrammarError):
+        gm.compile_json_schema({}, tok, whitespace="wide")
+    with pytest.raises(gm.GrammarError):
+        gm.compile_json_schema({}, tok, no_such_option=True)
+    with pytest.raises(gm.SchemaError):
+        gm.compile_json_schema("{not json", tok)
+    with pytest.raises(gm.SchemaError):
+        gm.compile_json_schema(42, tok)
+
+
+def test_recursion_limit_is_an_error_not_a_crash():
+    deep: dict = {"type": "integer"}
+    for _ in range(3000):
+        deep = {"allOf": [deep]}
+    with pytest.raises(gm.GrammarError):
+        schema_to_grammar(deep)
+
+
+def test_pydantic_model(tok, encode):
+    pydantic = pytest.importorskip("pydantic")
+
+    class Pet(pydantic.BaseModel):
+        name: str
+        age: int = pydantic.Field(ge=0, le=30)
+        kind: str | None = None
+
+    class Owner(pydantic.BaseModel):
+        owner: str
+        pets: list[Pet]
+
+    c = gm.compile_json_schema(Owner, tok)
+    good = Owner(owner="ann", pets=[Pet(name="rex", age=3), Pet(name="tom", age=1, kind="cat")])
+    assert accepts(c, encode, good.model_dump_json())
+    assert not accepts(c, encode, '{"owner":"ann","pets":[{"name":"rex","age":31}]}')
+    adapter = pydantic.TypeAdapter(list[int])
+    c2 = gm.compile_json_schema(adapter, tok)
+    assert accepts(c2, encode, "[1,2,3]") and not accepts(c2, encode, '["1"]')
+
+
+def test_mask_bits_follow_the_grammar_on_a_walk(tok):
+    """Every token a mask allows leads to a live state (fork, accept, never refused)."""
+    c = gm.compile_json_schema(SCHEMAS[0], tok)
+    m = gm.Matcher(c)
+    bm = gm.allocate_token_bitmask(1, tok.vocab_size)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        m.fill_next_token_bitmask(bm, 0)
+        words = bm[0].view(np.uint32)
+        allowed = np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))
+        allowed = allowed[allowed < tok.vocab_size]
+        if not allowed.shape[0]:
+            break
+        for t in rng.choice(allowed, size=min(20, allowed.shape[0]), replace=False):
+            f = m.fork()
+            assert f.accept_token(int(t))
+        nxt = [t for t in allowed if t not in tok.eos_token_ids]
+        if not nxt:
+            break
+        assert m.accept_token(int(rng.choice(nxt)))
