@@ -43,6 +43,10 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     """Per state: plain characters certainly accepted in a row (see the module docstring);
     memoised per automaton content."""
     from .cfg_masks import dfa_digest
+    if not (trans[:, 0x7E] >= 0).any():
+        # a state with a plain run is live on every plain byte, '~' included; most small
+        # automata (literals, numbers, keys) have none: skip the analysis
+        return np.zeros(trans.shape[0], np.int32)
     key = dfa_digest(trans, accepting)
     with _lock:
         hit = _ladders.get(key)
