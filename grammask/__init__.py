@@ -9,13 +9,14 @@ from .errors import (BitmaskError, GrammarError, GrammaskError, InvalidTokenErro
                      LimitExceededError, MatcherError, SchemaError, TokenizerError)
 from .kernels import allocate_token_bitmask, apply_token_bitmask_inplace
 from .limits import DEFAULT_LIMITS, Limits
+from .mask_cache.grammar_cache import GrammarCache, GrammaskCacheWarning
 from .matcher import Matcher, fill_next_token_bitmask_batch
 from .tokenizer_info import TokenizerInfo, TokenKind
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BitmaskError", "CompiledCFG", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
+    "BitmaskError", "CompiledCFG", "GrammarCache", "GrammaskCacheWarning", "CompiledGrammar", "DEFAULT_LIMITS", "GrammarError", "GrammaskError",
     "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError", "SchemaError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
     "apply_token_bitmask_inplace", "compile_grammar", "compile_json_schema", "compile_regex", "fill_next_token_bitmask_batch",

@@ -44,7 +44,7 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
 
 def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
                     start: str | None = None, parser: str = "auto",
-                    limits: Limits = DEFAULT_LIMITS) -> "CompiledCFG":
+                    limits: Limits = DEFAULT_LIMITS, cache: Any = None) -> "CompiledCFG":
     """Compile a context-free grammar: Lark EBNF or GBNF text, a path to a `.lark`/`.gbnf`
     file, or an already loaded `grammask.grammar.Grammar`.
 
@@ -53,50 +53,83 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     parser: "auto" (LALR(1) when Lark's analyser builds a table for the grammar — shift/reduce
     conflicts resolved as shift, exactly Lark's lalr language — else Earley), "lalr" or
     "earley" (every context-free grammar, ambiguity included).
+    cache: None (the default `grammask.mask_cache.grammar_cache.default_cache()`), False (no
+    caching) or a `GrammarCache`. Text and files are cached (keyed by their content; a file
+    also by its path); a `Grammar` object and Lark text with relative imports are not.
     Raises `GrammarError` with file/line/column for malformed grammars and
     `LimitExceededError` when a `Limits` bound is hit."""
     from .compiled_cfg import CompiledCFG
     from . import grammar as front_ends
     from .grammar import Grammar
+    from .mask_cache.grammar_cache import grammar_key_parts, resolve_cache
 
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
     trie = build_token_trie(info)
     t0 = time.perf_counter()
+    store = resolve_cache(cache)
     if isinstance(source, Grammar):
         grammar, text = source, source.name
         grammar.check()     # the front ends check what they load (and keep their warnings)
+        compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
     else:
-        grammar = front_ends.load_grammar(source, syntax=syntax, start=start)
         text = str(source)
-    compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
+        key = None if store is None else grammar_key_parts(source, syntax, start, limits)
+
+        def load() -> Grammar:
+            return front_ends.load_grammar(source, syntax=syntax, start=start)
+
+        def make() -> CompiledCFG:
+            grammar = load() if store is None or key is None else store.get_or_build(key, load)
+            return CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
+
+        compiled = make() if store is None or key is None else \
+            store.compiled({**key, "parser": parser}, info.fingerprint, make)
     compiled.compile_seconds = time.perf_counter() - t0
     return compiled
 
 
 def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
-                        parser: str = "earley", **options: Any) -> "CompiledCFG":
+                        parser: str = "earley", cache: Any = None,
+                        **options: Any) -> "CompiledCFG":
     """Compile a JSON Schema (a dict, a bool, JSON text, or a Pydantic model class /
     `TypeAdapter`) into a grammar whose language is exactly the JSON texts valid against it.
 
     options: the fields of `grammask.grammar.json_schema.JsonSchemaOptions` (whitespace,
     separators, additional_properties, format_assertion, automaton bounds).
+    cache: None (the default `grammask.mask_cache.grammar_cache.default_cache()`: memory, and
+    disk when $GRAMMASK_CACHE_DIR is set), False (no caching) or a `GrammarCache`. A hit
+    returns the same (shared, thread-safe) `CompiledCFG`; `compile_seconds` is this call's time.
     Raises `SchemaError` naming the schema path for malformed schemas and for keywords a
     grammar cannot enforce exactly (`uniqueItems`, overlapping `oneOf`, ...), never ignoring
     them; `LimitExceededError` when a `Limits` bound is hit."""
     from .compiled_cfg import CompiledCFG
     from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
+    from .mask_cache.grammar_cache import json_schema_key_parts, resolve_cache
 
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
     trie = build_token_trie(info)
     t0 = time.perf_counter()
+    store = resolve_cache(cache)
     schema = _schema_of(schema)
     try:
         opts = JsonSchemaOptions(**options)
     except TypeError as exc:
         raise GrammarError(f"compile_json_schema: {exc}") from exc
-    grammar = schema_to_grammar(schema, opts, limits)
-    compiled = CompiledCFG(grammar, info, trie, limits=limits, source="<json schema>",
-                           parser=parser)
+    key = None if store is None else json_schema_key_parts(schema, opts, limits)
+
+    def build() -> Any:
+        return schema_to_grammar(schema, opts, limits)
+
+    def make() -> CompiledCFG:
+        grammar = build() if store is None or key is None else store.get_or_build(key, build)
+        notes = [str(w) for w in grammar.warnings]      # the builder's (empty language, ...)
+        compiled = CompiledCFG(grammar, info, trie, limits=limits, source="<json schema>",
+                               parser=parser)
+        compiled.warnings.extend(n for n in notes if n not in compiled.warnings)
+        return compiled
+
+    compiled = make() if store is None or key is None else \
+        store.compiled({**key, "parser": parser}, info.fingerprint, make)
     compiled.compile_seconds = time.perf_counter() - t0
     return compiled
 

@@ -225,13 +225,23 @@ def test_separators_option(tok, encode):
     ({"properties": {"a": {"minLength": -1}}}, "#/properties/a/minLength", "non-negative"),
     ({"type": "string", "pattern": "(?<=a)b"}, "#/pattern", "pattern"),
     ({"not": {"multipleOf": 3}}, "#/not/multipleOf", "multipleOf"),
-    (False, "#", "empty"),
-    ({"type": "integer", "minimum": 5, "maximum": 1}, "#", "empty"),
 ])
 def test_refusals_name_the_schema_path(schema, path, words):
     with pytest.raises(gm.SchemaError) as info:
         schema_to_grammar(schema)
     assert path in str(info.value) and words in str(info.value)
+
+
+@pytest.mark.parametrize("schema", [False, {"not": {}}, {"type": "integer", "minimum": 5,
+                                                         "maximum": 1}])
+def test_empty_language_accepts_nothing(tok, encode, schema):
+    c = gm.compile_json_schema(schema, tok)
+    assert any("empty language" in w for w in c.warnings)
+    m = gm.Matcher(c)
+    bm = gm.allocate_token_bitmask(1, tok.vocab_size)
+    m.fill_next_token_bitmask(bm, 0)
+    assert not bm.any() and not m.can_terminate()
+    assert not accepts(c, encode, "1") and not accepts(c, encode, "{}")
 
 
 def test_bad_options_and_inputs(tok):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -130,21 +131,21 @@ SHARED_SCAN_BYTES = 256 << 20
 _shared: OrderedDict[tuple, tuple[LexStateMasks, int]] = OrderedDict()
 _shared_bytes = 0
 _shared_lock = threading.Lock()
-_digests: OrderedDict[int, tuple[np.ndarray, bytes]] = OrderedDict()
+_digests: OrderedDict[int, tuple[weakref.ref, bytes]] = OrderedDict()   # id -> (array, digest)
 
 
 def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
     """A content digest of a terminal automaton (memoised per array object)."""
     with _shared_lock:
         hit = _digests.get(id(trans))
-        if hit is not None and hit[0] is trans:
+        if hit is not None and hit[0]() is trans:
             return hit[1]
     h = hashlib.blake2b(digest_size=16)
     h.update(np.ascontiguousarray(trans).data)
     h.update(np.ascontiguousarray(accepting).data)
     digest = h.digest()
     with _shared_lock:
-        _digests[id(trans)] = (trans, digest)
+        _digests[id(trans)] = (weakref.ref(trans), digest)
         while len(_digests) > 4096:
             _digests.popitem(last=False)
     return digest

@@ -31,12 +31,13 @@ from typing import Any
 from ...automata import compile_regex_dfa, dfa_ops
 from ...errors import GrammarError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits
-from ..ir import Grammar, Rule, Terminal
+from ..ir import Grammar, GrammarWarning, Rule, Terminal
 from .constraints import Collector, Constraints, Sub, json_equal
 from .numbers import integer_dfa, number_dfa
 from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
 
+_NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
 _NO_EXPONENT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
 # Numbers that are not integers (JSON Schema: 1.0 is an integer); exponent forms are left out
 # (an under-approximation: they are never generated where this applies).
@@ -97,10 +98,17 @@ class GrammarBuilder:
         top = self.value([(root, "#")])
         self.rules["start"] = [(top,)]
         rules = _prune(self.rules, self.terminals)
+        warnings = []
         if "start" not in rules:
-            raise SchemaError("the schema accepts no JSON value at all (empty language)", "#")
+            # No JSON value is valid (`false`, `not {}`, contradictory keywords): a grammar
+            # whose only terminal is never lexed, so every mask is empty and no text is
+            # accepted — the exact language, with a warning since nothing can be generated.
+            rules = {"start": [(_NOTHING,)]}
+            self.terminals[_NOTHING] = Terminal(_NOTHING, None)
+            warnings.append(GrammarWarning("the schema accepts no JSON value at all (empty "
+                                           "language): every mask is empty"))
         grammar = Grammar("start", {n: Rule(n, tuple(a)) for n, a in rules.items()},
-                          dict(self.terminals), name="<json schema>")
+                          dict(self.terminals), name="<json schema>", warnings=warnings)
         used = {s for alts in rules.values() for alt in alts for s in alt}
         grammar.terminals = {n: t for n, t in grammar.terminals.items() if n in used}
         return grammar

@@ -83,6 +83,7 @@ from ...automata.regex_parser import (
 from ...automata.utf8 import ranges_to_utf8
 from ...errors import GrammarError, LimitExceededError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits
+from ...memo import memo_by_bytes
 from .formats import format_regex
 
 __all__ = ["literal_dfa", "literals_dfa", "string_dfa"]
@@ -142,7 +143,7 @@ def string_dfa(*, pattern: str | None = None, min_length: int = 0, max_length: i
             from e
 
 
-@lru_cache(maxsize=4096)
+@memo_by_bytes(64 << 20, lambda d: d.memory_bytes())
 def literal_dfa(value: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
     """Every JSON encoding of exactly `value` (for `const` strings and property names)."""
     return _literals_dfa((value,), limits)
@@ -155,7 +156,7 @@ def literals_dfa(values: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> Byte
 
 
 # ----------------------------------------------------------------------------- cached builders
-@lru_cache(maxsize=1024)
+@memo_by_bytes(256 << 20, lambda d: d.memory_bytes())
 def _string_dfa(patterns: tuple[str, ...], formats: tuple[str, ...],
                 not_patterns: tuple[str, ...], excluded: tuple[str, ...], min_length: int,
                 max_length: int | None, limits: Limits) -> ByteDFA:
@@ -180,7 +181,7 @@ def _string_dfa(patterns: tuple[str, ...], formats: tuple[str, ...],
     return _encode(value, limits)
 
 
-@lru_cache(maxsize=1024)
+@memo_by_bytes(64 << 20, lambda d: d.memory_bytes())
 def _literals_dfa(values: tuple[str, ...], limits: Limits) -> ByteDFA:
     if not values:
         return empty_dfa()

@@ -1,0 +1,45 @@
+"""A memo bounded by the memory of what it holds, for caches of automata whose sizes range from
+bytes to tens of megabytes (a `maxLength: 4000` string automaton), where a count-bounded
+`functools.lru_cache` could hold gigabytes."""
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def memo_by_bytes(max_bytes: int, size: Callable[[Any], int]) -> Callable[[F], F]:
+    """Memoise a function of hashable arguments, least recently used out first once the
+    values' `size` sum passes `max_bytes` (a value larger than the budget is not kept)."""
+    def wrap(fn: F) -> F:
+        entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        lock = threading.Lock()
+        total = [0]
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            key = (args, tuple(sorted(kwargs.items())))
+            with lock:
+                hit = entries.get(key)
+                if hit is not None:
+                    entries.move_to_end(key)
+                    return hit[0]
+            value = fn(*args, **kwargs)
+            n = size(value)
+            if n <= max_bytes:
+                with lock:
+                    if key not in entries:
+                        entries[key] = (value, n)
+                        total[0] += n
+                    while total[0] > max_bytes and entries:
+                        _, (_, old) = entries.popitem(last=False)
+                        total[0] -= old
+            return value
+
+        call.cache_clear = lambda: (entries.clear(), total.__setitem__(0, 0))  # type: ignore[attr-defined]
+        return call  # type: ignore[return-value]
+    return wrap
