@@ -37,6 +37,13 @@ from .numbers import integer_dfa, number_dfa
 from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
 
+# Formats draft 2020-12 defines: asserting validators check them, so with format_assertion one
+# grammask does not implement is refused rather than ignored. Other names (OpenAPI's int32,
+# ...) are annotations for every validator and are ignored.
+_STANDARD_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex"})
 _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
 _NO_EXPONENT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
 # Numbers that are not integers (JSON Schema: 1.0 is an integer); exponent forms are left out
@@ -277,6 +284,12 @@ class GrammarBuilder:
 
         def make() -> Any:
             from .formats import format_regex
+            for f, where in c.formats:
+                if f in _STANDARD_FORMATS and format_regex(f) is None:
+                    raise SchemaError(f"format {f!r} cannot be enforced by grammask; pass "
+                                      f"format_assertion=False to treat formats as the "
+                                      f"annotations the specification makes them by default",
+                                      where)
             known = [f for f in formats if format_regex(f) is not None]   # others: annotations
             return string_dfa(patterns=pats, min_length=c.min_length, max_length=c.max_length,
                               formats=known, not_patterns=nots, excluded=excluded, path=path,
