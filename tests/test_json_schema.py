@@ -304,3 +304,39 @@ def test_mask_bits_follow_the_grammar_on_a_walk(tok):
         if not nxt:
             break
         assert m.accept_token(int(rng.choice(nxt)))
+
+
+def test_any_property_order(tok, encode):
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"},
+                                               "c": {}}, "required": ["a", "b"]}
+    c = gm.compile_json_schema(schema, tok, property_order="any")
+    for text in ['{"b":"x","a":1}', '{"c":null,"b":"x","a":1}', '{"a":1,"b":"x","zz":3}']:
+        assert accepts(c, encode, text), text
+    for text in ['{"b":"x"}', '{"a":1,"a":2,"b":"x"}', '{"b":1,"a":1}']:
+        assert not accepts(c, encode, text), text
+    with pytest.raises(gm.GrammarError):
+        gm.compile_json_schema(schema, tok, property_order="sorted")
+
+
+def _shuffled(rng: random.Random, v):
+    if isinstance(v, dict):
+        items = list(v.items())
+        rng.shuffle(items)
+        return {k: _shuffled(rng, x) for k, x in items}
+    if isinstance(v, list):
+        return [_shuffled(rng, x) for x in v]
+    return v
+
+
+@pytest.mark.parametrize("index", range(0, len(SCHEMAS), 3))
+def test_any_order_matches_jsonschema_on_shuffled_objects(tok, encode, index):
+    schema = SCHEMAS[index]
+    compiled = gm.compile_json_schema(schema, tok, property_order="any")
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    rng = random.Random(1000 + index)
+    keys, hint = _schema_keys(schema), _hint(schema)
+    for _ in range(120):
+        value = _shuffled(rng, _value(rng, 0, keys, hint))
+        assert accepts(compiled, encode, dumps(value)) == validator.is_valid(value), \
+            (schema, dumps(value))

@@ -60,6 +60,10 @@ class JsonSchemaOptions:
         unbounded, so a model cannot loop on whitespace).
     item_separator / key_separator: the exact separators in compact mode (e.g. ", " and ": "
         for Python's default ``json.dumps`` layout).
+    property_order: "schema" (the default: named properties in the schema's order, extra ones
+        anywhere between them) or "any" (any order, each at most once, for objects with at
+        most `max_any_order_properties` named properties — the automaton tracks which were
+        used, 2^n states — and schema order beyond).
     additional_properties: None follows the schema (absent = allowed, as the spec says);
         False forbids properties the schema does not name wherever it leaves them open.
     format_assertion: enforce `format` (date-time, email, ...); False treats it as the
@@ -79,6 +83,8 @@ class JsonSchemaOptions:
     format_assertion: bool = True
     max_object_states: int = 20_000
     max_array_states: int = 20_000
+    property_order: str = "schema"
+    max_any_order_properties: int = 8
     max_branches: int = 1024
     max_depth: int = 64
 
@@ -355,6 +361,9 @@ class GrammarBuilder:
     def _punctuation(self) -> dict[str, str]:
         o = self.options
         ws = f"[ \\t\\n\\r]{{0,{o.max_whitespace}}}" if o.whitespace == "flexible" else ""
+        if o.property_order not in ("schema", "any"):
+            raise GrammarError(f"property_order must be 'schema' or 'any', not "
+                               f"{o.property_order!r}")
         if o.whitespace not in ("compact", "flexible"):
             raise GrammarError(f"whitespace must be 'compact' or 'flexible', not {o.whitespace!r}")
         texts = {"{": "{", "}": "}", "[": "[", "]": "]", ",": o.item_separator,

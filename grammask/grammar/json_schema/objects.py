@@ -231,6 +231,11 @@ class _Automaton:
         base = len(tracked)
         self.need = [(1 << (base + k), names) for k, names in enumerate(c.need_extra)]
         self.need_all = sum(b for b, _ in self.need)
+        # "any": named properties in any order (state: the set emitted, a bitmask over named),
+        # for objects small enough that the 2^n subsets stay cheap
+        self.any_order = b.options.property_order == "any" and \
+            len(named) <= b.options.max_any_order_properties
+        self.required_mask = sum(1 << j for j, p in enumerate(named) if p.required)
 
     def _next(self, s: State, emitted: str | None) -> State | None:
         i, _, count, flags = s
@@ -253,6 +258,13 @@ class _Automaton:
             nxt = self._next(s, None)
             if nxt is not None:
                 out.append((rule, nxt))
+        if self.any_order:
+            for j, p in enumerate(self.named):
+                if not i >> j & 1 and p.pair is not None:
+                    nxt = self._next(s, p.name)
+                    if nxt is not None:
+                        out.append((p.pair, (i | 1 << j, True, nxt[2], nxt[3])))
+            return out
         if i < len(self.named):
             p = self.named[i]
             if p.pair is not None:
@@ -265,7 +277,9 @@ class _Automaton:
 
     def _accepts(self, s: State) -> bool:
         i, _, count, flags = s
-        if i < len(self.named) or (self.counting and count < self.c.min_properties):
+        done = (i & self.required_mask) == self.required_mask if self.any_order \
+            else i >= len(self.named)
+        if not done or (self.counting and count < self.c.min_properties):
             return False
         if flags & self.need_all != self.need_all:
             return False
