@@ -62,8 +62,8 @@ class _Table:
     is_start: np.ndarray = field(default_factory=lambda: np.zeros(64, np.bool_))
     size: int = 0
 
-    def grow(self) -> None:
-        cap = self.trans.shape[0] * 2
+    def grow(self, need: int = 0) -> None:
+        cap = max(self.trans.shape[0] * 2, need)
         trans = np.full((cap, 256), DEAD, np.int32)
         trans[: self.size] = self.trans[: self.size]
         emit = np.full(cap, DEAD, np.int32)
@@ -80,15 +80,23 @@ class Lexer:
         self.terminals = {t.tid: t for t in terminals}
         self.ignore = frozenset(t.tid for t in terminals if t.ignore)
         self.max_lexer_states = max_lexer_states
-        self._table = _Table()
         self._ids: dict[tuple, int] = {}
-        self._members: list[tuple[tuple[int, int], ...]] = []
+        self._members: list[tuple[tuple[int, int], ...]] = []   # states from _base on
         self._starts: dict[frozenset[int], int] = {}
         self._emit_ids: Interner[Emit] = Interner()
         self.emits = self._emit_ids.keys           # emit id -> Emit (shared with the parser)
         self._lock = threading.RLock()
-        self._offset, self._big, self._tid_of = _global_table(self.terminals)
-        self._blocks: dict[int, int] = {}          # tid -> first lexer id of its imported block
+        # States 0.._base-1 are the terminals' own DFAs, terminal after terminal (a state
+        # with a single member *is* that terminal's state: no per-grammar import); combined
+        # states (several members, and every start state) come after.
+        self._offset, self._table, self._tid_of = _global_table(self.terminals)
+        self._base = self._table.size
+        if self._base > max_lexer_states:
+            raise LimitExceededError("max_lexer_states", self._base, max_lexer_states,
+                                     "the terminals' automata alone are too large")
+        for t, term in self.terminals.items():
+            for q in np.flatnonzero(term.accepting).tolist():
+                self._table.emit[self._offset[t] + q] = self._emit_of(((t, q),))
 
     # -- tables the walkers read (re-read after any call that can add states) -------------------
     @property
@@ -108,14 +116,17 @@ class Lexer:
         return self._table.size
 
     def members(self, state: int) -> tuple[tuple[int, int], ...]:
-        return self._members[state]
+        if state < self._base:
+            t = int(self._tid_of[state])
+            return ((t, state - self._offset[t]),)
+        return self._members[state - self._base]
 
     def single_terminal(self, state: int) -> tuple[int, int, int] | None:
         """(terminal id, its DFA state, the emit id its lexemes get) when `state` has exactly
         one member of a terminal without a counter, else None. Such a state behaves exactly
         like the terminal's own DFA state, whatever grammar it is in, so its vocabulary scan
         can be shared between grammars (`cfg_masks.shared_scan`)."""
-        members = self._members[state]
+        members = self.members(state)
         if len(members) != 1:
             return None
         tid, q = members[0]
@@ -127,7 +138,7 @@ class Lexer:
         return tid, q, emit
 
     def alive_terminals(self, state: int) -> frozenset[int]:
-        return frozenset(t for t, _ in self._members[state])
+        return frozenset(t for t, _ in self.members(state))
 
     # -- construction ------------------------------------------------------------------------
     def start(self, candidates: frozenset[int]) -> int:
@@ -156,14 +167,15 @@ class Lexer:
         todo = [sid]
         while todo:
             s = todo.pop()
-            if not self._members[s]:
+            mem = self.members(s)
+            if not mem:
                 continue
-            g = np.fromiter((self._offset[t] + q for t, q in self._members[s]), np.int32)
-            group_of_byte, groups = _kernels.lexer_successors(self._big, g)
+            g = np.fromiter((self._offset[t] + q for t, q in mem), np.int32)
+            group_of_byte, groups = _kernels.lexer_successors(self._table.trans, g)
             targets = np.empty(max(len(groups), 1), np.int32)
             for i, nxt in enumerate(groups):
                 if len(nxt) == 1:
-                    targets[i] = self._single(nxt[0])
+                    targets[i] = nxt[0]          # one member: that terminal's own state
                     continue
                 nkey = ("in", nxt)
                 n = self._ids.get(nkey)
@@ -178,33 +190,6 @@ class Lexer:
     def _pairs(self, gids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         return tuple((t, g - self._offset[t]) for g in gids
                      for t in (int(self._tid_of[g]),))
-
-    def _single(self, g: int) -> int:
-        t = int(self._tid_of[g])
-        base = self._blocks.get(t)
-        if base is None:
-            base = self._blocks[t] = self._import_block(t)
-        return base + g - self._offset[t]
-
-    def _import_block(self, tid: int) -> int:
-        """Copy terminal `tid`'s whole DFA into the table as single-member states."""
-        term = self.terminals[tid]
-        n = term.trans.shape[0]
-        tab = self._table
-        if tab.size + n > self.max_lexer_states:
-            raise LimitExceededError("max_lexer_states", tab.size + n, self.max_lexer_states,
-                                     "the combined lexer automaton grew too large")
-        while tab.size + n > tab.trans.shape[0]:
-            tab.grow()
-        base = tab.size
-        tab.trans[base:base + n] = np.where(term.trans >= 0, term.trans + base, DEAD)
-        tab.is_start[base:base + n] = False
-        tab.emit[base:base + n] = DEAD
-        for q in np.flatnonzero(term.accepting).tolist():
-            tab.emit[base + q] = self._emit_of(((tid, q),))
-        tab.size += n
-        self._members.extend(((tid, q),) for q in range(n))
-        return base
 
     def _new_state(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
         tab = self._table
@@ -246,17 +231,22 @@ class Lexer:
         return tab.trans.nbytes + tab.emit.nbytes + tab.is_start.nbytes
 
 
-def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], np.ndarray, np.ndarray]:
-    """All terminal DFAs in one table of global state ids (terminal by terminal, in tid
-    order, so a state's members sorted by terminal are sorted by global id too)."""
+def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], _Table, np.ndarray]:
+    """A table whose first rows are all terminal DFAs with global state ids (terminal by
+    terminal, in tid order, so a state's members sorted by terminal are sorted by global id
+    too), with room for combined states after them; and each row's terminal."""
     offset: dict[int, int] = {}
-    blocks, owners, base = [], [], 0
+    base = 0
     for t in sorted(terminals):
-        trans = terminals[t].trans
         offset[t] = base
-        blocks.append(np.where(trans >= 0, trans + base, DEAD).astype(np.int32))
-        owners.append(np.full(trans.shape[0], t, np.int32))
-        base += trans.shape[0]
-    if not blocks:
-        return offset, np.full((1, 256), DEAD, np.int32), np.zeros(1, np.int32)
-    return offset, np.ascontiguousarray(np.concatenate(blocks)), np.concatenate(owners)
+        base += terminals[t].trans.shape[0]
+    cap = max(64, base + 64)
+    table = _Table(np.full((cap, 256), DEAD, np.int32), np.full(cap, DEAD, np.int32),
+                   np.zeros(cap, np.bool_), base)
+    owners = np.zeros(max(base, 1), np.int32)
+    for t in sorted(terminals):
+        trans, o = terminals[t].trans, offset[t]
+        n = trans.shape[0]
+        np.add(trans, o, out=table.trans[o:o + n], where=trans >= 0)
+        owners[o:o + n] = t
+    return offset, table, owners
