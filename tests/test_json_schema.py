@@ -340,3 +340,11 @@ def test_any_order_matches_jsonschema_on_shuffled_objects(tok, encode, index):
         value = _shuffled(rng, _value(rng, 0, keys, hint))
         assert accepts(compiled, encode, dumps(value)) == validator.is_valid(value), \
             (schema, dumps(value))
+
+
+def test_excluding_container_values_is_refused_not_ignored():
+    with pytest.raises(gm.SchemaError):
+        schema_to_grammar({"not": {"const": {"a": 1}}})
+    with pytest.raises(gm.SchemaError):
+        schema_to_grammar({"type": "array", "not": {"enum": [[1, 2]]}})
+    schema_to_grammar({"type": "string", "not": {"enum": [[1, 2], "x"]}})    # arrays not allowed

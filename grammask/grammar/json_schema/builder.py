@@ -165,6 +165,10 @@ class GrammarBuilder:
             alts += self._terminal_alt(self._string_terminal(c))
         if "number" in types or "integer" in types:
             alts += self._terminal_alt(self._number_terminal(c))
+        for kind, py in (("object", dict), ("array", list)):
+            if kind in types and any(isinstance(v, py) for v in c.not_values):
+                raise SchemaError(f"excluding a specific {kind} value (not + const/enum) is "
+                                  f"not supported", "#")
         if "object" in types:
             alts += self._object(c)
         if "array" in types:

@@ -181,6 +181,11 @@ def _if(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list
             ({"allOf": [{"not": value}, {"not": cond["else"]}]}, where)]
 
 
+def _unique_items(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # uniqueItems: false constrains nothing, so its complement is empty
+    return [] if value is False else _refuse(schema, value, where, resolver, depth)
+
+
 def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     raise SchemaError(f"not: the complement of {where.rsplit('/', 1)[-1]!r} cannot be "
                       f"expressed by a grammar", where)
@@ -189,7 +194,7 @@ def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
 _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
-    "multipleOf": _refuse, "uniqueItems": lambda s, v, w, r, d: [] if v is False else _refuse(s, v, w, r, d), "patternProperties": _refuse,
+    "multipleOf": _refuse, "uniqueItems": _unique_items, "patternProperties": _refuse,
     "propertyNames": _refuse, "dependentRequired": _refuse, "dependentSchemas": _refuse,
     "dependencies": _refuse, "prefixItems": _refuse, "unevaluatedProperties": _refuse,
     "unevaluatedItems": _refuse, "$dynamicRef": _refuse, "$recursiveRef": _refuse,
