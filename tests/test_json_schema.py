@@ -348,3 +348,76 @@ def test_excluding_container_values_is_refused_not_ignored():
     with pytest.raises(gm.SchemaError):
         schema_to_grammar({"type": "array", "not": {"enum": [[1, 2]]}})
     schema_to_grammar({"type": "string", "not": {"enum": [[1, 2], "x"]}})    # arrays not allowed
+
+
+# ------------------------------------------------------------------------------ random schemas
+def _random_schema(rng: random.Random, d: int = 0) -> dict:
+    """Small random schemas mixing every keyword family and combinator."""
+    kinds = ["type", "enum", "const", "num", "str", "obj", "arr", "comb", "not", "true", "if"]
+    k = rng.choice(kinds if d < 3 else ["type", "enum", "num", "str", "true"])
+    if k == "type":
+        return {"type": rng.choice(["string", "integer", "number", "boolean", "null", "object",
+                                    "array", ["string", "null"], ["integer", "string"]])}
+    if k == "enum":
+        return {"enum": rng.sample([1, 2, "a", "ab", None, True, 2.5, [1], {"a": 1}],
+                                   rng.randint(1, 3))}
+    if k == "const":
+        return {"const": rng.choice([1, "a", None, False, 0])}
+    if k == "num":
+        return {"type": rng.choice(["integer", "number"]), **rng.choice(
+            [{"minimum": rng.randint(-3, 5)}, {"maximum": rng.randint(-2, 10)},
+             {"exclusiveMinimum": 0.5}, {"multipleOf": rng.choice([2, 3, 0.5])}, {}])}
+    if k == "str":
+        return {"type": "string", **rng.choice(
+            [{"minLength": rng.randint(0, 3)}, {"maxLength": rng.randint(0, 4)},
+             {"pattern": rng.choice(["^a", "b$", "^[a-c]*$", "x"])}, {"format": "date"}, {}])}
+    if k == "obj":
+        props = {n: _random_schema(rng, d + 1) for n in rng.sample(["a", "b", "c"], rng.randint(0, 3))}
+        s: dict = {"type": "object", "properties": props}
+        if props and rng.random() < 0.5:
+            s["required"] = rng.sample(list(props), rng.randint(1, len(props)))
+        if rng.random() < 0.3:
+            s["additionalProperties"] = rng.choice([False, _random_schema(rng, d + 1)])
+        if rng.random() < 0.2:
+            s["minProperties"] = rng.randint(0, 2)
+        if rng.random() < 0.2:
+            s["maxProperties"] = rng.randint(0, 3)
+        return s
+    if k == "arr":
+        s = {"type": "array", "items": _random_schema(rng, d + 1)}
+        if rng.random() < 0.3:
+            s["minItems"] = rng.randint(0, 2)
+        if rng.random() < 0.3:
+            s["maxItems"] = rng.randint(0, 3)
+        if rng.random() < 0.2:
+            s["contains"] = _random_schema(rng, d + 1)
+        return s
+    if k == "comb":
+        return {rng.choice(["anyOf", "oneOf", "allOf"]):
+                [_random_schema(rng, d + 1) for _ in range(rng.randint(1, 3))]}
+    if k == "not":
+        return {"not": _random_schema(rng, d + 1)}
+    if k == "if":
+        return {"if": _random_schema(rng, d + 1), "then": _random_schema(rng, d + 1),
+                "else": _random_schema(rng, d + 1)}
+    return {}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_schemas_never_accept_what_jsonschema_rejects(tok, encode, seed):
+    """Soundness on random keyword mixtures: every accepted instance is valid. (Refusing a
+    schema with SchemaError is allowed; rejecting a valid instance is only checked above.)"""
+    rng = random.Random(seed)
+    for _ in range(25):
+        schema = _random_schema(rng)
+        try:
+            compiled = gm.compile_json_schema(schema, tok, cache=False)
+        except gm.SchemaError:
+            continue
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        keys, hint = _schema_keys(schema), _hint(schema)
+        for _ in range(30):
+            value = _value(rng, 0, keys, hint)
+            if accepts(compiled, encode, dumps(value)):
+                assert validator.is_valid(value), (schema, dumps(value))

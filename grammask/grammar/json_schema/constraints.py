@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from ...errors import SchemaError
+from .formats import format_regex
 from .negation import negate
 from .refs import RefResolver
 
@@ -171,9 +172,14 @@ class Collector:
         if not c.enum:
             c.fail(f"no enum/const value left at {path}")
 
-    @staticmethod
-    def _negated(c: Constraints, s: dict) -> None:
+    def _negated(self, c: Constraints, s: dict) -> None:
         """The private keywords `negation.negate` writes (never in user schemas' meaning)."""
+        if "_notFormat" in s:
+            regex = format_regex(s["_notFormat"]) if self.format_assertion else None
+            if regex is None:           # an annotation constrains nothing: no complement
+                c.fail("the complement of an unenforced format")
+            else:
+                c.not_patterns.append((f"^(?:{regex})$", "#/not/format"))
         c.not_values.extend(s.get("_notIn", ()))
         c.not_patterns.extend(s.get("_notPattern", ()))
         c.forbidden.update(s.get("_forbidden", ()))

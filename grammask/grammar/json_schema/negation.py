@@ -22,7 +22,7 @@ _ALL = ("null", "boolean", "object", "array", "string", "number")
 _MAX_DEPTH = 32
 _ANNOTATIONS = frozenset({
     "title", "description", "default", "examples", "$comment", "$schema", "$id", "id",
-    "$anchor", "$defs", "definitions", "deprecated", "readOnly", "writeOnly", "format",
+    "$anchor", "$defs", "definitions", "deprecated", "readOnly", "writeOnly",
     "contentMediaType", "contentEncoding", "contentSchema", "$vocabulary",
     "minContains", "maxContains", "then", "else", "additionalItems",
 })
@@ -181,6 +181,12 @@ def _if(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list
             ({"allOf": [{"not": value}, {"not": cond["else"]}]}, where)]
 
 
+def _format(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # strings that are not of the format (the collector turns this into an empty set when
+    # formats are annotations, since `format` then constrains nothing)
+    return [({"type": "string", "_notFormat": value}, where)] if isinstance(value, str) else []
+
+
 def _unique_items(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     # uniqueItems: false constrains nothing, so its complement is empty
     return [] if value is False else _refuse(schema, value, where, resolver, depth)
@@ -194,7 +200,7 @@ def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
 _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
-    "multipleOf": _refuse, "uniqueItems": _unique_items, "patternProperties": _refuse,
+    "multipleOf": _refuse, "uniqueItems": _unique_items, "format": _format, "patternProperties": _refuse,
     "propertyNames": _refuse, "dependentRequired": _refuse, "dependentSchemas": _refuse,
     "dependencies": _refuse, "prefixItems": _refuse, "unevaluatedProperties": _refuse,
     "unevaluatedItems": _refuse, "$dynamicRef": _refuse, "$recursiveRef": _refuse,
