@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import SchemaError
+from .automaton_rules import automaton_rules
 from .constraints import Constraints, Sub
 
 if TYPE_CHECKING:
@@ -89,31 +90,5 @@ class _ArrayAutomaton:
         return n >= self.c.min_items and cc >= self.min_c
 
     def rules(self) -> str | None:
-        from .objects import _live
-        start: State = (0, 0)
-        graph: dict[State, list[tuple[str, State]]] = {}
-        todo = [start]
-        limit = self.b.options.max_array_states
-        while todo:
-            s = todo.pop()
-            if s in graph:
-                continue
-            if len(graph) >= limit:
-                raise SchemaError(f"the array automaton needs more than {limit} states "
-                                  f"(max_array_states)", "#")
-            graph[s] = self._moves(s)
-            todo.extend(t for _, t in graph[s] if t not in graph)
-        live = _live(graph, self._accepts)     # type: ignore[arg-type]
-        if start not in live:
-            return None
-        if not any(graph[s] for s in live):
-            return ""
-        names = {s: self.b._new_rule() for s in live}
-        sep = self.b._punct[","]
-        for s in live:
-            alts: list[tuple[str, ...]] = [()] if self._accepts(s) else []
-            for e, t in graph[s]:
-                if t in live:
-                    alts.append(((sep, e) if s[0] else (e,)) + (names[t],))
-            self.b.rules[names[s]] = alts
-        return names[start]
+        return automaton_rules(self.b, (0, 0), self._moves, self._accepts, lambda s: s[0] > 0,
+                               self.b.options.max_array_states, "max_array_states")

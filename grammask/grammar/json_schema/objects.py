@@ -6,7 +6,6 @@ count is tracked only under `minProperties`/`maxProperties` and the flags only f
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from ...automata.dfa import ByteDFA
 from ...errors import SchemaError
+from .automaton_rules import automaton_rules
 from .constraints import Constraints, Sub
 from .strings import literals_dfa, string_dfa
 
@@ -289,51 +289,6 @@ class _Automaton:
         return True
 
     def rules(self) -> str | None:
-        start: State = (0, False, 0, 0)
-        graph: dict[State, list[tuple[str | None, State]]] = {}
-        todo = deque([start])
-        limit = self.b.options.max_object_states
-        while todo:
-            s = todo.popleft()
-            if s in graph:
-                continue
-            if len(graph) >= limit:
-                raise SchemaError(f"the object automaton needs more than {limit} states "
-                                  f"(max_object_states)", "#")
-            graph[s] = self._moves(s)
-            todo.extend(t for _, t in graph[s] if t not in graph)
-        live = _live(graph, self._accepts)
-        if start not in live:
-            return None
-        if all(not graph[s] for s in live) and self._accepts(start):
-            return ""
-        names = {s: self.b._new_rule() for s in live}
-        sep = self.b._punct[","]
-        for s in live:
-            alts: list[tuple[str, ...]] = [()] if self._accepts(s) else []
-            for pair, t in graph[s]:
-                if t not in live:
-                    continue
-                if pair is None:
-                    alts.append((names[t],))
-                else:
-                    alts.append(((sep, pair) if s[1] else (pair,)) + (names[t],))
-            self.b.rules[names[s]] = alts
-        return names[start]
-
-
-def _live(graph: dict[State, list[tuple[str | None, State]]], accepts: Any) -> set[State]:
-    """States from which an accepting state is reachable."""
-    back: dict[State, list[State]] = {}
-    for s, moves in graph.items():
-        for _, t in moves:
-            back.setdefault(t, []).append(s)
-    live = {s for s in graph if accepts(s)}
-    todo = list(live)
-    while todo:
-        for p in back.get(todo.pop(), []):
-            if p not in live:
-                live.add(p)
-                todo.append(p)
-    return live
-
+        return automaton_rules(self.b, (0, False, 0, 0), self._moves, self._accepts,
+                               lambda s: s[1], self.b.options.max_object_states,
+                               "max_object_states")
