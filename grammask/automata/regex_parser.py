@@ -30,7 +30,8 @@ Semantics (documented, deliberately ASCII/ECMA-like rather than Python's Unicode
 
 Unsupported constructs (they are not regular or change the language) raise `GrammarError` at
 the position where they start: backreferences, lookaround, atomic groups, possessive
-quantifiers, conditionals, word boundaries, `\p{..}`, misplaced anchors, verbose mode.
+quantifiers, conditionals, word boundaries, misplaced anchors, verbose mode. `\p{..}`/`\P{..}`
+are supported for Unicode general categories.
 """
 from __future__ import annotations
 
@@ -182,11 +183,42 @@ CLASS_ESCAPES: dict[str, Ranges] = {
 _CHAR_ESCAPES = {"n": 10, "t": 9, "r": 13, "f": 12, "v": 11, "a": 7, "e": 27}
 _UNSUPPORTED_ESCAPES = {
     "b": "word boundary \\b is not supported", "B": "word boundary \\B is not supported",
-    "p": "Unicode property escapes \\p{...} are not supported",
-    "P": "Unicode property escapes \\P{...} are not supported",
     "k": "backreferences are not supported", "G": "\\G is not supported",
     "K": "\\K is not supported", "X": "\\X is not supported", "R": "\\R is not supported",
 }
+_CATEGORY_NAMES = {
+    "Letter": "L", "Cased_Letter": "LC", "Uppercase_Letter": "Lu", "Lowercase_Letter": "Ll",
+    "Titlecase_Letter": "Lt", "Modifier_Letter": "Lm", "Other_Letter": "Lo", "Mark": "M",
+    "Nonspacing_Mark": "Mn", "Spacing_Mark": "Mc", "Enclosing_Mark": "Me", "Number": "N",
+    "Decimal_Number": "Nd", "Letter_Number": "Nl", "Other_Number": "No", "Punctuation": "P",
+    "Connector_Punctuation": "Pc", "Dash_Punctuation": "Pd", "Open_Punctuation": "Ps",
+    "Close_Punctuation": "Pe", "Initial_Punctuation": "Pi", "Final_Punctuation": "Pf",
+    "Other_Punctuation": "Po", "Symbol": "S", "Math_Symbol": "Sm", "Currency_Symbol": "Sc",
+    "Modifier_Symbol": "Sk", "Other_Symbol": "So", "Separator": "Z", "Space_Separator": "Zs",
+    "Line_Separator": "Zl", "Paragraph_Separator": "Zp", "Other": "C", "Control": "Cc",
+    "Format": "Cf", "Surrogate": "Cs", "Private_Use": "Co", "Unassigned": "Cn",
+}
+for _short in list(_CATEGORY_NAMES.values()):
+    _CATEGORY_NAMES[_short] = _short
+
+
+@lru_cache(maxsize=64)
+def category_ranges(short: str) -> Ranges:
+    """Code-point ranges of a general category (one letter: the whole group; "LC": Lu Ll Lt)."""
+    wanted = {"LC": ("Lu", "Ll", "Lt")}.get(short, (short,))
+    out: list[tuple[int, int]] = []
+    start = -1
+    for cp in range(MAX_CP + 2):
+        cat = unicodedata.category(chr(cp)) if cp <= MAX_CP else ""
+        hit = cat in wanted or (len(short) == 1 and cat[:1] == short)
+        if hit and start < 0:
+            start = cp
+        elif not hit and start >= 0:
+            out.append((start, cp - 1))
+            start = -1
+    return normalize(out)
+
+
 _HEX = frozenset("0123456789abcdefABCDEF")
 _OCT = frozenset("01234567")
 _FLAGS = frozenset("aimsuxL")
@@ -526,6 +558,9 @@ class _Parser:
             return "char", self.hex_escape(ch, pos)
         if ch == "N":
             return "char", self.named_escape(pos)
+        if ch in "pP":
+            ranges = self.property_escape(pos)
+            return "set", ranges if ch == "p" else negate(ranges)
         if ch.isdigit() and ch.isascii():
             return "char", self.digit_escape(ch, pos, in_class)
         if ch in _UNSUPPORTED_ESCAPES:
@@ -533,6 +568,24 @@ class _Parser:
         if ch.isascii() and ch.isalnum():
             raise self.error(f"bad escape \\{ch}", pos)
         return "char", ord(ch)
+
+    def property_escape(self, pos: int) -> Ranges:
+        """`\\p{Name}` for a Unicode general category (`L`, `Lu`, `Letter`,
+        `Uppercase_Letter`, `gc=L`, `General_Category=Letter`), from Python's `unicodedata`
+        (its Unicode version, which can trail ECMAScript engines' by a release)."""
+        end = self.p.find("}", self.i)
+        if self.peek() != "{" or end < 0:
+            raise self.error("bad escape \\p (expected \\p{Name})", pos)
+        name = self.p[self.i + 1:end]
+        self.i = end + 1
+        for prefix in ("gc=", "General_Category="):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        short = _CATEGORY_NAMES.get(name, name)
+        if short not in _CATEGORY_NAMES.values():
+            raise self.error(f"unsupported Unicode property {name!r} (general categories "
+                             f"only, e.g. \\p{{L}}, \\p{{Nd}})", pos)
+        return category_ranges(short)
 
     def hex_digits(self, count: int, pos: int, letter: str) -> int:
         digits = self.p[self.i:self.i + count]
