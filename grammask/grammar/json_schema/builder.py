@@ -25,7 +25,6 @@ import json
 import re
 from dataclasses import dataclass, fields
 from fractions import Fraction
-from math import ceil, floor, gcd
 from typing import Any
 
 from ...automata import compile_regex_dfa, dfa_ops
@@ -33,7 +32,7 @@ from ...errors import GrammarError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits
 from ..ir import Grammar, GrammarWarning, Rule, Terminal
 from .constraints import Collector, Constraints, Sub, json_equal
-from .numbers import integer_dfa, number_dfa
+from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
 
@@ -317,9 +316,14 @@ class GrammarBuilder:
                c.exclusive_maximum, tuple(c.multiple_of), excluded, c.non_integer)
 
         def make() -> Any:
-            dfa = self._integer_dfa(c) if integer else number_dfa(
-                c.minimum, c.maximum, c.exclusive_minimum, c.exclusive_maximum,
-                _lcm_fractions(c.multiple_of), path="#", limits=self.limits)
+            if integer:
+                dfa = integer_dfa(c.minimum, c.maximum, c.multiple_of or None,
+                                  exclusive_minimum=c.exclusive_minimum,
+                                  exclusive_maximum=c.exclusive_maximum, path="#",
+                                  limits=self.limits)
+            else:
+                dfa = number_dfa(c.minimum, c.maximum, c.exclusive_minimum, c.exclusive_maximum,
+                                 c.multiple_of or None, path="#", limits=self.limits)
             if c.non_integer:
                 dfa = dfa_ops.intersect(dfa, compile_regex_dfa(_NON_INTEGER), self.limits)
             if excluded:
@@ -332,16 +336,6 @@ class GrammarBuilder:
             return dfa
         return self._terminal(key, make, "integer" if integer else "number")
 
-    def _integer_dfa(self, c: Constraints) -> Any:
-        lo = _int_bound(c.minimum, c.exclusive_minimum, low=True)
-        hi = _int_bound(c.maximum, c.exclusive_maximum, low=False)
-        mult = None
-        if c.multiple_of:
-            mult = 1
-            for m in c.multiple_of:
-                mult = mult * m.numerator // gcd(mult, m.numerator)
-        return integer_dfa(lo, hi, mult if mult != 1 else None, path="#", limits=self.limits)
-
     def _terminal_alt(self, name: str | None) -> list[tuple[str, ...]]:
         return [] if name is None else [(name,)]
 
@@ -351,9 +345,7 @@ class GrammarBuilder:
             return self._terminal_of[key]
         try:
             dfa = make()
-        except SchemaError as exc:
-            if "empty" not in str(exc):
-                raise
+        except EmptyRange:
             dfa = None
         name = None
         if dfa is not None and not dfa_ops.is_empty(dfa):
@@ -464,26 +456,6 @@ def _number_literal_regex(v: Any) -> str | None:
     if frac:
         return f"{sign}{whole}\\.{frac}0*"
     return f"{sign}{whole}(\\.0+)?"
-
-
-def _int_bound(inclusive: Fraction | None, exclusive: Fraction | None, *, low: bool) -> int | None:
-    out: int | None = None
-    if inclusive is not None:
-        out = ceil(inclusive) if low else floor(inclusive)
-    if exclusive is not None:
-        e = floor(exclusive) + 1 if low else ceil(exclusive) - 1
-        out = e if out is None else (max(out, e) if low else min(out, e))
-    return out
-
-
-def _lcm_fractions(ms: list[Fraction]) -> Fraction | None:
-    if not ms:
-        return None
-    out = ms[0]
-    for m in ms[1:]:
-        num = out.numerator * m.numerator // gcd(out.numerator, m.numerator)
-        out = Fraction(num, gcd(out.denominator, m.denominator))
-    return out
 
 
 def _disjoint(a: Constraints, b: Constraints) -> bool:

@@ -40,7 +40,7 @@ Documented limitations (all under-approximations, never over-approximations):
   outgrows ``limits.max_dfa_states`` raises `LimitExceededError`.
 
 Errors: `SchemaError` at `path` (the pointer of the subschema holding the keywords) when no
-text qualifies -- its message contains "empty", which is how the schema builder tells an
+text qualifies -- as its subclass `EmptyRange`, which is how the schema builder tells an
 unsatisfiable number type from an unsupported one -- and at ``path + "/keyword"`` for a bad
 or unsupported value of one keyword. Bounds with more digits (integer part or fraction
 expansion) than ``limits.max_dfa_states`` raise `LimitExceededError` before any work.
@@ -80,7 +80,11 @@ Res = tuple[int, int]                # a multipleOf residue state, see `_Residue
 State = tuple[int, int, tuple[Cmp, ...], Res]
 """Product state: syntax, sign (1 = '-'), comparator states, residue state."""
 
-__all__ = ["JSON_NUMBER_REGEX", "MAX_RESIDUE_STATES", "integer_dfa", "number_dfa"]
+__all__ = ["JSON_NUMBER_REGEX", "MAX_RESIDUE_STATES", "EmptyRange", "integer_dfa", "number_dfa"]
+
+
+class EmptyRange(SchemaError):
+    """No JSON number satisfies the constraints: an empty language, not an unsupported one."""
 
 
 # ----------------------------------------------------------------------------- public API
@@ -359,11 +363,11 @@ def _build(fractions_allowed: bool, given: dict[str, Num | None], multiple_of: M
 
     rows, acc = _explore((_START, 0, (), (-1, 0)), step, accepting, path, limits)
     trimmed = _trim(rows, acc)
-    if trimmed is None:     # the word "empty" is how the schema builder recognises this case
+    if trimmed is None:
         what = ", ".join(f"{k}={v}" for k, v in [*given.items(), ("multipleOf", multiple_of)]
                          if v is not None)
         kind = "number" if fractions_allowed else "integer"
-        raise SchemaError(f"empty numeric range: no JSON {kind} satisfies {what}", path)
+        raise EmptyRange(f"empty numeric range: no JSON {kind} satisfies {what}", path)
     rows, acc = _minimize(*trimmed, len(_SYMBOLS))
     return _to_bytes(rows, acc)
 
