@@ -36,10 +36,12 @@ def object_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ..
     names = _ordered_names(c)
     if any(n in c.forbidden for n in c.required):
         return []
-    named = [_Named(n, _pair(b, c, n), n in c.required) for n in names]
+    names_c = _property_names(b, c)
+    allowed = _names_terminal(b, names_c) if c.property_names else None
+    named = [_Named(n, _pair(b, c, n, allowed), n in c.required) for n in names]
     if any(p.required and p.pair is None for p in named):
         return []
-    extras = _extra_pairs(b, c, names)
+    extras = _extra_pairs(b, c, names, names_c)
     body = _Automaton(b, c, named, extras).rules()
     if body is None:
         return []
@@ -55,9 +57,9 @@ def _ordered_names(c: Constraints) -> list[str]:
     return names
 
 
-def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub] | None:
-    """The schemas a property value must satisfy; None when such a property is forbidden
-    outright by `additionalProperties: false`-style rules (a `false` schema)."""
+def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub]:
+    """The schemas a property value must satisfy (a name outside `properties` when `name` is
+    None), given the patternProperties it matches."""
     subs: list[Sub] = list(c.properties.get(name, [])) if name is not None else []
     for pat in matched:
         subs += c.pattern_properties[pat]
@@ -71,21 +73,28 @@ def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub
     return subs
 
 
-def _pair(b: GrammarBuilder, c: Constraints, name: str) -> str | None:
-    if name in c.forbidden or not _name_allowed(b, c, name):
+def _pair(b: GrammarBuilder, c: Constraints, name: str, allowed: str | None) -> str | None:
+    """The rule `key ':' value` of a named property, or None when it cannot occur (forbidden,
+    refused by `propertyNames` — whose terminal is `allowed` — or closed out)."""
+    if name in c.forbidden:
         return None
-    matched = {p for p in c.pattern_properties if _search(b, p, name)}
+    if c.property_names and (allowed is None or
+                             not b.terminals[allowed].dfa.matches(_spelling(name))):
+        return None
+    matched = {p for p in c.pattern_properties if _search(p, name)}
     subs = _value_subs(c, name, matched)
     if name not in c.properties and not matched and not c.additional and \
             b.options.additional_properties is False and not c.unevaluated_properties:
         return None
-    if any(s is False for s, _ in subs or []):
+    if any(s is False for s, _ in subs):
         return None
     key = b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
-    value = b.value(subs or [(True, "#")])
-    rule = b._new_rule()
-    b.rules[rule] = [(key, b._punct[":"], value)]
-    return rule
+    return _pair_rule(b, key, subs)
+
+
+def _spelling(name: str) -> bytes:
+    """A property name's canonical JSON spelling (`json.dumps`, non-ASCII raw)."""
+    return json.dumps(name, ensure_ascii=False).encode("utf-8")
 
 
 def spelling_dfa(name: str) -> ByteDFA:
@@ -93,7 +102,7 @@ def spelling_dfa(name: str) -> ByteDFA:
     chain automaton. Keys are matched in this one spelling — other escapings of a declared
     name are refused (never accepted as an extra property: `_extra_pairs` excludes every
     spelling) — which keeps the lexer small where many names share a position."""
-    data = json.dumps(name, ensure_ascii=False).encode("utf-8")
+    data = _spelling(name)
     trans = np.full((len(data) + 1, 256), -1, np.int32)
     trans[np.arange(len(data)), np.frombuffer(data, np.uint8)] = np.arange(1, len(data) + 1)
     accepting = np.zeros(len(data) + 1, bool)
@@ -101,51 +110,46 @@ def spelling_dfa(name: str) -> ByteDFA:
     return ByteDFA(trans, accepting)
 
 
-def _name_allowed(b: GrammarBuilder, c: Constraints, name: str) -> bool:
+def _property_names(b: GrammarBuilder, c: Constraints) -> Constraints:
+    """`propertyNames` collected once per object (names are strings whatever its type
+    says); combinators inside it are refused."""
     if not c.property_names:
-        return True
-    term = _names_terminal(b, c)
-    return term is not None and b.terminals[term].dfa.matches(
-        json.dumps(name, ensure_ascii=False).encode("utf-8"))
-
-
-def _names_terminal(b: GrammarBuilder, c: Constraints) -> str | None:
-    """The string terminal for `propertyNames` (names are strings whatever its type says)."""
+        return Constraints()
     pn = b.collector.collect(c.property_names)
-    if pn.false or pn.any_of:
-        if pn.any_of:
-            raise SchemaError("propertyNames with anyOf/oneOf/not is not supported",
-                              c.property_names[0][1])
+    if pn.any_of:
+        raise SchemaError("propertyNames with anyOf/oneOf/not is not supported",
+                          c.property_names[0][1])
+    return pn
+
+
+def _names_terminal(b: GrammarBuilder, pn: Constraints) -> str | None:
+    """The string terminal of the names `propertyNames` allows (None: none is)."""
+    if pn.false:
         return None
     if pn.enum is not None:
         strings = [v for v in pn.enum if isinstance(v, str)]
         if not strings:
             return None
-        return b._terminal(("names", tuple(strings)), lambda: _union_literals(strings, b),
+        return b._terminal(("names", tuple(strings)), lambda: literals_dfa(strings),
                            "property name")
     return b._string_terminal(pn)
 
 
-def _union_literals(values: list[str], b: GrammarBuilder) -> Any:
-    return literals_dfa(values)
-
-
-def _search(b: GrammarBuilder, pattern: str, name: str) -> bool:
+def _search(pattern: str, name: str) -> bool:
     """Does the name match a patternProperties regex (ECMA search semantics)? Decided by the
     same automaton the grammar uses, so the two can never disagree."""
-    dfa = string_dfa(pattern=pattern, path="#/patternProperties")
-    return dfa.matches(json.dumps(name, ensure_ascii=False).encode("utf-8"))
+    return string_dfa(pattern=pattern, path="#/patternProperties").matches(_spelling(name))
 
 
-def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str]) -> list[str]:
+def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str],
+                 names_c: Constraints) -> list[str]:
     """Rules `key ':' value` for property names outside `names`, one per region of names
-    (which patternProperties they match)."""
+    (which patternProperties they match); `names_c` is the collected `propertyNames`."""
     pats = list(c.pattern_properties)
     if len(pats) > _MAX_PATTERN_PROPERTIES:
         raise SchemaError(f"more than {_MAX_PATTERN_PROPERTIES} patternProperties in one object "
                           f"are not supported", "#/patternProperties")
-    names_c = b.collector.collect(c.property_names) if c.property_names else Constraints()
-    if names_c.false or names_c.any_of or names_c.enum is not None:
+    if names_c.false or names_c.enum is not None:
         return _extra_pairs_enum(b, c, names, pats, names_c)
     taken = tuple(names) + tuple(sorted(c.forbidden - set(names)))
     out = []
@@ -181,7 +185,7 @@ def _region_subs(b: GrammarBuilder, c: Constraints, matched: set[str]) -> list[S
     if not matched and not c.additional and not c.unevaluated_properties and \
             b.options.additional_properties is False:
         return None
-    subs = _value_subs(c, None, matched) or []
+    subs = _value_subs(c, None, matched)
     if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
         return None
     return subs
@@ -197,9 +201,6 @@ def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats:
                       names_c: Constraints) -> list[str]:
     """propertyNames given as an enum (or refusing everything): each allowed extra name is a
     literal key with its own value schema."""
-    if names_c.any_of:
-        raise SchemaError("propertyNames with anyOf/oneOf is not supported",
-                          c.property_names[0][1])
     if names_c.false or names_c.enum is None:
         return []
     out = []
@@ -207,7 +208,7 @@ def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats:
         if not isinstance(name, str) or name in names or name in c.forbidden or \
                 name in names_c.not_values:
             continue
-        matched = {p for p in pats if _search(b, p, name)}
+        matched = {p for p in pats if _search(p, name)}
         subs = _region_subs(b, c, matched)
         term = b._terminal(("key", name), lambda n=name: spelling_dfa(n), json.dumps(name))
         if subs is not None and term is not None:
