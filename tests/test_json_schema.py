@@ -421,3 +421,31 @@ def test_random_schemas_never_accept_what_jsonschema_rejects(tok, encode, seed):
             value = _value(rng, 0, keys, hint)
             if accepts(compiled, encode, dumps(value)):
                 assert validator.is_valid(value), (schema, dumps(value))
+
+
+def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
+    """Lexer states where plain tokens are accepted without a walk (`plain_runs`) must scan
+    exactly like a full walk: single terminals (bounded and unbounded strings, a format) and
+    combined states (a declared name beside the string of other names)."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "maxLength": 7}, "b": {"type": "string", "pattern": "^[a-z ]*$"},
+        "c": {"type": "string"}, "d": {"type": "string", "format": "date-time"},
+        "name": {}, "named": {}}}
+    c = gm.compile_json_schema(schema, tok, cache=False)
+    text = dumps({"a": "abcdefg", "b": "hello world", "c": 'x"yé', "d": "2020-01-01T00:00:00Z",
+                  "named": 1})
+    assert accepts(c, encode, text)
+    checked = combined = 0
+    for lx in range(c.lexer.num_states):
+        limit = c._plain_limit(lx)
+        if limit <= 0:
+            continue
+        checked += 1
+        combined += len(c.lexer.members(lx)) > 1
+        args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
+        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit)
+        for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits"):
+            assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
+        assert (full.f0 is None) == (fast.f0 is None)
+    assert checked >= 10 and combined >= 5

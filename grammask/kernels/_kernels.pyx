@@ -858,45 +858,26 @@ def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
 
 # ---------------------------------------------------------------------------------------------
 # Plain-text successors (mask_cache.plain_runs.plain_closed).
-cdef int32_t _PLAIN_LEADS[8][2]
-cdef int32_t _PLAIN_CONTS[8][3][2]
-cdef int32_t _PLAIN_NCONT[8]
-_shapes = (((0xC2, 0xDF), ((0x80, 0xBF),)),
-           ((0xE0, 0xE0), ((0xA0, 0xBF), (0x80, 0xBF))),
-           ((0xE1, 0xEC), ((0x80, 0xBF), (0x80, 0xBF))),
-           ((0xED, 0xED), ((0x80, 0x9F), (0x80, 0xBF))),
-           ((0xEE, 0xEF), ((0x80, 0xBF), (0x80, 0xBF))),
-           ((0xF0, 0xF0), ((0x90, 0xBF), (0x80, 0xBF), (0x80, 0xBF))),
-           ((0xF1, 0xF3), ((0x80, 0xBF), (0x80, 0xBF), (0x80, 0xBF))),
-           ((0xF4, 0xF4), ((0x80, 0x8F), (0x80, 0xBF), (0x80, 0xBF))))
-for _i, ((_lo, _hi), _conts) in enumerate(_shapes):
-    _PLAIN_LEADS[_i][0] = _lo
-    _PLAIN_LEADS[_i][1] = _hi
-    _PLAIN_NCONT[_i] = len(_conts)
-    for _j, (_clo, _chi) in enumerate(_conts):
-        _PLAIN_CONTS[_i][_j][0] = _clo
-        _PLAIN_CONTS[_i][_j][1] = _chi
-
-
-def plain_successors(const int32_t[:, ::1] trans, int32_t s):
-    """The states one plain character (valid UTF-8, not a control, quote or backslash) leads
-    to from `s`, as a sorted list; None as soon as one plain character dies."""
+def plain_successors(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] ascii,
+                     const int32_t[:, :, ::1] shapes):
+    """The states one plain character leads to from `s`, as a sorted list; None as soon as
+    one plain character dies. Plain characters are the bytes `ascii` and the multi-byte UTF-8
+    sequences `shapes[k]` (per shape, the (lo, hi) range of each byte; unused rows lo = -1),
+    as `mask_cache.plain_runs` defines them."""
     cdef Py_ssize_t n = trans.shape[0]
     cdef int32_t b, t, c, k, j, i, lvl
     cdef int32_t[256] cur
     cdef int32_t[256] nxt
     cdef int32_t ncur, nnxt
     found = set()
-    for b in range(0x20, 0x80):
-        if b == 0x22 or b == 0x5C:
-            continue
-        t = trans[s, b]
+    for i in range(ascii.shape[0]):
+        t = trans[s, ascii[i]]
         if t < 0:
             return None
         found.add(t)
-    for k in range(8):
+    for k in range(shapes.shape[0]):
         ncur = 0
-        for b in range(_PLAIN_LEADS[k][0], _PLAIN_LEADS[k][1] + 1):
+        for b in range(shapes[k, 0, 0], shapes[k, 0, 1] + 1):
             t = trans[s, b]
             if t < 0:
                 return None
@@ -906,10 +887,12 @@ def plain_successors(const int32_t[:, ::1] trans, int32_t s):
             else:
                 cur[ncur] = t
                 ncur += 1
-        for lvl in range(_PLAIN_NCONT[k]):
+        for lvl in range(1, shapes.shape[1]):
+            if shapes[k, lvl, 0] < 0:
+                break
             nnxt = 0
             for i in range(ncur):
-                for c in range(_PLAIN_CONTS[k][lvl][0], _PLAIN_CONTS[k][lvl][1] + 1):
+                for c in range(shapes[k, lvl, 0], shapes[k, lvl, 1] + 1):
                     t = trans[cur[i], c]
                     if t < 0:
                         return None

@@ -18,23 +18,21 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..automata.regex_parser import MAX_CP
+from ..automata.utf8 import utf8_sequences
 from ..kernels import _kernels
 
 UNBOUNDED = 1 << 30
 _NONE, _DEAD = -2, -1           # step(): no common successor / every plain char dies
 _ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
-_CONT = (0x80, 0xBF)
-# UTF-8 shapes (RFC 3629): lead bytes, then the allowed range of each continuation byte.
-_SHAPES = (
-    ((0xC2, 0xDF), (_CONT,)),
-    ((0xE0, 0xE0), ((0xA0, 0xBF), _CONT)),
-    ((0xE1, 0xEC), (_CONT, _CONT)),
-    ((0xED, 0xED), ((0x80, 0x9F), _CONT)),
-    ((0xEE, 0xEF), (_CONT, _CONT)),
-    ((0xF0, 0xF0), ((0x90, 0xBF), _CONT, _CONT)),
-    ((0xF1, 0xF3), (_CONT, _CONT, _CONT)),
-    ((0xF4, 0xF4), ((0x80, 0x8F), _CONT, _CONT)),
-)
+# The multi-byte UTF-8 characters (RFC 3629, surrogates excluded) as byte-range sequences:
+# the lead bytes, then the allowed range of each continuation byte.
+_SEQUENCES = utf8_sequences(0x80, MAX_CP)
+_SHAPES = tuple((seq[0], seq[1:]) for seq in _SEQUENCES)
+# The same for the kernel: int32 [shapes, 4, 2], unused rows (-1, -1).
+_SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
+for _k, _seq in enumerate(_SEQUENCES):
+    _SHAPE_TABLE[_k, :len(_seq)] = _seq
 _lock = threading.Lock()
 _ladders: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
@@ -146,7 +144,7 @@ def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int
         s = todo.pop()
         if known.get(s) is True:
             continue
-        nxt = _kernels.plain_successors(trans, s)
+        nxt = _kernels.plain_successors(trans, s, _ASCII, _SHAPE_TABLE)
         if nxt is None:
             ok = False
             break
@@ -165,7 +163,7 @@ def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int
     return ok
 
 
-def plain_masks(trie) -> list[np.ndarray]:   # noqa: ANN001 - a TokenTrie (import cycle)
+def plain_masks(trie) -> list[np.ndarray]:
     """masks[L]: bitmask words of the plain tokens with at most L characters, for L up to the
     longest plain token (longer limits use the last mask)."""
     from ..kernels import bitmask_words
