@@ -87,6 +87,14 @@ class JsonSchemaOptions:
     max_branches: int = 1024
     max_depth: int = 64
 
+    def __post_init__(self) -> None:
+        if self.property_order not in ("schema", "any"):
+            raise GrammarError(f"property_order must be 'schema' or 'any', not "
+                               f"{self.property_order!r}")
+        if self.whitespace not in ("compact", "flexible"):
+            raise GrammarError(f"whitespace must be 'compact' or 'flexible', not "
+                               f"{self.whitespace!r}")
+
 
 class GrammarBuilder:
     """Builds one schema's grammar; use `schema_to_grammar`."""
@@ -357,11 +365,6 @@ class GrammarBuilder:
     def _punctuation(self) -> dict[str, str]:
         o = self.options
         ws = f"[ \\t\\n\\r]{{0,{o.max_whitespace}}}" if o.whitespace == "flexible" else ""
-        if o.property_order not in ("schema", "any"):
-            raise GrammarError(f"property_order must be 'schema' or 'any', not "
-                               f"{o.property_order!r}")
-        if o.whitespace not in ("compact", "flexible"):
-            raise GrammarError(f"whitespace must be 'compact' or 'flexible', not {o.whitespace!r}")
         texts = {"{": "{", "}": "}", "[": "[", "]": "]", ",": o.item_separator,
                  ":": o.key_separator, "true": "true", "false": "false", "null": "null"}
         out = {}

@@ -220,8 +220,7 @@ class Collector:
         if "minLength" in s:
             c.min_length = max(c.min_length, _count(s, "minLength", path))
         if "maxLength" in s:
-            n = _count(s, "maxLength", path)
-            c.max_length = n if c.max_length is None else min(c.max_length, n)
+            c.max_length = _tighter(c.max_length, _count(s, "maxLength", path), min)
         if "pattern" in s:
             p = s["pattern"]
             if not isinstance(p, str):
@@ -261,8 +260,7 @@ class Collector:
         if "minProperties" in s:
             c.min_properties = max(c.min_properties, _count(s, "minProperties", path))
         if "maxProperties" in s:
-            n = _count(s, "maxProperties", path)
-            c.max_properties = n if c.max_properties is None else min(c.max_properties, n)
+            c.max_properties = _tighter(c.max_properties, _count(s, "maxProperties", path), min)
         self._dependencies(c, s, path)
         if "unevaluatedProperties" in s:
             names: set[str] = set()
@@ -340,8 +338,7 @@ class Collector:
         if "minItems" in s:
             c.min_items = max(c.min_items, _count(s, "minItems", path))
         if "maxItems" in s:
-            n = _count(s, "maxItems", path)
-            c.max_items = n if c.max_items is None else min(c.max_items, n)
+            c.max_items = _tighter(c.max_items, _count(s, "maxItems", path), min)
         if "contains" in s:
             if c.contains:
                 raise SchemaError("two 'contains' in one allOf are not supported", path)
@@ -460,7 +457,8 @@ def _frac(v: Any) -> Fraction | None:
     return Fraction(str(v)) if isinstance(v, float) else Fraction(v)
 
 
-def _tighter(old: Fraction | None, new: Fraction | None, pick: Any) -> Fraction | None:
+def _tighter(old: Any, new: Any, pick: Any) -> Any:
+    """The tighter of two optional bounds (`pick` is min or max); None means unbounded."""
     if new is None:
         return old
     return new if old is None else pick(old, new)
