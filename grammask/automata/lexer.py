@@ -133,8 +133,10 @@ class Lexer:
         term = self.terminals[tid]
         if term.aux is not None:
             return None
+        # Every accepting state of one terminal emits the same kind (no counter), and the
+        # table's first rows already hold it.
         acc = np.flatnonzero(term.accepting)
-        emit = self._emit_of(((tid, int(acc[0])),)) if acc.shape[0] else DEAD
+        emit = int(self._table.emit[self._offset[tid] + acc[0]]) if acc.shape[0] else DEAD
         return tid, q, emit
 
     def alive_terminals(self, state: int) -> frozenset[int]:
