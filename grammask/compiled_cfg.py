@@ -85,7 +85,8 @@ class CompiledCFG(EngineBase):
                            max_lexer_states=limits.max_lexer_states)
         lexable = frozenset(self._tid[n] for n, t in grammar.terminals.items()
                             if t.pattern is not None)
-        self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent)
+        self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent,
+                                     TerminalParser.whitespace_of(grammar, self._tid))
         self._lex_start: dict[int, int] = {}
         self._config_ids: Interner[tuple[int, int]] = Interner()    # (parser, lexer) states
         self._configs = self._config_ids.keys
@@ -97,6 +98,9 @@ class CompiledCFG(EngineBase):
         self._boundary_memo: dict[int, int] = {}
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
+        self._with_deep: dict[tuple[int, bytes], StoredMask] = {}
+        self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
+        self._eos_flags[self._eos] = True
         self.deep_rechecks = 0
         self.masks_forgotten = 0
         self.window_misses = 0
@@ -128,7 +132,7 @@ class CompiledCFG(EngineBase):
                 if found is None:
                     if len(self._masks) >= self.limits.max_cached_masks:
                         self._forget_masks()
-                    found = self._interner.intern(self._exact_words(state))
+                    found = self._exact_mask(state)
                     self._masks[state] = found
         return found
 
@@ -138,17 +142,20 @@ class CompiledCFG(EngineBase):
         self._masks.clear()
         self._pairs.clear()
         self._virtual.clear()
+        self._with_deep.clear()
         self.masks_forgotten += 1
 
-    def _exact_words(self, state: int) -> np.ndarray:
+    def _exact_mask(self, state: int) -> StoredMask:
         """The mask of a real configuration. With LALR it comes from the configuration's
         *window* (the same top `mask_window` LR states on a sentinel bottom, shared by every
         configuration with that top of stack): its sure tokens as they are, its deep tokens —
-        those whose fate read below the window — rechecked here against the real stack."""
+        those whose fate read below the window — rechecked here against the real stack. The
+        result is the window's stored mask itself when no deep token survives, and otherwise
+        memoised per (window, surviving deep tokens): no dense copy or re-interning of a mask
+        another configuration already produced."""
         virtual = self._virtual_config(state)
         if virtual is None:
-            sure, deep = self._dense_pair(state, set())
-            return sure
+            return self._pair(state, set())[0]
         try:
             sure, deep_ids = self._pair(virtual, set())
         except _TooDeep:
@@ -156,16 +163,26 @@ class CompiledCFG(EngineBase):
         if sure is None or deep_ids.shape[0] > _MAX_DEEP:   # the window says too little
             self.window_misses += 1
             self._pairs.setdefault(virtual, None)
-            return self._dense_pair(state, set())[0]
-        words = self._interner.densify(sure)
+            return self._pair(state, set())[0]
+        if not deep_ids.shape[0]:
+            return sure
         self.deep_rechecks += int(deep_ids.shape[0])
-        if deep_ids.shape[0]:
-            p, lx = self._configs[state]
-            eos = np.isin(deep_ids, self._eos)
-            self._walk_ids(p, lx, deep_ids[~eos], words, words)
-            if eos.any() and self._can_end(p, lx):
-                self._set_eos(words)
-        return words
+        p, lx = self._configs[state]
+        hits = np.zeros(self._words, dtype=np.uint32)
+        is_eos = self._eos_flags[deep_ids]
+        self._walk_ids(p, lx, deep_ids[~is_eos], hits, hits)
+        if is_eos.any() and self._can_end(p, lx):
+            self._set_eos(hits)
+        survivors = self._ids_of(hits)
+        if not survivors.shape[0]:
+            return sure
+        key = (virtual, survivors.tobytes())
+        found = self._with_deep.get(key)
+        if found is None:
+            words = self._interner.densify(sure)
+            words |= hits
+            found = self._with_deep[key] = self._interner.intern(words)
+        return found
 
     def _virtual_config(self, state: int) -> int | None:
         """The window configuration of `state` (None without LALR windows)."""
