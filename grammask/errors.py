@@ -45,9 +45,12 @@ class GrammarError(GrammaskError, ValueError):
 
 
 class LimitExceededError(GrammarError):
-    """A documented limit (see `grammask.Limits`) was exceeded while compiling."""
+    """A documented limit (see `grammask.Limits`) was exceeded while compiling.
 
-    def __init__(self, limit: str, value: int, maximum: int, detail: str = "",
+    `limit` is the name of the `Limits` field, `maximum` its value and `value` what the input
+    needed (at least; seconds for `max_compile_seconds`, bytes for `max_memory_bytes`)."""
+
+    def __init__(self, limit: str, value: float, maximum: float, detail: str = "",
                  source: str | None = None, position: int | None = None) -> None:
         self.limit = limit
         self.value = value

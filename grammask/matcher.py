@@ -103,7 +103,11 @@ class Matcher:
     def accept_string(self, text: str | bytes) -> bool:
         """Advance by raw text (e.g. a jump-forward string) as one rollback step."""
         if isinstance(text, str):
-            data = text.encode("utf-8")
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError as exc:       # a lone surrogate: no UTF-8 spells it
+                raise MatcherError(f"accept_string: text is not valid Unicode ({exc.reason}, "
+                                   f"index {exc.start})") from None
         elif isinstance(text, (bytes, bytearray)):
             data = bytes(text)
         else:

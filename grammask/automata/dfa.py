@@ -38,7 +38,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import GrammarError, LimitExceededError
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import (DEFAULT_LIMITS, STATE_ROW_BYTES, Limits, charge_table, checkpoint,
+                      current_budget, table_states_left)
 from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, parse_regex,
                            recursion_headroom)
 from .utf8 import ranges_to_utf8
@@ -63,6 +64,7 @@ class ByteDFA:
             raise ValueError("ByteDFA needs trans of shape (n, 256) and accepting of shape (n,)")
         self.start = 0
         self._flat: memoryview | None = None
+        charge_table(self.trans.nbytes + self.accepting.nbytes, "a byte DFA")
 
     @property
     def num_states(self) -> int:
@@ -133,6 +135,13 @@ def code_point_dfa(node: Node, pattern: str,
         raise GrammarError("pattern matches no string", pattern, 0)
     rows, accepting = _minimize(*trimmed, alphabet.num_classes)
     return rows, accepting, alphabet
+
+
+def _memory_error(states: int, where: str) -> None:
+    """`max_memory_bytes` would be passed by a table of `states` more rows."""
+    budget = current_budget()
+    assert budget is not None
+    budget.memory_error(budget.used_bytes + states * STATE_ROW_BYTES, where)
 
 
 # ----------------------------------------------------------------------------- position sets
@@ -280,6 +289,8 @@ class _Positions:
         if cs == len(self.charsets):
             self.charsets.append(ranges)
         single = (len(self.charset_of), 1)
+        if not single[0] & 4095:
+            checkpoint("regex positions")
         self.charset_of.append(cs)
         self.follow.append(EMPTY)
         return False, single, single
@@ -421,11 +432,14 @@ def _determinize(pa: _Positions, alphabet: _Alphabet, limits: Limits,
     masks = _ClassMasks(pa, alphabet)
     union = _FollowUnion(pa.follow)
     max_states = limits.max_dfa_states
+    room = table_states_left()          # rows the memory budget still allows (None: any)
     start: PosSet = (0, 1)
     ids: dict[PosSet, int] = {start: 0}
     order = [start]
     rows: Rows = []
     for state in order:   # `order` grows while we iterate
+        if not len(rows) & 63:
+            checkpoint("regex determinisation")
         row: list[tuple[int, int]] = []
         cand = union(state)
         if cand[1]:
@@ -437,6 +451,8 @@ def _determinize(pa: _Positions, alphabet: _Alphabet, limits: Limits,
                         raise LimitExceededError(
                             "max_dfa_states", t + 1, max_states,
                             "the regex determinises to too many states", pattern, None)
+                    if room is not None and t >= room:
+                        _memory_error(t + 1, "regex determinisation")
                     order.append(nxt)
                 row.append((c, t))
         rows.append(row)
@@ -538,8 +554,12 @@ def _refine(rows: Rows, accepting: list[bool], k: int) -> list[int]:
             blocks.append(set(members))
             pending.append(set().union(*(incoming[s] for s in members)))
     stack = list(range(len(blocks)))
+    rounds = 0
     while stack:
         b = stack.pop()
+        rounds += 1
+        if not rounds & 63:
+            checkpoint("DFA minimisation")
         while pending[b]:
             c = pending[b].pop()
             inv_c = inv[c]
@@ -590,7 +610,12 @@ class _Utf8Expander:
         n = len(rows)
         interned: dict[tuple[tuple[int, int, int], ...], int] = {}
         edges: list[tuple[tuple[int, int, int], ...]] = []
+        room = table_states_left()
         for row in rows:
+            if not len(edges) & 63:
+                checkpoint("UTF-8 expansion")
+                if room is not None and len(edges) + len(interned) > room:
+                    _memory_error(len(edges) + len(interned), "UTF-8 expansion")
             shape, targets = self.shape(row)
             edges.append(self.instantiate(self.template(shape), targets, n, interned))
         edges.extend(interned)   # dicts keep insertion order = intermediate state ids

@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LimitExceededError
-from ..limits import DEFAULT_LIMITS, Limits
-from .dfa import ByteDFA, _minimize
+from ..limits import DEFAULT_LIMITS, Limits, checkpoint, table_states_left
+from .dfa import ByteDFA, _memory_error, _minimize
 
 __all__ = ["difference", "empty_dfa", "equivalent", "intersect", "is_empty", "minimize", "union"]
 
@@ -115,6 +115,7 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, limits: Limits, minimal: bool) -> 
     keep_b = op == "and"        # only intersection needs `b` alive to continue
     width = b.num_states + 1    # pair key: (pa + 1) * width + (pb + 1); -1 is the sink
     max_states = limits.max_dfa_states
+    room = table_states_left()  # rows the compile's memory budget still allows
     ids = {width + 1: 0}        # the pair (0, 0)
     pairs = [(0, 0)]
     table: list[list[int]] = []
@@ -122,6 +123,8 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, limits: Limits, minimal: bool) -> 
     dead_a = [-1] * k
     dead_b = [-1] * k
     for pa, pb in pairs:        # `pairs` grows while we iterate
+        if not len(table) & 63:
+            checkpoint("automaton product")
         ra = rows_a[pa] if pa >= 0 else dead_a
         rb = rows_b[pb] if pb >= 0 else dead_b
         in_a = pa >= 0 and acc_a[pa]
@@ -142,6 +145,8 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, limits: Limits, minimal: bool) -> 
                 if t >= max_states:
                     raise LimitExceededError("max_dfa_states", t + 1, max_states,
                                              "the product automaton has too many states")
+                if room is not None and t >= room:
+                    _memory_error(t + 1, "automaton product")
                 pairs.append((x, y))
             row.append(t)
         table.append(row)

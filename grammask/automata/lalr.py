@@ -377,14 +377,17 @@ def _build_table(prods: Productions, names: list[str]):
         rules.append(Rule(NonTerminal(names[prods.lhs[k]]), [symbol(s) for s in prods.rhs[k]],
                           order=k))
     conf = ParserConf(rules, {}, [_ROOT])
-    analyzer = LALR_Analyzer(conf, debug=True, strict=False)
+    from ..limits import interruptible      # max_compile_seconds inside Lark's analysis
+    with interruptible("Lark's LALR analysis"):
+        analyzer = LALR_Analyzer(conf, debug=True, strict=False)
     conflicts = _ConflictLog()
     level, propagate, handlers = lark_logger.level, lark_logger.propagate, lark_logger.handlers
     lark_logger.handlers = [conflicts]
     lark_logger.setLevel(logging.DEBUG)
     lark_logger.propagate = False           # collected here, not printed
     try:
-        analyzer.compute_lalr()
+        with interruptible("Lark's LALR analysis"):
+            analyzer.compute_lalr()
     except LarkGrammarError as exc:
         raise LalrUnavailable(str(exc).splitlines()[0]) from exc
     finally:

@@ -7,6 +7,7 @@ import os
 import re
 
 from ..errors import GrammarError
+from ..limits import DEFAULT_LIMITS, Limits
 from .gbnf_frontend import load_gbnf, load_gbnf_file
 from .ir import Grammar, GrammarWarning, Rule, SourcePos, Terminal
 from .lark_frontend import load_lark, load_lark_file
@@ -20,7 +21,8 @@ _GBNF_RULE = re.compile(r"^[ \t]*[a-zA-Z0-9-]+[ \t]*::=", re.MULTILINE)
 
 
 def load_grammar(source: str | os.PathLike[str], *, syntax: str | None = None,
-                 start: str | None = None, name: str | None = None) -> Grammar:
+                 start: str | None = None, name: str | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> Grammar:
     """Load a grammar into the IR from Lark EBNF or GBNF text, or from a file.
 
     `source` is a path when it is an `os.PathLike`, or a `str` naming an existing file (and
@@ -32,7 +34,8 @@ def load_grammar(source: str | os.PathLike[str], *, syntax: str | None = None,
     Lark's relative imports).
 
     GBNF is loaded with `collapse_regular=True`: regular rules become regex terminals, so the
-    lexer sees fewer, larger lexemes. No terminal of the result matches the empty string."""
+    lexer sees fewer, larger lexemes. No terminal of the result matches the empty string.
+    `limits` bounds what loading may build (GBNF repetitions and nesting, regex sizes)."""
     if syntax is not None and syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
     path = _as_path(source)
@@ -45,8 +48,8 @@ def load_grammar(source: str | os.PathLike[str], *, syntax: str | None = None,
             ("gbnf" if _GBNF_RULE.search(text) else "lark")
     if syntax == "gbnf":
         return load_gbnf(text, start=start or "root", name=label, collapse_regular=True,
-                         file=path)
-    return load_lark(text, start=start or "start", name=label)
+                         file=path, limits=limits)
+    return load_lark(text, start=start or "start", name=label, limits=limits)
 
 
 def _as_path(source: str | os.PathLike[str]) -> str | None:

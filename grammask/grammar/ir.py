@@ -21,6 +21,7 @@ an empty language, and returns warnings for unreachable rules and unused termina
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import GrammarError
@@ -76,6 +77,39 @@ class GrammarWarning:
         return f"{self.origin}: {self.message}" if self.origin else self.message
 
 
+def derivable(rules: Mapping[str, Iterable[tuple[str, ...]]], known: set[str]) -> set[str]:
+    """`known` grown by every rule with an alternative made only of known symbols, to the
+    fixpoint -- in time linear in the grammar's size (a counter of unknown symbols per
+    alternative; a naive loop over all rules per new symbol is quadratic on long chains)."""
+    known = set(known)
+    remaining: list[int] = []
+    owner: list[str] = []
+    uses: dict[str, list[int]] = {}
+    queue: list[str] = []
+    for name, alts in rules.items():
+        for alt in alts:
+            missing = {s for s in alt if s not in known}
+            if not missing:
+                if name not in known:
+                    known.add(name)
+                    queue.append(name)
+                continue
+            idx = len(remaining)
+            remaining.append(len(missing))
+            owner.append(name)
+            for s in missing:
+                uses.setdefault(s, []).append(idx)
+    while queue:
+        for idx in uses.get(queue.pop(), ()):
+            remaining[idx] -= 1
+            if remaining[idx] == 0:
+                name = owner[idx]
+                if name not in known:
+                    known.add(name)
+                    queue.append(name)
+    return known
+
+
 @dataclass
 class Grammar:
     """A context-free grammar over regex terminals (see the module docstring)."""
@@ -103,6 +137,26 @@ class Grammar:
                                f"string (empty language)", name=self._where(self.start))
         self.warnings = self._unreachable_warnings()
         return list(self.warnings)
+
+    def pruned(self) -> "Grammar":
+        """This grammar without the rules that derive no finite string (`r: "a" r`) and the
+        alternatives that use them: such an alternative can be entered but never finished,
+        so keeping it would let a parser accept prefixes no complete text extends. Returns
+        `self` when every rule is productive (the usual case); otherwise a copy with one
+        warning per dropped rule. The start rule must be productive (see `check`)."""
+        productive = self._productive()
+        dead = [n for n in self.rules if n not in productive]
+        if not dead:
+            return self
+        rules = {}
+        for name, rule in self.rules.items():
+            if name in productive:
+                alts = tuple(a for a in rule.alternatives if all(s in productive for s in a))
+                rules[name] = Rule(name, alts, rule.origin)
+        notes = [GrammarWarning(f"rule {n!r} derives no finite string; the alternatives "
+                                f"using it are dropped", self.rules[n].origin) for n in dead]
+        return Grammar(self.start, rules, dict(self.terminals), tuple(self.ignore), self.name,
+                       list(self.warnings) + notes)
 
     def stats(self) -> dict[str, int]:
         return {"rules": len(self.rules), "terminals": len(self.terminals),
@@ -146,15 +200,7 @@ class Grammar:
 
     def _fixpoint(self, known: set[str]) -> set[str]:
         """Grow `known` by every rule with an alternative made only of known symbols."""
-        changed = True
-        while changed:
-            changed = False
-            for rule in self.rules.values():
-                if rule.name not in known and any(
-                        all(s in known for s in alt) for alt in rule.alternatives):
-                    known.add(rule.name)
-                    changed = True
-        return known
+        return derivable({n: r.alternatives for n, r in self.rules.items()}, known)
 
     def _unreachable_warnings(self) -> list[GrammarWarning]:
         seen, stack = {self.start}, [self.start]

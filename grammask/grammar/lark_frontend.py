@@ -122,7 +122,8 @@ from lark.load_grammar import GrammarBuilder, PackageResource
 from ..automata import ByteDFA, CharSet, compile_regex_dfa, parse_regex
 from ..automata.dfa import _Alphabet, _minimize, _trim, code_point_dfa
 from ..automata.regex_parser import negate, normalize
-from ..errors import GrammarError
+from ..errors import GrammarError, LimitExceededError
+from ..limits import DEFAULT_LIMITS, Limits, checkpoint, interruptible
 from .ir import Grammar, GrammarWarning, Rule, SourcePos, Terminal
 
 __all__ = ["load_lark", "load_lark_file"]
@@ -133,15 +134,23 @@ MAX_SHORTEST_MATCH_REGEX = 50_000   # characters; the state-elimination output i
 
 # ============================================================================= public API
 def load_lark(text: str, *, start: str = "start", name: str = "<grammar>",
-              import_paths: list[str] | None = None) -> Grammar:
+              import_paths: list[str] | None = None,
+              limits: Limits = DEFAULT_LIMITS) -> Grammar:
     """Compile Lark EBNF `text` to the IR, rooted at rule `start`.
 
     `name` is used in error messages and source positions; when it is a file path, relative
     imports (`%import .other.rule`) resolve next to it (otherwise against the current
     directory, as Lark does). `import_paths` are searched before Lark's standard library.
+    `limits.max_grammar_rules` also bounds the alternatives Lark's EBNF expansion creates
+    (checked on the rule trees *before* Lark expands them: `a? b? c? ...` doubles per item).
     Raises `GrammarError` for every problem; warnings end up in `Grammar.warnings`."""
+    if not isinstance(text, str):
+        raise GrammarError(f"Lark grammar text must be a str, not {type(text).__name__}",
+                           name=name)
     src = _Source(text, name)
-    lark_grammar, terminals, lark_rules = _run_lark(src, start, list(import_paths or []))
+    lark_grammar, terminals, lark_rules = _run_lark(src, start, list(import_paths or []),
+                                                    limits)
+    checkpoint("the Lark front end")
     alternatives, priorities = _collect_rules(lark_rules)
     alternatives = _reachable(alternatives, start)
     origins = _Origins(src, lark_grammar)
@@ -150,7 +159,7 @@ def load_lark(text: str, *, start: str = "start", name: str = "<grammar>",
     needed = {s for alts in alternatives.values() for alt in alts for s in alt} | set(ignore)
     declared = [n for n, (tree, _p) in lark_grammar.term_defs if tree is None and n in needed]
     ir_terms, warnings, pending = _convert_terminals(
-        [t for t in terminals if t.name in needed], declared, origins, src)
+        [t for t in terminals if t.name in needed], declared, origins, src, limits)
     alternatives, ir_terms, ignore, empty = _split_empty_terminals(alternatives, ir_terms,
                                                                    ignore, origins)
     rules = {n: Rule(n, tuple(alts), origins.get(n)) for n, alts in alternatives.items()}
@@ -161,7 +170,8 @@ def load_lark(text: str, *, start: str = "start", name: str = "<grammar>",
     return grammar
 
 
-def load_lark_file(path: str | os.PathLike[str], *, start: str = "start") -> Grammar:
+def load_lark_file(path: str | os.PathLike[str], *, start: str = "start",
+                   limits: Limits = DEFAULT_LIMITS) -> Grammar:
     """`load_lark` on a file; its path names it and anchors its relative imports."""
     fspath = os.fspath(path)
     try:
@@ -169,7 +179,7 @@ def load_lark_file(path: str | os.PathLike[str], *, start: str = "start") -> Gra
             text = f.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise GrammarError(f"cannot read grammar file: {exc}", name=fspath) from exc
-    return load_lark(text, start=start, name=fspath)
+    return load_lark(text, start=start, name=fspath, limits=limits)
 
 
 # ============================================================================= source text
@@ -219,24 +229,96 @@ class _Source:
 
 
 # ============================================================================= running Lark
-def _run_lark(src: _Source, start: str,
-              import_paths: list[str]) -> tuple[LarkGrammar, list[TerminalDef],
-                                                list[LarkRule]]:
+def _run_lark(src: _Source, start: str, import_paths: list[str],
+              limits: Limits = DEFAULT_LIMITS) -> tuple[LarkGrammar, list[TerminalDef],
+                                                        list[LarkRule]]:
     """Lark's loader and EBNF compiler; every exception they raise becomes a GrammarError
     (Lark raises GrammarError, UnexpectedInput, FileNotFoundError and, on some malformed
-    input, plain Python errors from its internals)."""
+    input, plain Python errors from its internals -- RecursionError on deep nesting too).
+    Lark's code has no checkpoints of its own, so it runs `interruptible`."""
     paths: list[str | Callable[..., tuple[str, str]]] = list(import_paths)
     builder = GrammarBuilder(False, paths)
     try:
-        builder.load_grammar(src.text, src.name)
-        lark_grammar = builder.build()
-        _check_start(lark_grammar, start, src)
-        terminals, rules, _ignore = lark_grammar.compile([start], ())
+        with interruptible("Lark's grammar loader"):
+            builder.load_grammar(src.text, src.name)
+            lark_grammar = builder.build()
+            _check_start(lark_grammar, start, src)
+            _check_expansion(lark_grammar, limits, src)
+            terminals, rules, _ignore = lark_grammar.compile([start], ())
     except GrammarError:
         raise
+    except RecursionError as exc:
+        raise LimitExceededError("max_nesting", limits.max_nesting + 1, limits.max_nesting,
+                                 "the Lark grammar is nested too deeply", src.text, None
+                                 ) from exc
     except Exception as exc:
         raise _from_lark_error(exc, src, list(builder.used_files)) from exc
+    if len(rules) > limits.max_grammar_rules:
+        raise LimitExceededError("max_grammar_rules", len(rules), limits.max_grammar_rules,
+                                 "Lark's EBNF expansion produced too many alternatives")
     return lark_grammar, terminals, rules
+
+
+_EXPANSION_CAP = 1 << 62
+
+
+def _check_expansion(lark_grammar: LarkGrammar, limits: Limits, src: _Source) -> None:
+    """Estimate the alternatives Lark's `compile` will create (optional items `x?`/`[x]` and
+    inline groups multiply an alternative's expansions, `x~m..n` adds one per count) and
+    refuse before Lark spends exponential time and memory creating them."""
+    bound = limits.max_grammar_rules
+    total = 0
+    for name, _params, tree, _opts in lark_grammar.rule_defs:
+        if tree is None:
+            continue
+        n = _alternatives(tree, 0, limits)
+        total = min(total + n, _EXPANSION_CAP)
+        if total > bound:
+            raise LimitExceededError(
+                "max_grammar_rules", total, bound,
+                f"Lark's EBNF expansion of rule {str(name)!r} (optional items and groups "
+                f"multiply its alternatives) would produce too many alternatives", src.text,
+                src.definition(str(name)))
+
+
+def _alternatives(node: object, depth: int, limits: Limits) -> int:
+    """Upper estimate of the BNF alternatives one rule tree expands to (helper rules of
+    `*`/`+` included), capped at _EXPANSION_CAP."""
+    if depth > limits.max_nesting:
+        raise LimitExceededError("max_nesting", depth, limits.max_nesting,
+                                 "the Lark grammar's rules are nested too deeply")
+    data = getattr(node, "data", None)
+    children = getattr(node, "children", None)
+    if data is None or children is None:
+        return 1
+    if data == "expansions":
+        return min(sum(_alternatives(c, depth + 1, limits) for c in children), _EXPANSION_CAP)
+    if data == "expansion":
+        out = 1
+        for c in children:
+            out = min(out * _alternatives(c, depth + 1, limits), _EXPANSION_CAP)
+        return out
+    if data == "maybe":
+        return min(_alternatives(children[0], depth + 1, limits) + 1, _EXPANSION_CAP)
+    if data == "expr" and len(children) >= 2:
+        inner = _alternatives(children[0], depth + 1, limits)
+        op = str(children[1])
+        if op == "?":
+            return min(inner + 1, _EXPANSION_CAP)
+        if op == "~":
+            nums = [int(str(c)) for c in children[2:] if str(c).isdigit()]
+            lo, hi = (nums[0], nums[-1]) if nums else (1, 1)
+            if hi - lo > limits.max_repeat or hi > limits.max_repeat:
+                raise LimitExceededError("max_repeat", hi, limits.max_repeat,
+                                         "a Lark repetition x~m..n is too large")
+            out = 0
+            for k in range(lo, hi + 1):
+                out = min(out + min(inner ** min(k, 64), _EXPANSION_CAP), _EXPANSION_CAP)
+            return max(out, 1)
+        return 1                                  # x* / x+: a helper rule of its own
+    if data in ("alias", "value"):
+        return _alternatives(children[0], depth + 1, limits) if children else 1
+    return 1
 
 
 def _check_start(lark_grammar: LarkGrammar, start: str, src: _Source) -> None:
@@ -327,17 +409,15 @@ def _collect_rules(lark_rules: list[LarkRule]) -> tuple[dict[str, list[tuple[str
                                                        dict[str, int]]:
     """Merge Lark's one-expansion rules per origin, keeping expansion order; also collect
     rule priorities (`rule.2: ...`), which the IR has no place for."""
-    alternatives: dict[str, list[tuple[str, ...]]] = {}
+    alternatives: dict[str, dict[tuple[str, ...], None]] = {}   # ordered sets
     priorities: dict[str, int] = {}
     for r in lark_rules:
         origin = str(r.origin.name)
         alt = tuple(str(s.name) for s in r.expansion)
-        alts = alternatives.setdefault(origin, [])
-        if alt not in alts:
-            alts.append(alt)
+        alternatives.setdefault(origin, {})[alt] = None
         if r.options and r.options.priority:
             priorities[origin] = r.options.priority
-    return alternatives, priorities
+    return {n: list(alts) for n, alts in alternatives.items()}, priorities
 
 
 def _reachable(alternatives: dict[str, list[tuple[str, ...]]],
@@ -412,7 +492,8 @@ class _Pending:
 
 
 def _convert_terminals(term_defs: list[TerminalDef], declared: list[str], origins: _Origins,
-                       src: _Source) -> tuple[dict[str, Terminal], list[GrammarWarning],
+                       src: _Source, limits: Limits = DEFAULT_LIMITS
+                       ) -> tuple[dict[str, Terminal], list[GrammarWarning],
                                               list[_Pending]]:
     """IR terminals in Lark's order, declared (post-lexer) ones last; plus the terminals
     whose dropped lookaheads still need the grammar-level check."""
@@ -421,7 +502,8 @@ def _convert_terminals(term_defs: list[TerminalDef], declared: list[str], origin
     pending: list[_Pending] = []
     for tdef in term_defs:
         origin = origins.get(tdef.name)
-        conv = _terminal_pattern(tdef, origin, src)
+        checkpoint("the Lark front end's terminals")
+        conv = _terminal_pattern(tdef, origin, src, limits)
         terminals[tdef.name] = Terminal(tdef.name, conv.pattern, tdef.priority, conv.literal,
                                         origin)
         warnings += [GrammarWarning(f"terminal {tdef.name!r}: {n}", origin) for n in conv.notes]
@@ -446,7 +528,7 @@ class _Converted:
 
 
 def _terminal_pattern(tdef: TerminalDef, origin: SourcePos | None,
-                      src: _Source) -> _Converted:
+                      src: _Source, limits: Limits = DEFAULT_LIMITS) -> _Converted:
     """The IR pattern (and literal text, warning notes, dropped lookaheads) of one terminal."""
     lark_pattern = tdef.pattern
     try:
@@ -457,9 +539,15 @@ def _terminal_pattern(tdef: TerminalDef, origin: SourcePos | None,
     conv = _Converted("")
     try:
         conv = _translate(lark_pattern)
-        compile_regex_dfa(conv.pattern)
+        compile_regex_dfa(conv.pattern, limits)
         if conv.marked is not None:
-            compile_regex_dfa(conv.marked)
+            compile_regex_dfa(conv.marked, limits)
+    except LimitExceededError as exc:          # keep the type: it names the limit to raise
+        where = f" ({origin})" if origin else ""
+        raise LimitExceededError(exc.limit, exc.value, exc.maximum,
+                                 f"in terminal {tdef.name}{where}", src.text,
+                                 src.offset(origin.line, origin.column) if origin else None
+                                 ) from exc
     except GrammarError as exc:
         raise _terminal_error(tdef.name, origin, src,
                               _regex_problem(exc, lark_pattern, conv.pattern)) from exc

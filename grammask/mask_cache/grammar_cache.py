@@ -148,8 +148,14 @@ def _plain_json(value: Any, depth: int) -> bool:
     return False
 
 
+# Limits that decide whether a compile finishes, never what it produces: not part of keys
+# (a grammar built under a generous deadline is the same grammar under a tight one).
+_RESULT_NEUTRAL_LIMITS = frozenset({"max_compile_seconds", "max_memory_bytes"})
+
+
 def _limits_dict(limits: Any) -> dict[str, Any]:
-    return dataclasses.asdict(limits)
+    return {k: v for k, v in dataclasses.asdict(limits).items()
+            if k not in _RESULT_NEUTRAL_LIMITS}
 
 
 def json_schema_key_parts(schema: Any, options: Any, limits: Any) -> dict[str, Any] | None:

@@ -28,9 +28,9 @@ from fractions import Fraction
 from typing import Any
 
 from ...automata import compile_regex_dfa, dfa_ops
-from ...errors import GrammarError, SchemaError
-from ...limits import DEFAULT_LIMITS, Limits
-from ..ir import Grammar, GrammarWarning, Rule, Terminal
+from ...errors import GrammarError, LimitExceededError, SchemaError
+from ...limits import DEFAULT_LIMITS, Limits, checkpoint
+from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
 from .constraints import Collector, Constraints, Sub, json_equal
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver
@@ -380,6 +380,12 @@ class GrammarBuilder:
 
     def _new_rule(self) -> str:
         self._rules_made += 1
+        if self._rules_made > self.limits.max_grammar_rules:
+            raise LimitExceededError("max_grammar_rules", self._rules_made,
+                                     self.limits.max_grammar_rules,
+                                     "the schema's grammar has too many rules")
+        if not self._rules_made & 63:
+            checkpoint("the JSON Schema builder")
         return f"r{self._rules_made}"
 
     # -- objects and arrays (automata in objects.py) -------------------------------------------
@@ -403,8 +409,51 @@ def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
     if not isinstance(schema, (dict, bool)):
         raise SchemaError(f"a schema must be an object or a boolean, got "
                           f"{type(schema).__name__}", "#")
+    _check_json_data(schema)
     options = options or JsonSchemaOptions()
     return GrammarBuilder(schema, options, limits).build(schema)
+
+
+def _check_json_data(schema: Any) -> None:
+    """The schema must be JSON data: objects with string keys, arrays, strings that are valid
+    Unicode (no lone surrogates: `"\\udcff"` is legal JSON text but no UTF-8 output can
+    spell it), finite numbers, booleans and null. Iterative, so no depth can overflow it."""
+    todo: list[tuple[Any, str]] = [(schema, "#")]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    raise SchemaError(f"object keys must be strings, got {type(k).__name__} "
+                                      f"{k!r}", path)
+                _check_text(k, path)
+                todo.append((v, f"{path}/{_escape_pointer(k)}"))
+        elif isinstance(node, list):
+            todo.extend((v, f"{path}/{i}") for i, v in enumerate(node))
+        elif isinstance(node, str):
+            _check_text(node, path)
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                raise SchemaError(f"{node!r} is not a JSON number", path)
+        elif isinstance(node, tuple):
+            key = path.rsplit("/", 1)[-1]
+            raise SchemaError(f"{key} must be an array (a tuple is not JSON data)", path)
+        elif node is not None and not isinstance(node, (bool, int)):
+            raise SchemaError(f"{type(node).__name__} is not JSON data (expected an object, "
+                              f"array, string, number, boolean or null)", path)
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SchemaError(f"a string holds a lone surrogate ({text[exc.start]!r} at index "
+                          f"{exc.start}): not valid Unicode, so no UTF-8 text can match it",
+                          path) from None
+
+
+def _escape_pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -518,14 +567,7 @@ def _prune(rules: dict[str, list[tuple[str, ...]]], terminals: dict[str, Termina
            ) -> dict[str, list[tuple[str, ...]]]:
     """Drop rules that derive no finite string and alternatives that use them, then rules
     unreachable from start: every prefix the grammar allows can then be completed."""
-    productive = set(terminals)
-    changed = True
-    while changed:
-        changed = False
-        for name, alts in rules.items():
-            if name not in productive and any(all(s in productive for s in a) for a in alts):
-                productive.add(name)
-                changed = True
+    productive = derivable(rules, set(terminals))
     kept = {n: [a for a in alts if all(s in productive for s in a)]
             for n, alts in rules.items() if n in productive}
     reach, todo = {"start"} if "start" in kept else set(), ["start"] if "start" in kept else []

@@ -305,7 +305,12 @@ class Collector:
         for tagged, dep in deps.items():
             key, name = tagged.split("\0", 1)
             where = f"{path}/{key}/{_esc(name)}"
+            if isinstance(dep, list) != (key != "dependentSchemas") and key != "dependencies":
+                raise SchemaError(f"{key} values must be "
+                                  f"{'schemas' if key == 'dependentSchemas' else 'arrays'}", where)
             if isinstance(dep, list):
+                if not all(isinstance(d, str) for d in dep):
+                    raise SchemaError(f"{key}: the required names must be strings", where)
                 c.dependent_required.setdefault(name, set()).update(dep)
             else:
                 # name absent, or name present and the whole object valid against dep

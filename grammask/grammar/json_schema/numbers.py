@@ -61,7 +61,7 @@ import numpy as np
 
 from ...automata.dfa import ByteDFA, Rows, _minimize, _trim, compile_regex_dfa
 from ...errors import LimitExceededError, SchemaError
-from ...limits import DEFAULT_LIMITS, Limits
+from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 
 Num = int | float | Decimal | Fraction
 MultipleOf = Num | Iterable[Num] | None
@@ -397,6 +397,8 @@ def _explore(start: State, step: Callable[[State, int], State | None],
     order = [start]
     rows: Rows = []
     for state in order:                       # `order` grows while iterating
+        if not len(rows) & 255:
+            checkpoint("a number automaton")
         row = []
         for sym in range(len(_SYMBOLS)):
             nxt = step(state, sym)

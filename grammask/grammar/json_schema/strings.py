@@ -82,7 +82,7 @@ from ...automata.regex_parser import (
 )
 from ...automata.utf8 import ranges_to_utf8
 from ...errors import GrammarError, LimitExceededError, SchemaError
-from ...limits import DEFAULT_LIMITS, Limits
+from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ...memo import memo_by_bytes
 from .formats import format_regex
 
@@ -396,6 +396,8 @@ def _with_length(v: _CpDFA, lo: int, hi: int | None, limits: Limits) -> _CpDFA |
 
 
 def _check_states(n: int, limits: Limits) -> None:
+    if not n & 255:
+        checkpoint("a JSON string automaton")
     if n >= limits.max_dfa_states:
         raise LimitExceededError("max_dfa_states", n + 1, limits.max_dfa_states,
                                  "the string value automaton has too many states")
@@ -422,6 +424,8 @@ def _encode(v: _CpDFA, limits: Limits) -> ByteDFA:
     ranges_of: dict[tuple[int, ...], Ranges] = {}
     max_states = limits.max_dfa_states
     for s, row in enumerate(v.rows):
+        if not s & 255:
+            checkpoint("JSON string encoding")
         by_target: dict[int, list[int]] = {}
         for c, t in row:
             by_target.setdefault(t, []).append(c)
