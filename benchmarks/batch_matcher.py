@@ -219,9 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(f"{'workload':8} {'batch':>5} {'thr':>3} {'cold ms':>9} {'step ms':>9} {'p90':>9} "
               f"{'rows/s':>10} {'warm ms':>9} {'us/row':>8} {'rows/s':>10}   ({os.cpu_count()} cores)")
+    batches = [int(b) for b in args.batches.split(",")]
+    thread_counts = [int(t) for t in args.threads.split(",")]
     for wl in args.workloads.split(","):
-        for batch in [int(b) for b in args.batches.split(",")]:
-            for threads in [int(t) for t in args.threads.split(",")]:
+        for batch in batches:
+            for threads in thread_counts:
                 # fresh compiles for every setting: masks memoised by one setting must not
                 # make the next one look fast
                 t0 = time.perf_counter()
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not cases:
                     print(f"{wl}: no cases", file=sys.stderr)
                     break
-                if not args.json and batch == int(args.batches.split(",")[0]) and threads == int(args.threads.split(",")[0]):
+                first = (batch, threads) == (batches[0], thread_counts[0])
+                if not args.json and first:
                     print(f"# {wl}: {len(cases)} (grammar, text) cases, "
                           f"{len({id(c) for c, _ in cases})} grammars, set up in {time.perf_counter() - t0:.1f} s")
                 r = measure(cases, info.vocab_size, batch, threads, args.repeats, args.draws, args.seed)

@@ -69,7 +69,8 @@ BUILTIN_SCHEMAS = [
     ("weather", {"type": "object", "properties": {"location": {"type": "string"},
                                                   "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
                  "required": ["location", "unit"]}),
-    ("order", {"type": "object", "properties": {"item": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1},
+    ("order", {"type": "object", "properties": {"item": {"type": "string"},
+                                                "quantity": {"type": "integer", "minimum": 1},
                                                 "express": {"type": "boolean"}},
                "required": ["item", "quantity", "express"]}),
 ]

@@ -20,5 +20,13 @@ __all__ = [
     "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError", "SchemaError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
     "apply_token_bitmask_inplace", "compile_grammar", "compile_json_schema", "compile_regex", "fill_next_token_bitmask_batch",
-    "__version__",
+    "__version__", "GenerationResult", "GrammaskLogitsProcessor", "generate",
 ]
+
+
+def __getattr__(name: str):
+    """transformers helpers load on first use (they import torch and transformers)."""
+    if name in ("generate", "GrammaskLogitsProcessor", "GenerationResult"):
+        from .integrations import transformers as _hf
+        return getattr(_hf, name)
+    raise AttributeError(f"module 'grammask' has no attribute {name!r}")
