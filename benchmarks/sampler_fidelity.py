@@ -177,6 +177,46 @@ def _gcd_from_exact(exact, n: int, seed: int) -> SampleResult:
     return res
 
 
+def _line(task: Task, method: str, k_final: int, curve: dict, dist: dict, target: dict,
+          target_str: dict, decode, lp: float, res, sec: float | None,
+          timed_queries: int | None, base_method: str) -> dict:
+    """One JSON line."""
+    died = not dist
+    line = {"task": task.name, "method": method, "samples": k_final,
+            "kl": curve[k_final], "tv": None if died else total_variation(dist, target),
+            "mean_logprob": None if died else lp,
+            "checks_per_token": res.stats.checks_per_token if base_method in ("awrs", "smc") else None,
+            "seconds_per_sample": sec,
+            "kl_string": _kl(string_distribution(dist, decode), target_str),
+            "kl_by_samples": {str(k): v for k, v in curve.items()},
+            "lm_queries_timed": timed_queries,
+            "attempts_per_sample": (None if res.stats.attempts < 0 or base_method == "smc"
+                                    else res.stats.attempts / k_final)}
+    if base_method in ("awrs", "smc"):
+        line["log_ml"] = res.log_ml
+        line["ess"] = res.ess
+        line["mask_fallbacks_per_token"] = res.stats.mask_fallbacks / res.stats.proposal_steps
+    if died:
+        line["all_particles_died"] = True
+    return line
+
+
+def _log_line(log, line: dict, method: str, res, exact, exact_lp: float, curve: dict) -> None:
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+    cpt, sec = line["checks_per_token"], line["seconds_per_sample"]
+    log(f"  {method:9s} n={line['samples']:5d} KL {fmt(line['kl'], '.4f')}  TV {fmt(line['tv'], '.3f')}  "
+        f"KL(strings) {fmt(line['kl_string'], '.4f')}  mean logprob "
+        f"{fmt(line['mean_logprob'], '8.3f')} (exact {exact_lp:.3f})"
+        + ("  EVERY PARTICLE DIED" if line.get("all_particles_died") else "")
+        + (f"  checks/token {cpt:.2f} (+{line['mask_fallbacks_per_token']:.3f} masks)"
+           if cpt is not None else "")
+        + (f"  log_ml {res.log_ml:.3f} (exact {exact.log_z:.3f})" if "log_ml" in line else "")
+        + (f"  {sec:.3f} s/sample" if sec is not None else "")
+        + (f"  attempts/sample {line['attempts_per_sample']:.1f}"
+           if line["attempts_per_sample"] not in (None, 1.0) else "")
+        + "  KL by n: " + " ".join(f"{k}:{fmt(v, '.3f')}" for k, v in curve.items()))
+
+
 def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
     compiled = (grammask.compile_regex(task.grammar, info) if task.syntax == "regex"
                 else grammask.compile_grammar(task.grammar, info, syntax="gbnf"))
@@ -247,7 +287,14 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
                 lp = float(np.mean(res.logprobs))
             else:
                 lp = float(np.dot(w, np.where(np.isfinite(res.logprobs), res.logprobs, 0.0)))
-        # timing: cold next-token memo, empty continuation tree, warm prompt cache
+        # timing: cold next-token memo, empty continuation tree, warm prompt cache (smc-paper
+        # costs what smc does: not timed again)
+        if method == "smc-paper":
+            sec, timed_queries = None, None
+            lines.append(_line(task, method, k_final, curve, dist, target, target_str, decode, lp,
+                               res, sec, timed_queries, base_method))
+            _log_line(log, lines[-1], method, res, exact, exact_lp, curve)
+            continue
         base.clear_tree()
         tn = args.timing_particles if base_method == "smc" else args.timing_samples
         t1 = time.perf_counter()
@@ -263,38 +310,9 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
         except SamplerError as exc:
             log(f"  {method}: timing run gave up after {time.perf_counter() - t1:.0f} s ({exc})")
             sec = timed_queries = None
-        cpt = res.stats.checks_per_token if base_method in ("awrs", "smc") else None
-        died = not dist
-        line = {"task": task.name, "method": method, "samples": k_final,
-                "kl": curve[k_final], "tv": None if died else total_variation(dist, target),
-                "mean_logprob": None if died else lp, "checks_per_token": cpt,
-                "seconds_per_sample": sec,
-                "kl_string": _kl(string_distribution(dist, decode), target_str),
-                "kl_by_samples": {str(k): v for k, v in curve.items()},
-                "lm_queries_timed": timed_queries,
-                "attempts_per_sample": (None if res.stats.attempts < 0 or base_method == "smc"
-                                        else res.stats.attempts / k_final)}
-        if base_method in ("awrs", "smc"):
-            line["log_ml"] = res.log_ml
-            line["ess"] = res.ess
-            line["mask_fallbacks_per_token"] = res.stats.mask_fallbacks / res.stats.proposal_steps
-        lines.append(line)
-        if died:
-            line["all_particles_died"] = True
-        fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
-        log(f"  {method:5s} n={k_final:5d} KL {fmt(line['kl'], '.4f')}  TV {fmt(line['tv'], '.3f')}  "
-            f"KL(strings) {fmt(line['kl_string'], '.4f')}  mean logprob "
-            f"{fmt(line['mean_logprob'], '8.3f')} (exact {exact_lp:.3f})"
-            + ("  EVERY PARTICLE DIED" if died else "")
-            + (f"  checks/token {cpt:.2f} (+{line['mask_fallbacks_per_token']:.3f} masks)"
-               if cpt is not None else "")
-            + (f"  log_ml {res.log_ml:.3f} (exact {exact.log_z:.3f})" if base_method in ("awrs", "smc")
-               else "")
-            + (f"  {sec:.3f} s/sample" if sec is not None else "  timing: gave up")
-            + (f"  attempts/sample {line['attempts_per_sample']:.1f}"
-               if line["attempts_per_sample"] not in (None, 1.0) else "")
-            + "  KL by n: "
-            + " ".join(f"{k}:{fmt(v, '.3f')}" for k, v in curve.items()))
+        lines.append(_line(task, method, k_final, curve, dist, target, target_str, decode, lp,
+                           res, sec, timed_queries, base_method))
+        _log_line(log, lines[-1], method, res, exact, exact_lp, curve)
     return lines
 
 
@@ -422,20 +440,20 @@ def _svg_plot(tasks, series, colours, path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help=f"tasks {', '.join(QUICK)}; 200 samples, particles 10,100,300, GAD "
-                         f"cap 6 tokens")
+                    help=f"tasks {', '.join(QUICK)}; methods gcd,asap,awrs,smc; 200 samples, "
+                         f"particles 10,100,300, GAD cap 6 tokens, 5 timed samples / 50 particles")
     ap.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=None, help=f"default {','.join(METHODS)}")
     ap.add_argument("--samples", type=int, default=None, help="GCD/ASAp/AWRS samples (default 1000)")
     ap.add_argument("--particles", default=None, help="SMC particle counts (default 10,30,100,300,1000)")
     ap.add_argument("--gad-max-tokens", type=int, default=None, help="GAD truncation (default 8)")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--ess-threshold", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timing-samples", type=int, default=10)
+    ap.add_argument("--timing-samples", type=int, default=None, help="default 10 (quick: 5)")
     ap.add_argument("--attempts-per-sample", type=int, default=50,
                     help="GCD/ASAp restarts allowed per sample in the KL runs")
-    ap.add_argument("--timing-particles", type=int, default=100)
+    ap.add_argument("--timing-particles", type=int, default=None, help="default 100 (quick: 50)")
     ap.add_argument("--timing-attempts", type=int, default=2000,
                     help="GCD/ASAp restarts allowed in a timing run (GAD caps make GCD restart "
                          "often); a timing run that runs out reports null")
@@ -452,7 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.particles or ("10,100,300" if args.quick else "10,30,100,300,1000")
     args.particles = [int(x) for x in parts.split(",")]
     gad_cap = args.gad_max_tokens or (6 if args.quick else 8)
-    args.methods = [m for m in args.methods.split(",") if m]
+    args.methods = [m for m in (args.methods or ("gcd,asap,awrs,smc" if args.quick
+                                                 else ",".join(METHODS))).split(",") if m]
+    args.timing_samples = args.timing_samples or (5 if args.quick else 10)
+    args.timing_particles = args.timing_particles or (50 if args.quick else 100)
     for m in args.methods:
         if m not in METHODS:
             ap.error(f"unknown method {m!r}")

@@ -76,9 +76,12 @@ def sample(lm: Any, compiled: Any, prompt: Any, method: str = "gcd", n: int = 1,
     prompt: a string (needs ``tokenizer`` or a model that has one) or a sequence of token ids.
     method: ``"gcd"`` masked sampling (biased baseline); ``"asap"`` ASAp (converges to the exact
     conditional over repeated samples; pass ``trie`` to continue refining a previous call's
-    `ASApTrie`); ``"awrs"`` AWRS proposals with importance weights (GCD's distribution, plus
-    normalised weights and ``log_ml``); ``"smc"`` SMC with AWRS proposals, ``n`` particles,
-    resampling when the ESS falls below ``ess_threshold * n``.
+    `ASApTrie`); ``"awrs"`` importance sampling with ``n`` independent AWRS particles (their
+    tokens follow GCD's distribution exactly with ``awrs="recursive"``; the normalised
+    ``weights`` and ``log_ml`` correct it); ``"smc"`` SMC with AWRS proposals, ``n`` particles,
+    resampling when the ESS falls below ``ess_threshold * n``. If every particle dies (only
+    possible at the length cap without ``length_aware``), ``weights`` are all 0 and ``log_ml``
+    is ``-inf``.
     max_tokens: most text tokens per sample; every method targets
     ``P_T(y | y in L, |y| <= max_tokens)``. GCD/ASAp restart a sample that reaches the cap
     incomplete (at most ``max_attempts`` starts, default ``100 * n + 100``).
@@ -155,6 +158,7 @@ def sample(lm: Any, compiled: Any, prompt: Any, method: str = "gcd", n: int = 1,
     stats.lm_queries = cache.lm_queries
     stats.mask_calls = con.mask_calls
     stats.checks = con.checks
+    stats.lookahead_masks = con.lookahead_masks
     stats.seconds = time.perf_counter() - t0
     result.stats = stats
     return result

@@ -20,7 +20,8 @@ class SamplerStats:
     proposal_steps: tokens drawn by AWRS proposals (one per particle per step, stop tokens
     included): ``checks / proposal_steps`` is AWRS's checks per token.
     mask_fallbacks: AWRS steps that met ``mask_after`` rejections and used the full allowed set
-    (each also counted in mask_calls). attempts: samples started (GCD/ASAp restart a sample that
+    (each also counted in mask_calls). lookahead_masks: allowed sets the ``length_aware``
+    lookahead computed. attempts: samples started (GCD/ASAp restart a sample that
     hits the length cap incomplete; ``attempts - n`` of them were discarded). resamples: SMC
     resampling events."""
 
@@ -29,6 +30,7 @@ class SamplerStats:
     checks: int = 0
     proposal_steps: int = 0
     mask_fallbacks: int = 0
+    lookahead_masks: int = 0
     attempts: int = 0
     resamples: int = 0
     seconds: float = 0.0
