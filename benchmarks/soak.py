@@ -5,8 +5,8 @@
     python benchmarks/soak.py --skip-maskbench     # grammars only (a few minutes)
 
 Part 1, MaskBench: `benchmarks/maskbench.py --engine grammask` (its worker processes, its
-per-record `--timeout` and its kill-and-restart of a stuck or dead worker), run as a child of
-this script; its per-record JSONL is read back and classified.
+per-record `--timeout` and its kill-and-restart of a stuck or dead worker), called as a
+library so its per-record results (with each refusal's exception type) are classified here.
 Part 2, grammars: every `.lark`, `.gbnf` and `.ebnf` file under ../shared/data/grammars, each
 in a fresh worker process (`--grammar-timeout` wall-clock limit): compile against the Llama-3
 tokenizer with the default `Limits`, then `--grammar-walks` random walks of up to
@@ -29,9 +29,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -55,26 +53,21 @@ def _children_maxrss_mb() -> float:
 
 # ============================================================================ MaskBench
 def run_maskbench(args: argparse.Namespace) -> dict:
-    out = Path(tempfile.mkdtemp(prefix="soak-")) / "maskbench.jsonl"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "maskbench.py"), "--engine", "grammask",
-           "--json", "--out", str(out), "--workers", str(args.workers),
-           "--timeout", str(args.timeout)]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import maskbench as mbm
+    argv = ["--engine", "grammask", "--workers", str(args.workers), "--timeout",
+            str(args.timeout), "--quiet"]
     if args.sample:
-        cmd += ["--sample", str(args.sample), "--seed", str(args.seed)]
+        argv += ["--sample", str(args.sample), "--seed", str(args.seed)]
     t0 = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    runs, summaries, _header = mbm.run(mbm.parse_args(argv))   # its workers are our children
     wall = time.time() - t0
-    summary = {}
-    for line in proc.stdout.splitlines():
-        try:
-            summary = json.loads(line)
-        except ValueError:
-            pass
-    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    run, summary = runs[0], summaries[0]
+    rows = [r for r in run.results if r is not None]
     status = collections.Counter(r["status"] for r in rows)
-    crashes = [r for r in rows if r["status"] == "error" and "worker" in (r.get("detail") or "")
-               and "exited" in (r.get("detail") or "")]
-    hangs = [r for r in rows if r["status"] == "timeout" and "killed" in (r.get("detail") or "")]
+    detail = [(r, r.get("detail") or "") for r in rows]
+    crashes = [r for r, d in detail if r["status"] == "error" and "exited" in d]
+    hangs = [r for r, d in detail if r["status"] == "timeout" and "killed" in d]
     unexpected = [r for r in rows if r["status"] == "compile_error"
                   and r.get("error_type") not in GRAMMASK_ERRORS]
     instance_errors = [r for r in rows if r.get("errors")]
@@ -82,19 +75,22 @@ def run_maskbench(args: argparse.Namespace) -> dict:
         (r.get("compile_error") or "").split("limit exceeded: ")[1].split("=")[0]
         for r in rows if "limit exceeded: " in (r.get("compile_error") or ""))
     return {
-        "records": len(rows), "wall_s": round(wall, 1), "exit_code": proc.returncode,
+        "records": len(rows), "wall_s": round(wall, 1), "restarts": run.restarts,
         "status": dict(status), "crashes": len(crashes), "hangs": len(hangs),
         "timeouts": status.get("timeout", 0), "unexpected_exceptions": len(unexpected),
         "instance_errors": len(instance_errors), "limit_refusals": dict(limit_errors),
+        "refusal_types": dict(collections.Counter(r.get("error_type") for r in rows
+                                                  if r["status"] == "compile_error")),
         "invalid_accepted": status.get("invalidation_error", 0),
         "peak_rss_mb": round(_children_maxrss_mb(), 1),
         "tbm_us": summary.get("tbm_us"), "ttfm_us": summary.get("ttfm_us"),
         "examples": {"crash": [(r["id"], r.get("detail")) for r in crashes[:5]],
                      "hang": [(r["id"], r.get("detail")) for r in hangs[:5]],
+                     "timeout": [(r["id"], r.get("detail")) for r in rows
+                                 if r["status"] == "timeout"][:5],
                      "unexpected": [(r["id"], r.get("error_type"), r.get("compile_error"))
                                     for r in unexpected[:5]],
                      "instance_error": [(r["id"], r.get("detail")) for r in instance_errors[:5]]},
-        "stderr_tail": proc.stderr[-2000:] if proc.returncode else "",
     }
 
 
@@ -176,6 +172,7 @@ def run_grammars(args: argparse.Namespace) -> dict:
     t0 = time.time()
     queue = list(files)
     running: dict = {}
+    reported = 0
     while queue or running:
         while queue and len(running) < args.workers:
             path = queue.pop(0)
@@ -209,7 +206,8 @@ def run_grammars(args: argparse.Namespace) -> dict:
                 del running[p]
                 results.append({"path": rel, "outcome": "hang",
                                 "seconds": round(time.time() - started, 1)})
-        if not args.json and results and len(results) % 50 == 0 and running:
+        if not args.json and len(results) // 50 > reported:
+            reported = len(results) // 50
             print(f"  grammars: {len(results)}/{len(files)}", file=sys.stderr, flush=True)
     outcomes = collections.Counter(r["outcome"] for r in results)
     unexpected = [r for r in results if r["outcome"] == "exception"

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import fuzz_inputs as fz
 from grammask import GrammaskError
 
-EXAMPLES = int(os.environ.get("GRAMMASK_FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("GRAMMASK_FUZZ_EXAMPLES", "60"))
 # A compile past its deadline inside Lark's code is interrupted by an asynchronous exception
 # (grammask.limits.interruptible); when it lands in a gc callback (hypothesis installs one)
 # Python reports it as unraisable and the watchdog interrupts again 50 ms later.

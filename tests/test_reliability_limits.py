@@ -191,7 +191,7 @@ def test_deep_nesting_is_a_limit_error_never_a_recursion_error(depth: int) -> No
                                            BYTES, cache=False),
         "lark rule chain": lambda: gm.compile_grammar(
             "".join(f'r{i}: r{i + 1} | "a"\n' for i in range(depth)).replace("r0", "start", 1)
-            + f'r{depth}: "b"\n', BYTES, cache=False, limits=Limits(max_compile_seconds=5)),
+            + f'r{depth}: "b"\n', BYTES, cache=False, limits=Limits(max_compile_seconds=2)),
         "gbnf": lambda: gm.compile_grammar("root ::= " + "(" * depth + '"a"' + ")" * depth,
                                            BYTES, cache=False),
         "schema text": lambda: gm.compile_json_schema("[" * depth * 20 + "]" * depth * 20,

@@ -28,6 +28,7 @@ from fractions import Fraction
 from typing import Any
 
 from ...automata import compile_regex_dfa, dfa_ops
+from ...automata.regex_parser import recursion_headroom
 from ...errors import GrammarError, LimitExceededError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
@@ -411,7 +412,11 @@ def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
                           f"{type(schema).__name__}", "#")
     _check_json_data(schema)
     options = options or JsonSchemaOptions()
-    return GrammarBuilder(schema, options, limits).build(schema)
+    # The builder recurses per value level through constraints, combinators and references
+    # (~50 frames a level on real schemas): room for `max_depth` levels, so that limit --
+    # not a RecursionError -- is what deep schemas meet.
+    with recursion_headroom(options.max_depth * 8):
+        return GrammarBuilder(schema, options, limits).build(schema)
 
 
 def _check_json_data(schema: Any) -> None:
