@@ -181,3 +181,22 @@ def test_a_file_of_garbage_with_a_cache_name_is_rebuilt_once(tmp_path):
     assert [r.category for r in record] == [GrammaskCacheWarning]   # reported once
     assert cache.stats()["corrupt"] == 1 and cache.stats()["disk_hits"] == 2
     assert json.loads(json.dumps(cache.stats()))
+
+
+def test_in_memory_lru_is_bounded_in_bytes():
+    """Compiled grammars keep their memoised masks; the in-memory LRU drops the least
+    recently used ones once their `memory_bytes()` pass `max_memory_bytes` (newest kept)."""
+    tok = _tiny()
+    cache = GrammarCache(max_memory_bytes=1)                  # everything is too big
+    first = gm.compile_json_schema(SCHEMA, tok, cache=cache)
+    second = gm.compile_json_schema({"type": "array", "items": {"type": "string"}}, tok,
+                                    cache=cache)
+    stats = cache.stats()
+    assert stats["compiled_entries"] == 1 and stats["evicted_bytes"] > 0
+    assert gm.compile_json_schema({"type": "array", "items": {"type": "string"}}, tok,
+                                  cache=cache) is second       # the newest stayed
+    assert gm.compile_json_schema(SCHEMA, tok, cache=cache) is not first
+    roomy = GrammarCache(max_memory_bytes=None)
+    a = gm.compile_json_schema(SCHEMA, tok, cache=roomy)
+    gm.compile_json_schema({"type": "integer"}, tok, cache=roomy)
+    assert gm.compile_json_schema(SCHEMA, tok, cache=roomy) is a

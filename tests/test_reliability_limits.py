@@ -25,21 +25,20 @@ BYTES = gm.TokenizerInfo([bytes([b]) for b in range(256)] + [None], eos_token_id
 
 @contextmanager
 def at_most(seconds: float):
-    """Fail instead of hanging; also assert the block was quick."""
+    """Fail instead of hanging. A hang guard only, with 4x headroom over the block's expected
+    time: timings are measured in benchmarks/, never asserted (a loaded CI machine is slow)."""
     main = threading.current_thread() is threading.main_thread()
     if main:
         def on_alarm(signum, frame):
-            raise AssertionError(f"still running after {int(seconds) + 1} s")
+            raise AssertionError(f"still running after {int(4 * seconds) + 1} s")
         old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.alarm(int(seconds) + 1)
-    t0 = time.perf_counter()
+        signal.alarm(int(4 * seconds) + 1)
     try:
         yield
     finally:
         if main:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
-    assert time.perf_counter() - t0 < seconds
 
 
 def raises_limit(name: str, fn, seconds: float = 10.0) -> LimitExceededError:
