@@ -58,10 +58,19 @@ import numpy as np
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(_HERE))
 
-import grammask  # noqa: E402
-from grammask.samplers import (ASApTrie, CachedLM, SampleResult, SamplerError,  # noqa: E402
-                               TransformersLM, exact_distribution, kl_divergence, sample,
-                               string_distribution, total_variation)
+import grammask
+from grammask.samplers import (
+    ASApTrie,
+    CachedLM,
+    SamplerError,
+    SampleResult,
+    TransformersLM,
+    exact_distribution,
+    kl_divergence,
+    sample,
+    string_distribution,
+    total_variation,
+)
 
 
 def _shared_dir() -> str:
@@ -97,13 +106,15 @@ class Task:
 
 
 def _gad_task(family: str, name: str, max_tokens: int) -> Task:
-    src = open(os.path.join(GAD, "examples", "sygus", family, name + ".ebnf")).read()
+    with open(os.path.join(GAD, "examples", "sygus", family, name + ".ebnf")) as f:
+        src = f.read()
     m = re.match(r'root ::= "((?:[^"\\]|\\.)*) " Start "\)"\n', src)
     if m is None:
         raise SystemExit(f"unexpected root rule in {family}/{name}.ebnf")
     header = m.group(1).replace('\\"', '"')
     grammar = src.replace(m.group(0), 'root ::= " " Start ")"\n')
-    prompt = open(os.path.join(GAD, "prompts", family, name + ".txt")).read()
+    with open(os.path.join(GAD, "prompts", family, name + ".txt")) as f:
+        prompt = f.read()
     label = ("slia-" if family == "SLIA" else "bv4-") + name
     return Task(label, "gad", grammar, "gbnf", prompt, header, max_tokens)
 
@@ -202,7 +213,7 @@ def _line(task: Task, method: str, k_final: int, curve: dict, dist: dict, target
 
 
 def _log_line(log, line: dict, method: str, res, exact, exact_lp: float, curve: dict) -> None:
-    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)
     cpt, sec = line["checks_per_token"], line["seconds_per_sample"]
     log(f"  {method:9s} n={line['samples']:5d} KL {fmt(line['kl'], '.4f')}  TV {fmt(line['tv'], '.3f')}  "
         f"KL(strings) {fmt(line['kl_string'], '.4f')}  mean logprob "
@@ -231,7 +242,7 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
                                max_nodes=args.max_nodes, length_aware=la)
     t_exact = time.perf_counter() - t0
     target = exact.as_dict()
-    decode = lambda ids: info.decode_bytes(ids).decode("utf-8", "replace")  # noqa: E731
+    decode = lambda ids: info.decode_bytes(ids).decode("utf-8", "replace")
     target_str = string_distribution(target, decode)
     exact_lp = float(np.dot(exact.probs, exact.logp))
     top = np.argsort(-exact.probs)[:3]
@@ -411,10 +422,10 @@ def _svg_plot(tasks, series, colours, path) -> None:
         x0, x1 = min(xs), max(xs) + 1e-9
         y0, y1 = math.floor(min(ys)), math.ceil(max(ys)) + 1e-9
 
-        def X(v: float) -> float:
+        def X(v: float, ox: float = ox, x0: float = x0, x1: float = x1) -> float:
             return ox + pad + (math.log10(v) - x0) / (x1 - x0) * (W - pad - 10)
 
-        def Y(v: float) -> float:
+        def Y(v: float, oy: float = oy, y0: float = y0, y1: float = y1) -> float:
             return oy + H - pad + 10 - (math.log10(max(v, 1e-5)) - y0) / (y1 - y0) * (H - pad - 20)
 
         parts.append(f'<text x="{ox + W / 2}" y="{oy + 12}" text-anchor="middle">{t}</text>')
@@ -485,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown task {t!r}; choose from {', '.join(tasks)}")
 
     import torch
+
     from grammask.integrations.models import load_smollm2, tokenizer_info_for
 
     if args.threads:

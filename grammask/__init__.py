@@ -11,6 +11,7 @@ from .kernels import allocate_token_bitmask, apply_token_bitmask_inplace
 from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache.grammar_cache import GrammarCache, GrammaskCacheWarning
 from .matcher import Matcher, fill_next_token_bitmask_batch
+from .samplers import ASApTrie, SampleResult, SamplerError, sample
 from .tokenizer_info import TokenizerInfo, TokenKind
 
 __version__ = "0.1.0"
@@ -20,7 +21,7 @@ __all__ = [
     "InvalidTokenError", "LimitExceededError", "Limits", "Matcher", "MatcherError", "SchemaError",
     "TokenKind", "TokenizerError", "TokenizerInfo", "allocate_token_bitmask",
     "apply_token_bitmask_inplace", "compile_grammar", "compile_json_schema", "compile_regex", "fill_next_token_bitmask_batch",
-    "__version__", "GenerationResult", "GrammaskLogitsProcessor", "generate",
+    "__version__", "ASApTrie", "SampleResult", "SamplerError", "sample", "GenerationResult", "GrammaskLogitsProcessor", "generate",
 ]
 
 

@@ -12,8 +12,16 @@ import numpy as np
 import pytest
 
 import grammask
-from grammask.samplers import (ASApTrie, CallableLM, SamplerError, awrs_step, exact_distribution,
-                               kl_divergence, sample, total_variation)
+from grammask.samplers import (
+    ASApTrie,
+    CallableLM,
+    SamplerError,
+    awrs_step,
+    exact_distribution,
+    kl_divergence,
+    sample,
+    total_variation,
+)
 from grammask.samplers.lm import TransformersLM
 
 # --------------------------------------------------------------------------- toy models
@@ -128,7 +136,7 @@ def test_gcd_reproduces_its_known_bias():
 
 
 def test_asap_converges_to_the_exact_conditional(toy):
-    info, compiled, lm, exact = toy
+    _, compiled, lm, exact = toy
     target = exact.as_dict()
     trie = ASApTrie()
     warm = sample(lm, compiled, [0], method="asap", n=300, max_tokens=6, seed=1, trie=trie)
@@ -248,7 +256,7 @@ def test_awrs_nothing_allowed_gives_weight_zero():
 
 @pytest.mark.parametrize("estimator", ["adaptive", "recursive"])
 def test_awrs_marginal_likelihood_is_unbiased(toy, estimator):
-    info, compiled, lm, exact = toy
+    _, compiled, lm, exact = toy
     runs = 1000
     est = np.empty(runs)
     for i in range(runs):
@@ -261,7 +269,7 @@ def test_awrs_marginal_likelihood_is_unbiased(toy, estimator):
 
 
 def test_awrs_counts_checks_per_token(toy):
-    info, compiled, lm, exact = toy
+    info, compiled, lm, _ = toy
     r = sample(lm, compiled, [0], method="awrs", n=200, max_tokens=6, seed=0)
     assert r.stats.proposal_steps > 0 and r.stats.mask_calls == 0
     assert 1.0 <= r.stats.checks_per_token <= info.vocab_size
@@ -274,7 +282,7 @@ def test_awrs_counts_checks_per_token(toy):
 
 @pytest.mark.parametrize("estimator", ["adaptive", "recursive"])
 def test_smc_weights_give_the_exact_conditional(toy, estimator):
-    info, compiled, lm, exact = toy
+    _, compiled, lm, exact = toy
     target = exact.as_dict()
     n = 4000
     res = sample(lm, compiled, [0], method="smc", n=n, max_tokens=6, seed=4, ess_threshold=0.5,
@@ -340,7 +348,7 @@ def test_length_aware_cap_changes_cost_not_target(toy):
 
 
 def test_same_seed_same_samples(toy):
-    info, compiled, lm, exact = toy
+    _, compiled, lm, _ = toy
     for method in ("gcd", "asap", "awrs", "smc"):
         a = sample(lm, compiled, [0], method=method, n=30, max_tokens=6, seed=11)
         b = sample(lm, compiled, [0], method=method, n=30, max_tokens=6, seed=11)

@@ -17,12 +17,27 @@ from .api import METHODS, sample
 from .asap import ASApTrie
 from .awrs import AwrsDraw, awrs_step
 from .errors import SamplerError
-from .exact import (ExactDistribution, exact_distribution, kl_divergence, string_distribution,
-                    total_variation)
+from .exact import ExactDistribution, exact_distribution, kl_divergence, string_distribution, total_variation
 from .lm import CachedLM, CallableLM, LanguageModel, TransformersLM, as_language_model
 from .result import SampleResult, SamplerStats
 
-__all__ = ["ASApTrie", "AwrsDraw", "CachedLM", "CallableLM", "ExactDistribution", "LanguageModel", "METHODS",
-           "SampleResult", "SamplerError", "SamplerStats", "TransformersLM", "as_language_model",
-           "awrs_step", "exact_distribution", "kl_divergence", "sample", "string_distribution",
-           "total_variation"]
+__all__ = [
+                    "METHODS",
+                    "ASApTrie",
+                    "AwrsDraw",
+                    "CachedLM",
+                    "CallableLM",
+                    "ExactDistribution",
+                    "LanguageModel",
+                    "SampleResult",
+                    "SamplerError",
+                    "SamplerStats",
+                    "TransformersLM",
+                    "as_language_model",
+                    "awrs_step",
+                    "exact_distribution",
+                    "kl_divergence",
+                    "sample",
+                    "string_distribution",
+                    "total_variation",
+]

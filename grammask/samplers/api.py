@@ -24,7 +24,7 @@ from .next_token import NextTokenCache
 from .result import SampleResult, SamplerStats
 from .smc import run_smc
 
-__all__ = ["sample", "METHODS", "prepare_prompt"]
+__all__ = ["METHODS", "prepare_prompt", "sample"]
 
 METHODS = ("gcd", "asap", "awrs", "smc")
 RESAMPLING = ("systematic", "multinomial")
@@ -42,7 +42,7 @@ def prepare_prompt(lm: LanguageModel, prompt: Any, vocab_size: int) -> tuple[int
         ids = lm.encode(prompt)
     elif isinstance(prompt, (bytes, bytearray)):
         raise SamplerError("prompt must be a str or a sequence of token ids, not bytes")
-    elif isinstance(prompt, Sequence) or isinstance(prompt, np.ndarray):
+    elif isinstance(prompt, (Sequence, np.ndarray)):
         ids = list(prompt)
     else:
         raise SamplerError(f"prompt must be a str or a sequence of token ids, got "

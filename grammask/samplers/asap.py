@@ -127,7 +127,7 @@ class ASApTrie:
                            "nodes": nodes})
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "ASApTrie":
+    def from_json(cls, text: str | bytes) -> ASApTrie:
         try:
             data = json.loads(text)
             if data.get("format") != _FORMAT:
@@ -168,7 +168,7 @@ class ASApTrie:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "ASApTrie":
+    def from_bytes(cls, data: bytes) -> ASApTrie:
         try:
             z = np.load(io.BytesIO(data), allow_pickle=False)
             meta = json.loads(bytes(z["meta"]).decode())

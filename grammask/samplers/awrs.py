@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AwrsDraw", "awrs_step", "EXACT_BELOW", "ORDER_AFTER", "MASK_AFTER"]
+__all__ = ["EXACT_BELOW", "MASK_AFTER", "ORDER_AFTER", "AwrsDraw", "awrs_step"]
 
 EXACT_BELOW = 1e-6
 ORDER_AFTER = 16

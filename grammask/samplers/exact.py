@@ -33,8 +33,13 @@ from .errors import SamplerError
 from .lm import as_language_model
 from .next_token import NextTokenCache
 
-__all__ = ["ExactDistribution", "exact_distribution", "kl_divergence", "total_variation",
-           "string_distribution"]
+__all__ = [
+    "ExactDistribution",
+    "exact_distribution",
+    "kl_divergence",
+    "string_distribution",
+    "total_variation",
+]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .errors import SamplerError
 from .next_token import NextTokenCache
 from .result import SamplerStats
 
-__all__ = ["sample_gcd", "draw_index"]
+__all__ = ["draw_index", "sample_gcd"]
 
 
 def draw_index(rng: np.random.Generator, weights: np.ndarray, total: float) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import SamplerError
 
-__all__ = ["LanguageModel", "CallableLM", "TransformersLM", "CachedLM", "as_language_model"]
+__all__ = ["CachedLM", "CallableLM", "LanguageModel", "TransformersLM", "as_language_model"]
 
 Ids = tuple[int, ...]
 

@@ -37,7 +37,7 @@ from .constraint import Constraint
 from .next_token import NextTokenCache
 from .result import SamplerStats
 
-__all__ = ["run_smc", "resample_indices", "Particle"]
+__all__ = ["Particle", "resample_indices", "run_smc"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Particle:
     done: bool = False
     alive: bool = True
 
-    def copy(self) -> "Particle":
+    def copy(self) -> Particle:
         return Particle(self.tokens, None if self.matcher is None else self.matcher.fork(),
                         self.logw, self.logprob, self.done, self.alive)
 
