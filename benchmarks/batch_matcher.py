@@ -46,6 +46,7 @@ _ROOT = os.path.dirname(_HERE)
 sys.path.insert(0, _ROOT)
 
 import numpy as np
+from shared_paths import find_shared
 
 from grammask import (
     Matcher,
@@ -58,13 +59,10 @@ from grammask import (
 
 
 def shared_dir() -> str:
-    env = os.environ.get("GRAMMASK_SHARED")
-    if env:
-        return env
-    for cand in (os.path.join(os.path.dirname(_ROOT), "shared"), "/work/shared"):
-        if os.path.isdir(cand):
-            return cand
-    raise SystemExit("../shared not found (set GRAMMASK_SHARED)")
+    found = find_shared()
+    if found is None:
+        raise SystemExit("../shared not found (set GRAMMASK_SHARED)")
+    return found
 
 
 def load_tokenizer(path: str | None) -> tuple[TokenizerInfo, Any]:

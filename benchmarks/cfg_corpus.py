@@ -57,21 +57,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from shared_paths import BESIDE_REPO, find_shared
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
 
 
-def _shared_dir() -> str:
-    env = os.environ.get("GRAMMASK_SHARED")
-    if env:
-        return env
-    for cand in (os.path.join(os.path.dirname(_ROOT), "shared"), "/work/shared"):
-        if os.path.isdir(cand):
-            return cand
-    return os.path.join(os.path.dirname(_ROOT), "shared")
-
-
-SHARED = _shared_dir()
+SHARED = find_shared() or BESIDE_REPO
 DATA = os.path.join(SHARED, "data")
 GRAMMARS = os.path.join(DATA, "grammars")
 INPUTS = os.path.join(_HERE, "cfg_inputs")

@@ -59,6 +59,9 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
 sys.path.insert(0, _ROOT)
+
+from shared_paths import find_shared
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -79,14 +82,7 @@ PROMPT = ("Produce a JSON object that is valid against this JSON Schema. Fill it
 SCHEMA_FILES = ("Glaiveai2K", "Github_easy")
 
 
-def shared_dir() -> str | None:
-    env = os.environ.get("GRAMMASK_SHARED")
-    if env:
-        return env
-    for cand in (os.path.join(os.path.dirname(_ROOT), "shared"), "/work/shared"):
-        if os.path.isdir(cand):
-            return cand
-    return None
+shared_dir = find_shared     # the shared folder, or None (e2e skips what needs it)
 
 
 def load_schemas(n: int, seed: int, max_chars: int = 700) -> list[tuple[str, dict]]:

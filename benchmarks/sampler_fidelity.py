@@ -8,8 +8,12 @@ prefix's next-token distribution from the model, stop probability included), the
 samples and its empirical distribution is compared with the target:
 
 * gcd   -- masked decoding; KL of its first k samples, k = 10, 20, 50, ... --samples.
-* asap  -- ASAp with one trie refined over the run; KL of its first k samples (the early,
-           GCD-like samples included, as in the paper's curves).
+* asap  -- ASAp with one trie refined over the run (`sample`'s default one-step lookahead
+           bounds); KL of its first k samples (the early samples included, as in the paper's
+           curves), and the KL of its *next-draw* distribution after k samples
+           (`asap_distribution`: free of sampling noise, the same kind of number as GCD's
+           exact KL).
+* asap-paper -- the same with ``lookahead=0``: the paper's ASAp (every unvisited bound 1).
 * awrs  -- AWRS importance sampling (no resampling): the first k particles, self-normalised.
 * smc   -- SMC with AWRS proposals, one run per particle count in --particles (the adaptive
            weighted-set AWRS estimator, `sample`'s default).
@@ -58,6 +62,8 @@ import numpy as np
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(_HERE))
 
+from shared_paths import BESIDE_REPO, find_shared
+
 import grammask
 from grammask.samplers import (
     ASApTrie,
@@ -65,6 +71,7 @@ from grammask.samplers import (
     SamplerError,
     SampleResult,
     TransformersLM,
+    asap_distribution,
     exact_distribution,
     kl_divergence,
     sample,
@@ -72,18 +79,7 @@ from grammask.samplers import (
     total_variation,
 )
 
-
-def _shared_dir() -> str:
-    env = os.environ.get("GRAMMASK_SHARED")
-    if env:
-        return env
-    for cand in (os.path.join(os.path.dirname(os.path.dirname(_HERE)), "shared"), "/work/shared"):
-        if os.path.isdir(cand):
-            return cand
-    return os.path.join(os.path.dirname(os.path.dirname(_HERE)), "shared")
-
-
-GAD = os.path.join(_shared_dir(), "data", "grammars", "gad-asap")
+GAD = os.path.join(find_shared() or BESIDE_REPO, "data", "grammars", "gad-asap")
 
 GAD_SLIA = ["bikes", "dr-name", "firstname", "lastname"]
 GAD_BV4 = ["find_inv_bvsge_bvadd_4bit", "find_inv_bvsge_bvand_4bit",
@@ -91,7 +87,7 @@ GAD_BV4 = ["find_inv_bvsge_bvadd_4bit", "find_inv_bvsge_bvand_4bit",
 TOY = ["binary5-0", "binary5-1", "binary3", "animal", "colour-fruit"]
 QUICK = ["binary5-0", "animal", "slia-bikes", "bv4-find_inv_bvsge_bvadd_4bit"]
 
-METHODS = ("gcd", "asap", "awrs", "smc", "smc-paper")
+METHODS = ("gcd", "asap", "asap-paper", "awrs", "smc", "smc-paper")
 
 
 @dataclass
@@ -259,7 +255,8 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
     n = args.samples
     for method in args.methods:
         curve: dict[int, float] = {}
-        base_method = "smc" if method.startswith("smc") else method
+        base_method = "smc" if method.startswith("smc") else \
+            "asap" if method.startswith("asap") else method
         extra = {"awrs": "recursive"} if method == "smc-paper" else {}
         if base_method == "smc":
             runs = [(k, sample(memo, compiled, prompt, method="smc", n=k,
@@ -274,12 +271,15 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
             w = res.weights
             lp = float(np.dot(w, np.where(np.isfinite(res.logprobs), res.logprobs, 0.0)))
         else:
-            kw = {"trie": ASApTrie()} if method == "asap" else {}
             try:
-                res = sample(memo, compiled, prompt, method=method, n=n,
-                             max_tokens=task.max_tokens, temperature=args.temperature,
-                             seed=args.seed, max_attempts=args.attempts_per_sample * n,
-                             length_aware=la, **kw)
+                if base_method == "asap":
+                    res, next_draw = _asap_run(memo, compiled, prompt, task, args, exact, target,
+                                               0 if method == "asap-paper" else args.asap_lookahead)
+                else:
+                    res = sample(memo, compiled, prompt, method=method, n=n,
+                                 max_tokens=task.max_tokens, temperature=args.temperature,
+                                 seed=args.seed, max_attempts=args.attempts_per_sample * n,
+                                 length_aware=la)
             except SamplerError as exc:
                 if method != "gcd":
                     raise
@@ -315,7 +315,10 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
                            seed=args.seed + 1, max_attempts=args.timing_attempts,
                            length_aware=la,
                            **({"ess_threshold": args.ess_threshold} if base_method == "smc"
-                              else {}), **extra)
+                              else {}),
+                           **({"lookahead": 0 if method == "asap-paper" else args.asap_lookahead}
+                              if base_method == "asap" else {}),
+                           **extra)
             sec: float | None = (time.perf_counter() - t1) / tn
             timed_queries: int | None = timed.stats.lm_queries
         except SamplerError as exc:
@@ -323,22 +326,56 @@ def run_task(task: Task, model, tok, info, args, log) -> list[dict]:
             sec = timed_queries = None
         lines.append(_line(task, method, k_final, curve, dist, target, target_str, decode, lp,
                            res, sec, timed_queries, base_method))
+        if base_method == "asap":
+            lines[-1]["next_draw_kl_by_samples"] = {str(k): v for k, v in next_draw.items()}
+            log("  asap next-draw KL by n: " + " ".join(f"{k}:{v:.3f}" for k, v in next_draw.items()))
         _log_line(log, lines[-1], method, res, exact, exact_lp, curve)
     return lines
 
 
+def _asap_run(memo, compiled, prompt, task: Task, args, exact, target: dict,
+              lookahead: int | None):
+    """ASAp with one trie over the run, in chunks ending at the checkpoints; after each chunk
+    the KL of ASAp's *next-draw* distribution (`asap_distribution`: no sampling noise, the
+    same kind of number as GCD's exact KL) is recorded next to the empirical KL."""
+    trie = ASApTrie()
+    ids: list[list[int]] = []
+    lps: list[float] = []
+    attempts = 0
+    next_draw: dict[int, float] = {}
+    done = 0
+    for chunk, k in enumerate(checkpoints(args.samples)):
+        part = sample(memo, compiled, prompt, method="asap", n=k - done,
+                      max_tokens=task.max_tokens, temperature=args.temperature,
+                      seed=args.seed * 1000 + chunk, max_attempts=args.attempts_per_sample * (k - done),
+                      length_aware=not args.no_length_aware, trie=trie,
+                      lookahead=lookahead)
+        ids += part.token_ids
+        lps += list(part.logprobs)
+        attempts += part.stats.attempts
+        done = k
+        q = asap_distribution(trie, memo, compiled, prompt, exact.sequences,
+                              length_aware=not args.no_length_aware)
+        next_draw[k] = kl_divergence(dict(zip(exact.sequences, q.tolist())), target)
+    res = SampleResult("asap", [""] * len(ids), ids, np.asarray(lps), trie=trie)
+    res.stats.attempts = attempts
+    return res, next_draw
+
+
 def table(lines: list[dict]) -> str:
-    """The README table: KL to the exact target per task and method."""
+    """The README table: KL to the exact target per task and method. "next" columns are
+    ASAp's next-draw distribution after k samples (`asap_distribution`, no sampling noise:
+    comparable with GCD's exact KL); "@k" columns are empirical KLs of the first k samples."""
     tasks = list(dict.fromkeys(l["task"] for l in lines))
     by = {(l["task"], l["method"]): l for l in lines}
 
-    def kl(t: str, m: str, k: str | None = None) -> str:
+    def kl(t: str, m: str, k: str | None = None, key: str = "kl_by_samples") -> str:
         l = by.get((t, m))
         if l is None:
             return "—"
         if k is None:
             return "died" if l.get("all_particles_died") else f"{l['kl']:.3f}"
-        v = l["kl_by_samples"].get(k)
+        v = l.get(key, {}).get(k)
         return "—" if v is None else f"{v:.3f}"
 
     def secs(t: str, m: str) -> str:
@@ -347,8 +384,9 @@ def table(lines: list[dict]) -> str:
 
     n = next((l["samples"] for l in lines if l["method"] == "asap"), "N")
     parts = next((l["samples"] for l in lines if l["method"] == "smc"), "P")
-    out = [f"| task | sequences | GCD's exact KL | GCD KL@200 | ASAp KL@200 | GCD KL@{n} | "
-           f"ASAp KL@{n} | AWRS-IS KL@{n} | SMC KL@{parts} | SMC (paper's AWRS) KL@{parts} | "
+    nd = "next_draw_kl_by_samples"
+    out = [f"| task | sequences | GCD's exact KL | ASAp next @200 | ASAp (paper) next @200 | "
+           f"GCD @200 | ASAp @200 | ASAp (paper) @200 | ASAp @{n} | SMC @{parts} | "
            f"AWRS checks / masks per token | s/sample GCD / ASAp / SMC |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in tasks:
@@ -356,9 +394,10 @@ def table(lines: list[dict]) -> str:
         smc = by.get((t, "smc"))
         cm = "—" if smc is None else \
             f"{smc['checks_per_token']:.1f} / {smc['mask_fallbacks_per_token']:.3f}"
-        out.append(f"| {t} | {e['samples']} | {e['gcd_exact_kl']:.3f} | {kl(t, 'gcd', '200')} | "
-                   f"{kl(t, 'asap', '200')} | {kl(t, 'gcd')} | {kl(t, 'asap')} | {kl(t, 'awrs')} | "
-                   f"{kl(t, 'smc')} | {kl(t, 'smc-paper')} | {cm} | "
+        out.append(f"| {t} | {e['samples']} | {e['gcd_exact_kl']:.3f} | {kl(t, 'asap', '200', nd)} | "
+                   f"{kl(t, 'asap-paper', '200', nd)} | {kl(t, 'gcd', '200')} | "
+                   f"{kl(t, 'asap', '200')} | {kl(t, 'asap-paper', '200')} | {kl(t, 'asap')} | "
+                   f"{kl(t, 'smc')} | {cm} | "
                    f"{secs(t, 'gcd')} / {secs(t, 'asap')} / {secs(t, 'smc')} |")
     return "\n".join(out)
 
@@ -371,8 +410,8 @@ def plot(lines: list[dict], path: str) -> str:
         if l["method"] != "exact":
             series[(l["task"], l["method"])] = sorted((int(k), v) for k, v in l["kl_by_samples"].items()
                                                       if v is not None)
-    colours = {"gcd": "#d62728", "asap": "#1f77b4", "awrs": "#ff7f0e", "smc": "#2ca02c",
-               "smc-paper": "#9467bd"}
+    colours = {"gcd": "#d62728", "asap": "#1f77b4", "asap-paper": "#17becf", "awrs": "#ff7f0e",
+               "smc": "#2ca02c", "smc-paper": "#9467bd"}
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -468,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing-attempts", type=int, default=2000,
                     help="GCD/ASAp restarts allowed in a timing run (GAD caps make GCD restart "
                          "often); a timing run that runs out reports null")
+    ap.add_argument("--asap-lookahead", type=int, default=None,
+                    help="ASAp: one-step bounds for this many likeliest children of each "
+                         "visited prefix (default: sample's, 16; 0: the paper's ASAp, every "
+                         "unvisited bound 1)")
     ap.add_argument("--max-nodes", type=int, default=100_000)
     ap.add_argument("--max-tree-tokens", type=int, default=8192)
     ap.add_argument("--no-length-aware", action="store_true",

@@ -216,12 +216,26 @@ class CompiledCFG(EngineBase):
         out = bytearray()
         while len(out) < limit and not self.is_accepting(state):
             p, lx = self._configs[state]
-            nxt = [b for b in range(256) if self._walk(p, lx, bytes((b,))) is not None]
-            if len(nxt) != 1:
+            only = self._only_byte(p, lx)
+            if only < 0:
                 break
-            out.append(nxt[0])
-            state = self.advance(state, bytes(nxt))
+            out.append(only)
+            state = self.advance(state, bytes((only,)))
         return bytes(out)
+
+    def _only_byte(self, p: int, lx: int) -> int:
+        """The one byte that keeps (p, lx) alive, or -1 (none, or several). Inside a lexeme
+        that cannot end yet only the lexer row's live bytes can continue, so a long forced
+        literal costs one walk per byte, not 256; the scan stops at the second live byte."""
+        row = self.lexer.trans[lx]
+        cands = range(256) if self.lexer.emit[lx] >= 0 else np.flatnonzero(row >= 0).tolist()
+        found = -1
+        for b in cands:
+            if self._walk(p, lx, bytes((b,))) is not None:
+                if found >= 0:
+                    return -1
+                found = b
+        return found
 
     # -- configurations ------------------------------------------------------------------------
     def _config(self, p: int, lx: int) -> int:

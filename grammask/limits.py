@@ -107,7 +107,7 @@ DEFAULT_LIMITS = Limits()
 class CompileBudget:
     """The time and memory left to one compile call (see `compile_budget`)."""
 
-    __slots__ = ("limits", "deadline", "started", "used_bytes", "what")
+    __slots__ = ("limits", "deadline", "started", "used_bytes", "what", "interrupted")
 
     def __init__(self, limits: Limits, what: str) -> None:
         self.limits = limits
@@ -116,6 +116,7 @@ class CompileBudget:
         t = limits.max_compile_seconds
         self.deadline = None if t is None else self.started + float(t)
         self.used_bytes = 0
+        self.interrupted = False      # set by the watchdog when it interrupts this compile
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -165,10 +166,35 @@ def compile_budget(limits: Limits, what: str = "the grammar") -> Iterator[Compil
         return
     budget = CompileBudget(limits, what)
     token = _BUDGET.set(budget)
+    interrupted = False
     try:
         yield budget
+    except _DeadlineInterrupt:        # an interrupt that got past its region's __exit__
+        interrupted = True
     finally:
         _BUDGET.reset(token)
+        if budget.interrupted:
+            _settle(budget)
+    if interrupted:
+        budget._time_error("third-party code")
+
+
+def _settle(budget: CompileBudget) -> None:
+    """End of a compile the watchdog interrupted: drop its regions and cancel any interrupt
+    still pending for this thread, so none can surface in the caller's code afterwards (one
+    may land while this runs: it is absorbed and the settling repeated)."""
+    import threading
+    tid = threading.get_ident()
+    while True:
+        try:
+            dog = _watchdog()
+            with dog.lock:
+                for rid in [r for r, reg in dog.regions.items() if reg[4] is budget]:
+                    dog.regions.pop(rid)
+                _set_async_exc(tid, None)
+            return
+        except _DeadlineInterrupt:
+            continue
 
 
 def current_budget() -> CompileBudget | None:
@@ -222,16 +248,17 @@ class _Watchdog:
         import threading
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
-        self.regions: dict[int, list] = {}   # id -> [deadline, thread id, fired, frame]
+        self.regions: dict[int, list] = {}   # id -> [deadline, thread id, fired, frame, budget]
         self.thread: threading.Thread | None = None
         self.next_id = 0
 
-    def register(self, deadline: float, thread_id: int, frame: object) -> int:
+    def register(self, deadline: float, thread_id: int, frame: object,
+                 budget: CompileBudget) -> int:
         import threading
         with self.lock:
             self.next_id += 1
             rid = self.next_id
-            self.regions[rid] = [deadline, thread_id, False, frame]
+            self.regions[rid] = [deadline, thread_id, False, frame, budget]
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="grammask-deadline",
                                                daemon=True)
@@ -258,7 +285,7 @@ class _Watchdog:
                 soonest = None
                 frames = None
                 for rid, region in list(self.regions.items()):
-                    deadline, thread_id, _fired, frame = region
+                    deadline, thread_id, _fired, frame, budget = region
                     if deadline > now:
                         soonest = deadline if soonest is None else min(soonest, deadline)
                         continue
@@ -271,6 +298,8 @@ class _Watchdog:
                         continue
                     if where == "inside":
                         region[2] = True
+                        budget.interrupted = True
+                        _quiet_swallowed_interrupts()
                         _set_async_exc(thread_id, _DeadlineInterrupt)
                         region[0] = now + self.REFIRE
                     else:                              # entering/leaving: look again soon
@@ -288,6 +317,27 @@ def _region_state(top: object, frame: object) -> str:
             return "edge" if getattr(top, "f_code").co_filename == __file__ else "inside"
         f = getattr(f, "f_back")
     return "gone"
+
+
+def _quiet_swallowed_interrupts() -> None:
+    """Make `sys.unraisablehook` ignore `_DeadlineInterrupt`s. An interrupt that lands in a
+    weakref callback or a `__del__` running inside a region is swallowed there and reported
+    as "Exception ignored in ..." (pytest even fails the test); the watchdog fires again
+    anyway, so such a report is noise. The filter wraps whatever hook is current and passes
+    every other report on to it; it is installed again if someone replaced it."""
+    import sys
+    hook = sys.unraisablehook
+    if getattr(hook, "_grammask_filter", False):
+        return
+
+    def filtered(args: object, _next=hook) -> None:
+        if isinstance(getattr(args, "exc_value", None), _DeadlineInterrupt) or \
+                getattr(args, "exc_type", None) is _DeadlineInterrupt:
+            return
+        _next(args)
+
+    filtered._grammask_filter = True  # type: ignore[attr-defined]
+    sys.unraisablehook = filtered
 
 
 def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
@@ -331,18 +381,23 @@ class interruptible:
         import threading
         self.budget = budget
         self.dog = _watchdog()
-        self.rid = self.dog.register(budget.deadline, threading.get_ident(), sys._getframe(1))
+        self.rid = self.dog.register(budget.deadline, threading.get_ident(), sys._getframe(1),
+                                     budget)
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
-        if self.rid is None:
-            return False
-        fired = exc_type is not None and issubclass(exc_type, _DeadlineInterrupt)
-        try:
-            assert self.dog is not None
-            fired = self.dog.unregister(self.rid) or fired
-        except _DeadlineInterrupt:       # delivered while unregistering: same thing
-            fired = True
+        fired = False
+        while True:           # a second interrupt can land anywhere until unregister returns
+            try:
+                fired = fired or (exc_type is not None and
+                                  issubclass(exc_type, _DeadlineInterrupt))
+                if self.rid is None:
+                    return False
+                assert self.dog is not None
+                fired = self.dog.unregister(self.rid) or fired
+                break
+            except _DeadlineInterrupt:
+                fired = True
         self.rid = None
         if fired:
             assert self.budget is not None

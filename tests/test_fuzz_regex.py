@@ -29,7 +29,7 @@ def test_any_pattern_compiles_or_raises_grammar_error(pattern: str) -> None:
             if tid != 8:
                 assert m.accept_token(int(tid))
                 break
-    assert time.perf_counter() - t0 < 5.0, f"slow pattern {pattern!r}"
+    assert time.perf_counter() - t0 < 30.0, f"hang guard: slow pattern {pattern!r}"
 
 
 @settings(max_examples=200, deadline=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -449,3 +450,151 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
             assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
         assert (full.f0 is None) == (fast.f0 is None)
     assert checked >= 10 and combined >= 5
+
+
+def test_overlapping_pattern_properties_order_is_deterministic() -> None:
+    """A name matching several patternProperties gets the conjunction of their schemas in
+    the order the patterns are declared -- not a set's hash order, which made the property
+    order (and so which instances pass) depend on PYTHONHASHSEED (MaskBench
+    Github_hard---o82144)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import grammask as gm\n"
+        "tok = gm.TokenizerInfo([bytes([b]) for b in range(256)] + [None], eos_token_ids=[256])\n"
+        "s = {'patternProperties': {'.*': {'properties': {'b': {}, 'a': {}}},"
+        " 'x': {'properties': {'a': {}, 'b': {}}}}}\n"
+        "for text in ('{\"x\":{\"b\":1,\"a\":2}}', '{\"x\":{\"a\":1,\"b\":2}}'):\n"
+        "    m = gm.Matcher(gm.compile_json_schema(s, tok, cache=False))\n"
+        "    print(int(m.accept_string(text) and m.can_terminate()), end='')\n")
+    seen = set()
+    for seed in ("0", "1", "2", "3", "4", "5"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        seen.add(out.stdout)
+    assert seen == {"10"}          # '.*' is declared first: its order (b, a) comes first
+
+
+# ------------------------------------------------------------------ unevaluated* (annotations)
+# Each schema: texts that must be accepted, texts that must be refused. Branches of anyOf /
+# oneOf / if / dependentSchemas evaluate properties or items only where they succeed.
+UNEVALUATED_CASES = [
+    ({"properties": {"foo": {"type": "string"}},
+      "anyOf": [{"properties": {"bar": {"const": "bar"}}, "required": ["bar"]},
+                {"properties": {"baz": {"const": "baz"}}, "required": ["baz"]}],
+      "unevaluatedProperties": False},
+     ['{"foo":"foo","bar":"bar"}', '{"foo":"foo","bar":"bar","baz":"baz"}', '{"baz":"baz"}'],
+     ['{"foo":"foo","bar":"bar","baz":"x"}', '{"foo":"foo"}', '{"bar":"bar","q":1}']),
+    ({"oneOf": [{"properties": {"a": {"type": "integer"}}, "required": ["a"]},
+                {"properties": {"b": {"type": "integer"}}, "required": ["b"]}],
+      "unevaluatedProperties": False},
+     ['{"a":1}', '{"b":2}'], ['{"a":1,"b":2}', '{"a":1,"c":2}', '{}']),
+    ({"if": {"properties": {"foo": {"const": "then"}}, "required": ["foo"]},
+      "then": {"properties": {"bar": {"type": "string"}}, "required": ["bar"]},
+      "else": {"properties": {"baz": {"type": "string"}}, "required": ["baz"]},
+      "unevaluatedProperties": False},
+     ['{"foo":"then","bar":"x"}', '{"baz":"x"}'],
+     ['{"foo":"then","bar":"x","baz":"x"}', '{"foo":"else","baz":"x"}']),
+    ({"if": {"patternProperties": {"^f": {"type": "string"}}}, "unevaluatedProperties": False},
+     ['{"foo":"a"}', '{}'], ['{"foo":1}', '{"bar":"a"}']),
+    ({"properties": {"foo": {}}, "dependentSchemas": {"foo": {"properties": {"bar": {}}}},
+      "unevaluatedProperties": False},
+     ['{"foo":1,"bar":2}', '{"foo":1}'], ['{"bar":2}']),
+    ({"properties": {"foo": {}}, "allOf": [{"unevaluatedProperties": {"type": "integer"}}],
+      "unevaluatedProperties": False},
+     ['{"foo":1,"bar":2}'], ['{"foo":"x"}', '{"foo":1,"bar":"y"}']),     # inner: own scope
+    ({"$defs": {"b": {"properties": {"bar": {}}}}, "$ref": "#/$defs/b",
+      "properties": {"foo": {}}, "unevaluatedProperties": False},
+     ['{"foo":1,"bar":2}'], ['{"foo":1,"bar":2,"baz":3}']),
+    ({"allOf": [{"properties": {"foo": True}}, {"unevaluatedProperties": False}]},   # cousins
+     ['{}'], ['{"foo":1}']),
+    ({"unevaluatedItems": {"type": "boolean"}, "anyOf": [{"items": {"type": "string"}}, True]},
+     ['[true,false]', '["yes","no"]', '[]'], ['["yes",false]', '[1]']),
+    ({"prefixItems": [{"const": "foo"}],
+      "anyOf": [{"prefixItems": [True, {"const": "bar"}]},
+                {"prefixItems": [True, True, {"const": "baz"}]}],
+      "unevaluatedItems": False},
+     ['["foo","bar"]', '["foo","bar","baz"]', '["foo",1,"baz"]'],
+     ['["foo","bar",42]', '["foo","bar","baz",42]']),
+    ({"prefixItems": [{"const": "foo"}],
+      "oneOf": [{"prefixItems": [True, {"const": "bar"}]},
+                {"prefixItems": [True, {"const": "baz"}]}],
+      "unevaluatedItems": False},
+     ['["foo","bar"]', '["foo","baz"]'], ['["foo","bar",42]', '["foo"]', '["foo",1]']),
+    ({"prefixItems": [{"const": "foo"}], "if": {"prefixItems": [True, {"const": "bar"}]},
+      "then": {"prefixItems": [True, True, {"const": "then"}]},
+      "else": {"prefixItems": [True, True, True, {"const": "else"}]},
+      "unevaluatedItems": False},
+     ['["foo","bar","then"]', '["foo",42,42,"else"]'],
+     ['["foo","bar","then","else"]', '["foo",42,42,"else",42]', '["foo","bar",1,"else"]']),
+    ({"prefixItems": [True], "contains": {"type": "string"}, "unevaluatedItems": False},
+     ['[1,"foo"]', '[1,"a","b"]'], ['[1,2]', '[1,2,"foo"]', '[1]']),
+    ({"contains": {"type": "string"}, "minContains": 0, "unevaluatedItems": False},
+     ['[]', '["a","b"]'], ['[0]', '["a",0]']),
+    ({"allOf": [{"prefixItems": [{"type": "string"}]}, {"unevaluatedItems": True}],
+      "unevaluatedItems": False},
+     ['["foo",42,true]'], ['[1]']),
+]
+
+
+@pytest.mark.parametrize("index", range(len(UNEVALUATED_CASES)))
+def test_unevaluated_sees_successful_branches(tok, encode, index):
+    schema, good, bad = UNEVALUATED_CASES[index]
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in good:
+        assert validator.is_valid(json.loads(text)), text          # the case itself is right
+        assert accepts(compiled, encode, text), (schema, text)
+    for text in bad:
+        assert not validator.is_valid(json.loads(text)), text
+        assert not accepts(compiled, encode, text), (schema, text)
+
+
+def _instances(keys: list[str], values: list, size: int) -> list[str]:
+    """Objects over `keys` (in that order, each subset up to `size` keys, values from
+    `values`) and arrays of up to `size` items: the instances an unevaluated* schema sorts."""
+    import itertools
+    out = []
+    for n in range(size + 1):
+        for names in itertools.combinations(keys, n):
+            for vals in itertools.product(values, repeat=n):
+                out.append(dumps(dict(zip(names, vals))))
+        out += [dumps(list(items)) for items in itertools.product(values, repeat=n)]
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(UNEVALUATED_CASES)))
+def test_unevaluated_never_accepts_invalid(tok, encode, index):
+    """Soundness against jsonschema on many small objects and arrays (valid ones in another
+    property order than the grammar's may be refused; invalid ones never pass)."""
+    schema, _, _ = UNEVALUATED_CASES[index]
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(schema)
+    keys = [k for k in _schema_keys(schema) if k in json.dumps(schema)][:4] + ["q"]
+    consts = sorted(set(re.findall(r'"const": "(\w+)"', json.dumps(schema))))
+    accepted = 0
+    for text in _instances(keys, [*consts, 1, True, "x"], 3):
+        if accepts(compiled, encode, text):
+            accepted += 1
+            assert validator.is_valid(json.loads(text)), (schema, text)
+    assert accepted
+
+
+def test_unevaluated_anyof_with_many_evaluating_branches_is_refused():
+    branches = [{"properties": {f"p{i}": {}}} for i in range(8)]
+    with pytest.raises(gm.SchemaError) as info:
+        schema_to_grammar({"anyOf": branches, "unevaluatedProperties": False})
+    assert "#/anyOf" in str(info.value)
+
+
+def test_not_prefix_items_is_the_arrays_failing_one_prefix_item(tok, encode):
+    c = gm.compile_json_schema({"not": {"prefixItems": [{"type": "string"}, {"const": 1}]}}, tok)
+    for text in ['[1]', '["a",2]', '[1,1]', '[1,1,true]']:
+        assert accepts(c, encode, text), text
+    for text in ['[]', '["a"]', '["a",1]', '["a",1,"x"]', '3', '{}']:    # others satisfy it
+        assert not accepts(c, encode, text), text
+    with pytest.raises(gm.SchemaError):      # items past a prefix: no plain complement
+        schema_to_grammar({"not": {"prefixItems": [True], "items": {"type": "string"}}})

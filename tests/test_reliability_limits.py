@@ -394,3 +394,49 @@ pair: ESCAPED_STRING ":" value
     m.fill_next_token_bitmask(mask)
     bits = np.unpackbits(mask.view(np.uint8), bitorder="little")[:257]
     assert not any(bits[b] for b in b" \t\n\r") and bits[ord("2")]
+
+
+# ----------------------------------------------------------------------------- wrong types
+WRONG = ["x", -1, 1.5, [], {}, None, True, [1], [{}], {"a": 1}]
+
+
+@pytest.mark.parametrize("context", ["plain", "not", "anyOf", "not not", "if/else"])
+def test_every_keyword_with_a_wrongly_typed_value_is_a_schema_error(context: str) -> None:
+    """Found by the fuzzer (`{"not": {"maxLength": "x"}}` was a TypeError in the complement
+    builder, `dependentRequired: {"a": [{}]}` an unhashable dict): every keyword grammask
+    reads, with values of the wrong type, in several contexts -- refused with a
+    `GrammaskError` or compiled, never another exception."""
+    import fuzz_inputs as fz
+    for kw in fz._KEYWORDS + ["additionalItems", "title", "default"]:
+        for v in WRONG:
+            s = {kw: v}
+            doc = {"plain": s, "not": {"not": s}, "anyOf": {"anyOf": [s, {"type": "null"}]},
+                   "not not": {"not": {"not": s}},
+                   "if/else": {"if": s, "then": {"type": "string"}, "else": {"not": s}}}[context]
+            try:
+                fz.exercise(gm.compile_json_schema(doc, BYTES, cache=False), 0, 4)
+            except GrammaskError:
+                pass
+
+
+def test_a_swallowed_deadline_interrupt_is_not_reported_as_unraisable() -> None:
+    """An interrupt landing in a weakref callback or `__del__` inside a region is swallowed
+    there (the watchdog fires again); the unraisable-exception report it would make is
+    filtered out, every other report still reaches the previous hook."""
+    import sys
+    import types
+    from grammask.limits import _DeadlineInterrupt, _quiet_swallowed_interrupts
+    seen: list[object] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        _quiet_swallowed_interrupts()
+        _quiet_swallowed_interrupts()                 # idempotent: wraps once
+        ours = types.SimpleNamespace(exc_type=_DeadlineInterrupt,
+                                     exc_value=_DeadlineInterrupt())
+        other = types.SimpleNamespace(exc_type=ValueError, exc_value=ValueError("x"))
+        sys.unraisablehook(ours)
+        sys.unraisablehook(other)
+        assert seen == [other]
+    finally:
+        sys.unraisablehook = previous

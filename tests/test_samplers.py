@@ -135,14 +135,17 @@ def test_gcd_reproduces_its_known_bias():
 # --------------------------------------------------------------------------- ASAp
 
 
-def test_asap_converges_to_the_exact_conditional(toy):
+@pytest.mark.parametrize("lookahead", [0, None])          # the paper's ASAp, and the default
+def test_asap_converges_to_the_exact_conditional(toy, lookahead):
     _, compiled, lm, exact = toy
     target = exact.as_dict()
     trie = ASApTrie()
-    warm = sample(lm, compiled, [0], method="asap", n=300, max_tokens=6, seed=1, trie=trie)
+    warm = sample(lm, compiled, [0], method="asap", n=300, max_tokens=6, seed=1, trie=trie,
+                  lookahead=lookahead)
     assert warm.trie is trie and trie.samples == 300
     n = 3000
-    res = sample(lm, compiled, [0], method="asap", n=n, max_tokens=6, seed=2, trie=trie)
+    res = sample(lm, compiled, [0], method="asap", n=n, max_tokens=6, seed=2, trie=trie,
+                 lookahead=lookahead)
     gcd = sample(lm, compiled, [0], method="gcd", n=n, max_tokens=6, seed=2)
     kl_asap = kl_divergence(res.distribution(), target)
     kl_gcd = kl_divergence(gcd.distribution(), target)
@@ -161,6 +164,57 @@ def test_asap_bounds_become_exact_when_everything_is_explored():
     sample(hand_lm, compiled, [0], method="asap", n=200, max_tokens=4, seed=0, trie=trie)
     assert trie.efg_bound(()) == pytest.approx(0.385, rel=1e-12)          # P(L), exactly
     assert trie.efg_bound((0,)) == pytest.approx(0.1 * 0.7, rel=1e-12)   # EFG("a")
+
+
+def test_asap_distribution_is_gcd_then_exact_once_explored(toy):
+    """`asap_distribution` (the noise-free view of what ASAp draws next): with a trie that has
+    seen one sample it differs from GCD only along that sample's path; once every prefix is
+    explored it is the exact conditional."""
+    from grammask.samplers import asap_distribution
+    compiled = grammask.compile_regex(r"(ab|ba|c)", _hand_info())
+    seqs = list(HAND_EXACT)
+    trie = ASApTrie()
+    sample(hand_lm, compiled, [0], method="asap", n=200, max_tokens=4, seed=0, trie=trie)
+    q = asap_distribution(trie, hand_lm, compiled, [0], seqs)
+    assert q == pytest.approx([HAND_EXACT[y] for y in seqs], rel=1e-9)
+    # a fresh trie's next draw is GCD's (its key is set by one draw; the root is then explored
+    # only along that draw)
+    _, compiled_t, lm, exact = toy
+    one = ASApTrie()
+    sample(lm, compiled_t, [0], method="asap", n=1, max_tokens=6, seed=4, trie=one)
+    q1 = dict(zip(exact.sequences, asap_distribution(one, lm, compiled_t, [0], exact.sequences)))
+    gcd = exact.gcd_dict()
+    assert total_variation(q1, gcd) < total_variation(gcd, exact.as_dict())
+    many = ASApTrie()
+    sample(lm, compiled_t, [0], method="asap", n=3000, max_tokens=6, seed=4, trie=many)
+    qn = dict(zip(exact.sequences, asap_distribution(many, lm, compiled_t, [0], exact.sequences)))
+    assert kl_divergence(qn, exact.as_dict()) < 0.1 * kl_divergence(gcd, exact.as_dict())
+    with pytest.raises(grammask.samplers.SamplerError, match="not been used"):
+        asap_distribution(ASApTrie(), hand_lm, compiled, [0], seqs)
+
+
+def test_asap_lookahead_bounds_stay_upper_bounds_and_converge(toy):
+    """``lookahead``: children get one-step bounds before they are visited -- still upper bounds
+    on their expected future grammaticality (the root's never drops below P(L)), and the
+    next-draw distribution reaches the exact conditional once everything is explored."""
+    from grammask.samplers import asap_distribution
+    _, compiled, lm, exact = toy
+    trie = ASApTrie()
+    res = sample(lm, compiled, [0], method="asap", n=400, max_tokens=6, seed=7, trie=trie,
+                 lookahead=3)
+    assert set(map(tuple, res.token_ids)) <= set(exact.sequences)
+    assert trie.efg_bound(()) >= math.exp(exact.log_z) - 1e-12
+    for prefix, node in trie.nodes.items():              # every bound >= the truth below it
+        below = sum(p for y, p in zip(exact.sequences, np.exp(exact.logp))
+                    if y[:len(prefix)] == prefix)
+        path = math.exp(sum(lm([0, *prefix[:i]])[prefix[i]] - np.logaddexp.reduce(
+            lm([0, *prefix[:i]])) for i in range(len(prefix))))
+        assert node.bound >= below / path - 1e-9, prefix
+    q = dict(zip(exact.sequences, asap_distribution(trie, lm, compiled, [0], exact.sequences)))
+    assert kl_divergence(q, exact.as_dict()) < 0.2 * kl_divergence(exact.gcd_dict(),
+                                                                    exact.as_dict())
+    with pytest.raises(grammask.samplers.SamplerError, match="lookahead"):
+        sample(lm, compiled, [0], method="gcd", n=1, max_tokens=6, lookahead=2)
 
 
 def test_asap_trie_round_trip_and_continuation():
@@ -321,9 +375,13 @@ def test_smc_multinomial_and_length_cap():
 def test_gcd_and_asap_restart_at_the_length_cap():
     compiled = grammask.compile_regex(r"(ab|ba|c)", _hand_info())
     for method in ("gcd", "asap"):
-        res = sample(hand_lm, compiled, [0], method=method, n=50, max_tokens=1, seed=0)
+        res = sample(hand_lm, compiled, [0], method=method, n=50, max_tokens=1, seed=0,
+                     lookahead=0 if method == "asap" else None)
         assert all(ids == [2] for ids in res.token_ids)
         assert res.stats.attempts > 50          # the others hit the cap and were restarted
+    # ASAp's default lookahead sees the dead ends' bound 0 before walking into them
+    res = sample(hand_lm, compiled, [0], method="asap", n=50, max_tokens=1, seed=0)
+    assert all(ids == [2] for ids in res.token_ids) and res.stats.attempts == 50
 
 
 def test_length_aware_cap_changes_cost_not_target(toy):

@@ -183,8 +183,9 @@ class TestSharedTokenizers:
     def test_speed(self, case):
         name = case["name"]
         elapsed = _BUILD_SECONDS[name]  # the first (cold) from_pretrained of this tokenizer
-        # about 1 s for the 150k-token vocabularies on a developer machine; margin for a busy CI
-        assert elapsed < 5.0, f"{name}: {elapsed:.2f}s"
+        # about 1 s for the 150k-token vocabularies on a developer machine; this is a hang
+        # guard with wide headroom for a loaded CI machine (timings live in benchmarks/)
+        assert elapsed < 60.0, f"{name}: {elapsed:.2f}s"
 
 
 @needs_shared
@@ -316,7 +317,7 @@ def test_from_tiktoken_cl100k():
     t = time.perf_counter()
     info = TokenizerInfo.from_tiktoken(enc)
     elapsed = time.perf_counter() - t
-    assert elapsed < 3.0
+    assert elapsed < 60.0        # a hang guard, not a timing
     assert info.decoder_kind == "tiktoken"
     assert info.vocab_size == info.tokenizer_size == enc.n_vocab == 100277
     assert info.eos_token_ids == (100257,)  # <|endoftext|>

@@ -17,7 +17,7 @@ from .api import METHODS, sample
 from .asap import ASApTrie
 from .awrs import AwrsDraw, awrs_step
 from .errors import SamplerError
-from .exact import ExactDistribution, exact_distribution, kl_divergence, string_distribution, total_variation
+from .exact import ExactDistribution, asap_distribution, exact_distribution, kl_divergence, string_distribution, total_variation
 from .lm import CachedLM, CallableLM, LanguageModel, TransformersLM, as_language_model
 from .result import SampleResult, SamplerStats
 
@@ -34,6 +34,7 @@ __all__ = [
                     "SamplerStats",
                     "TransformersLM",
                     "as_language_model",
+                    "asap_distribution",
                     "awrs_step",
                     "exact_distribution",
                     "kl_divergence",

@@ -86,6 +86,9 @@ class ASApTrie:
         self.key: dict | None = None
         self.nodes: dict[tuple[int, ...], _Node] = {}
         self.samples = 0
+        # prefix -> the lookahead width already applied to it (transient: not saved or
+        # compared; a loaded trie looks again, which finds its children already there)
+        self.looked: dict[tuple[int, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -203,11 +206,39 @@ def _make_node(cache: NextTokenCache, con: Constraint, matcher: Any,
     return node
 
 
+def _look_ahead(cache: NextTokenCache, con: Constraint, trie: ASApTrie, node: _Node,
+                matcher: Any, prefix: tuple[int, ...], width: int) -> None:
+    """Give the ``width`` likeliest unvisited children of ``node`` their one-step bound.
+
+    Why: an unvisited child's bound is 1, but EFG(w t) is often tiny (under a GAD grammar the
+    model alone is grammatical with probability ~1e-9), so plain ASAp spends its first hundreds
+    of samples visiting children only to learn that. One model call at ``w t`` gives the bound
+    ``B(w t) = P(stop | w t) [w t in L] + sum_{t' allowed} P(t' | w t)`` -- still an upper
+    bound on EFG, so the convergence argument is unchanged -- at the cost of one batched model
+    call per new node (the children are computed together)."""
+    order = np.argsort(-node.probs, kind="stable")[:width]
+    kids = [(int(i), prefix + (int(node.ids[i]),)) for i in order
+            if prefix + (int(node.ids[i]),) not in trie.nodes]
+    if not kids:
+        return
+    cache.prefetch([p for _, p in kids])
+    for i, p in kids:
+        child_matcher = matcher.fork()
+        ok = child_matcher.accept_token(p[-1])
+        assert ok, "mask and matcher disagree"
+        child = _make_node(cache, con, child_matcher, p)
+        trie.nodes[p] = child
+        node.cb[i] = child.bound
+    node.refresh()
+
+
 def sample_asap(cache: NextTokenCache, con: Constraint, trie: ASApTrie, n: int,
                 rng: np.random.Generator, stats: SamplerStats,
-                max_attempts: int) -> tuple[list[list[int]], list[float]]:
+                max_attempts: int, lookahead: int = 0) -> tuple[list[list[int]], list[float]]:
     """``n`` ASAp samples, refining ``trie`` after each one (also after an attempt that hit a
-    dead end at the length cap: that dead end's bound becomes 0, and the attempt is retried)."""
+    dead end at the length cap: that dead end's bound becomes 0, and the attempt is retried).
+    ``lookahead`` > 0: every prefix on a sampled path first gives its ``lookahead`` likeliest
+    unvisited children their one-step bound (`_look_ahead`)."""
     out_ids: list[list[int]] = []
     out_lp: list[float] = []
     while len(out_ids) < n:
@@ -229,6 +260,9 @@ def sample_asap(cache: NextTokenCache, con: Constraint, trie: ASApTrie, n: int,
             if node is None:
                 node = _make_node(cache, con, matcher, prefix)
                 trie.nodes[prefix] = node
+            if lookahead > trie.looked.get(prefix, 0):
+                _look_ahead(cache, con, trie, node, matcher, prefix, lookahead)
+                trie.looked[prefix] = lookahead
             w = node.probs * node.cb
             rest = float(w.sum())
             total = node.stop + rest

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .api import prepare_prompt
+from .asap import ASApTrie, _make_node
 from .constraint import Constraint
 from .errors import SamplerError
 from .lm import as_language_model
@@ -35,6 +36,7 @@ from .next_token import NextTokenCache
 
 __all__ = [
     "ExactDistribution",
+    "asap_distribution",
     "exact_distribution",
     "kl_divergence",
     "string_distribution",
@@ -138,6 +140,53 @@ def exact_distribution(lm: Any, compiled: Any, prompt: Any, max_tokens: int,
     q = np.exp(lq_arr - lq_arr.max())
     return ExactDistribution(seqs, lp_arr, probs / probs.sum(), log_z, q / q.sum(), pruned,
                              nodes, cache.lm_queries)
+
+
+def asap_distribution(trie: ASApTrie, lm: Any, compiled: Any, prompt: Any,
+                      sequences: list[tuple[int, ...]], *, tokenizer: Any = None,
+                      length_aware: bool = False, memo_bytes: int = 1 << 28) -> np.ndarray:
+    """The distribution ASAp's *next* sample is drawn from, given ``trie`` as it stands, over
+    ``sequences`` (normally `ExactDistribution.sequences`), normalised over them.
+
+    Why: the empirical KL of k samples mixes two things -- the sampler's bias and the noise of
+    k draws (about (support - 1) / (2 k) even for an exact sampler). This is the noise-free
+    view, the same kind of number as GCD's exact KL (`ExactDistribution.gcd_probs`): at a
+    prefix in the trie a token's weight is ``P(t | w) B(w t)``; at a prefix not yet in the
+    trie every bound is 1, i.e. the local GCD step. The trie is not modified."""
+    if trie.key is None:
+        raise SamplerError("this ASAp trie has not been used yet: sample with it first")
+    con = Constraint(compiled, int(trie.key["max_tokens"]), length_aware)
+    model = as_language_model(lm, tokenizer)
+    prompt_ids = prepare_prompt(model, prompt, con.vocab_size)
+    cache = NextTokenCache(model, prompt_ids, con.vocab_size, float(trie.key["temperature"]),
+                           memo_bytes)
+    scratch: dict[tuple[int, ...], Any] = {}
+    logq = np.empty(len(sequences))
+    for k, seq in enumerate(sequences):
+        matcher = con.new_matcher()
+        lq = 0.0
+        for depth in range(len(seq) + 1):
+            prefix = tuple(seq[:depth])
+            node = trie.nodes.get(prefix) or scratch.get(prefix)
+            if node is None:
+                node = scratch[prefix] = _make_node(cache, con, matcher, prefix)
+            total = node.bound                  # stop + sum(probs * cb), kept by refresh()
+            if depth == len(seq):
+                lq += math.log(node.stop / total) if node.stop > 0 and total > 0 else -math.inf
+                break
+            i = int(np.searchsorted(node.ids, seq[depth]))
+            if i >= len(node.ids) or node.ids[i] != seq[depth] or total <= 0:
+                lq = -math.inf
+                break
+            w = node.probs[i] * node.cb[i]
+            lq += math.log(w / total) if w > 0 else -math.inf
+            if not matcher.accept_token(int(seq[depth])):
+                raise SamplerError(f"sequence {k} is not in the grammar's language")
+        logq[k] = lq
+    if not np.isfinite(logq).any():
+        raise SamplerError("ASAp gives none of these sequences a positive probability")
+    q = np.exp(logq - logq[np.isfinite(logq)].max())
+    return q / q.sum()
 
 
 def kl_divergence(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:

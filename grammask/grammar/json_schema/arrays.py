@@ -43,9 +43,16 @@ class _ArrayAutomaton:
         self._elements: dict[tuple[int, bool | None], str | None] = {}
 
     def _subs(self, j: int) -> list[Sub]:
+        """The schemas of the item at position j (capped at the prefix length): prefixItems,
+        items, and each unevaluatedItems whose scope leaves position j unevaluated (an item
+        one of its scope's `contains` matches is evaluated, hence the choice `either`)."""
         subs = list(self.c.prefix_items[j]) if j < self.k else []
         if j >= self.c.items_after:
             subs += self.c.items
+        for u in self.c.unevaluated_items:
+            if not u.everything and j >= u.prefix:
+                subs.append(self.b.collector.either(u.contains, u.sub) if u.contains
+                            else u.sub)
         return subs
 
     def _element(self, j: int, counted: bool | None) -> str | None:
@@ -83,6 +90,7 @@ class _ArrayAutomaton:
         e = self._element(n, counted)
         if e is not None:
             out.append((e, (nxt, cc)))
+        self.b.long_strings.note_group(m for m, _ in out)     # an item may match either
         return [(e, t) for e, t in out if self.max_c is None or t[1] <= self.max_c]
 
     def _accepts(self, s: State) -> bool:

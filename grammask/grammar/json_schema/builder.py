@@ -32,7 +32,8 @@ from ...automata.regex_parser import recursion_headroom
 from ...errors import GrammarError, LimitExceededError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
-from .constraints import Collector, Constraints, Sub, json_equal
+from .constraints import Collector, Constraints, Group, Sub, json_equal
+from .long_strings import LongStrings, StringSpec
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
@@ -73,6 +74,12 @@ class JsonSchemaOptions:
     max_branches: bound on the branches one subschema's combinators may distribute into.
     max_depth: bound on how deeply distinct subschemas nest (objects in arrays in objects ...;
         recursion through `$ref` reuses rules and does not count).
+    chunk_strings_above: a string value whose maxLength (or minLength) is above this many
+        code points is lexed in chunks of `string_chunk` code points, counted by grammar
+        rules (`long_strings`), instead of as one automaton: one automaton costs ~20 states per
+        allowed character and cannot hold maxLength 32767, while the chunked form is exact for
+        any bound. Below the threshold the single automaton is kept (fewer lexemes per string).
+    string_chunk: code points per chunk (grown so that no string needs more than 1024 chunks).
     """
 
     whitespace: str = "compact"
@@ -87,8 +94,13 @@ class JsonSchemaOptions:
     max_any_order_properties: int = 8
     max_branches: int = 1024
     max_depth: int = 64
+    chunk_strings_above: int = 1024
+    string_chunk: int = 64
 
     def __post_init__(self) -> None:
+        if self.string_chunk < 1 or self.chunk_strings_above < 0:
+            raise GrammarError("string_chunk must be positive and chunk_strings_above "
+                               "non-negative")
         if self.property_order not in ("schema", "any"):
             raise GrammarError(f"property_order must be 'schema' or 'any', not "
                                f"{self.property_order!r}")
@@ -113,11 +125,13 @@ class GrammarBuilder:
         self._rules_made = 0
         self._depth = 0
         self._punct = self._punctuation()
+        self.long_strings = LongStrings(self)
 
     # -- entry -----------------------------------------------------------------------------------
     def build(self, root: Any) -> Grammar:
         top = self.value([(root, "#")])
         self.rules["start"] = [(top,)]
+        self.long_strings.finish()
         rules = _prune(self.rules, self.terminals)
         warnings = []
         if "start" not in rules:
@@ -185,28 +199,36 @@ class GrammarBuilder:
 
     def _distribute(self, c: Constraints, width: int) -> list[tuple[str, ...]]:
         """One combinator group: each branch conjoined with the rest of `c`. `width` is the
-        number of leaves the distribution has so far (the product of the group sizes)."""
-        branches, one, path = c.any_of[0]
+        number of leaves the distribution has so far (the product of the group sizes). The
+        branches are added in the group's annotation scope, so each alternative knows what
+        its successful subschemas evaluated (unevaluatedProperties/Items)."""
+        g = c.any_of[0]
         rest = _clone(c)
         rest.any_of = c.any_of[1:]
+        branches = list(g.branches)
+        if g.scope and not g.one and not g.exclusive:
+            branches = self.collector.annotation_subsets(g)
         width = max(width, 1) * len(branches)
         if width > self.options.max_branches:
             raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
-                              f"{self.options.max_branches} branches (max_branches)", path)
+                              f"{self.options.max_branches} branches (max_branches)", g.path)
         built: list[Constraints] = []
         for schema, where in branches:
             b = _clone(rest)
-            self.collector.add(b, schema, where, 0)
+            self.collector.add(b, schema, where, 0, g.scope)
             built.append(b)
-        if one and not self._disjoint_all(built):
-            return self._exactly_one(rest, branches, width, path)
+        if g.one and not self._disjoint_all(built):
+            return self._exactly_one(rest, g, width)
+        out: list[tuple[str, ...]]
         if rest == Constraints():
-            return [(self.value([br]),) for br in branches]
-        out: list[tuple[str, ...]] = []
-        for b in built:
-            name = self._new_rule()
-            self.rules[name] = self._alternatives(b, width)
-            out.append((name,))
+            out = [(self.value([br]),) for br in branches]
+        else:
+            out = []
+            for b in built:
+                name = self._new_rule()
+                self.rules[name] = self._alternatives(b, width)
+                out.append((name,))
+        self.long_strings.note_group(alt[0] for alt in out)
         return out
 
     @staticmethod
@@ -214,19 +236,19 @@ class GrammarBuilder:
         return all(_disjoint(built[i], built[j])
                    for i in range(len(built)) for j in range(i + 1, len(built)))
 
-    def _exactly_one(self, rest: Constraints, branches: list[Sub], width: int,
-                     path: str) -> list[tuple[str, ...]]:
+    def _exactly_one(self, rest: Constraints, g: Group, width: int) -> list[tuple[str, ...]]:
         """oneOf whose branches may overlap: branch i and the negation of every other branch
-        (`negation` refuses, naming the keyword, what has no expressible complement)."""
+        (`negation` refuses, naming the keyword, what has no expressible complement). Only
+        branch i succeeds there, so only its annotations count (`not` adds none)."""
         exact: list[Sub] = []
-        for i, (schema, where) in enumerate(branches):
-            others = [{"not": b} for j, (b, _) in enumerate(branches) if j != i]
+        for i, (schema, where) in enumerate(g.branches):
+            others = [{"not": b} for j, (b, _) in enumerate(g.branches) if j != i]
             synthetic = {"allOf": [schema, *others]}
             self.collector.keep.append(synthetic)
             exact.append((synthetic, where))
         c = _clone(rest)
-        c.any_of = [(exact, False, path)] + rest.any_of
-        return self._distribute(c, width // max(len(branches), 1))
+        c.any_of = [Group(tuple(exact), False, g.path, g.scope, exclusive=True)] + rest.any_of
+        return self._distribute(c, width // max(len(g.branches), 1))
 
     # -- enum / const ---------------------------------------------------------------------------
     def _enum(self, c: Constraints) -> list[tuple[str, ...]]:
@@ -239,6 +261,7 @@ class GrammarBuilder:
             sym = self._literal(v)
             if sym is not None:
                 out.append((sym,))
+        self.long_strings.note_group(alt[0] for alt in out)
         return out
 
     def _value_allowed(self, c: Constraints, v: Any) -> bool:
@@ -254,17 +277,25 @@ class GrammarBuilder:
             name = self._string_terminal(c) if kind == "string" else self._number_terminal(c)
             if name is None:
                 return False
+            if name in self.long_strings.deferred:
+                return self.long_strings.allows(name, v)
             text = json.dumps(v, ensure_ascii=False)
             return self.terminals[name].dfa.matches(text.encode("utf-8"))
         return True
 
-    def _literal(self, v: Any) -> str | None:
+    def _literal(self, v: Any, at_key: bool = False) -> str | None:
         """A rule for exactly this JSON value (strings in any escaping, numbers in their plain
-        decimal spellings, containers compact in the value's own key order)."""
+        decimal spellings, containers compact in the value's own key order). `at_key`: a string
+        at a key position (a terminal of its own: value strings may be split, see
+        `long_strings`)."""
         if v is None or isinstance(v, bool):
             return self._punct["null" if v is None else ("true" if v else "false")]
         if isinstance(v, str):
-            return self._terminal(("lit", v), lambda: literal_dfa(v), json.dumps(v))
+            name = self._terminal(("keylit" if at_key else "lit", v), lambda: literal_dfa(v),
+                                  json.dumps(v))
+            if not at_key:
+                self.long_strings.note_value(name, StringSpec(("lit", v)))
+            return name
         if isinstance(v, (int, float)):
             text = _number_literal_regex(v)
             if text is None:
@@ -284,7 +315,7 @@ class GrammarBuilder:
         else:
             seq = [p["{"]]
             for i, (k, item) in enumerate(v.items()):
-                seq += ([p[","]] if i else []) + [self._literal(k) or "<none>", p[":"],
+                seq += ([p[","]] if i else []) + [self._literal(k, True) or "<none>", p[":"],
                                                   self._literal(item) or "<none>"]
             seq.append(p["}"])
         self.rules[name] = [tuple(seq)]
@@ -292,27 +323,39 @@ class GrammarBuilder:
         return name
 
     # -- scalars ---------------------------------------------------------------------------------
-    def _string_terminal(self, c: Constraints) -> str | None:
+    def _string_terminal(self, c: Constraints, value: bool = True) -> str | None:
+        """The string terminal of `c` (None: no string allowed). At a value position
+        (`value`), one with a large length bound is a rule lexing it in chunks instead
+        (`long_strings`); `value=False` (property names) always gives one automaton."""
         pats = tuple(p for p, _ in c.patterns)
         formats = tuple(f for f, _ in c.formats)
         nots = tuple(p for p, _ in c.not_patterns)
         excluded = tuple(v for v in c.not_values if isinstance(v, str))
-        key = ("str", pats, c.min_length, c.max_length, formats, nots, excluded)
+        key = ("str" if value else "name", pats, c.min_length, c.max_length, formats, nots,
+               excluded)
         path = (c.patterns or c.formats or [("", "#")])[0][1]
 
         def make() -> Any:
-            from .formats import format_regex
-            for f, where in c.formats:
-                if f in _STANDARD_FORMATS and format_regex(f) is None:
-                    raise SchemaError(f"format {f!r} cannot be enforced by grammask; pass "
-                                      f"format_assertion=False to treat formats as the "
-                                      f"annotations the specification makes them by default",
-                                      where)
-            known = [f for f in formats if format_regex(f) is not None]   # others: annotations
+            _check_formats(c)
+            known = [f for f in formats if _format_known(f)]   # others: annotations
             return string_dfa(patterns=pats, min_length=c.min_length, max_length=c.max_length,
                               formats=known, not_patterns=nots, excluded=excluded, path=path,
                               limits=self.limits)
-        return self._terminal(key, make, "string")
+        if not value:
+            return self._terminal(key, make, "string")
+        if key in self._terminal_of:
+            return self._terminal_of[key]
+        known = tuple(sorted({f for f in formats if _format_known(f)}))
+        spec = StringSpec(("str", tuple(sorted(set(pats))), known, tuple(sorted(set(nots))),
+                           tuple(sorted(set(excluded)))), c.min_length, c.max_length, path)
+        if c.min_length >= 0 and self.long_strings.wants_chunks(c.min_length, c.max_length):
+            _check_formats(c)
+            deferred = self.long_strings.defer(spec, make)
+            self._terminal_of[key] = deferred      # type: ignore[assignment]  # None: empty
+            return deferred
+        name = self._terminal(key, make, "string")
+        self.long_strings.note_value(name, spec)
+        return name
 
     def _number_terminal(self, c: Constraints) -> str | None:
         integer = "number" not in c.types
@@ -397,6 +440,20 @@ class GrammarBuilder:
     def _array(self, c: Constraints) -> list[tuple[str, ...]]:
         from .arrays import array_alternatives
         return array_alternatives(self, c)
+
+
+def _format_known(name: str) -> bool:
+    from .formats import format_regex
+    return format_regex(name) is not None
+
+
+def _check_formats(c: Constraints) -> None:
+    """Refuse standard formats grammask cannot enforce (unknown names are annotations)."""
+    for f, where in c.formats:
+        if f in _STANDARD_FORMATS and not _format_known(f):
+            raise SchemaError(f"format {f!r} cannot be enforced by grammask; pass "
+                              f"format_assertion=False to treat formats as the "
+                              f"annotations the specification makes them by default", where)
 
 
 def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,

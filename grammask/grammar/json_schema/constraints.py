@@ -10,10 +10,18 @@ is a recursive grammar rule, not an infinite merge.
 
 Combinators that cannot be flattened (`anyOf`, `oneOf`, `not`, `if`) are kept as groups for
 the builder to distribute. Annotations (`title`, `description`, `default`, `examples`,
-unknown keywords) are ignored, as the specification says."""
+unknown keywords) are ignored, as the specification says.
+
+`unevaluatedProperties` / `unevaluatedItems` are entries whose *annotation scope* (the names,
+patterns and item positions evaluated by their own schema and its in-place subschemas) is
+filled while collecting: `Collector.add` carries a `Scope` (indices of the open entries) down
+through `$ref`, `allOf` and the combinator groups, never through `not`. Combinator branches
+are added when the builder distributes them, so inside one distributed branch the scope holds
+exactly what that branch's successful subschemas evaluated; `anyOf` (whose every *successful*
+branch contributes) is expanded into subsets of its branches (`annotation_subsets`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -31,6 +39,62 @@ _MAX_REF_CHAIN = 64
 # Keywords that constrain something (anything else is an annotation or unknown and ignored).
 _ARRAY_KEYS = ("items", "prefixItems", "additionalItems", "minItems", "maxItems", "contains",
                "minContains", "maxContains", "uniqueItems", "unevaluatedItems")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Indices (into the `Constraints` being filled) of the unevaluatedProperties and
+    unevaluatedItems entries whose annotation scope the schema being added lies in: what it
+    evaluates counts as evaluated for them."""
+
+    props: tuple[int, ...] = ()
+    items: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.props or self.items)
+
+    def __or__(self, other: Scope) -> Scope:
+        return Scope(tuple(dict.fromkeys(self.props + other.props)),
+                     tuple(dict.fromkeys(self.items + other.items)))
+
+
+NO_SCOPE = Scope()
+
+
+@dataclass(frozen=True)
+class UnevaluatedProperties:
+    """`unevaluatedProperties` (`sub`) and what its scope evaluates: names, patterns, or every
+    name (`everything`: additionalProperties or a nested unevaluatedProperties in scope)."""
+
+    sub: Sub
+    names: frozenset[str] = frozenset()
+    patterns: tuple[str, ...] = ()
+    everything: bool = False
+
+
+@dataclass(frozen=True)
+class UnevaluatedItems:
+    """`unevaluatedItems` (`sub`) and what its scope evaluates: the first `prefix` positions,
+    every position (`everything`: items or a nested unevaluatedItems in scope), and the items
+    matching one of `contains` (data-dependent: the builder gives such an item the choice)."""
+
+    sub: Sub
+    prefix: int = 0
+    everything: bool = False
+    contains: tuple[Sub, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A combinator the builder distributes: `one` is oneOf (exactly one branch); `exclusive`
+    marks branches disjoint by construction (if/then/else, dependentSchemas), which need no
+    subset expansion; `scope` is where the branches' annotations go."""
+
+    branches: tuple[Sub, ...]
+    one: bool
+    path: str
+    scope: Scope = NO_SCOPE
+    exclusive: bool = False
 
 
 @dataclass
@@ -69,10 +133,8 @@ class Constraints:
     min_properties: int = 0
     max_properties: int | None = None
     dependent_required: dict[str, set[str]] = field(default_factory=dict)
-    # unevaluatedProperties, each with the names and patterns its own schema (and the allOf /
-    # $ref subschemas inside it) evaluates; True when those evaluate every name
-    unevaluated_properties: list[tuple[Sub, frozenset[str], tuple[str, ...], bool]] = \
-        field(default_factory=list)
+    # unevaluatedProperties, each with what its annotation scope evaluates (see Scope)
+    unevaluated_properties: list[UnevaluatedProperties] = field(default_factory=list)
     # arrays
     prefix_items: list[list[Sub]] = field(default_factory=list)
     items: list[Sub] = field(default_factory=list)
@@ -83,8 +145,9 @@ class Constraints:
     min_contains: int | None = None
     max_contains: int | None = None
     unique_items: tuple[bool, str] = (False, "")
+    unevaluated_items: list[UnevaluatedItems] = field(default_factory=list)
     # combinators left for the builder
-    any_of: list[tuple[list[Sub], bool, str]] = field(default_factory=list)   # (branches, one, path)
+    any_of: list[Group] = field(default_factory=list)
 
     def fail(self, why: str) -> None:
         if not self.false:
@@ -98,6 +161,7 @@ class Collector:
         self.resolver = resolver
         self.format_assertion = format_assertion
         self.keep: list[Any] = []        # synthetic schemas: alive while ids key memos
+        self._synthetic: dict[tuple[Any, ...], dict] = {}     # one object per synthesis
 
     def collect(self, subs: list[Sub] | tuple[Sub, ...]) -> Constraints:
         c = Constraints()
@@ -105,7 +169,11 @@ class Collector:
             self.add(c, schema, path, 0)
         return c
 
-    def add(self, c: Constraints, schema: Schema, path: str, depth: int) -> None:
+    def add(self, c: Constraints, schema: Schema, path: str, depth: int,
+            scope: Scope = NO_SCOPE) -> None:
+        """Fold `schema` into `c`; what it evaluates goes to the unevaluated* entries `scope`
+        names (its own keywords first, so that properties keep the order a reader sees: a
+        schema's own before those of its `$ref`/`allOf`)."""
         if depth > _MAX_REF_CHAIN:
             raise SchemaError("$ref/allOf chain too deep (a reference cycle that never reaches "
                               "a property or item?)", path)
@@ -117,31 +185,56 @@ class Collector:
         if not isinstance(schema, dict):
             raise SchemaError(f"a schema must be an object or a boolean, got "
                               f"{type(schema).__name__}", path)
-        ref = schema.get("$ref")
-        if ref is not None:
-            target, where = self.resolver.resolve(ref, self.resolver.base_of(schema), path)
-            self.add(c, target, where, depth + 1)
-        for key in ("$dynamicRef", "$recursiveRef"):
-            if key in schema:
-                self._dynamic_ref(c, schema, key, path, depth)
-        for i, sub in enumerate(_list(schema, "allOf", path)):
-            self.add(c, sub, f"{path}/allOf/{i}", depth + 1)
+        scope = self._open_scopes(c, schema, path, scope)
         self._types(c, schema, path)
         self._values(c, schema, path)
         self._negated(c, schema)
         self._numbers(c, schema, path)
         self._strings(c, schema, path)
-        self._objects(c, schema, path)
-        self._arrays(c, schema, path)
-        self._combinators(c, schema, path, depth)
+        self._objects(c, schema, path, scope)
+        self._arrays(c, schema, path, scope)
+        ref = schema.get("$ref")
+        if ref is not None:
+            target, where = self.resolver.resolve(ref, self.resolver.base_of(schema), path)
+            self.add(c, target, where, depth + 1, scope)
+        for key in ("$dynamicRef", "$recursiveRef"):
+            if key in schema:
+                self._dynamic_ref(c, schema, key, path, depth, scope)
+        for i, sub in enumerate(_list(schema, "allOf", path)):
+            self.add(c, sub, f"{path}/allOf/{i}", depth + 1, scope)
+        self._combinators(c, schema, path, depth, scope)
+
+    def _open_scopes(self, c: Constraints, s: dict, path: str, scope: Scope) -> Scope:
+        """A schema with unevaluatedProperties/Items opens an entry (its scope: itself and its
+        in-place subschemas). For the enclosing scopes it evaluates everything: what its own
+        scope leaves, its unevaluated* keyword evaluates."""
+        props, items = scope.props, scope.items
+        if "unevaluatedProperties" in s:
+            for i in props:
+                c.unevaluated_properties[i] = replace(c.unevaluated_properties[i],
+                                                      everything=True)
+            props = ()
+            if s["unevaluatedProperties"] is not True:
+                c.unevaluated_properties.append(UnevaluatedProperties(
+                    (s["unevaluatedProperties"], f"{path}/unevaluatedProperties")))
+                props = (len(c.unevaluated_properties) - 1,)
+        if "unevaluatedItems" in s:
+            for i in items:
+                c.unevaluated_items[i] = replace(c.unevaluated_items[i], everything=True)
+            items = ()
+            if s["unevaluatedItems"] is not True:
+                c.unevaluated_items.append(UnevaluatedItems(
+                    (s["unevaluatedItems"], f"{path}/unevaluatedItems")))
+                items = (len(c.unevaluated_items) - 1,)
+        return Scope(props, items)
 
     def _dynamic_ref(self, c: Constraints, schema: dict, key: str, path: str,
-                     depth: int) -> None:
+                     depth: int, scope: Scope) -> None:
         ref = schema[key]
         if ref != "#":
             raise SchemaError(f"{key} {ref!r} is not supported (only '#', the document root)",
                               path)
-        self.add(c, self.resolver.root, "#", depth + 1)
+        self.add(c, self.resolver.root, "#", depth + 1, scope)
 
     # -- keyword families ----------------------------------------------------------------------
     def _types(self, c: Constraints, s: dict, path: str) -> None:
@@ -231,7 +324,7 @@ class Collector:
         if self.format_assertion and isinstance(f, str):
             c.formats.append((f, f"{path}/format"))
 
-    def _objects(self, c: Constraints, s: dict, path: str) -> None:
+    def _objects(self, c: Constraints, s: dict, path: str, scope: Scope) -> None:
         props = s.get("properties")
         if props is not None:
             if not isinstance(props, dict):
@@ -261,38 +354,23 @@ class Collector:
             c.min_properties = max(c.min_properties, _count(s, "minProperties", path))
         if "maxProperties" in s:
             c.max_properties = _tighter(c.max_properties, _count(s, "maxProperties", path), min)
-        self._dependencies(c, s, path)
-        if "unevaluatedProperties" in s:
-            names: set[str] = set()
-            pats: list[str] = []
-            everything = self._evaluated(s, path, names, pats, 0)
-            c.unevaluated_properties.append(((s["unevaluatedProperties"],
-                                              f"{path}/unevaluatedProperties"),
-                                             frozenset(names), tuple(pats), everything))
+        self._dependencies(c, s, path, scope)
+        if scope.props and (props or pats or "additionalProperties" in s):
+            self._evaluate_properties(c, scope, frozenset(props or {}), tuple(pats or {}),
+                                      "additionalProperties" in s)
 
-    def _evaluated(self, s: Any, path: str, names: set[str], pats: list[str], depth: int) -> bool:
-        """Collect the property names/patterns `s` evaluates in place (itself, allOf, $ref),
-        the scope `unevaluatedProperties` sees; True when they cover every name. Conditional
-        in-place applicators that evaluate properties (anyOf/oneOf/if/dependentSchemas) are
-        refused: which of their branches evaluated what depends on the instance."""
-        if not isinstance(s, dict) or depth > _MAX_REF_CHAIN:
-            return False
-        names.update(s.get("properties") or {})
-        pats.extend(s.get("patternProperties") or {})
-        everything = "additionalProperties" in s or (
-            depth > 0 and "unevaluatedProperties" in s)
-        if "$ref" in s:
-            target, where = self.resolver.resolve(s["$ref"], self.resolver.base_of(s), path)
-            everything |= self._evaluated(target, where, names, pats, depth + 1)
-        for i, sub in enumerate(_list(s, "allOf", path)):
-            everything |= self._evaluated(sub, f"{path}/allOf/{i}", names, pats, depth + 1)
-        for key in ("anyOf", "oneOf", "if", "then", "else", "dependentSchemas"):
-            if key in s and _evaluates_properties(s[key]):
-                raise SchemaError(f"unevaluatedProperties beside a {key} that evaluates "
-                                  f"properties is not supported", f"{path}/{key}")
-        return everything
+    @staticmethod
+    def _evaluate_properties(c: Constraints, scope: Scope, names: frozenset[str],
+                             pats: tuple[str, ...], everything: bool) -> None:
+        """Record, for each unevaluatedProperties entry in `scope`, what a schema evaluates."""
+        for i in scope.props:
+            e = c.unevaluated_properties[i]
+            c.unevaluated_properties[i] = replace(
+                e, names=e.names | names,
+                patterns=e.patterns + tuple(p for p in pats if p not in e.patterns),
+                everything=e.everything or everything)
 
-    def _dependencies(self, c: Constraints, s: dict, path: str) -> None:
+    def _dependencies(self, c: Constraints, s: dict, path: str, scope: Scope) -> None:
         deps: dict[str, Any] = {}
         for key in ("dependencies", "dependentRequired", "dependentSchemas"):
             value = s.get(key)
@@ -314,12 +392,14 @@ class Collector:
                 c.dependent_required.setdefault(name, set()).update(dep)
             else:
                 # name absent, or name present and the whole object valid against dep
+                # (non-objects: absent; they satisfy dep without its annotations counting)
                 absent = {"_forbidden": [name]}
-                present = {"required": [name], "allOf": [dep]}
+                present = {"type": "object", "required": [name], "allOf": [dep]}
                 self.keep.extend((absent, present))
-                c.any_of.append(([(absent, where), (present, where)], False, where))
+                c.any_of.append(Group(((absent, where), (present, where)), False, where,
+                                      scope, exclusive=True))
 
-    def _arrays(self, c: Constraints, s: dict, path: str) -> None:
+    def _arrays(self, c: Constraints, s: dict, path: str, scope: Scope) -> None:
         items = s.get("items")
         prefix = s.get("prefixItems")
         rest_key = "items"
@@ -354,42 +434,101 @@ class Collector:
                 c.max_contains = _count(s, "maxContains", path)
         if s.get("uniqueItems") is True:
             c.unique_items = (True, f"{path}/uniqueItems")
-        if "unevaluatedItems" in s and s["unevaluatedItems"] is not True:
-            if s["unevaluatedItems"] is False and "items" not in s and not c.items:
-                c.items.append((False, f"{path}/unevaluatedItems"))
-                c.items_after = max(c.items_after, len(prefix or []))
-            elif "items" not in s:
-                raise SchemaError("unevaluatedItems other than false is not supported", path)
+        contains = ((s["contains"], f"{path}/contains"),) if "contains" in s else ()
+        if scope.items and (prefix is not None or items is not None or contains):
+            self._evaluate_items(c, scope, len(prefix or ()), items is not None, contains)
 
-    def _combinators(self, c: Constraints, s: dict, path: str, depth: int) -> None:
+    @staticmethod
+    def _evaluate_items(c: Constraints, scope: Scope, prefix: int, everything: bool,
+                        contains: tuple[Sub, ...]) -> None:
+        """Record, for each unevaluatedItems entry in `scope`, what a schema evaluates
+        (`items`/`additionalItems` evaluate every position after the prefix, so all)."""
+        for i in scope.items:
+            e = c.unevaluated_items[i]
+            c.unevaluated_items[i] = replace(e, prefix=max(e.prefix, prefix),
+                                             everything=e.everything or everything,
+                                             contains=e.contains + contains)
+
+    def _combinators(self, c: Constraints, s: dict, path: str, depth: int,
+                     scope: Scope) -> None:
         for key, one in (("anyOf", False), ("oneOf", True)):
             branches = _list(s, key, path)
             if branches:
                 self._group(c, [(b, f"{path}/{key}/{i}") for i, b in enumerate(branches)],
-                            one, f"{path}/{key}", depth)
+                            one, f"{path}/{key}", depth, scope)
             elif key in s:
                 raise SchemaError(f"{key} must be a non-empty array", f"{path}/{key}")
-        if "not" in s:
-            self._group(c, self.negation(s["not"], f"{path}/not"), False, f"{path}/not", depth)
+        if "not" in s:        # `not` never contributes annotations: no scope
+            self._group(c, self.negation(s["not"], f"{path}/not"), False, f"{path}/not", depth,
+                        NO_SCOPE)
         if "if" in s and ("then" in s or "else" in s):
             cond = s["if"]
             then = s.get("then", True)
             other = s.get("else", True)
-            yes = {"allOf": [cond, then]}
-            no = {"allOf": [{"not": cond}, other]}
-            self.keep.extend((yes, no))
-            c.any_of.append(([(yes, f"{path}/then"), (no, f"{path}/else")], False, f"{path}/if"))
+            yes = self._synthesize(("yes", id(cond), id(then)), {"allOf": [cond, then]})
+            no = self._synthesize(("no", id(cond), id(other)),
+                                  {"allOf": [{"not": cond}, other]})
+            c.any_of.append(Group(((yes, f"{path}/then"), (no, f"{path}/else")), False,
+                                  f"{path}/if", scope, exclusive=True))
+        elif "if" in s and scope and annotates(s["if"]):
+            # A lone `if` constrains nothing, but when it holds its annotations count: either
+            # it holds (and evaluates) or nothing is evaluated (exact, see annotation_subsets).
+            c.any_of.append(Group(((s["if"], f"{path}/if"), (True, f"{path}/if")), False,
+                                  f"{path}/if", scope))
 
     def _group(self, c: Constraints, branches: list[Sub], one: bool, path: str,
-               depth: int) -> None:
+               depth: int, scope: Scope) -> None:
         """A disjunction; one branch is just a conjunct (folded now, no distribution)."""
         if len(branches) == 1:
-            self.add(c, branches[0][0], branches[0][1], depth + 1)
+            self.add(c, branches[0][0], branches[0][1], depth + 1, scope)
             return
         ids = [id(b) for b, _ in branches]
-        if any([id(x) for x, _ in g] == ids and o == one for g, o, _ in c.any_of):
-            return                                  # A and A is A
-        c.any_of.append((branches, one, path))
+        for k, g in enumerate(c.any_of):
+            if [id(x) for x, _ in g.branches] == ids and g.one == one and not g.exclusive:
+                # A and A is A; the annotations of the one go to both scopes (exact: the
+                # same branches succeed for both)
+                c.any_of[k] = replace(g, scope=g.scope | scope)
+                return
+        c.any_of.append(Group(tuple(branches), one, path, scope))
+
+    def _synthesize(self, key: tuple[Any, ...], schema: dict) -> dict:
+        """One object per synthetic schema (ids key the builder's memos), kept alive."""
+        if key not in self._synthetic:
+            self._synthetic[key] = schema
+            self.keep.append((key, schema))
+        return self._synthetic[key]
+
+    def annotation_subsets(self, g: Group) -> list[Sub]:
+        """The branches of an anyOf whose annotations are in some scope, as alternatives whose
+        annotations are exact: every instance collects the annotations of *all* the branches
+        it satisfies. For each non-empty subset S of the branches that evaluate something, the
+        alternative "all of S" (annotations: those of S); plus each branch that evaluates
+        nothing, alone. An instance satisfying the branches T is accepted by S = T's
+        evaluating part; a smaller S evaluates less, so unevaluated* constrains more there, and
+        accepts nothing invalid: the union is exact, with no negation needed."""
+        evaluating = [b for b in g.branches if annotates(b[0])]
+        if len(evaluating) <= 1:
+            return list(g.branches)      # one evaluating branch: plain distribution is exact
+        if len(evaluating) > _MAX_EVALUATING_BRANCHES:
+            raise SchemaError(f"unevaluatedProperties/unevaluatedItems beside an anyOf with more "
+                              f"than {_MAX_EVALUATING_BRANCHES} branches that evaluate "
+                              f"properties or items is not supported", g.path)
+        out: list[Sub] = []
+        for mask in range(1, 1 << len(evaluating)):
+            chosen = [evaluating[i] for i in range(len(evaluating)) if mask >> i & 1]
+            if len(chosen) == 1:
+                out.append(chosen[0])
+                continue
+            key = ("subset",) + tuple(id(b) for b, _ in chosen)
+            out.append((self._synthesize(key, {"allOf": [b for b, _ in chosen]}), g.path))
+        out += [b for b in g.branches if not annotates(b[0])]
+        return out
+
+    def either(self, contains: tuple[Sub, ...], sub: Sub) -> Sub:
+        """An item some `contains` of an unevaluatedItems scope matches is evaluated; any
+        other must satisfy unevaluatedItems: `anyOf [contains..., unevaluatedItems]`."""
+        key = ("either", id(sub[0])) + tuple(id(x) for x, _ in contains)
+        return self._synthesize(key, {"anyOf": [x for x, _ in contains] + [sub[0]]}), sub[1]
 
     def negation(self, schema: Schema, path: str) -> list[Sub]:
         """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos."""
@@ -424,18 +563,23 @@ def _in(v: Any, values: list[Any]) -> bool:
     return any(json_equal(v, w) for w in values)
 
 
-def _evaluates_properties(node: Any) -> bool:
-    """Whether a subschema (tree) holds a keyword that evaluates object properties."""
+def annotates(node: Any) -> bool:
+    """Whether a subschema (tree) may evaluate properties or items in place (conservative:
+    any reference may)."""
     if isinstance(node, list):
-        return any(_evaluates_properties(x) for x in node)
+        return any(annotates(x) for x in node)
     if not isinstance(node, dict):
         return False
-    keys = ("properties", "patternProperties", "additionalProperties", "unevaluatedProperties",
-            "$ref", "$dynamicRef")
-    if any(k in node for k in keys):
+    if any(k in node for k in _ANNOTATING):
         return True
-    return any(_evaluates_properties(node.get(k)) for k in
+    return any(annotates(node.get(k)) for k in
                ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas"))
+
+
+_ANNOTATING = ("properties", "patternProperties", "additionalProperties",
+               "unevaluatedProperties", "prefixItems", "items", "additionalItems", "contains",
+               "unevaluatedItems", "$ref", "$dynamicRef", "$recursiveRef")
+_MAX_EVALUATING_BRANCHES = 6
 
 
 def _list(s: dict, key: str, path: str) -> list[Any]:

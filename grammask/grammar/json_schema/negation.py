@@ -4,9 +4,13 @@ A schema is the conjunction of its keywords, so its complement is the union of t
 complements (De Morgan), and most single keywords have a complement that is again a plain
 schema: ``not {minimum: 5}`` is "a number < 5" (values of other types satisfy `minimum` vacuously, so
 they are not in its complement); ``not {required: [k]}`` is "an object without k";
-``not {items: S}`` is "an array containing an element of ``not S``". Negations that would need a complement the grammar cannot
-express (``not {multipleOf}``, ``not {uniqueItems}``, ``not {patternProperties}``) raise
-`SchemaError` naming the keyword, so nothing is silently dropped.
+``not {items: S}`` is "an array containing an element of ``not S``"; ``not {prefixItems:
+[A, B]}`` is "an array whose item 0 fails A, or whose item 1 fails B". Negations that would
+need a complement the grammar cannot express (``not {multipleOf}``, ``not {uniqueItems}``,
+``not {patternProperties}``, ``items`` past a prefix) raise `SchemaError` naming the keyword,
+so nothing is silently dropped; such keywords whose subschemas are all trivially true
+(``unevaluatedProperties: true``, ``patternProperties: {"x": {}}``) constrain nothing and have
+an empty complement.
 
 The branches use three private keywords the collector understands: ``_notIn`` (values
 excluded), ``_notPattern`` (patterns a string must not match) and ``_forbidden`` (property
@@ -57,9 +61,53 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
     return out or [(False, path)]           # only annotations: `not true` = nothing
 
 
+_COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties",
+                     "maxProperties"})
+_BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                     "multipleOf"})
+_SCHEMA_VALUED = frozenset({"not", "if", "contains", "additionalProperties", "propertyNames"})
+_SCHEMA_LISTS = frozenset({"anyOf", "allOf", "oneOf"})
+
+
+def _check_value(key: str, value: Any, where: str) -> None:
+    """The keyword's value has the type the specification gives it (the complements below
+    do arithmetic and iteration on it); the same messages as the collector's."""
+    if key in _COUNTS:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SchemaError(f"{key} must be a non-negative integer", where)
+    elif key in _BOUNDS:
+        if not isinstance(value, (int, float)) or \
+                (isinstance(value, bool) and not key.startswith("exclusive")):
+            raise SchemaError(f"{key} must be a number", where)
+    elif key == "pattern":
+        if not isinstance(value, str):
+            raise SchemaError("pattern must be a string", where)
+    elif key == "required":
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise SchemaError("required must be an array of strings", where)
+    elif key == "type":
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SchemaError("type must be a string or an array of strings", where)
+    elif key == "properties":
+        if not isinstance(value, dict):
+            raise SchemaError("properties must be an object", where)
+    elif key in _SCHEMA_LISTS:
+        if not isinstance(value, list):
+            raise SchemaError(f"{key} must be an array", where)
+    elif key in _SCHEMA_VALUED or (key == "items" and not isinstance(value, list)):
+        if not isinstance(value, (dict, bool)):
+            raise SchemaError(f"{key} must be a schema (an object or a boolean)", where)
+    elif key == "$ref" and not isinstance(value, str):
+        raise SchemaError("$ref must be a string", where)
+
+
 def _negate_keyword(schema: dict, key: str, value: Any, path: str, resolver: Any,
                     depth: int) -> list[Sub]:
     where = f"{path}/{key}"
+    _check_value(key, value, where)
     handler = _HANDLERS.get(key)
     if handler is not None:
         return handler(schema, value, where, resolver, depth)
@@ -102,6 +150,10 @@ def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[d
     if key == "required":
         return [{"_forbidden": [name]} for name in value]
     if key == "items" and not isinstance(value, list):
+        if schema.get("prefixItems") and not _trivially_true(value):
+            # items after a prefix: "some item past the prefix fails" is no plain schema
+            raise SchemaError("not: the complement of 'items' beside 'prefixItems' cannot be "
+                              "expressed by a grammar", where)
         return [{"contains": {"not": value}}]
     if key == "contains":
         return [{"items": {"not": value}}]
@@ -192,6 +244,27 @@ def _unique_items(schema: dict, value: Any, where: str, resolver: Any, depth: in
     return [] if value is False else _refuse(schema, value, where, resolver, depth)
 
 
+def _prefix_items(schema: dict, value: Any, where: str, resolver: Any,
+                  depth: int) -> list[Sub]:
+    # not prefixItems [A0, A1, ...] = an array with an item i that fails A_i
+    if not isinstance(value, list):
+        raise SchemaError("prefixItems must be an array", where)
+    return [({"type": "array", "minItems": i + 1, "prefixItems": [True] * i + [{"not": sub}]},
+             where) for i, sub in enumerate(value) if not _trivially_true(sub)]
+
+
+def _vacuous_or_refuse(schema: dict, value: Any, where: str, resolver: Any,
+                       depth: int) -> list[Sub]:
+    """Keywords without a general complement whose value is trivially true constrain
+    nothing (``patternProperties: {"x": true}``, ``unevaluatedProperties: true``): their
+    complement is empty. Anything else is refused."""
+    subs = list(value.values()) if isinstance(value, dict) and \
+        where.rsplit("/", 1)[-1] in ("patternProperties", "dependentSchemas") else [value]
+    if all(_trivially_true(v) for v in subs):
+        return []
+    return _refuse(schema, value, where, resolver, depth)
+
+
 def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     raise SchemaError(f"not: the complement of {where.rsplit('/', 1)[-1]!r} cannot be "
                       f"expressed by a grammar", where)
@@ -200,8 +273,10 @@ def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
 _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
-    "multipleOf": _refuse, "uniqueItems": _unique_items, "format": _format, "patternProperties": _refuse,
-    "propertyNames": _refuse, "dependentRequired": _refuse, "dependentSchemas": _refuse,
-    "dependencies": _refuse, "prefixItems": _refuse, "unevaluatedProperties": _refuse,
-    "unevaluatedItems": _refuse, "$dynamicRef": _refuse, "$recursiveRef": _refuse,
+    "multipleOf": _refuse, "uniqueItems": _unique_items, "format": _format,
+    "patternProperties": _vacuous_or_refuse, "propertyNames": _refuse,
+    "dependentRequired": _refuse, "dependentSchemas": _vacuous_or_refuse,
+    "dependencies": _refuse, "prefixItems": _prefix_items,
+    "unevaluatedProperties": _vacuous_or_refuse, "unevaluatedItems": _vacuous_or_refuse,
+    "$dynamicRef": _refuse, "$recursiveRef": _refuse,
 }

@@ -61,15 +61,16 @@ def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub
     """The schemas a property value must satisfy (a name outside `properties` when `name` is
     None), given the patternProperties it matches."""
     subs: list[Sub] = list(c.properties.get(name, [])) if name is not None else []
-    for pat in matched:
-        subs += c.pattern_properties[pat]
+    for pat in c.pattern_properties:     # declared order, not the set's: the conjunction's
+        if pat in matched:               # order is the property order of the result
+            subs += c.pattern_properties[pat]
     for sub, own_props, own_pats in c.additional:
         if (name is None or name not in own_props) and not (set(own_pats) & matched):
             subs.append(sub)
-    for sub, own_names, own_pats, everything in c.unevaluated_properties:
-        if not everything and (name is None or name not in own_names) and \
-                not (set(own_pats) & matched):
-            subs.append(sub)
+    for u in c.unevaluated_properties:
+        if not u.everything and (name is None or name not in u.names) and \
+                not (set(u.patterns) & matched):
+            subs.append(u.sub)
     return subs
 
 
@@ -132,7 +133,7 @@ def _names_terminal(b: GrammarBuilder, pn: Constraints) -> str | None:
             return None
         return b._terminal(("names", tuple(strings)), lambda: literals_dfa(strings),
                            "property name")
-    return b._string_terminal(pn)
+    return b._string_terminal(pn, value=False)
 
 
 def _search(pattern: str, name: str) -> bool:

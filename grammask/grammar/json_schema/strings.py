@@ -161,12 +161,27 @@ def _string_dfa(patterns: tuple[str, ...], formats: tuple[str, ...],
                 not_patterns: tuple[str, ...], excluded: tuple[str, ...], min_length: int,
                 max_length: int | None, limits: Limits) -> ByteDFA:
     """Combine the small automata first, the length counter last (it multiplies states)."""
+    value = string_value(patterns, formats, not_patterns, excluded, limits)
+    if value is not None and (min_length > 0 or max_length is not None):
+        value = _with_length(value, min_length, max_length, limits)
+    if value is None:
+        return empty_dfa()
+    return _encode(value, limits)
+
+
+@lru_cache(maxsize=1024)
+def string_value(patterns: tuple[str, ...], formats: tuple[str, ...],
+                 not_patterns: tuple[str, ...], excluded: tuple[str, ...],
+                 limits: Limits) -> _CpDFA | None:
+    """The code-point DFA of the decoded values the constraints allow, before any length bound
+    (None: no value). Shared with `string_chunks`, which splits long strings over it. Formats
+    must be known to `format_regex` (the callers check)."""
     value: _CpDFA | None = _any_value()
     positive = [_pattern_value(p, limits) for p in patterns]
     positive += [_format_value(f, limits) for f in formats]
     for i, other in enumerate(positive):
         if value is None or other is None:
-            return empty_dfa()
+            return None
         value = other if i == 0 else _combine(value, other, False, limits)
     for p in not_patterns:
         other = _pattern_value(p, limits)
@@ -174,11 +189,7 @@ def _string_dfa(patterns: tuple[str, ...], formats: tuple[str, ...],
             value = _combine(value, other, True, limits)
     if excluded and value is not None:
         value = _combine(value, _literals_value(excluded, limits), True, limits)
-    if value is not None and (min_length > 0 or max_length is not None):
-        value = _with_length(value, min_length, max_length, limits)
-    if value is None:
-        return empty_dfa()
-    return _encode(value, limits)
+    return value
 
 
 @memo_by_bytes(64 << 20, lambda d: d.memory_bytes())
@@ -410,8 +421,12 @@ Layout = tuple[tuple[int, int], ...]                  # a node's byte ranges, on
 TplNode = tuple[Layout, Callable[[list[int]], Any]]      # layout, getter of its edge targets
 
 
-def _encode(v: _CpDFA, limits: Limits) -> ByteDFA:
-    """Byte DFA of `"` + (JSON encodings of the words of `v`) + `"`.
+def _encode(v: _CpDFA, limits: Limits, open_quote: bool = True,
+            close_quote: bool = True) -> ByteDFA:
+    """Byte DFA of `"` + (JSON encodings of the words of `v`) + `"`; without `open_quote` /
+    `close_quote` the quote on that side is left out (the pieces of a long string that
+    `string_chunks` splits into several lexemes: without the closing quote, the states of
+    `v`'s accepting states accept).
 
     State 0 is before the opening quote, 1..n are the states of `v`, n+1 is after the closing
     quote, mid-character states follow, hash-consed on (layout, targets): with `itemgetter`
@@ -437,8 +452,9 @@ def _encode(v: _CpDFA, limits: Limits) -> ByteDFA:
                 rs = ranges_of[key] = normalize([r for c in cs for r in v.classes[c]])
             groups.append((rs, t + 1))
         groups.sort()
-        lookup = [g[1] for g in groups] + ([end] if v.accepting[s] else [])
-        *mids, (layout, get) = _template(tuple(g[0] for g in groups), v.accepting[s])
+        quote = v.accepting[s] and close_quote
+        lookup = [g[1] for g in groups] + ([end] if quote else [])
+        *mids, (layout, get) = _template(tuple(g[0] for g in groups), quote)
         for node in mids:
             sig = (node[0], node[1](lookup))
             sid = interned.get(sig)
@@ -461,11 +477,29 @@ def _encode(v: _CpDFA, limits: Limits) -> ByteDFA:
         for e, (lo, hi) in enumerate(layout):
             colmap[lo:hi + 1] = e
         vals = np.full((len(ids), len(layout) + 1), -1, dtype=np.int32)
-        vals[:, :-1] = np.array(targets, dtype=np.int32).reshape(len(ids), -1)
+        vals[:, :-1] = np.array(targets, dtype=np.int32).reshape(len(ids), len(layout))
         table[ids] = vals[:, colmap]
     accepting = np.zeros(len(table), dtype=bool)
-    accepting[end] = True
-    return ByteDFA(table, accepting)
+    if close_quote:
+        accepting[end] = True
+    else:
+        accepting[1:n + 1] = v.accepting
+    return ByteDFA(*_drop_states(table, accepting, open_quote, close_quote, end))
+
+
+def _drop_states(table: np.ndarray, accepting: np.ndarray, open_quote: bool,
+                 close_quote: bool, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the rows a piece without an opening or closing quote does not use (state 0,
+    before the quote, and `end`, after it), renumbering targets, so the result stays trimmed
+    with its start at 0."""
+    if open_quote and close_quote:
+        return table, accepting
+    keep = np.ones(len(table), dtype=bool)
+    keep[0] = open_quote
+    keep[end] = close_quote
+    new_id = np.cumsum(keep, dtype=np.int32) - 1
+    new_id = np.append(new_id, -1).astype(np.int32)        # index -1 (dead) stays dead
+    return new_id[table[keep]], accepting[keep]
 
 
 @lru_cache(maxsize=4096)
@@ -483,8 +517,14 @@ def _template(shape: tuple[Ranges, ...], accepting: bool) -> list[TplNode]:
         slots += 1
     trie: Trie = []
     _trie(items, trie, {}, slots)
-    return [(tuple((lo, hi) for lo, hi, _ in node), itemgetter(*(r for _, _, r in node)))
+    return [(tuple((lo, hi) for lo, hi, _ in node), _getter([r for _, _, r in node]))
             for node in trie]
+
+
+def _getter(refs: list[int]) -> Callable[[list[int]], Any]:
+    """`itemgetter` of `refs`, also for none (a state with no move: the last state of a
+    piece without its closing quote, see `string_chunks`)."""
+    return itemgetter(*refs) if refs else lambda lookup: ()
 
 
 def _encodings(ranges: Ranges, slot: int) -> list[Item]:
