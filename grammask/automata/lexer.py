@@ -63,8 +63,11 @@ class _Table:
     size: int = 0
 
     def grow(self, need: int = 0) -> None:
+        """Double the capacity. Rows past `size` are left uninitialised (`np.empty` of a large
+        table only reserves memory, so a grow costs one copy of the used rows): a new state
+        clears its own row (`Lexer._new_state`), and no live row points past `size`."""
         cap = max(self.trans.shape[0] * 2, need)
-        trans = np.full((cap, 256), DEAD, np.int32)
+        trans = np.empty((cap, 256), np.int32)
         trans[: self.size] = self.trans[: self.size]
         emit = np.full(cap, DEAD, np.int32)
         emit[: self.size] = self.emit[: self.size]
@@ -202,6 +205,7 @@ class Lexer:
             tab.grow()
         sid = tab.size
         tab.size += 1
+        tab.trans[sid] = DEAD
         self._ids[key] = sid
         self._members.append(members)
         tab.is_start[sid] = start
@@ -230,7 +234,7 @@ class Lexer:
 
     def memory_bytes(self) -> int:
         tab = self._table
-        return tab.trans.nbytes + tab.emit.nbytes + tab.is_start.nbytes
+        return tab.size * (tab.trans.shape[1] * tab.trans.itemsize + tab.emit.itemsize + 1)
 
 
 def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], _Table, np.ndarray]:
@@ -242,9 +246,13 @@ def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], _T
     for t in sorted(terminals):
         offset[t] = base
         base += terminals[t].trans.shape[0]
-    cap = max(64, base + 64)
-    table = _Table(np.full((cap, 256), DEAD, np.int32), np.full(cap, DEAD, np.int32),
-                   np.zeros(cap, np.bool_), base)
+    # room for combined states without a grow (a grow copies every terminal's rows, several
+    # MB for long counted strings, and would land in one mask's latency); the spare rows are
+    # reserved, not touched, until states use them
+    cap = base + max(1024, base // 2)
+    trans_rows = np.empty((cap, 256), np.int32)
+    trans_rows[:base] = DEAD
+    table = _Table(trans_rows, np.full(cap, DEAD, np.int32), np.zeros(cap, np.bool_), base)
     owners = np.zeros(max(base, 1), np.int32)
     for t in sorted(terminals):
         trans, o = terminals[t].trans, offset[t]

@@ -481,9 +481,32 @@ def lcp_with_previous(const uint8_t[::1] concat, const int64_t[::1] offsets):
     return out_np
 
 
+def subtree_skip(const uint8_t[::1] concat, const int64_t[::1] offsets,
+                 const int32_t[::1] lcps):
+    """int32 aligned with `concat`: at byte d of sorted token k, the index of the first token
+    after k that does not share bytes 0..d with it (the end of that trie node's subtree), so a
+    scan whose walk dies at byte d skips every token below it at once."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k, d, a, L, nxt_a
+    out_np = np.zeros(max(offsets[n] if n >= 0 else 0, 1), dtype=np.int32)
+    cdef int32_t[::1] out = out_np
+    with nogil:
+        k = n - 1
+        while k >= 0:
+            a = offsets[k]
+            L = offsets[k + 1] - a
+            for d in range(L):
+                if k + 1 == n or lcps[k + 1] <= d:
+                    out[a + d] = <int32_t>(k + 1)
+                else:
+                    out[a + d] = out[offsets[k + 1] + d]
+            k -= 1
+    return out_np
+
+
 def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] token_ids, const int32_t[::1] lcps,
-               const int64_t[::1] first_byte_end, const int32_t[::1] suffix_ids,
+               const int64_t[::1] first_byte_end, const int32_t[::1] skip,
+               const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
                int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
@@ -492,25 +515,30 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
       token's fate is the mask of the parser state after that lexeme);
     * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
     * rejected: otherwise.
-    Returns (accepted ids, boundary-0 ids, straddler ids, the concat position where each
-    straddler's suffix starts, their emits, the id of the token spelling each straddler's
-    suffix or -1; `suffix_ids` is aligned with concat).
-    Tokens sharing a prefix reuse the walk (sorted order); a token sharing the prefix up to and
-    including a previous token's stopping byte has the same outcome. A plain token
+    Returns (accepted ids, a uint8 [256] flag per first byte whose tokens are all boundary-0
+    tokens, straddler ids, the concat position where each straddler's suffix starts, their
+    emits, the id of the token spelling each straddler's suffix or -1; `suffix_ids` is aligned
+    with concat). Boundary-0 tokens are decided by their first byte alone, so they come back
+    as first bytes (the caller ORs per-first-byte masks) instead of a list as long as the
+    vocabulary. Tokens sharing a prefix reuse the walk (sorted order); a token sharing the
+    prefix up to and including a previous token's stopping byte has the same outcome, and a
+    rejected prefix skips its whole subtree (`skip`, from `subtree_skip`), so the cost is the
+    live part of the trie, not the vocabulary. A plain token
     (`plain_chars[k]` >= 0 characters) with at most `plain_limit` characters is accepted
     without a walk and left out of the accepted ids (the caller ORs in the precomputed mask of
     such tokens): the caller guarantees some member of `start` takes that many plain
     characters in a row (`mask_cache.plain_runs`)."""
     cdef Py_ssize_t n = token_ids.shape[0]
     acc_np = np.empty(n, dtype=np.int32)
-    f0_np = np.empty(n, dtype=np.int32)
+    f0_np = np.zeros(256, dtype=np.uint8)
     sid_np = np.empty(n, dtype=np.int32)
     soff_np = np.empty(n, dtype=np.int64)
     sem_np = np.empty(n, dtype=np.int32)
     slink_np = np.empty(n, dtype=np.int32)
     send_np = np.empty(n, dtype=np.int64)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
-    cdef int32_t[::1] acc = acc_np, f0 = f0_np, sid = sid_np, sem = sem_np
+    cdef int32_t[::1] acc = acc_np, sid = sid_np, sem = sem_np
+    cdef uint8_t[::1] f0 = f0_np
     cdef int64_t[::1] soff = soff_np
     cdef int64_t[::1] send = send_np
     cdef int32_t[::1] slink = slink_np
@@ -558,25 +586,24 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                         kind = 1
                     else:
                         kind = 2
-            if d == 0 and kind != 0:
-                # the first byte decides for its whole range of tokens (sorted vocabulary)
-                stop_at = first_byte_end[concat[a]]
+            if kind == 1 or kind == 3:
+                # the prefix up to the stopping byte decides for its whole subtree (sorted
+                # vocabulary): a boundary at 0 is its first byte's range, a rejection skips
                 if kind == 1:
-                    for j in range(k, stop_at):
-                        f0[nf] = token_ids[j]
-                        nf += 1
+                    f0[concat[a]] = 1
+                    stop_at = first_byte_end[concat[a]]
+                else:
+                    stop_at = skip[a + d]
                 prev_kind = kind
-                prev_stop = 0
+                prev_stop = d
                 prev_emit = e
-                valid = 0
+                if valid > d:
+                    valid = d
                 k = stop_at
                 continue
             if kind == 0:
                 acc[na] = token_ids[k]
                 na += 1
-            elif kind == 1:
-                f0[nf] = token_ids[k]
-                nf += 1
             elif kind == 2:
                 sid[ns] = token_ids[k]
                 soff[ns] = a + d
@@ -588,7 +615,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             prev_stop = d
             prev_emit = e
             k += 1
-    return (acc_np[:na].copy(), f0_np[:nf].copy(), sid_np[:ns].copy(), soff_np[:ns].copy(),
+    return (acc_np[:na].copy(), f0_np, sid_np[:ns].copy(), soff_np[:ns].copy(),
             send_np[:ns].copy(), sem_np[:ns].copy(), slink_np[:ns].copy())
 
 

@@ -67,6 +67,10 @@ class LexStateMasks:
         return f0 + sum(a.nbytes for a in arrays)
 
 
+_SMALL_SORT = 2048
+_BYTE_ROW = np.arange(257, dtype=np.int64)
+
+
 def _by_emit_and_byte(emits: np.ndarray, first: np.ndarray, num_emits: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Order entries by (emit, first byte) with a counting sort; return (order, distinct
@@ -74,6 +78,12 @@ def _by_emit_and_byte(emits: np.ndarray, first: np.ndarray, num_emits: int
     if emits.shape[0] == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 257), np.int64)
     keys = emits.astype(np.int64) * 256 + first
+    if keys.shape[0] <= _SMALL_SORT:          # few straddlers (the usual case): no buckets
+        order = np.argsort(keys, kind="stable")
+        present = np.unique(emits).astype(np.int64)
+        bounds = (present[:, None] * 256 + _BYTE_ROW).ravel()
+        table = np.searchsorted(keys[order], bounds).reshape(-1, 257)
+        return order, present.astype(np.int32), table
     order, starts = _kernels.bucket_order(keys, num_emits * 256)
     per_emit = starts[:-1].reshape(num_emits, 256)
     ends = np.append(per_emit[1:, 0], starts[-1])
@@ -91,10 +101,10 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     full, walked, pos = trie, trie, None
     if plain_limit >= UNBOUNDED:
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
-    acc_ids, f0_ids, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
+    acc_ids, f0_bytes, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
         walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
-        walked.first_byte_end(), walked.suffix_links(), trans, emit, state,
-        max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
+        walked.first_byte_end(), walked.subtree_skip(), walked.suffix_links(), trans, emit,
+        state, max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
     if pos is not None and s_pos.shape[0]:
         s_end = pos[s_end - 1] + 1
         s_pos = pos[s_pos]
@@ -102,10 +112,7 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
         np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
-    f0 = None
-    if f0_ids.shape[0]:
-        f0 = np.zeros(words, dtype=np.uint32)
-        _kernels.ids_to_mask(f0_ids, f0)
+    f0 = _first_byte_union(walked, f0_bytes)
     num_emits = int(emit.max()) + 1 if emit.shape[0] else 1
     linked = s_link >= 0
     l_link = s_link[linked]
@@ -120,6 +127,19 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         acc, f0, link_emits, link_offsets, s_ids[linked][order], l_link[order],
         s_pos[linked][order], s_end[linked][order], walk_emits, walk_ranges,
         s_ids[rest][w_order], w_pos[w_order], s_end[rest][w_order])
+
+
+def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:
+    """The mask of `trie`'s tokens whose first byte is flagged (None when empty): an OR of
+    the flagged rows, or the complement of the unflagged ones when that is fewer rows."""
+    on = np.flatnonzero(flags)
+    if not on.shape[0]:
+        return None
+    rows, every = trie.first_byte_masks()
+    if on.shape[0] <= 128:
+        return np.bitwise_or.reduce(rows[on], axis=0)
+    off = np.flatnonzero(flags == 0)
+    return every & ~np.bitwise_or.reduce(rows[off], axis=0) if off.shape[0] else every.copy()
 
 
 # -- scans shared between grammars ------------------------------------------------------------------

@@ -60,6 +60,17 @@ class TokenTrie:
         """int64 [256]: for each first byte, the sorted index where its tokens end."""
         return self._derived("first_byte_end", _first_byte_end)
 
+    def subtree_skip(self) -> np.ndarray:
+        """int32 aligned with `concat`: where the subtree below each byte ends (scans skip a
+        dead prefix's tokens at once)."""
+        return self._derived("subtree_skip", _subtree_skip)
+
+    def first_byte_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(uint32 [256, words]: per first byte the mask of this trie's tokens starting with
+        it; uint32 [words]: all of its tokens). A scan decides tokens whose first byte ends
+        the lexeme by that byte alone, so their mask is an OR of a few rows."""
+        return self._derived("first_byte_masks", _first_byte_masks)
+
     def lcps(self) -> np.ndarray:
         """int32 per sorted token: bytes shared with the previous token."""
         return self._derived("lcps", _lcps)
@@ -113,6 +124,25 @@ def _spans_by_id(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
     start[trie.token_ids] = trie.offsets[:-1]
     end[trie.token_ids] = trie.offsets[1:]
     return start, end
+
+
+def _subtree_skip(trie: TokenTrie) -> np.ndarray:
+    from ..kernels import _kernels
+    return _kernels.subtree_skip(trie.concat, trie.offsets, trie.lcps())
+
+
+def _first_byte_masks(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
+    from ..kernels import _kernels, bitmask_words
+    words = bitmask_words(trie.vocab_size)
+    rows = np.zeros((256, words), dtype=np.uint32)
+    ends = trie.first_byte_end()
+    start = 0
+    for b in range(256):
+        end = int(ends[b])
+        if end > start:
+            _kernels.ids_to_mask(np.ascontiguousarray(trie.token_ids[start:end]), rows[b])
+        start = end
+    return rows, np.bitwise_or.reduce(rows, axis=0)
 
 
 def _first_byte_end(trie: TokenTrie) -> np.ndarray:

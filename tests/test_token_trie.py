@@ -1,0 +1,40 @@
+"""The flat vocabulary's derived arrays the CFG scan reads, against plain definitions."""
+from __future__ import annotations
+
+import numpy as np
+
+from grammask import TokenizerInfo
+from grammask.mask_cache.token_trie import build_token_trie
+
+
+def small_trie(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    words = {bytes(rng.integers(97, 101, size=int(rng.integers(1, 6))).tolist())
+             for _ in range(300)}
+    vocab = sorted(words) + [None]
+    info = TokenizerInfo(list(vocab), eos_token_ids=[len(vocab) - 1])
+    return build_token_trie(info)
+
+
+def test_subtree_skip_is_the_end_of_each_prefix_subtree() -> None:
+    trie = small_trie()
+    skip = trie.subtree_skip()
+    toks = [bytes(trie.concat[trie.offsets[k]:trie.offsets[k + 1]]) for k in range(trie.num_tokens)]
+    for k, tok in enumerate(toks):
+        for d in range(len(tok)):
+            end = k + 1
+            while end < len(toks) and toks[end][:d + 1] == tok[:d + 1]:
+                end += 1
+            assert skip[trie.offsets[k] + d] == end, (tok, d)
+
+
+def test_first_byte_masks_hold_exactly_the_tokens_of_each_first_byte() -> None:
+    trie = small_trie(1)
+    rows, every = trie.first_byte_masks()
+    bits = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")
+    for k in range(trie.num_tokens):
+        first = int(trie.concat[trie.offsets[k]])
+        tid = int(trie.token_ids[k])
+        assert bits[first, tid] and bits[:, tid].sum() == 1
+    all_bits = np.unpackbits(every.view(np.uint8), bitorder="little")
+    assert all_bits.sum() == trie.num_tokens
