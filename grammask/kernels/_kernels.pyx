@@ -937,3 +937,91 @@ def plain_successors(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] 
         for i in range(ncur):
             found.add(cur[i])
     return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# CFG engine: a scan's straddlers, organised for the per-configuration composition.
+cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
+                       const int64_t[::1] pos, const int32_t[::1] rank,
+                       const int32_t[::1] emit_of_rank, const int32_t[::1] members,
+                       Py_ssize_t m, int32_t n_emits):
+    """Stable counting sort of the straddlers `members[:m]` by (emit, first suffix byte):
+    (order as indices into the straddler arrays, distinct emits present ascending, their
+    [k, 257] offsets into the order)."""
+    cdef Py_ssize_t i, j, b, total, c
+    cdef int32_t r, k = 0
+    local_np = np.full(max(n_emits, 1), -1, dtype=np.int32)
+    cdef int32_t[::1] local = local_np
+    for i in range(m):
+        local[rank[emit[members[i]]]] = 0
+    for r in range(n_emits):
+        if local[r] == 0:
+            local[r] = k
+            k += 1
+    emits_np = np.empty(k, dtype=np.int32)
+    cdef int32_t[::1] emits_out = emits_np
+    for r in range(n_emits):
+        if local[r] >= 0:
+            emits_out[local[r]] = emit_of_rank[r]
+    table_np = np.zeros((k, 257), dtype=np.int64)
+    cursor_np = np.zeros((max(k, 1), 256), dtype=np.int64)
+    order_np = np.empty(m, dtype=np.int64)
+    cdef int64_t[:, ::1] table = table_np, cursor = cursor_np
+    cdef int64_t[::1] order = order_np
+    with nogil:
+        for i in range(m):
+            j = members[i]
+            cursor[local[rank[emit[j]]], concat[pos[j]]] += 1
+        total = 0
+        for r in range(k):
+            for b in range(256):
+                c = cursor[r, b]
+                table[r, b] = total
+                cursor[r, b] = total
+                total += c
+            table[r, 256] = total
+        for i in range(m):
+            j = members[i]
+            r = local[rank[emit[j]]]
+            b = concat[pos[j]]
+            order[cursor[r, b]] = j
+            cursor[r, b] += 1
+    return order_np, emits_np, table_np
+
+
+def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
+                        const int32_t[::1] link, const uint8_t[::1] concat):
+    """Split a scan's straddlers into linked ones (their suffix is a token, `link` >= 0) and
+    the rest, each ordered by (emit, first byte of the suffix) with a counting sort, as
+    `cfg_masks.LexStateMasks` stores them. Returns (linked order, linked emits, linked
+    offsets [k, 257], walked order, walked emits, walked offsets); orders index the inputs."""
+    cdef Py_ssize_t n = emit.shape[0], i, nl = 0, nw = 0
+    cdef int32_t top = -1, n_emits = 0, r
+    for i in range(n):
+        if emit[i] > top:
+            top = emit[i]
+    rank_np = np.full(top + 1 if top >= 0 else 1, -1, dtype=np.int32)
+    emit_of_rank_np = np.empty(top + 1 if top >= 0 else 1, dtype=np.int32)
+    cdef int32_t[::1] rank = rank_np, emit_of_rank = emit_of_rank_np
+    for i in range(n):
+        rank[emit[i]] = 0
+    for r in range(top + 1):
+        if rank[r] == 0:
+            rank[r] = n_emits
+            emit_of_rank[n_emits] = r
+            n_emits += 1
+    linked_np = np.empty(n, dtype=np.int32)
+    walked_np = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] linked = linked_np, walked = walked_np
+    for i in range(n):
+        if link[i] >= 0:
+            linked[nl] = <int32_t>i
+            nl += 1
+        else:
+            walked[nw] = <int32_t>i
+            nw += 1
+    l_order, l_emits, l_table = _order_part(emit, concat, pos, rank, emit_of_rank, linked, nl,
+                                            n_emits)
+    w_order, w_emits, w_table = _order_part(emit, concat, pos, rank, emit_of_rank, walked, nw,
+                                            n_emits)
+    return l_order, l_emits, l_table, w_order, w_emits, w_table

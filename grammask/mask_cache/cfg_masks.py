@@ -67,31 +67,6 @@ class LexStateMasks:
         return f0 + sum(a.nbytes for a in arrays)
 
 
-_SMALL_SORT = 2048
-_BYTE_ROW = np.arange(257, dtype=np.int64)
-
-
-def _by_emit_and_byte(emits: np.ndarray, first: np.ndarray, num_emits: int
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Order entries by (emit, first byte) with a counting sort; return (order, distinct
-    emits, per distinct emit the 257 offsets delimiting each first byte's entries)."""
-    if emits.shape[0] == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, 257), np.int64)
-    keys = emits.astype(np.int64) * 256 + first
-    if keys.shape[0] <= _SMALL_SORT:          # few straddlers (the usual case): no buckets
-        order = np.argsort(keys, kind="stable")
-        present = np.unique(emits).astype(np.int64)
-        bounds = (present[:, None] * 256 + _BYTE_ROW).ravel()
-        table = np.searchsorted(keys[order], bounds).reshape(-1, 257)
-        return order, present.astype(np.int32), table
-    order, starts = _kernels.bucket_order(keys, num_emits * 256)
-    per_emit = starts[:-1].reshape(num_emits, 256)
-    ends = np.append(per_emit[1:, 0], starts[-1])
-    present = np.flatnonzero(ends > per_emit[:, 0])
-    table = np.concatenate([per_emit[present], ends[present, None]], axis=1)
-    return order, present.astype(np.int32), table
-
-
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
                      state: int, vocab_size: int, plain_limit: int = 0) -> LexStateMasks:
     """Run the vocabulary scan from lexer state `state` and organise the straddlers.
@@ -113,20 +88,12 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
     f0 = _first_byte_union(walked, f0_bytes)
-    num_emits = int(emit.max()) + 1 if emit.shape[0] else 1
-    linked = s_link >= 0
-    l_link = s_link[linked]
-    _, first_by_id = trie.by_id()
-    order, link_emits, link_offsets = _by_emit_and_byte(s_emit[linked], first_by_id[l_link],
-                                                        num_emits)
-    rest = ~linked
-    w_pos = s_pos[rest]
-    w_order, walk_emits, walk_ranges = _by_emit_and_byte(
-        s_emit[rest], trie.concat[w_pos].astype(np.int64), num_emits)
+    l_order, link_emits, link_offsets, w_order, walk_emits, walk_ranges = \
+        _kernels.organise_straddlers(s_pos, s_emit, s_link, trie.concat)
     return LexStateMasks(
-        acc, f0, link_emits, link_offsets, s_ids[linked][order], l_link[order],
-        s_pos[linked][order], s_end[linked][order], walk_emits, walk_ranges,
-        s_ids[rest][w_order], w_pos[w_order], s_end[rest][w_order])
+        acc, f0, link_emits, link_offsets, s_ids[l_order], s_link[l_order],
+        s_pos[l_order], s_end[l_order], walk_emits, walk_ranges,
+        s_ids[w_order], s_pos[w_order], s_end[w_order])
 
 
 def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:
