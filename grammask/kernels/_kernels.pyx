@@ -1025,3 +1025,73 @@ def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
     w_order, w_emits, w_table = _order_part(emit, concat, pos, rank, emit_of_rank, walked, nw,
                                             n_emits)
     return l_order, l_emits, l_table, w_order, w_emits, w_table
+
+
+def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
+                const int32_t[:, :, ::1] shapes):
+    """Per state (int64): the one live state every plain character leads to, or -2 when the
+    plain characters die or part ways (`mask_cache.plain_runs.ladder` reads it); plain
+    characters as in `plain_successors`."""
+    cdef Py_ssize_t n = trans.shape[0], s
+    cdef int32_t b, t, c, k, j, i, lvl, common
+    cdef int32_t[256] cur
+    cdef int32_t[256] nxt
+    cdef int32_t ncur, nnxt
+    cdef bint ok
+    out_np = np.full(n, -2, dtype=np.int64)
+    cdef int64_t[::1] out = out_np
+    with nogil:
+        for s in range(n):
+            common = trans[s, ascii[0]]
+            ok = common >= 0
+            i = 1
+            while ok and i < ascii.shape[0]:
+                ok = trans[s, ascii[i]] == common
+                i += 1
+            k = 0
+            while ok and k < shapes.shape[0]:
+                ncur = 0
+                b = shapes[k, 0, 0]
+                while ok and b <= shapes[k, 0, 1]:
+                    t = trans[s, b]
+                    if t < 0:
+                        ok = False
+                        break
+                    for i in range(ncur):
+                        if cur[i] == t:
+                            break
+                    else:
+                        cur[ncur] = t
+                        ncur += 1
+                    b += 1
+                lvl = 1
+                while ok and lvl < shapes.shape[1] and shapes[k, lvl, 0] >= 0:
+                    nnxt = 0
+                    for i in range(ncur):
+                        for c in range(shapes[k, lvl, 0], shapes[k, lvl, 1] + 1):
+                            t = trans[cur[i], c]
+                            if t < 0:
+                                ok = False
+                                break
+                            for j in range(nnxt):
+                                if nxt[j] == t:
+                                    break
+                            else:
+                                if nnxt == 256:
+                                    ok = False
+                                    break
+                                nxt[nnxt] = t
+                                nnxt += 1
+                        if not ok:
+                            break
+                    for i in range(nnxt):
+                        cur[i] = nxt[i]
+                    ncur = nnxt
+                    lvl += 1
+                for i in range(ncur):
+                    if cur[i] != common:
+                        ok = False
+                k += 1
+            if ok:
+                out[s] = common
+    return out_np

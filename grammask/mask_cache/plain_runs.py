@@ -23,12 +23,10 @@ from ..automata.utf8 import utf8_sequences
 from ..kernels import _kernels
 
 UNBOUNDED = 1 << 30
-_NONE, _DEAD = -2, -1           # step(): no common successor / every plain char dies
 _ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
 # The multi-byte UTF-8 characters (RFC 3629, surrogates excluded) as byte-range sequences:
 # the lead bytes, then the allowed range of each continuation byte.
 _SEQUENCES = utf8_sequences(0x80, MAX_CP)
-_SHAPES = tuple((seq[0], seq[1:]) for seq in _SEQUENCES)
 # The same for the kernel: int32 [shapes, 4, 2], unused rows (-1, -1).
 _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
@@ -49,48 +47,13 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     with _lock:
         hit = _ladders.get(key)
     if hit is None:
-        hit = _ladder(_plain_step(trans))
+        hit = _ladder(_kernels.plain_steps(np.ascontiguousarray(trans, np.int32), _ASCII,
+                                           _SHAPE_TABLE))
         with _lock:
             _ladders[key] = hit
             while len(_ladders) > 1024:
                 _ladders.popitem(last=False)
     return hit
-
-
-def _uniform(trans: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Per state (plus a sentinel row for 'no state'): the one successor every byte in
-    [lo, hi] leads to, _DEAD when all die, _NONE when they differ."""
-    cols = trans[:, lo:hi + 1]
-    first = cols[:, 0]
-    same = (cols == first[:, None]).all(axis=1)
-    out = np.where(same, first, _NONE).astype(np.int64)
-    return np.append(out, _NONE)
-
-
-def _follow(table: np.ndarray, states: np.ndarray) -> np.ndarray:
-    """Apply a `_uniform` table to states that may be negative (they stay 'no state')."""
-    idx = np.where(states >= 0, states, table.shape[0] - 1)
-    return np.where(states >= 0, table[idx], np.where(states == _DEAD, _DEAD, _NONE))
-
-
-def _plain_step(trans: np.ndarray) -> np.ndarray:
-    """Per state: the common successor of every plain character, or _NONE / _DEAD."""
-    n = trans.shape[0]
-    ascii_cols = trans[:, _ASCII]
-    step = np.where((ascii_cols == ascii_cols[:, :1]).all(axis=1), ascii_cols[:, 0], _NONE)
-    step = step.astype(np.int64)
-    if not (step >= 0).any():
-        return step                  # no state moves every plain ASCII byte alike (literals)
-    tables: dict[tuple[int, int], np.ndarray] = {}
-    for (lo, hi), conts in _SHAPES:
-        for lead in range(lo, hi + 1):
-            s = trans[:, lead].astype(np.int64)
-            for rng in conts:
-                if rng not in tables:
-                    tables[rng] = _uniform(trans, *rng)
-                s = _follow(tables[rng], s)
-            step = np.where(s == step, step, _NONE)
-    return step[:n]
 
 
 def _ladder(step: np.ndarray) -> np.ndarray:
