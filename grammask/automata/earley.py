@@ -131,7 +131,13 @@ class EarleyParser:
         found = st.trans.get(terminals)
         if found is not None:
             return found
-        seeds = [(p, d + 1, o) for t in terminals for (p, d, o) in self._items_before(state, t)]
+        seeds: list[Item] = []
+        kernel_next, predicted_next = st.kernel_by_next, st.predicted.by_next
+        for t in terminals:         # items with t after the dot, kernel and predicted
+            for p, d, o in kernel_next.get(t, ()):
+                seeds.append((p, d + 1, o))
+            for p, d in predicted_next.get(t, ()):
+                seeds.append((p, d + 1, state))
         nxt = self._intern(self._kernel_key(self._close(seeds))) if seeds else DEAD
         st.trans[terminals] = nxt
         return nxt
@@ -139,32 +145,29 @@ class EarleyParser:
     advance_many = advance_lexemes
 
     # -- construction ----------------------------------------------------------------------
-    def _items_before(self, state: int, symbol: int) -> Iterable[Item]:
-        """Items of `state` (kernel and predicted) with `symbol` right after the dot."""
-        st = self._states[state]
-        yield from st.kernel_by_next.get(symbol, ())
-        for p, d in st.predicted.by_next.get(symbol, ()):
-            yield (p, d, state)
-
     def _close(self, seeds: list[Item]) -> frozenset[Item]:
         """Kernel closure: completions (looking into earlier states) and nullable steps."""
         kernel: set[Item] = set()
         stack = seeds
         rhs_of, lhs_of, nullable = self.prods.rhs, self.prods.lhs, self.nullable
+        states, limit = self._states, self.max_parser_items
         while stack:
             item = stack.pop()
             if item in kernel:
                 continue
             kernel.add(item)
-            if len(kernel) > self.max_parser_items:
+            if len(kernel) > limit:
                 raise LimitExceededError("max_parser_items", len(kernel), self.max_parser_items,
                                          "an Earley set grew past the item limit (a highly "
                                          "ambiguous grammar?)")
             prod, dot, origin = item
             rhs = rhs_of[prod]
-            if dot == len(rhs):
-                for p2, d2, o2 in self._items_before(origin, lhs_of[prod]):
+            if dot == len(rhs):         # complete: advance the origin's items over the lhs
+                st, lhs = states[origin], lhs_of[prod]
+                for p2, d2, o2 in st.kernel_by_next.get(lhs, ()):
                     stack.append((p2, d2 + 1, o2))
+                for p2, d2 in st.predicted.by_next.get(lhs, ()):
+                    stack.append((p2, d2 + 1, origin))
             elif rhs[dot] in nullable:
                 stack.append((prod, dot + 1, origin))
         return frozenset(kernel)

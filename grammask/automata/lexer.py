@@ -94,6 +94,7 @@ class Lexer:
         # states (several members, and every start state) come after.
         self._offset, self._table, self._tid_of = _global_table(self.terminals)
         self._base = self._table.size
+        self._tid_list: list[int] = self._tid_of.tolist()     # global state -> terminal id
         if self._base > max_lexer_states:
             raise LimitExceededError("max_lexer_states", self._base, max_lexer_states,
                                      "the terminals' automata alone are too large")
@@ -169,32 +170,32 @@ class Lexer:
         if sid is not None:
             return sid
         sid = self._new_state(key, members, start)
-        todo = [sid]
+        offset, ids = self._offset, self._ids
+        todo = [(sid, [offset[t] + q for t, q in members])]
         while todo:
-            s = todo.pop()
-            mem = self.members(s)
-            if not mem:
+            s, gids = todo.pop()
+            if not gids:
                 continue
-            g = np.fromiter((self._offset[t] + q for t, q in mem), np.int32)
-            group_of_byte, groups = _kernels.lexer_successors(self._table.trans, g)
-            targets = np.empty(max(len(groups), 1), np.int32)
-            for i, nxt in enumerate(groups):
+            group_of_byte, groups = _kernels.lexer_successors(
+                self._table.trans, np.array(gids, np.int32))
+            targets = []
+            for nxt in groups:
                 if len(nxt) == 1:
-                    targets[i] = nxt[0]          # one member: that terminal's own state
+                    targets.append(nxt[0])       # one member: that terminal's own state
                     continue
-                nkey = ("in", nxt)
-                n = self._ids.get(nkey)
+                n = ids.get(nxt)                 # combined states are keyed by their ids
                 if n is None:
-                    n = self._new_state(nkey, self._pairs(nxt), False)
-                    todo.append(n)
-                targets[i] = n
+                    n = self._new_state(nxt, self._pairs(nxt), False)
+                    todo.append((n, nxt))
+                targets.append(n)
             alive = group_of_byte >= 0
-            self._table.trans[s, alive] = targets[group_of_byte[alive]]
+            if targets:
+                self._table.trans[s, alive] = np.array(targets, np.int32)[group_of_byte[alive]]
         return sid
 
     def _pairs(self, gids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
-        return tuple((t, g - self._offset[t]) for g in gids
-                     for t in (int(self._tid_of[g]),))
+        tid_of, offset = self._tid_list, self._offset
+        return tuple((tid_of[g], g - offset[tid_of[g]]) for g in gids)
 
     def _new_state(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
         tab = self._table
