@@ -884,62 +884,6 @@ def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
 
 
 # ---------------------------------------------------------------------------------------------
-# Plain-text successors (mask_cache.plain_runs.plain_closed).
-def plain_successors(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] ascii,
-                     const int32_t[:, :, ::1] shapes):
-    """The states one plain character leads to from `s`, as a sorted list; None as soon as
-    one plain character dies. Plain characters are the bytes `ascii` and the multi-byte UTF-8
-    sequences `shapes[k]` (per shape, the (lo, hi) range of each byte; unused rows lo = -1),
-    as `mask_cache.plain_runs` defines them."""
-    cdef Py_ssize_t n = trans.shape[0]
-    cdef int32_t b, t, c, k, j, i, lvl
-    cdef int32_t[256] cur
-    cdef int32_t[256] nxt
-    cdef int32_t ncur, nnxt
-    found = set()
-    for i in range(ascii.shape[0]):
-        t = trans[s, ascii[i]]
-        if t < 0:
-            return None
-        found.add(t)
-    for k in range(shapes.shape[0]):
-        ncur = 0
-        for b in range(shapes[k, 0, 0], shapes[k, 0, 1] + 1):
-            t = trans[s, b]
-            if t < 0:
-                return None
-            for i in range(ncur):
-                if cur[i] == t:
-                    break
-            else:
-                cur[ncur] = t
-                ncur += 1
-        for lvl in range(1, shapes.shape[1]):
-            if shapes[k, lvl, 0] < 0:
-                break
-            nnxt = 0
-            for i in range(ncur):
-                for c in range(shapes[k, lvl, 0], shapes[k, lvl, 1] + 1):
-                    t = trans[cur[i], c]
-                    if t < 0:
-                        return None
-                    for j in range(nnxt):
-                        if nxt[j] == t:
-                            break
-                    else:
-                        if nnxt == 256:
-                            return None        # give up (never for UTF-8-expanded DFAs)
-                        nxt[nnxt] = t
-                        nnxt += 1
-            for i in range(nnxt):
-                cur[i] = nxt[i]
-            ncur = nnxt
-        for i in range(ncur):
-            found.add(cur[i])
-    return sorted(found)
-
-
-# ---------------------------------------------------------------------------------------------
 # CFG engine: a scan's straddlers, organised for the per-configuration composition.
 cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
                        const int64_t[::1] pos, const int32_t[::1] rank,
@@ -1031,7 +975,7 @@ def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
                 const int32_t[:, :, ::1] shapes):
     """Per state (int64): the one live state every plain character leads to, or -2 when the
     plain characters die or part ways (`mask_cache.plain_runs.ladder` reads it); plain
-    characters as in `plain_successors`."""
+    characters as in `_plain_next`."""
     cdef Py_ssize_t n = trans.shape[0], s
     cdef int32_t b, t, c, k, j, i, lvl, common
     cdef int32_t[256] cur
@@ -1095,3 +1039,103 @@ def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
             if ok:
                 out[s] = common
     return out_np
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-text runs (mask_cache.plain_runs): the ladder's step and the closure of combined states.
+cdef int _plain_next(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] ascii,
+                     const int32_t[:, :, ::1] shapes, int32_t* out, int cap) noexcept nogil:
+    """The distinct states one plain character leads to from `s` into `out` (their count),
+    or -1 as soon as one plain character dies (or more than `cap` distinct states)."""
+    cdef int32_t b, t, c, k, j, i, lvl
+    cdef int32_t[256] cur
+    cdef int32_t[256] nxt
+    cdef int32_t ncur, nnxt
+    cdef int n = 0
+    for i in range(ascii.shape[0]):
+        t = trans[s, ascii[i]]
+        if t < 0:
+            return -1
+        for j in range(n):
+            if out[j] == t:
+                break
+        else:
+            if n == cap:
+                return -1
+            out[n] = t
+            n += 1
+    for k in range(shapes.shape[0]):
+        ncur = 0
+        for b in range(shapes[k, 0, 0], shapes[k, 0, 1] + 1):
+            t = trans[s, b]
+            if t < 0:
+                return -1
+            for i in range(ncur):
+                if cur[i] == t:
+                    break
+            else:
+                cur[ncur] = t
+                ncur += 1
+        for lvl in range(1, shapes.shape[1]):
+            if shapes[k, lvl, 0] < 0:
+                break
+            nnxt = 0
+            for i in range(ncur):
+                for c in range(shapes[k, lvl, 0], shapes[k, lvl, 1] + 1):
+                    t = trans[cur[i], c]
+                    if t < 0:
+                        return -1
+                    for j in range(nnxt):
+                        if nxt[j] == t:
+                            break
+                    else:
+                        if nnxt == 256:
+                            return -1
+                        nxt[nnxt] = t
+                        nnxt += 1
+            for i in range(nnxt):
+                cur[i] = nxt[i]
+            ncur = nnxt
+        for i in range(ncur):
+            for j in range(n):
+                if out[j] == cur[i]:
+                    break
+            else:
+                if n == cap:
+                    return -1
+                out[n] = cur[i]
+                n += 1
+    return n
+
+
+def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1] ascii,
+                  const int32_t[:, :, ::1] shapes, int32_t cap):
+    """The states plain text reaches from `state` (int32, `state` first) when none of them
+    dies on a plain character, else None; also None past `cap` states (`plain_runs`)."""
+    seen_np = np.empty(cap + 1, dtype=np.int32)
+    cdef int32_t[::1] seen = seen_np
+    cdef int32_t[256] step
+    cdef Py_ssize_t nseen = 1, head = 0, i, j
+    cdef int n
+    cdef bint ok = True
+    seen[0] = state
+    with nogil:
+        while ok and head < nseen:
+            n = _plain_next(trans, seen[head], ascii, shapes, &step[0], 256)
+            head += 1
+            if n < 0:
+                ok = False
+                break
+            for i in range(n):
+                for j in range(nseen):
+                    if seen[j] == step[i]:
+                        break
+                else:
+                    if nseen > cap:
+                        ok = False
+                        break
+                    seen[nseen] = step[i]
+                    nseen += 1
+    if not ok:
+        return None
+    return seen_np[:nseen].copy()

@@ -100,30 +100,13 @@ def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int
     verdicts per state; exploring more than `cap` states gives up (False)."""
     if state in known:
         return known[state]
-    seen = {state}
-    todo = [state]
-    ok = True
-    while todo and ok:
-        s = todo.pop()
-        if known.get(s) is True:
-            continue
-        nxt = _kernels.plain_successors(trans, s, _ASCII, _SHAPE_TABLE)
-        if nxt is None:
-            ok = False
-            break
-        for t in nxt:
-            if t not in seen:
-                if known.get(t) is False or len(seen) >= cap:
-                    ok = False
-                    break
-                seen.add(t)
-                todo.append(t)
-    if ok:
-        for s in seen:
-            known[s] = True
-    else:
+    seen = _kernels.plain_closure(trans, state, _ASCII, _SHAPE_TABLE, cap)
+    if seen is None:
         known[state] = False
-    return ok
+        return False
+    for s in seen.tolist():
+        known[s] = True
+    return True
 
 
 def plain_masks(trie) -> list[np.ndarray]:
