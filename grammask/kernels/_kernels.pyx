@@ -486,7 +486,7 @@ def subtree_skip(const uint8_t[::1] concat, const int64_t[::1] offsets,
     """int32 aligned with `concat`: at byte d of sorted token k, the index of the first token
     after k that does not share bytes 0..d with it (the end of that trie node's subtree), so a
     scan whose walk dies at byte d skips every token below it at once."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, k, d, a, L, nxt_a
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k, d, a, L
     out_np = np.zeros(max(offsets[n] if n >= 0 else 0, 1), dtype=np.int32)
     cdef int32_t[::1] out = out_np
     with nogil:
@@ -505,8 +505,7 @@ def subtree_skip(const uint8_t[::1] concat, const int64_t[::1] offsets,
 
 def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] token_ids, const int32_t[::1] lcps,
-               const int64_t[::1] first_byte_end, const int32_t[::1] skip,
-               const int32_t[::1] suffix_ids,
+               const int32_t[::1] skip, const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
                int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
@@ -543,12 +542,12 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     cdef int64_t[::1] send = send_np
     cdef int32_t[::1] slink = slink_np
     cdef int32_t[::1] states = states_np
-    cdef Py_ssize_t na = 0, nf = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
+    cdef Py_ssize_t na = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
     cdef Py_ssize_t valid = 0, prev_stop = 0
     cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
     cdef int32_t prev_emit = -1, s, nxt, e = -1
     states[0] = start
-    cdef Py_ssize_t j, stop_at
+    cdef Py_ssize_t stop_at
     k = 0
     with nogil:
         while k < n:
@@ -588,12 +587,10 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                         kind = 2
             if kind == 1 or kind == 3:
                 # the prefix up to the stopping byte decides for its whole subtree (sorted
-                # vocabulary): a boundary at 0 is its first byte's range, a rejection skips
+                # vocabulary): a boundary at 0 flags its first byte, a rejection skips
                 if kind == 1:
                     f0[concat[a]] = 1
-                    stop_at = first_byte_end[concat[a]]
-                else:
-                    stop_at = skip[a + d]
+                stop_at = skip[a + d]
                 prev_kind = kind
                 prev_stop = d
                 prev_emit = e
@@ -617,27 +614,6 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             k += 1
     return (acc_np[:na].copy(), f0_np, sid_np[:ns].copy(), soff_np[:ns].copy(),
             send_np[:ns].copy(), sem_np[:ns].copy(), slink_np[:ns].copy())
-
-
-def bucket_order(const int64_t[::1] keys, Py_ssize_t nbuckets):
-    """Counting sort: (order of the entries by key, stable; start offset of every bucket,
-    nbuckets + 1 entries). Keys must lie in [0, nbuckets)."""
-    cdef Py_ssize_t n = keys.shape[0], i, b
-    starts_np = np.zeros(nbuckets + 1, dtype=np.int64)
-    order_np = np.empty(n, dtype=np.int64)
-    fill_np = np.empty(nbuckets, dtype=np.int64)
-    cdef int64_t[::1] starts = starts_np, order = order_np, fill = fill_np
-    with nogil:
-        for i in range(n):
-            starts[keys[i] + 1] += 1
-        for b in range(nbuckets):
-            starts[b + 1] += starts[b]
-            fill[b] = starts[b]
-        for i in range(n):
-            b = keys[i]
-            order[fill[b]] = i
-            fill[b] += 1
-    return order_np, starts_np
 
 
 def gather_bits(const uint32_t[::1] src, const int32_t[::1] src_ids,
@@ -886,27 +862,22 @@ def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
 # ---------------------------------------------------------------------------------------------
 # CFG engine: a scan's straddlers, organised for the per-configuration composition.
 cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
-                       const int64_t[::1] pos, const int32_t[::1] rank,
-                       const int32_t[::1] emit_of_rank, const int32_t[::1] members,
-                       Py_ssize_t m, int32_t n_emits):
+                       const int64_t[::1] pos, const int32_t[::1] members, Py_ssize_t m,
+                       int32_t n_values):
     """Stable counting sort of the straddlers `members[:m]` by (emit, first suffix byte):
     (order as indices into the straddler arrays, distinct emits present ascending, their
-    [k, 257] offsets into the order)."""
+    [k, 257] offsets into the order). Emits are below `n_values`."""
     cdef Py_ssize_t i, j, b, total, c
-    cdef int32_t r, k = 0
-    local_np = np.full(max(n_emits, 1), -1, dtype=np.int32)
+    cdef int32_t e, r, k = 0
+    local_np = np.full(max(n_values, 1), -1, dtype=np.int32)    # emit -> its row, or -1
     cdef int32_t[::1] local = local_np
     for i in range(m):
-        local[rank[emit[members[i]]]] = 0
-    for r in range(n_emits):
-        if local[r] == 0:
-            local[r] = k
+        local[emit[members[i]]] = 0
+    for e in range(n_values):
+        if local[e] == 0:
+            local[e] = k
             k += 1
-    emits_np = np.empty(k, dtype=np.int32)
-    cdef int32_t[::1] emits_out = emits_np
-    for r in range(n_emits):
-        if local[r] >= 0:
-            emits_out[local[r]] = emit_of_rank[r]
+    emits_np = np.flatnonzero(local_np >= 0).astype(np.int32)
     table_np = np.zeros((k, 257), dtype=np.int64)
     cursor_np = np.zeros((max(k, 1), 256), dtype=np.int64)
     order_np = np.empty(m, dtype=np.int64)
@@ -915,7 +886,7 @@ cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
     with nogil:
         for i in range(m):
             j = members[i]
-            cursor[local[rank[emit[j]]], concat[pos[j]]] += 1
+            cursor[local[emit[j]], concat[pos[j]]] += 1
         total = 0
         for r in range(k):
             for b in range(256):
@@ -926,7 +897,7 @@ cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
             table[r, 256] = total
         for i in range(m):
             j = members[i]
-            r = local[rank[emit[j]]]
+            r = local[emit[j]]
             b = concat[pos[j]]
             order[cursor[r, b]] = j
             cursor[r, b] += 1
@@ -940,20 +911,10 @@ def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
     `cfg_masks.LexStateMasks` stores them. Returns (linked order, linked emits, linked
     offsets [k, 257], walked order, walked emits, walked offsets); orders index the inputs."""
     cdef Py_ssize_t n = emit.shape[0], i, nl = 0, nw = 0
-    cdef int32_t top = -1, n_emits = 0, r
+    cdef int32_t top = -1
     for i in range(n):
         if emit[i] > top:
             top = emit[i]
-    rank_np = np.full(top + 1 if top >= 0 else 1, -1, dtype=np.int32)
-    emit_of_rank_np = np.empty(top + 1 if top >= 0 else 1, dtype=np.int32)
-    cdef int32_t[::1] rank = rank_np, emit_of_rank = emit_of_rank_np
-    for i in range(n):
-        rank[emit[i]] = 0
-    for r in range(top + 1):
-        if rank[r] == 0:
-            rank[r] = n_emits
-            emit_of_rank[n_emits] = r
-            n_emits += 1
     linked_np = np.empty(n, dtype=np.int32)
     walked_np = np.empty(n, dtype=np.int32)
     cdef int32_t[::1] linked = linked_np, walked = walked_np
@@ -964,81 +925,9 @@ def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
         else:
             walked[nw] = <int32_t>i
             nw += 1
-    l_order, l_emits, l_table = _order_part(emit, concat, pos, rank, emit_of_rank, linked, nl,
-                                            n_emits)
-    w_order, w_emits, w_table = _order_part(emit, concat, pos, rank, emit_of_rank, walked, nw,
-                                            n_emits)
+    l_order, l_emits, l_table = _order_part(emit, concat, pos, linked, nl, top + 1)
+    w_order, w_emits, w_table = _order_part(emit, concat, pos, walked, nw, top + 1)
     return l_order, l_emits, l_table, w_order, w_emits, w_table
-
-
-def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
-                const int32_t[:, :, ::1] shapes):
-    """Per state (int64): the one live state every plain character leads to, or -2 when the
-    plain characters die or part ways (`mask_cache.plain_runs.ladder` reads it); plain
-    characters as in `_plain_next`."""
-    cdef Py_ssize_t n = trans.shape[0], s
-    cdef int32_t b, t, c, k, j, i, lvl, common
-    cdef int32_t[256] cur
-    cdef int32_t[256] nxt
-    cdef int32_t ncur, nnxt
-    cdef bint ok
-    out_np = np.full(n, -2, dtype=np.int64)
-    cdef int64_t[::1] out = out_np
-    with nogil:
-        for s in range(n):
-            common = trans[s, ascii[0]]
-            ok = common >= 0
-            i = 1
-            while ok and i < ascii.shape[0]:
-                ok = trans[s, ascii[i]] == common
-                i += 1
-            k = 0
-            while ok and k < shapes.shape[0]:
-                ncur = 0
-                b = shapes[k, 0, 0]
-                while ok and b <= shapes[k, 0, 1]:
-                    t = trans[s, b]
-                    if t < 0:
-                        ok = False
-                        break
-                    for i in range(ncur):
-                        if cur[i] == t:
-                            break
-                    else:
-                        cur[ncur] = t
-                        ncur += 1
-                    b += 1
-                lvl = 1
-                while ok and lvl < shapes.shape[1] and shapes[k, lvl, 0] >= 0:
-                    nnxt = 0
-                    for i in range(ncur):
-                        for c in range(shapes[k, lvl, 0], shapes[k, lvl, 1] + 1):
-                            t = trans[cur[i], c]
-                            if t < 0:
-                                ok = False
-                                break
-                            for j in range(nnxt):
-                                if nxt[j] == t:
-                                    break
-                            else:
-                                if nnxt == 256:
-                                    ok = False
-                                    break
-                                nxt[nnxt] = t
-                                nnxt += 1
-                        if not ok:
-                            break
-                    for i in range(nnxt):
-                        cur[i] = nxt[i]
-                    ncur = nnxt
-                    lvl += 1
-                for i in range(ncur):
-                    if cur[i] != common:
-                        ok = False
-                k += 1
-            if ok:
-                out[s] = common
-    return out_np
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1046,7 +935,10 @@ def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
 cdef int _plain_next(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] ascii,
                      const int32_t[:, :, ::1] shapes, int32_t* out, int cap) noexcept nogil:
     """The distinct states one plain character leads to from `s` into `out` (their count),
-    or -1 as soon as one plain character dies (or more than `cap` distinct states)."""
+    or -1 as soon as one plain character dies (or more than `cap` distinct states). Plain
+    characters are the bytes `ascii` and the multi-byte UTF-8 sequences `shapes[k]` (per
+    shape, the (lo, hi) range of each byte; unused rows lo = -1), as `mask_cache.plain_runs`
+    defines them."""
     cdef int32_t b, t, c, k, j, i, lvl
     cdef int32_t[256] cur
     cdef int32_t[256] nxt
@@ -1106,6 +998,21 @@ cdef int _plain_next(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] 
                 out[n] = cur[i]
                 n += 1
     return n
+
+
+def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
+                const int32_t[:, :, ::1] shapes):
+    """Per state (int64): the one live state every plain character leads to, or -2 when the
+    plain characters die or part ways (`mask_cache.plain_runs.ladder` reads it)."""
+    cdef Py_ssize_t n = trans.shape[0], s
+    cdef int32_t[1] only
+    out_np = np.full(n, -2, dtype=np.int64)
+    cdef int64_t[::1] out = out_np
+    with nogil:
+        for s in range(n):
+            if _plain_next(trans, <int32_t>s, ascii, shapes, &only[0], 1) == 1:
+                out[s] = only[0]
+    return out_np
 
 
 def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1] ascii,

@@ -78,8 +78,8 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
     acc_ids, f0_bytes, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
         walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
-        walked.first_byte_end(), walked.subtree_skip(), walked.suffix_links(), trans, emit,
-        state, max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
+        walked.subtree_skip(), walked.suffix_links(), trans, emit, state,
+        max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
     if pos is not None and s_pos.shape[0]:
         s_end = pos[s_end - 1] + 1
         s_pos = pos[s_pos]

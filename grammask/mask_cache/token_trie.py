@@ -75,10 +75,6 @@ class TokenTrie:
         """int32 per sorted token: bytes shared with the previous token."""
         return self._derived("lcps", _lcps)
 
-    def by_id(self) -> tuple[np.ndarray, np.ndarray]:
-        """(length, first byte) of every token id (0 and -1 for tokens without bytes)."""
-        return self._derived("by_id", _by_id)
-
     def non_plain(self) -> tuple["TokenTrie", np.ndarray]:
         """The trie of the tokens that are not plain text, and for each byte of its `concat`
         the position of that byte in this trie's `concat` (scans that accept every plain
@@ -148,15 +144,6 @@ def _first_byte_masks(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
 def _first_byte_end(trie: TokenTrie) -> np.ndarray:
     firsts = trie.concat[trie.offsets[:-1]] if trie.num_tokens else np.zeros(0, np.uint8)
     return np.searchsorted(firsts, np.arange(256), side="right").astype(np.int64)
-
-
-def _by_id(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.zeros(trie.vocab_size, dtype=np.int32)
-    first = np.full(trie.vocab_size, -1, dtype=np.int64)
-    lengths[trie.token_ids] = np.diff(trie.offsets)
-    nonempty = trie.offsets[:-1] < trie.offsets[1:]
-    first[trie.token_ids[nonempty]] = trie.concat[trie.offsets[:-1][nonempty]]
-    return lengths, first
 
 
 def _non_plain(trie: TokenTrie) -> tuple[TokenTrie, np.ndarray]:
