@@ -84,7 +84,8 @@ class Lexer:
         self.ignore = frozenset(t.tid for t in terminals if t.ignore)
         self.max_lexer_states = max_lexer_states
         self._ids: dict[tuple, int] = {}
-        self._members: list[tuple[tuple[int, int], ...]] = []   # states from _base on
+        self._members: list[tuple[int, ...]] = []    # global member ids, states from _base on
+        self._final_emits: dict[tuple[int, ...], int] = {}
         self._starts: dict[frozenset[int], int] = {}
         self._emit_ids: Interner[Emit] = Interner()
         self.emits = self._emit_ids.keys           # emit id -> Emit (shared with the parser)
@@ -98,7 +99,10 @@ class Lexer:
         if self._base > max_lexer_states:
             raise LimitExceededError("max_lexer_states", self._base, max_lexer_states,
                                      "the terminals' automata alone are too large")
+        self._accepting = np.zeros(self._base, np.uint8)   # per global terminal state
         for t, term in self.terminals.items():
+            self._accepting[self._offset[t]:self._offset[t] + term.trans.shape[0]] = \
+                term.accepting
             for q in np.flatnonzero(term.accepting).tolist():
                 self._table.emit[self._offset[t] + q] = self._emit_of(((t, q),))
 
@@ -123,7 +127,7 @@ class Lexer:
         if state < self._base:
             t = int(self._tid_of[state])
             return ((t, state - self._offset[t]),)
-        return self._members[state - self._base]
+        return self._pairs(self._members[state - self._base])
 
     def single_terminal(self, state: int) -> tuple[int, int, int] | None:
         """(terminal id, its DFA state, the emit id its lexemes get) when `state` has exactly
@@ -163,55 +167,56 @@ class Lexer:
             return sid
 
     def _materialise(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
-        """Add the state `members` (and everything reachable from it) to the table. A successor
-        with a single member is the rest of one terminal's DFA: it is imported whole, once
-        per terminal (`_block`), instead of state by state."""
+        """Add the state `members` and every combined state reachable from it to the table, in
+        one Cython closure (`_kernels.lexer_closure`). A successor with a single member is
+        that terminal's own DFA state, already in the table's first rows."""
         sid = self._ids.get(key)
         if sid is not None:
             return sid
-        sid = self._new_state(key, members, start)
-        offset, ids = self._offset, self._ids
-        todo = [(sid, [offset[t] + q for t, q in members])]
-        while todo:
-            s, gids = todo.pop()
-            if not gids:
-                continue
-            group_of_byte, groups = _kernels.lexer_successors(
-                self._table.trans, np.array(gids, np.int32))
-            targets = []
-            for nxt in groups:
-                if len(nxt) == 1:
-                    targets.append(nxt[0])       # one member: that terminal's own state
-                    continue
-                n = ids.get(nxt)                 # combined states are keyed by their ids
-                if n is None:
-                    n = self._new_state(nxt, self._pairs(nxt), False)
-                    todo.append((n, nxt))
-                targets.append(n)
-            alive = group_of_byte >= 0
-            if targets:
-                self._table.trans[s, alive] = np.array(targets, np.int32)[group_of_byte[alive]]
+        tab = self._table
+        gids = tuple(self._offset[t] + q for t, q in members)
+        room = self.max_lexer_states - tab.size - 1
+        out = None if room < 0 else _kernels.lexer_closure(
+            tab.trans, self._accepting, gids, self._ids, tab.size + 1, room)
+        if out is None:
+            raise LimitExceededError("max_lexer_states", self.max_lexer_states + 1,
+                                     self.max_lexer_states,
+                                     "the combined lexer automaton grew too large")
+        rows, keys, finals = out
+        if tab.size + rows.shape[0] > tab.trans.shape[0]:
+            tab.grow(tab.size + rows.shape[0])
+        sid = self._new_state(key, gids, start, self._emit_of_final(
+            tuple(g for g in gids if self._accepting[g])))
+        for k, fin in zip(keys, finals):
+            self._new_state(k, k, False, self._emit_of_final(fin))
+        tab.trans[sid:sid + rows.shape[0]] = rows
         return sid
 
     def _pairs(self, gids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         tid_of, offset = self._tid_list, self._offset
         return tuple((tid_of[g], g - offset[tid_of[g]]) for g in gids)
 
-    def _new_state(self, key: tuple, members: tuple[tuple[int, int], ...], start: bool) -> int:
+    def _new_state(self, key: tuple, gids: tuple[int, ...], start: bool, emit: int) -> int:
         tab = self._table
-        if tab.size >= self.max_lexer_states:
-            raise LimitExceededError("max_lexer_states", tab.size + 1, self.max_lexer_states,
-                                     "the combined lexer automaton grew too large")
         if tab.size == tab.trans.shape[0]:
             tab.grow()
         sid = tab.size
         tab.size += 1
-        tab.trans[sid] = DEAD
         self._ids[key] = sid
-        self._members.append(members)
+        self._members.append(gids)
         tab.is_start[sid] = start
-        tab.emit[sid] = self._emit_of(members)
+        tab.emit[sid] = emit
         return sid
+
+    def _emit_of_final(self, final: tuple[int, ...]) -> int:
+        """The emit id of a state whose accepting members are the global states `final`
+        (memoised: most combined states share a handful of accepting subsets)."""
+        if not final:
+            return DEAD
+        found = self._final_emits.get(final)
+        if found is None:
+            found = self._final_emits[final] = self._emit_of(self._pairs(final))
+        return found
 
     def _emit_of(self, members: tuple[tuple[int, int], ...]) -> int:
         done = [(t, q) for t, q in members if self.terminals[t].accepting[q]]

@@ -859,6 +859,116 @@ def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
     return group_arr, groups
 
 
+def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
+                  tuple start_members, dict known, int32_t next_id,
+                  Py_ssize_t max_new):
+    """The combined-lexer states reachable from a start state whose members are the global
+    terminal-DFA states `start_members` (sorted, at most one per terminal): one breadth-first
+    closure, so a start state costs one call instead of a Python round per state.
+
+    Successors are read from the members' own rows of `big` (terminal rows, never written
+    here). A successor with one member is that terminal state itself; one with several is a
+    combined state, looked up in `known` (member tuple -> id) or numbered from `next_id` on.
+    Returns (rows, keys, finals): rows int32 [1 + n, 256], the start state's row then each new
+    state's, in id order; keys, the n new member tuples; finals, per new state the tuple of
+    its accepting members (for its emit). None when more than `max_new` states are needed
+    (nothing is added to `known` then: the caller inserts `keys`)."""
+    cdef Py_ssize_t m, b, i, j, g, alive, head = 0, cap = 16
+    cdef int32_t[256] counts
+    cdef int32_t[256] rep
+    cdef uint64_t[256] hashes
+    cdef int32_t[256] target
+    cdef int32_t ngroups, s, tgt
+    cdef uint64_t h
+    cdef bint same
+    rows_np = np.full((cap, 256), -1, dtype=np.int32)
+    cdef int32_t[:, ::1] rows = rows_np
+    nxt_np = np.empty((256, 64), dtype=np.int32)
+    cdef int32_t[:, ::1] nxt = nxt_np
+    mem_np = np.empty(64, dtype=np.int32)
+    cdef int32_t[::1] mem = mem_np
+    local = {}
+    keys = []
+    finals = []
+    queue = [start_members]
+    cdef tuple cur, grp
+    while head < len(queue):
+        cur = <tuple>queue[head]
+        m = len(cur)
+        if m > mem.shape[0]:
+            mem_np = np.empty(2 * m, dtype=np.int32)
+            mem = mem_np
+            nxt_np = np.empty((256, 2 * m), dtype=np.int32)
+            nxt = nxt_np
+        for i in range(m):
+            mem[i] = <int32_t>cur[i]
+        ngroups = 0
+        with nogil:
+            for b in range(256):
+                h = 1469598103934665603ULL
+                alive = 0
+                for i in range(m):
+                    s = big[mem[i], b]
+                    if s >= 0:
+                        nxt[b, alive] = s
+                        alive += 1
+                        h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
+                counts[b] = <int32_t>alive
+                hashes[b] = h
+                target[b] = -1
+                if alive == 0:
+                    continue
+                g = -1
+                for j in range(ngroups):
+                    if hashes[rep[j]] == h and counts[rep[j]] == alive:
+                        same = True
+                        for i in range(alive):
+                            if nxt[rep[j], i] != nxt[b, i]:
+                                same = False
+                                break
+                        if same:
+                            g = j
+                            break
+                if g < 0:
+                    rep[ngroups] = <int32_t>b
+                    ngroups += 1
+                else:
+                    target[b] = -2 - <int32_t>g      # resolved below, after the group's id
+        for g in range(ngroups):
+            b = rep[g]
+            alive = counts[b]
+            if alive == 1:
+                tgt = nxt[b, 0]
+            else:
+                grp = tuple([nxt[b, i] for i in range(alive)])
+                found = known.get(grp)
+                if found is None:
+                    found = local.get(grp)
+                if found is None:
+                    if len(keys) >= max_new:
+                        return None
+                    found = next_id + len(keys)
+                    local[grp] = found
+                    keys.append(grp)
+                    finals.append(tuple([x for x in grp if accepting[x]]))
+                    queue.append(grp)
+                tgt = <int32_t>found
+            target[b] = tgt
+        if head >= cap:
+            cap *= 2
+            grown = np.full((cap, 256), -1, dtype=np.int32)
+            grown[:head] = rows_np[:head]
+            rows_np = grown
+            rows = rows_np
+        for b in range(256):
+            tgt = target[b]
+            if tgt <= -2:
+                tgt = target[rep[-2 - tgt]]
+            rows[head, b] = tgt
+        head += 1
+    return rows_np[:head], keys, finals
+
+
 # ---------------------------------------------------------------------------------------------
 # CFG engine: a scan's straddlers, organised for the per-configuration composition.
 cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
