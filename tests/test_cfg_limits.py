@@ -79,3 +79,16 @@ NAME: /[a-z]+/
     assert compiled.parser_kind == "lalr"
     assert any("shift/reduce" in w for w in compiled.warnings)
     assert grammask.compile_grammar(grammar, info, parser="earley").warnings == []
+
+
+def test_lexer_state_limit_is_a_named_error() -> None:
+    """Keywords sharing prefixes with an identifier make one combined lexer state per prefix;
+    a limit below that many states is refused by name, never a partial table."""
+    words = " | ".join(f'"kw{i:02d}abc"' for i in range(30))
+    grammar = f"start: (NAME | {words})+\nNAME: /[a-z0-9]+/\n%ignore \" \"\n"
+    full = grammask.compile_grammar(grammar, vocab())
+    needed = full.lexer.num_states
+    assert needed > 60
+    with pytest.raises(grammask.LimitExceededError) as err:
+        grammask.compile_grammar(grammar, vocab(), limits=Limits(max_lexer_states=needed - 5))
+    assert err.value.limit == "max_lexer_states"
