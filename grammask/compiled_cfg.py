@@ -308,7 +308,10 @@ class CompiledCFG(EngineBase):
                 runs = self._ladders[tid] = ladder(term.trans, term.accepting) \
                     if term.aux is None else np.zeros(term.trans.shape[0], np.int32)
             best = max(best, int(runs[q]))
-        if best < UNBOUNDED and len(self.lexer.members(lx)) > 1 and \
+        # the ladder needs every plain character to move to one common state; a state whose
+        # plain successors differ (a property-name pattern that tracks declared names, a
+        # literal beside the string of all other names) may still never die on plain text
+        if best < UNBOUNDED and self.lexer.trans[lx, 0x7E] >= 0 and \
                 plain_closed(self.lexer.trans, lx, self._plain_closed):
             best = UNBOUNDED
         return best

@@ -429,27 +429,41 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     exactly like a full walk: single terminals (bounded and unbounded strings, a format) and
     combined states (a declared name beside the string of other names)."""
     from grammask.mask_cache.cfg_masks import scan_lexer_state
+    from grammask.mask_cache.plain_runs import UNBOUNDED
     schema = {"type": "object", "properties": {
         "a": {"type": "string", "maxLength": 7}, "b": {"type": "string", "pattern": "^[a-z ]*$"},
         "c": {"type": "string"}, "d": {"type": "string", "format": "date-time"},
+        "e": {"type": "string", "pattern": "^x.+-sys$"},
         "name": {}, "named": {}}}
     c = gm.compile_json_schema(schema, tok, cache=False)
     text = dumps({"a": "abcdefg", "b": "hello world", "c": 'x"yé', "d": "2020-01-01T00:00:00Z",
-                  "named": 1})
+                  "e": "xyz-q-sys", "named": 1})
     assert accepts(c, encode, text)
-    checked = combined = 0
+    checked = combined = single_unladdered = 0
     for lx in range(c.lexer.num_states):
         limit = c._plain_limit(lx)
         if limit <= 0:
             continue
         checked += 1
         combined += len(c.lexer.members(lx)) > 1
+        single_unladdered += len(c.lexer.members(lx)) == 1 and limit >= UNBOUNDED and \
+            c._ladders[c.lexer.members(lx)[0][0]][c.lexer.members(lx)[0][1]] < UNBOUNDED
         args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
         full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit)
         for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits"):
             assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
         assert (full.f0 is None) == (fast.f0 is None)
-    assert checked >= 10 and combined >= 5
+    assert checked >= 10 and combined >= 5 and single_unladdered >= 1
+
+
+def test_dot_pattern_excludes_line_separators_under_the_plain_shortcut(tok, encode):
+    """An ECMA-262 `.` does not match U+2028/U+2029. They are outside the plain set, so a
+    `.`-pattern state takes the plain shortcut and text with a separator is still refused."""
+    c = gm.compile_json_schema({"type": "string", "pattern": "^x.+-sys$"}, tok, cache=False)
+    assert accepts(c, encode, dumps("xa b-c-sys"))
+    assert not accepts(c, encode, dumps("xa\u2028b-sys"))
+    assert not accepts(c, encode, dumps("xa\u2029b-sys"))
+    assert any(c._plain_limit(lx) > 0 for lx in range(c.lexer.num_states))
 
 
 def test_overlapping_pattern_properties_order_is_deterministic() -> None:

@@ -1131,11 +1131,14 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
     dies on a plain character, else None; also None past `cap` states (`plain_runs`)."""
     seen_np = np.empty(cap + 1, dtype=np.int32)
     cdef int32_t[::1] seen = seen_np
+    marks_np = np.zeros(trans.shape[0], dtype=np.uint8)
+    cdef uint8_t[::1] marks = marks_np
     cdef int32_t[256] step
-    cdef Py_ssize_t nseen = 1, head = 0, i, j
+    cdef Py_ssize_t nseen = 1, head = 0, i
     cdef int n
     cdef bint ok = True
     seen[0] = state
+    marks[state] = 1
     with nogil:
         while ok and head < nseen:
             n = _plain_next(trans, seen[head], ascii, shapes, &step[0], 256)
@@ -1144,15 +1147,14 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
                 ok = False
                 break
             for i in range(n):
-                for j in range(nseen):
-                    if seen[j] == step[i]:
-                        break
-                else:
-                    if nseen > cap:
-                        ok = False
-                        break
-                    seen[nseen] = step[i]
-                    nseen += 1
+                if marks[step[i]]:
+                    continue
+                if nseen > cap:
+                    ok = False
+                    break
+                marks[step[i]] = 1
+                seen[nseen] = step[i]
+                nseen += 1
     if not ok:
         return None
     return seen_np[:nseen].copy()

@@ -1,7 +1,9 @@
 """Plain-text runs: a shortcut for lexer states inside free text (JSON strings, comments).
 
-Most of a vocabulary is *plain* text: valid UTF-8 without `"`, `\\` or control characters
-(95% of Llama-3's tokens). Inside a JSON string, every plain character moves the string
+Most of a vocabulary is *plain* text: valid UTF-8 without `"`, `\\`, control characters or
+the line separators U+2028/U+2029 (95% of Llama-3's tokens; the separators are left out because
+an ECMA-262 `.` does not match them, and without them a pattern like `^x.+-y$` never dies on
+plain text, so its states take the shortcut too). Inside a JSON string, every plain character moves the string
 automaton the same way — back to the same state when the length is unbounded, one rung up a
 ladder when `maxLength` counts characters. For such a state the fate of a plain token is
 known without walking it: it stays in the lexeme when its character count fits the ladder.
@@ -26,7 +28,8 @@ UNBOUNDED = 1 << 30
 _ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
 # The multi-byte UTF-8 characters (RFC 3629, surrogates excluded) as byte-range sequences:
 # the lead bytes, then the allowed range of each continuation byte.
-_SEQUENCES = utf8_sequences(0x80, MAX_CP)
+_LINE_SEPARATORS = ("\u2028", "\u2029")
+_SEQUENCES = utf8_sequences(0x80, 0x2027) + utf8_sequences(0x202A, MAX_CP)
 # The same for the kernel: int32 [shapes, 4, 2], unused rows (-1, -1).
 _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
@@ -86,13 +89,15 @@ def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
         if not b or any(x < 0x20 or x in (0x22, 0x5C) for x in b):
             continue
         try:
-            out[i] = len(b.decode("utf-8"))
+            text = b.decode("utf-8")
         except UnicodeDecodeError:
             continue
+        if not any(sep in text for sep in _LINE_SEPARATORS):
+            out[i] = len(text)
     return out
 
 
-def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int = 256) -> bool:
+def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int = 4096) -> bool:
     """Whether every plain text keeps a (combined-lexer) DFA alive from `state`: the states
     reachable by plain characters form a closed set without a dead plain transition. This
     catches states the per-terminal `ladder` cannot, such as a property-name literal beside
