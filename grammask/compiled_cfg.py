@@ -92,7 +92,7 @@ class CompiledCFG(EngineBase):
         self._configs = self._config_ids.keys
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
-        self._ladders: dict[int, np.ndarray] = {}     # terminal id -> plain_runs.ladder
+        self._ladders: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # tid -> plain_runs.ladder
         self._masks: dict[int, StoredMask] = {}
         self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -286,7 +286,7 @@ class CompiledCFG(EngineBase):
             def scan() -> LexStateMasks:
                 return scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
                                         self.lexer.emit, lx, self.tokenizer_info.vocab_size,
-                                        self._plain_limit(lx))
+                                        *self._plain_limit(lx))
             single = self.lexer.single_terminal(lx)
             if single is None:
                 found = scan()
@@ -298,23 +298,28 @@ class CompiledCFG(EngineBase):
             self._lex_masks[lx] = found
         return found
 
-    def _plain_limit(self, lx: int) -> int:
-        """How many plain characters some member of lexer state `lx` certainly takes."""
-        best = 0
-        for tid, q in self.lexer.members(lx):
+    def _plain_limit(self, lx: int) -> tuple[int, bool]:
+        """How many plain characters some member of lexer state `lx` certainly takes, and
+        whether every longer plain token is certainly refused (a lone member whose ladder
+        ends dead): then the scan walks only the non-plain tokens."""
+        best, exact = 0, False
+        members = self.lexer.members(lx)
+        for tid, q in members:
             runs = self._ladders.get(tid)
             if runs is None:
                 term = self.lexer.terminals[tid]
+                n = term.trans.shape[0]
                 runs = self._ladders[tid] = ladder(term.trans, term.accepting) \
-                    if term.aux is None else np.zeros(term.trans.shape[0], np.int32)
-            best = max(best, int(runs[q]))
+                    if term.aux is None else (np.zeros(n, np.int32), np.zeros(n, np.bool_))
+            best = max(best, int(runs[0][q]))
+            exact = len(members) == 1 and bool(runs[1][q])
         # the ladder needs every plain character to move to one common state; a state whose
         # plain successors differ (a property-name pattern that tracks declared names, a
         # literal beside the string of all other names) may still never die on plain text
-        if best < UNBOUNDED and self.lexer.trans[lx, 0x7E] >= 0 and \
+        if best < UNBOUNDED and not exact and self.lexer.trans[lx, 0x7E] >= 0 and \
                 plain_closed(self.lexer.trans, lx, self._plain_closed):
             best = UNBOUNDED
-        return best
+        return best, exact
 
     # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose
     # fate depends on stack nodes below a window configuration's sentinel (always empty for real

@@ -426,7 +426,8 @@ def test_random_schemas_never_accept_what_jsonschema_rejects(tok, encode, seed):
 
 def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     """Lexer states where plain tokens are accepted without a walk (`plain_runs`) must scan
-    exactly like a full walk: single terminals (bounded and unbounded strings, a format) and
+    exactly like a full walk: single terminals (bounded and unbounded strings, a format, the
+    last rungs of a `maxLength` string where longer plain tokens are refused unwalked) and
     combined states (a declared name beside the string of other names)."""
     from grammask.mask_cache.cfg_masks import scan_lexer_state
     from grammask.mask_cache.plain_runs import UNBOUNDED
@@ -439,21 +440,23 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     text = dumps({"a": "abcdefg", "b": "hello world", "c": 'x"yé', "d": "2020-01-01T00:00:00Z",
                   "e": "xyz-q-sys", "named": 1})
     assert accepts(c, encode, text)
-    checked = combined = single_unladdered = 0
+    checked = combined = single_unladdered = exact_ends = 0
     for lx in range(c.lexer.num_states):
-        limit = c._plain_limit(lx)
-        if limit <= 0:
+        limit, exact = c._plain_limit(lx)
+        if limit <= 0 and not exact:
             continue
         checked += 1
-        combined += len(c.lexer.members(lx)) > 1
-        single_unladdered += len(c.lexer.members(lx)) == 1 and limit >= UNBOUNDED and \
-            c._ladders[c.lexer.members(lx)[0][0]][c.lexer.members(lx)[0][1]] < UNBOUNDED
+        exact_ends += exact
+        members = c.lexer.members(lx)
+        combined += len(members) > 1
+        single_unladdered += len(members) == 1 and limit >= UNBOUNDED and \
+            c._ladders[members[0][0]][0][members[0][1]] < UNBOUNDED
         args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
-        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit)
+        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit, exact)
         for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits"):
             assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
         assert (full.f0 is None) == (fast.f0 is None)
-    assert checked >= 10 and combined >= 5 and single_unladdered >= 1
+    assert checked >= 10 and combined >= 5 and single_unladdered >= 1 and exact_ends >= 3
 
 
 def test_dot_pattern_excludes_line_separators_under_the_plain_shortcut(tok, encode):
@@ -463,7 +466,7 @@ def test_dot_pattern_excludes_line_separators_under_the_plain_shortcut(tok, enco
     assert accepts(c, encode, dumps("xa b-c-sys"))
     assert not accepts(c, encode, dumps("xa\u2028b-sys"))
     assert not accepts(c, encode, dumps("xa\u2029b-sys"))
-    assert any(c._plain_limit(lx) > 0 for lx in range(c.lexer.num_states))
+    assert any(c._plain_limit(lx)[0] > 0 for lx in range(c.lexer.num_states))
 
 
 def test_overlapping_pattern_properties_order_is_deterministic() -> None:

@@ -68,13 +68,15 @@ class LexStateMasks:
 
 
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
-                     state: int, vocab_size: int, plain_limit: int = 0) -> LexStateMasks:
+                     state: int, vocab_size: int, plain_limit: int = 0,
+                     plain_exact: bool = False) -> LexStateMasks:
     """Run the vocabulary scan from lexer state `state` and organise the straddlers.
     `plain_limit` > 0: plain tokens of at most that many characters stay in the lexeme
-    (`plain_runs`), so only the other tokens are walked."""
+    (`plain_runs`), so only the other tokens are walked. `plain_exact`: longer plain tokens
+    are certainly refused, so only the non-plain tokens are walked at all."""
     words = bitmask_words(vocab_size)
     full, walked, pos = trie, trie, None
-    if plain_limit >= UNBOUNDED:
+    if plain_limit >= UNBOUNDED or plain_exact:
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
     acc_ids, f0_bytes, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
         walked.concat, walked.offsets, walked.token_ids, walked.lcps(),

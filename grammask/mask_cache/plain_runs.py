@@ -10,7 +10,7 @@ known without walking it: it stays in the lexeme when its character count fits t
 
 `ladder(trans)` computes, for every state of a byte DFA, how many plain characters are
 certainly accepted from it (each moving every plain character to one common, live next state;
-`UNBOUNDED` for a state that loops on all of them). `token_plain_chars(trie)` gives each
+`UNBOUNDED` for a state that loops on all of them), and whether every longer plain run dies. `token_plain_chars(trie)` gives each
 token's character count in trie order (-1 for tokens that are not plain). The vocabulary scan
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
@@ -35,23 +35,28 @@ _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
 _lock = threading.Lock()
-_ladders: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_ladders: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
 
-def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
-    """Per state: plain characters certainly accepted in a row (see the module docstring);
-    memoised per automaton content."""
+def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per state: plain characters certainly accepted in a row (see the module docstring),
+    and whether the ladder ends *dead*: after that many plain characters every plain
+    character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
+    longer plain token is refused without a walk. Memoised per automaton content."""
     from .cfg_masks import dfa_digest
+    n = trans.shape[0]
     if not (trans[:, 0x7E] >= 0).any():
         # a state with a plain run is live on every plain byte, '~' included; most small
         # automata (literals, numbers, keys) have none: skip the analysis
-        return np.zeros(trans.shape[0], np.int32)
+        return np.zeros(n, np.int32), np.zeros(n, np.bool_)
     key = dfa_digest(trans, accepting)
     with _lock:
         hit = _ladders.get(key)
     if hit is None:
+        dead = (trans[:, _ASCII] < 0).all(axis=1) & (trans[:, 0xC2:0xF5] < 0).all(axis=1) \
+            & ~np.asarray(accepting, np.bool_)
         hit = _ladder(_kernels.plain_steps(np.ascontiguousarray(trans, np.int32), _ASCII,
-                                           _SHAPE_TABLE))
+                                           _SHAPE_TABLE), dead)
         with _lock:
             _ladders[key] = hit
             while len(_ladders) > 1024:
@@ -59,10 +64,12 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> np.ndarray:
     return hit
 
 
-def _ladder(step: np.ndarray) -> np.ndarray:
-    """Run lengths along `step` until a state without a common live successor."""
+def _ladder(step: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run lengths along `step` until a state without a common live successor, and whether
+    that last state is `dead` (unbounded runs: False)."""
     n = step.shape[0]
     out = np.full(n, -1, np.int64)
+    end = np.arange(n)                  # where a finite run stops
     out[step == np.arange(n)] = UNBOUNDED
     out[step < 0] = 0
     for q in range(n):
@@ -76,10 +83,13 @@ def _ladder(step: np.ndarray) -> np.ndarray:
             seen.add(s)
             s = int(step[s])
         base = UNBOUNDED if s in seen else int(out[s])     # a cycle of live steps: unbounded
+        stop = int(end[s])
         for t in reversed(chain):
             base = UNBOUNDED if base >= UNBOUNDED else base + 1
             out[t] = base
-    return np.minimum(out, UNBOUNDED).astype(np.int32)
+            end[t] = stop
+    runs = np.minimum(out, UNBOUNDED).astype(np.int32)
+    return runs, (runs < UNBOUNDED) & dead[end]
 
 
 def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
