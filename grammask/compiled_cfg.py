@@ -316,10 +316,23 @@ class CompiledCFG(EngineBase):
         # the ladder needs every plain character to move to one common state; a state whose
         # plain successors differ (a property-name pattern that tracks declared names, a
         # literal beside the string of all other names) may still never die on plain text
-        if best < UNBOUNDED and not exact and self.lexer.trans[lx, 0x7E] >= 0 and \
-                plain_closed(self.lexer.trans, lx, self._plain_closed):
+        if best < UNBOUNDED and not exact and self._plain_closed_state(lx):
             best = UNBOUNDED
         return best, exact
+
+    def _plain_closed_state(self, lx: int) -> bool:
+        """`plain_closed` for a lexer state. A combined state lives while any member lives,
+        so a member that never dies on plain text settles it; members are terminal states,
+        whose closures are explored once per grammar and shared by every combined state
+        that holds them (a property-name pattern sits in each key position's state)."""
+        trans, known = self.lexer.trans, self._plain_closed
+        if trans[lx, 0x7E] < 0:
+            return False
+        gids = self.lexer.member_ids(lx)
+        if len(gids) > 1 and any(trans[g, 0x7E] >= 0 and plain_closed(trans, g, known)
+                                 for g in gids):
+            return True
+        return plain_closed(trans, lx, known)
 
     # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose
     # fate depends on stack nodes below a window configuration's sentinel (always empty for real

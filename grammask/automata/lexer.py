@@ -129,6 +129,10 @@ class Lexer:
             return ((t, state - self._offset[t]),)
         return self._pairs(self._members[state - self._base])
 
+    def member_ids(self, state: int) -> tuple[int, ...]:
+        """The members of `state` as global terminal-DFA state ids (rows of `trans`)."""
+        return (state,) if state < self._base else self._members[state - self._base]
+
     def single_terminal(self, state: int) -> tuple[int, int, int] | None:
         """(terminal id, its DFA state, the emit id its lexemes get) when `state` has exactly
         one member of a terminal without a counter, else None. Such a state behaves exactly
