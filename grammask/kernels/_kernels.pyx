@@ -803,60 +803,50 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
 
 # ---------------------------------------------------------------------------------------------
 # Lexer subset construction: one combined-lexer state's successors.
-def lexer_successors(const int32_t[:, ::1] big, const int32_t[::1] members):
+cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] members,
+                               Py_ssize_t m, int32_t[:, ::1] nxt, int32_t* counts,
+                               int32_t* rep, int32_t* group) noexcept nogil:
     """Successors of a combined-lexer state whose members are the global terminal-DFA states
-    `members` (sorted; at most one per terminal, so successor lists stay sorted).
-
-    Returns (group_of_byte, groups): group_of_byte[b] is the index of byte b's successor in
-    `groups` or -1 when every member dies on b; groups[i] is a tuple of global states. Bytes
-    whose successor lists are equal share a group, compared exactly (hash, then element-wise)."""
-    cdef Py_ssize_t m = members.shape[0]
-    cdef Py_ssize_t b, i, j, g, alive
-    nxt_arr = np.empty((256, max(m, 1)), dtype=np.int32)
-    cdef int32_t[:, ::1] nxt = nxt_arr
+    `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted): nxt[b]
+    holds byte b's successor list (counts[b] long); bytes with equal lists (compared exactly:
+    hash, then element-wise) share a group, rep[g] is a group's first byte, group[b] its
+    group or -1 when every member dies on b. Returns the number of groups."""
+    cdef Py_ssize_t b, i, j, alive
     cdef uint64_t[256] hashes
-    cdef int32_t[256] counts
-    cdef int32_t[256] rep                    # representative byte of each group
-    cdef int32_t ngroups = 0
-    group_arr = np.full(256, -1, dtype=np.int32)
-    cdef int32_t[::1] group = group_arr
     cdef uint64_t h
-    cdef int32_t s
+    cdef int32_t s, g, ngroups = 0
     cdef bint same
-    with nogil:
-        for b in range(256):
-            h = 1469598103934665603ULL
-            alive = 0
-            for i in range(m):
-                s = big[members[i], b]
-                if s >= 0:
-                    nxt[b, alive] = s
-                    alive += 1
-                    h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
-            counts[b] = <int32_t>alive
-            hashes[b] = h
-            if alive == 0:
-                continue
-            g = -1
-            for j in range(ngroups):
-                if hashes[rep[j]] == h and counts[rep[j]] == alive:
-                    same = True
-                    for i in range(alive):
-                        if nxt[rep[j], i] != nxt[b, i]:
-                            same = False
-                            break
-                    if same:
-                        g = j
+    for b in range(256):
+        h = 1469598103934665603ULL
+        alive = 0
+        for i in range(m):
+            s = big[members[i], b]
+            if s >= 0:
+                nxt[b, alive] = s
+                alive += 1
+                h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
+        counts[b] = <int32_t>alive
+        hashes[b] = h
+        group[b] = -1
+        if alive == 0:
+            continue
+        g = -1
+        for j in range(ngroups):
+            if hashes[rep[j]] == h and counts[rep[j]] == alive:
+                same = True
+                for i in range(alive):
+                    if nxt[rep[j], i] != nxt[b, i]:
+                        same = False
                         break
-            if g < 0:
-                rep[ngroups] = <int32_t>b
-                g = ngroups
-                ngroups += 1
-            group[b] = <int32_t>g
-    groups = []
-    for j in range(ngroups):
-        groups.append(tuple(nxt_arr[rep[j], :counts[rep[j]]].tolist()))
-    return group_arr, groups
+                if same:
+                    g = <int32_t>j
+                    break
+        if g < 0:
+            rep[ngroups] = <int32_t>b
+            g = ngroups
+            ngroups += 1
+        group[b] = g
+    return ngroups
 
 
 def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
@@ -873,14 +863,12 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
     state's, in id order; keys, the n new member tuples; finals, per new state the tuple of
     its accepting members (for its emit). None when more than `max_new` states are needed
     (nothing is added to `known` then: the caller inserts `keys`)."""
-    cdef Py_ssize_t m, b, i, j, g, alive, head = 0, cap = 16
+    cdef Py_ssize_t m, b, i, g, alive, head = 0, cap = 16
     cdef int32_t[256] counts
     cdef int32_t[256] rep
-    cdef uint64_t[256] hashes
-    cdef int32_t[256] target
-    cdef int32_t ngroups, s, tgt
-    cdef uint64_t h
-    cdef bint same
+    cdef int32_t[256] group
+    cdef int32_t[256] target              # per group: the successor state's id
+    cdef int32_t ngroups, tgt
     rows_np = np.full((cap, 256), -1, dtype=np.int32)
     cdef int32_t[:, ::1] rows = rows_np
     nxt_np = np.empty((256, 64), dtype=np.int32)
@@ -902,38 +890,8 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
             nxt = nxt_np
         for i in range(m):
             mem[i] = <int32_t>cur[i]
-        ngroups = 0
         with nogil:
-            for b in range(256):
-                h = 1469598103934665603ULL
-                alive = 0
-                for i in range(m):
-                    s = big[mem[i], b]
-                    if s >= 0:
-                        nxt[b, alive] = s
-                        alive += 1
-                        h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
-                counts[b] = <int32_t>alive
-                hashes[b] = h
-                target[b] = -1
-                if alive == 0:
-                    continue
-                g = -1
-                for j in range(ngroups):
-                    if hashes[rep[j]] == h and counts[rep[j]] == alive:
-                        same = True
-                        for i in range(alive):
-                            if nxt[rep[j], i] != nxt[b, i]:
-                                same = False
-                                break
-                        if same:
-                            g = j
-                            break
-                if g < 0:
-                    rep[ngroups] = <int32_t>b
-                    ngroups += 1
-                else:
-                    target[b] = -2 - <int32_t>g      # resolved below, after the group's id
+            ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &rep[0], &group[0])
         for g in range(ngroups):
             b = rep[g]
             alive = counts[b]
@@ -953,7 +911,7 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
                     finals.append(tuple([x for x in grp if accepting[x]]))
                     queue.append(grp)
                 tgt = <int32_t>found
-            target[b] = tgt
+            target[g] = tgt
         if head >= cap:
             cap *= 2
             grown = np.full((cap, 256), -1, dtype=np.int32)
@@ -961,10 +919,7 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
             rows_np = grown
             rows = rows_np
         for b in range(256):
-            tgt = target[b]
-            if tgt <= -2:
-                tgt = target[rep[-2 - tgt]]
-            rows[head, b] = tgt
+            rows[head, b] = target[group[b]] if group[b] >= 0 else -1
         head += 1
     return rows_np[:head], keys, finals
 
