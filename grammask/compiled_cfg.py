@@ -29,7 +29,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
 from .mask_cache.cfg_masks import LexStateMasks, dfa_digest, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
-from .mask_cache.plain_runs import UNBOUNDED, ladder, plain_closed
+from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
@@ -308,9 +308,8 @@ class CompiledCFG(EngineBase):
             runs = self._ladders.get(tid)
             if runs is None:
                 term = self.lexer.terminals[tid]
-                n = term.trans.shape[0]
                 runs = self._ladders[tid] = ladder(term.trans, term.accepting) \
-                    if term.aux is None else (np.zeros(n, np.int32), np.zeros(n, np.bool_))
+                    if term.aux is None else no_ladder(term.trans.shape[0])
             best = max(best, int(runs[0][q]))
             exact = len(members) == 1 and bool(runs[1][q])
         # the ladder needs every plain character to move to one common state; a state whose

@@ -64,8 +64,8 @@ class _Table:
 
     def grow(self, need: int = 0) -> None:
         """Double the capacity. Rows past `size` are left uninitialised (`np.empty` of a large
-        table only reserves memory, so a grow costs one copy of the used rows): a new state
-        clears its own row (`Lexer._new_state`), and no live row points past `size`."""
+        table only reserves memory, so a grow costs one copy of the used rows): new states'
+        rows are written whole by `Lexer._materialise`, and no live row points past `size`."""
         cap = max(self.trans.shape[0] * 2, need)
         trans = np.empty((cap, 256), np.int32)
         trans[: self.size] = self.trans[: self.size]

@@ -44,11 +44,10 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
     character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
     longer plain token is refused without a walk. Memoised per automaton content."""
     from .cfg_masks import dfa_digest
-    n = trans.shape[0]
     if not (trans[:, 0x7E] >= 0).any():
         # a state with a plain run is live on every plain byte, '~' included; most small
         # automata (literals, numbers, keys) have none: skip the analysis
-        return np.zeros(n, np.int32), np.zeros(n, np.bool_)
+        return no_ladder(trans.shape[0])
     key = dfa_digest(trans, accepting)
     with _lock:
         hit = _ladders.get(key)
@@ -64,6 +63,12 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
             while len(_ladders) > 1024:
                 _ladders.popitem(last=False)
     return hit
+
+
+def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`ladder`'s answer for `n` states without plain runs (or whose runs are not analysed,
+    such as counter automata): no certain plain character, no dead end."""
+    return np.zeros(n, np.int32), np.zeros(n, np.bool_)
 
 
 def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
