@@ -969,12 +969,17 @@ cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
     return order_np, emits_np, table_np
 
 
-def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
-                        const int32_t[::1] link, const uint8_t[::1] concat):
+def organise_straddlers(const int32_t[::1] ids, const int64_t[::1] pos,
+                        const int64_t[::1] end, const int32_t[::1] emit,
+                        const int32_t[::1] link, const uint8_t[::1] concat,
+                        const int64_t[::1] remap):
     """Split a scan's straddlers into linked ones (their suffix is a token, `link` >= 0) and
     the rest, each ordered by (emit, first byte of the suffix) with a counting sort, as
-    `cfg_masks.LexStateMasks` stores them. Returns (linked order, linked emits, linked
-    offsets [k, 257], walked order, walked emits, walked offsets); orders index the inputs."""
+    `cfg_masks.LexStateMasks` stores them: (linked emits, linked offsets [k, 257], linked
+    ids, their suffix token ids, suffix starts, ends, walked emits, walked offsets, walked
+    ids, suffix starts, ends). Positions index `concat`; a non-empty `remap` then maps them
+    to the full trie's concat (a scan of the non-plain sub-trie) on the way out. One pass
+    writes the final arrays: no order arrays or fancy indexing around the call."""
     cdef Py_ssize_t n = emit.shape[0], i, nl = 0, nw = 0
     cdef int32_t top = -1
     for i in range(n):
@@ -992,7 +997,87 @@ def organise_straddlers(const int64_t[::1] pos, const int32_t[::1] emit,
             nw += 1
     l_order, l_emits, l_table = _order_part(emit, concat, pos, linked, nl, top + 1)
     w_order, w_emits, w_table = _order_part(emit, concat, pos, walked, nw, top + 1)
-    return l_order, l_emits, l_table, w_order, w_emits, w_table
+    l_ids, l_pos, l_end = _gather_part(l_order, ids, pos, end, remap)
+    w_ids, w_pos, w_end = _gather_part(w_order, ids, pos, end, remap)
+    l_link = np.empty(nl, dtype=np.int32)
+    cdef int32_t[::1] ll = l_link
+    cdef const int64_t[::1] lo = l_order
+    with nogil:
+        for i in range(nl):
+            ll[i] = link[lo[i]]
+    return (l_emits, l_table, l_ids, l_link, l_pos, l_end,
+            w_emits, w_table, w_ids, w_pos, w_end)
+
+
+cdef tuple _gather_part(const int64_t[::1] order, const int32_t[::1] ids,
+                        const int64_t[::1] pos, const int64_t[::1] end,
+                        const int64_t[::1] remap):
+    """ids, suffix starts and ends of the straddlers in `order` (positions through `remap`
+    when it is not empty)."""
+    cdef Py_ssize_t m = order.shape[0], i, j
+    cdef bint mapped = remap.shape[0] > 0
+    ids_np = np.empty(m, dtype=np.int32)
+    pos_np = np.empty(m, dtype=np.int64)
+    end_np = np.empty(m, dtype=np.int64)
+    cdef int32_t[::1] oi = ids_np
+    cdef int64_t[::1] op = pos_np, oe = end_np
+    with nogil:
+        for i in range(m):
+            j = order[i]
+            oi[i] = ids[j]
+            if mapped:
+                op[i] = remap[pos[j]]
+                oe[i] = remap[end[j] - 1] + 1
+            else:
+                op[i] = pos[j]
+                oe[i] = end[j]
+    return ids_np, pos_np, end_np
+
+
+def stored_equals(int32_t kind, const uint32_t[::1] data, const uint32_t[::1] words,
+                  int32_t vocab_size):
+    """Whether a stored mask (`mask_store.StoredMask` kind and data) equals the dense
+    `words`, compared in place: interning a mask that already exists costs no dense copy."""
+    cdef const uint32_t* src = &data[0] if data.shape[0] > 0 else NULL
+    cdef bint same
+    with nogil:
+        same = _stored_equals(kind, src, data.shape[0], &words[0], words.shape[0], vocab_size)
+    return same
+
+
+cdef bint _stored_equals(int32_t kind, const uint32_t* data, Py_ssize_t length,
+                         const uint32_t* words, Py_ssize_t n, int32_t vocab_size) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int64_t count = 0
+    cdef uint32_t t, last = 0xFFFFFFFF
+    cdef int32_t rem = vocab_size - (n - 1) * 32
+    if rem < 32:
+        last = ((<uint32_t>1) << rem) - 1
+    if kind == KIND_DENSE:
+        if length != n:
+            return False
+        for i in range(n):
+            if data[i] != words[i]:
+                return False
+        return True
+    for i in range(n):
+        count += _popcount32(words[i])
+    if kind == KIND_ALLOW:
+        if count != length:
+            return False
+        for i in range(length):
+            t = data[i]
+            if not (words[t >> 5] >> (t & 31)) & 1:
+                return False
+        return True
+    # reject list: every id below vocab_size set except the listed ones, nothing above
+    if words[n - 1] & ~last or count != vocab_size - length:
+        return False
+    for i in range(length):
+        t = data[i]
+        if (words[t >> 5] >> (t & 31)) & 1:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

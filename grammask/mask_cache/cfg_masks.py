@@ -75,27 +75,22 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     (`plain_runs`), so only the other tokens are walked. `plain_exact`: longer plain tokens
     are certainly refused, so only the non-plain tokens are walked at all."""
     words = bitmask_words(vocab_size)
-    full, walked, pos = trie, trie, None
+    walked, pos = trie, None
     if plain_limit >= UNBOUNDED or plain_exact:
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
     acc_ids, f0_bytes, s_ids, s_pos, s_end, s_emit, s_link = _kernels.lexer_scan(
         walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
         walked.subtree_skip(), walked.suffix_links(), trans, emit, state,
         max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED))
-    if pos is not None and s_pos.shape[0]:
-        s_end = pos[s_end - 1] + 1
-        s_pos = pos[s_pos]
-    trie = full
     acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
         np.zeros(words, dtype=np.uint32)
     _kernels.ids_to_mask(acc_ids, acc)
     f0 = _first_byte_union(walked, f0_bytes)
-    l_order, link_emits, link_offsets, w_order, walk_emits, walk_ranges = \
-        _kernels.organise_straddlers(s_pos, s_emit, s_link, trie.concat)
-    return LexStateMasks(
-        acc, f0, link_emits, link_offsets, s_ids[l_order], s_link[l_order],
-        s_pos[l_order], s_end[l_order], walk_emits, walk_ranges,
-        s_ids[w_order], s_pos[w_order], s_end[w_order])
+    return LexStateMasks(acc, f0, *_kernels.organise_straddlers(
+        s_ids, s_pos, s_end, s_emit, s_link, walked.concat, _NO_REMAP if pos is None else pos))
+
+
+_NO_REMAP = np.zeros(0, dtype=np.int64)
 
 
 def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:

@@ -112,7 +112,7 @@ class MaskInterner:
         key = int(_kernels.mask_hash(words))
         with self._lock:
             for stored in self._unique.get(key, ()):
-                if np.array_equal(self.densify(stored), words):
+                if _kernels.stored_equals(stored.kind, stored.data, words, self.vocab_size):
                     return stored
             stored = _compress(words, self.vocab_size)
             self._unique.setdefault(key, []).append(stored)
