@@ -94,7 +94,6 @@ class CompiledCFG(EngineBase):
         self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
         self._ladders: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # tid -> plain_runs.ladder
         self._masks: dict[int, StoredMask] = {}
-        self._live_bytes: dict[int, np.ndarray] = {}
         self._boundary_memo: dict[int, int] = {}
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
@@ -413,14 +412,7 @@ class CompiledCFG(EngineBase):
     def _live_ranges(self, table: np.ndarray, k: int, lx2: int) -> tuple[np.ndarray, np.ndarray]:
         """Index ranges of row `k` of a per-first-byte offsets table whose first byte can
         start a lexeme in lexer state `lx2` (other entries are dead at their first byte)."""
-        live = self._live_bytes.get(lx2)
-        if live is None:
-            live = np.flatnonzero(self.lexer.trans[lx2] >= 0)
-            self._live_bytes[lx2] = live
-        row = table[k]
-        starts, ends = row[live], row[live + 1]
-        keep = ends > starts
-        return starts[keep], ends[keep]
+        return _kernels.live_ranges(table[k], self.lexer.trans[lx2])
 
     def _groups_after(self, p: int, emits: np.ndarray, table: np.ndarray, tokens: np.ndarray,
                       deep: np.ndarray) -> Iterator[tuple[int, tuple[int, int, int]]]:
@@ -453,10 +445,9 @@ class CompiledCFG(EngineBase):
             count = int((ends - starts).sum())
             if (after[2] in busy or count <= _WALK_GROUP
                     or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._pairs:
-                idx = np.concatenate([np.arange(a, b) for a, b in
-                                      zip(starts.tolist(), ends.tolist())])
-                _kernels.cfg_walk_tokens(self, self.trie.concat, info.link_start, info.link_end,
-                                         info.link_tokens, idx, after[0], after[1], sure, deep)
+                _kernels.cfg_walk_ranges(self, self.trie.concat, info.link_start, info.link_end,
+                                         info.link_tokens, starts, ends, after[0], after[1],
+                                         sure, deep)
             else:
                 sub_sure, sub_deep = self._dense_pair(after[2], busy)
                 _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,

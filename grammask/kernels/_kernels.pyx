@@ -801,6 +801,40 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
             _set_bit(&deep[0], tokens[i])
 
 
+def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
+                    const int64_t[::1] epos, const int32_t[::1] tokens,
+                    const int64_t[::1] starts, const int64_t[::1] ends, int64_t p, int32_t lx,
+                    uint32_t[::1] words, uint32_t[::1] deep):
+    """`cfg_walk_tokens` over the entries of index ranges [starts[r], ends[r]) (a straddler
+    group's live first bytes) without building the index list."""
+    cdef Py_ssize_t r, i
+    cdef int64_t out
+    cdef _LexTables tabs = _LexTables(engine)
+    for r in range(starts.shape[0]):
+        for i in range(starts[r], ends[r]):
+            out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
+            if out >= 0:
+                _set_bit(&words[0], tokens[i])
+            elif out == -2:
+                _set_bit(&deep[0], tokens[i])
+
+
+def live_ranges(const int64_t[::1] row, const int32_t[::1] trans_row):
+    """The non-empty index ranges [row[b], row[b + 1]) of a per-first-byte offsets row whose
+    byte b is live in a lexer state (`trans_row[b]` >= 0): (starts, ends)."""
+    cdef Py_ssize_t b, n = 0
+    starts_np = np.empty(256, dtype=np.int64)
+    ends_np = np.empty(256, dtype=np.int64)
+    cdef int64_t[::1] st = starts_np, en = ends_np
+    with nogil:
+        for b in range(256):
+            if trans_row[b] >= 0 and row[b + 1] > row[b]:
+                st[n] = row[b]
+                en[n] = row[b + 1]
+                n += 1
+    return starts_np[:n], ends_np[:n]
+
+
 # ---------------------------------------------------------------------------------------------
 # Lexer subset construction: one combined-lexer state's successors.
 cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] members,
