@@ -30,6 +30,12 @@ def dfa_walk(const int32_t[:, ::1] trans, int32_t state, const uint8_t[::1] data
 
 # ---------------------------------------------------------------------------------------------
 # Stored mask representations (chosen per mask by size): 0 dense words, 1 allowed ids, 2 rejected ids.
+cdef inline uint32_t _last_word_mask(int32_t vocab_size, Py_ssize_t words) noexcept nogil:
+    """The bits of a mask's last word that hold token ids (the rest lie past the vocabulary)."""
+    cdef int32_t rem = vocab_size - <int32_t>(words - 1) * 32
+    return 0xFFFFFFFF if rem >= 32 else ((<uint32_t>1) << rem) - 1
+
+
 cdef enum:
     KIND_DENSE = 0
     KIND_ALLOW = 1
@@ -60,10 +66,7 @@ def fill_rows(const int64_t[::1] kinds, const int64_t[::1] ptrs, const int64_t[:
     the i-th mask's uint32 data (kept alive by the caller), `rows[i]` the target row."""
     cdef Py_ssize_t i, n = kinds.shape[0]
     cdef Py_ssize_t words = bitmask.shape[1]
-    cdef uint32_t last = 0xFFFFFFFF
-    cdef int32_t rem = vocab_size - (words - 1) * 32
-    if rem < 32:
-        last = ((<uint32_t>1) << rem) - 1
+    cdef uint32_t last = _last_word_mask(vocab_size, words)
     for i in range(n):
         if rows[i] < 0 or rows[i] >= bitmask.shape[0]:
             raise IndexError(f"bitmask row {rows[i]} out of range for {bitmask.shape[0]} rows")
@@ -393,12 +396,9 @@ def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, P
              int32_t vocab_size):
     """Write one stored mask into bitmask[row] (the single-matcher fast path)."""
     cdef Py_ssize_t words = bitmask.shape[1]
-    cdef uint32_t last = 0xFFFFFFFF
-    cdef int32_t rem = vocab_size - (words - 1) * 32
+    cdef uint32_t last = _last_word_mask(vocab_size, words)
     if row < 0 or row >= bitmask.shape[0]:
         raise IndexError(f"bitmask row {row} out of range for {bitmask.shape[0]} rows")
-    if rem < 32:
-        last = ((<uint32_t>1) << rem) - 1
     cdef const uint32_t* src = &data[0] if data.shape[0] > 0 else NULL
     with nogil:
         _fill_one(kind, src, data.shape[0], &bitmask[row, 0], words, last)
@@ -789,16 +789,10 @@ def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1]
     """For each i in `idx`: set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]]
     walks alive from (p, lx), in `deep` when its fate lies below a window's sentinel (see
     cfg_walk)."""
-    cdef Py_ssize_t j, i
-    cdef int64_t r
+    cdef Py_ssize_t j
     cdef _LexTables tabs = _LexTables(engine)
     for j in range(idx.shape[0]):
-        i = idx[j]
-        r = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
-        if r >= 0:
-            _set_bit(&words[0], tokens[i])
-        elif r == -2:
-            _set_bit(&deep[0], tokens[i])
+        _walk_entry(tabs, concat, spos, epos, tokens, idx[j], p, lx, words, deep)
 
 
 def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
@@ -808,15 +802,23 @@ def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1]
     """`cfg_walk_tokens` over the entries of index ranges [starts[r], ends[r]) (a straddler
     group's live first bytes) without building the index list."""
     cdef Py_ssize_t r, i
-    cdef int64_t out
     cdef _LexTables tabs = _LexTables(engine)
     for r in range(starts.shape[0]):
         for i in range(starts[r], ends[r]):
-            out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
-            if out >= 0:
-                _set_bit(&words[0], tokens[i])
-            elif out == -2:
-                _set_bit(&deep[0], tokens[i])
+            _walk_entry(tabs, concat, spos, epos, tokens, i, p, lx, words, deep)
+
+
+cdef inline int _walk_entry(_LexTables tabs, const uint8_t[::1] concat, const int64_t[::1] spos,
+                            const int64_t[::1] epos, const int32_t[::1] tokens, Py_ssize_t i,
+                            int64_t p, int32_t lx, uint32_t[::1] words,
+                            uint32_t[::1] deep) except -1:
+    """Walk entry i's bytes from (p, lx); set its token's bit in `words` (alive) or `deep`."""
+    cdef int64_t out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
+    if out >= 0:
+        _set_bit(&words[0], tokens[i])
+    elif out == -2:
+        _set_bit(&deep[0], tokens[i])
+    return 0
 
 
 def live_ranges(const int64_t[::1] row, const int32_t[::1] trans_row):
@@ -1083,10 +1085,7 @@ cdef bint _stored_equals(int32_t kind, const uint32_t* data, Py_ssize_t length,
                          const uint32_t* words, Py_ssize_t n, int32_t vocab_size) noexcept nogil:
     cdef Py_ssize_t i
     cdef int64_t count = 0
-    cdef uint32_t t, last = 0xFFFFFFFF
-    cdef int32_t rem = vocab_size - (n - 1) * 32
-    if rem < 32:
-        last = ((<uint32_t>1) << rem) - 1
+    cdef uint32_t t, last = _last_word_mask(vocab_size, n)
     if kind == KIND_DENSE:
         if length != n:
             return False
