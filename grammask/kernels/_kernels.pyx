@@ -4,6 +4,7 @@ without the GIL, so a server thread can fill masks while another runs the model'
 
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
 
 
 cdef extern from *:
@@ -121,7 +122,7 @@ def apply_bitmask(real_t[:, ::1] logits, const uint32_t[:, ::1] bitmask,
 
 # ---------------------------------------------------------------------------------------------
 # Class tries: the vocabulary trie quotiented by one automaton's byte classes.
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport calloc, malloc, realloc, free
 
 
 cdef struct ChildTable:
@@ -507,7 +508,8 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] token_ids, const int32_t[::1] lcps,
                const int32_t[::1] skip, const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
-               int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit):
+               int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit,
+               const int64_t[::1] remap):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
     * accepted: all bytes stay inside the current lexeme;
     * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
@@ -515,9 +517,10 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
     * rejected: otherwise.
     Returns (accepted ids, a uint8 [256] flag per first byte whose tokens are all boundary-0
-    tokens, straddler ids, the concat position where each straddler's suffix starts, their
-    emits, the id of the token spelling each straddler's suffix or -1; `suffix_ids` is aligned
-    with concat). Boundary-0 tokens are decided by their first byte alone, so they come back
+    tokens) followed by the straddlers as `cfg_masks.LexStateMasks` stores them (see
+    `_organise`): linked ones (the token spelling the suffix, from `suffix_ids`, aligned with
+    concat) and walked ones, each ordered by (emit, suffix's first byte). A non-empty `remap`
+    maps concat positions to the full trie's (a scan of the non-plain sub-trie). Boundary-0 tokens are decided by their first byte alone, so they come back
     as first bytes (the caller ORs per-first-byte masks) instead of a list as long as the
     vocabulary. Tokens sharing a prefix reuse the walk (sorted order); a token sharing the
     prefix up to and including a previous token's stopping byte has the same outcome, and a
@@ -528,24 +531,19 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     such tokens): the caller guarantees some member of `start` takes that many plain
     characters in a row (`mask_cache.plain_runs`)."""
     cdef Py_ssize_t n = token_ids.shape[0]
-    acc_np = np.empty(n, dtype=np.int32)
     f0_np = np.zeros(256, dtype=np.uint8)
-    sid_np = np.empty(n, dtype=np.int32)
-    soff_np = np.empty(n, dtype=np.int64)
-    sem_np = np.empty(n, dtype=np.int32)
-    slink_np = np.empty(n, dtype=np.int32)
-    send_np = np.empty(n, dtype=np.int64)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
-    cdef int32_t[::1] acc = acc_np, sid = sid_np, sem = sem_np
     cdef uint8_t[::1] f0 = f0_np
-    cdef int64_t[::1] soff = soff_np
-    cdef int64_t[::1] send = send_np
-    cdef int32_t[::1] slink = slink_np
     cdef int32_t[::1] states = states_np
-    cdef Py_ssize_t na = 0, ns = 0, k, a, L, pa, pl, m, lcp, d
+    # outputs grow in C (doubling from a few KB): vocabulary-sized numpy scratch arrays cost
+    # an mmap/munmap pair each (~10-20 us apiece) on every scan, for lists that are short
+    cdef _ScanOut out
+    memset(&out, 0, sizeof(_ScanOut))
+    cdef Py_ssize_t k, a, L, lcp, d
     cdef Py_ssize_t valid = 0, prev_stop = 0
     cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
     cdef int32_t prev_emit = -1, s, nxt, e = -1
+    cdef bint failed = False
     states[0] = start
     cdef Py_ssize_t stop_at
     k = 0
@@ -599,21 +597,209 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 k = stop_at
                 continue
             if kind == 0:
-                acc[na] = token_ids[k]
-                na += 1
+                if out.na == out.acc_cap and _grow_acc(&out) < 0:
+                    failed = True
+                    break
+                out.acc[out.na] = token_ids[k]
+                out.na += 1
             elif kind == 2:
-                sid[ns] = token_ids[k]
-                soff[ns] = a + d
-                sem[ns] = e
-                slink[ns] = suffix_ids[a + d]
-                send[ns] = a + L
-                ns += 1
+                if out.ns == out.cap and _grow_straddlers(&out) < 0:
+                    failed = True
+                    break
+                out.sid[out.ns] = token_ids[k]
+                out.soff[out.ns] = a + d
+                out.sem[out.ns] = e
+                out.slink[out.ns] = suffix_ids[a + d]
+                out.send[out.ns] = a + L
+                out.ns += 1
             prev_kind = kind
             prev_stop = d
             prev_emit = e
             k += 1
-    return (acc_np[:na].copy(), f0_np, sid_np[:ns].copy(), soff_np[:ns].copy(),
-            send_np[:ns].copy(), sem_np[:ns].copy(), slink_np[:ns].copy())
+    try:
+        if failed:
+            raise MemoryError("lexer_scan: out of memory growing its result lists")
+        return (_np_int32(out.acc, out.na), f0_np) + _organise(&out, &concat[0], remap)
+    finally:
+        _free_scan_out(&out)
+
+
+cdef struct _ScanOut:
+    int32_t* acc
+    Py_ssize_t na, acc_cap
+    int32_t* sid
+    int64_t* soff
+    int32_t* sem
+    int32_t* slink
+    int64_t* send
+    Py_ssize_t ns, cap
+
+
+cdef void* _regrow(void* ptr, Py_ssize_t cap, Py_ssize_t item, bint* ok) noexcept nogil:
+    """`realloc` to `cap` items, keeping `ptr` (and clearing `ok`) when that fails."""
+    cdef void* bigger = realloc(ptr, cap * item)
+    if bigger == NULL:
+        ok[0] = False
+        return ptr
+    return bigger
+
+
+cdef int _grow_acc(_ScanOut* o) noexcept nogil:
+    cdef Py_ssize_t cap = o.acc_cap * 2 if o.acc_cap else 1024
+    cdef bint ok = True
+    o.acc = <int32_t*>_regrow(o.acc, cap, sizeof(int32_t), &ok)
+    if not ok:
+        return -1
+    o.acc_cap = cap
+    return 0
+
+
+cdef int _grow_straddlers(_ScanOut* o) noexcept nogil:
+    cdef Py_ssize_t cap = o.cap * 2 if o.cap else 256
+    cdef bint ok = True
+    o.sid = <int32_t*>_regrow(o.sid, cap, sizeof(int32_t), &ok)
+    o.soff = <int64_t*>_regrow(o.soff, cap, sizeof(int64_t), &ok)
+    o.sem = <int32_t*>_regrow(o.sem, cap, sizeof(int32_t), &ok)
+    o.slink = <int32_t*>_regrow(o.slink, cap, sizeof(int32_t), &ok)
+    o.send = <int64_t*>_regrow(o.send, cap, sizeof(int64_t), &ok)
+    if not ok:
+        return -1
+    o.cap = cap
+    return 0
+
+
+cdef void _free_scan_out(_ScanOut* o) noexcept nogil:
+    free(o.acc)
+    free(o.sid)
+    free(o.soff)
+    free(o.sem)
+    free(o.slink)
+    free(o.send)
+
+
+cdef object _np_int32(const int32_t* src, Py_ssize_t n):
+    """A new int32 array holding `src[:n]`."""
+    arr = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] view
+    if n:
+        view = arr
+        memcpy(&view[0], src, n * sizeof(int32_t))
+    return arr
+
+
+cdef object _np_int64(const int64_t* src, Py_ssize_t n):
+    """A new int64 array holding `src[:n]`."""
+    arr = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] view
+    if n:
+        view = arr
+        memcpy(&view[0], src, n * sizeof(int64_t))
+    return arr
+
+
+cdef void* _ptr(object arr):
+    """The data pointer of a fresh, non-empty, C-contiguous numpy array (it owns its data and
+    is never resized, so the pointer outlives the buffer request)."""
+    cdef Py_buffer buf
+    PyObject_GetBuffer(arr, &buf, PyBUF_WRITABLE)
+    cdef void* p = buf.buf
+    PyBuffer_Release(&buf)
+    return p
+
+
+cdef tuple _organise(const _ScanOut* o, const uint8_t* concat, const int64_t[::1] remap):
+    """A scan's straddlers split into linked ones (their suffix is a token) and the rest,
+    each ordered by (emit, first byte of the suffix) with a stable counting sort: (linked
+    emits, linked offsets [k, 257], ids, suffix token ids, suffix starts, ends, walked
+    emits, walked offsets, ids, suffix starts, ends). Written straight from the scan's C
+    lists into the final arrays: a scan is paid once per lexer state, and numpy calls and
+    buffer requests, not the sort, were most of its cost."""
+    cdef int32_t top = -1
+    cdef Py_ssize_t i
+    for i in range(o.ns):
+        if o.sem[i] > top:
+            top = o.sem[i]
+    cdef const int64_t* rm = &remap[0] if remap.shape[0] else NULL
+    return (_organise_part(o, concat, rm, top + 1, True)
+            + _organise_part(o, concat, rm, top + 1, False))
+
+
+cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_t* remap,
+                         int32_t n_values, bint linked):
+    """`_organise` for one part: (emits, offsets, ids[, suffix token ids], starts, ends)."""
+    cdef Py_ssize_t i, m = 0, k = 0, b, total, c, r, at, slot
+    cdef int32_t e
+    cdef int32_t* row_of = <int32_t*>calloc(n_values + 1, sizeof(int32_t))   # emit -> row + 1
+    cdef int64_t* cursor = NULL
+    if row_of == NULL:
+        raise MemoryError("lexer_scan: out of memory organising straddlers")
+    try:
+        for i in range(o.ns):
+            if (o.slink[i] >= 0) == linked:
+                m += 1
+                row_of[o.sem[i]] = 1
+        for e in range(n_values):
+            if row_of[e]:
+                k += 1
+                row_of[e] = <int32_t>k
+        emits_np = np.empty(k, dtype=np.int32)
+        table_np = np.empty((k, 257), dtype=np.int64)
+        ids_np = np.empty(m, dtype=np.int32)
+        link_np = np.empty(m, dtype=np.int32)
+        pos_np = np.empty(m, dtype=np.int64)
+        end_np = np.empty(m, dtype=np.int64)
+        if k == 0:
+            return ((emits_np, table_np, ids_np, link_np, pos_np, end_np) if linked
+                    else (emits_np, table_np, ids_np, pos_np, end_np))
+        cursor = <int64_t*>calloc(k * 256, sizeof(int64_t))
+        if cursor == NULL:
+            raise MemoryError("lexer_scan: out of memory organising straddlers")
+        _organise_fill(o, concat, remap, n_values, linked, row_of, cursor, k,
+                       <int32_t*>_ptr(emits_np), <int64_t*>_ptr(table_np),
+                       <int32_t*>_ptr(ids_np), <int32_t*>_ptr(link_np),
+                       <int64_t*>_ptr(pos_np), <int64_t*>_ptr(end_np))
+        return ((emits_np, table_np, ids_np, link_np, pos_np, end_np) if linked
+                else (emits_np, table_np, ids_np, pos_np, end_np))
+    finally:
+        free(row_of)
+        free(cursor)
+
+
+cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, const int64_t* remap,
+                         int32_t n_values, bint linked, const int32_t* row_of,
+                         int64_t* cursor, Py_ssize_t k, int32_t* emits, int64_t* table,
+                         int32_t* ids, int32_t* link, int64_t* pos,
+                         int64_t* end) noexcept nogil:
+    """The counting sort of `_organise_part` (k >= 1 rows, `cursor` zeroed [k, 256])."""
+    cdef Py_ssize_t i, b, total = 0, c, r, at, slot
+    cdef int32_t e
+    for e in range(n_values):
+        if row_of[e]:
+            emits[row_of[e] - 1] = e
+    for i in range(o.ns):
+        if (o.slink[i] >= 0) == linked:
+            cursor[(row_of[o.sem[i]] - 1) * 256 + concat[o.soff[i]]] += 1
+    for r in range(k):
+        for b in range(256):
+            c = cursor[r * 256 + b]
+            table[r * 257 + b] = total
+            cursor[r * 256 + b] = total
+            total += c
+        table[r * 257 + 256] = total
+    for i in range(o.ns):
+        if (o.slink[i] >= 0) != linked:
+            continue
+        slot = (row_of[o.sem[i]] - 1) * 256 + concat[o.soff[i]]
+        at = cursor[slot]
+        cursor[slot] = at + 1
+        ids[at] = o.sid[i]
+        link[at] = o.slink[i]
+        if remap != NULL:
+            pos[at] = remap[o.soff[i]]
+            end[at] = remap[o.send[i] - 1] + 1
+        else:
+            pos[at] = o.soff[i]
+            end[at] = o.send[i]
 
 
 def gather_bits(const uint32_t[::1] src, const int32_t[::1] src_ids,
@@ -958,116 +1144,6 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
             rows[head, b] = target[group[b]] if group[b] >= 0 else -1
         head += 1
     return rows_np[:head], keys, finals
-
-
-# ---------------------------------------------------------------------------------------------
-# CFG engine: a scan's straddlers, organised for the per-configuration composition.
-cdef tuple _order_part(const int32_t[::1] emit, const uint8_t[::1] concat,
-                       const int64_t[::1] pos, const int32_t[::1] members, Py_ssize_t m,
-                       int32_t n_values):
-    """Stable counting sort of the straddlers `members[:m]` by (emit, first suffix byte):
-    (order as indices into the straddler arrays, distinct emits present ascending, their
-    [k, 257] offsets into the order). Emits are below `n_values`."""
-    cdef Py_ssize_t i, j, b, total, c
-    cdef int32_t e, r, k = 0
-    local_np = np.full(max(n_values, 1), -1, dtype=np.int32)    # emit -> its row, or -1
-    cdef int32_t[::1] local = local_np
-    for i in range(m):
-        local[emit[members[i]]] = 0
-    for e in range(n_values):
-        if local[e] == 0:
-            local[e] = k
-            k += 1
-    emits_np = np.flatnonzero(local_np >= 0).astype(np.int32)
-    table_np = np.zeros((k, 257), dtype=np.int64)
-    cursor_np = np.zeros((max(k, 1), 256), dtype=np.int64)
-    order_np = np.empty(m, dtype=np.int64)
-    cdef int64_t[:, ::1] table = table_np, cursor = cursor_np
-    cdef int64_t[::1] order = order_np
-    with nogil:
-        for i in range(m):
-            j = members[i]
-            cursor[local[emit[j]], concat[pos[j]]] += 1
-        total = 0
-        for r in range(k):
-            for b in range(256):
-                c = cursor[r, b]
-                table[r, b] = total
-                cursor[r, b] = total
-                total += c
-            table[r, 256] = total
-        for i in range(m):
-            j = members[i]
-            r = local[emit[j]]
-            b = concat[pos[j]]
-            order[cursor[r, b]] = j
-            cursor[r, b] += 1
-    return order_np, emits_np, table_np
-
-
-def organise_straddlers(const int32_t[::1] ids, const int64_t[::1] pos,
-                        const int64_t[::1] end, const int32_t[::1] emit,
-                        const int32_t[::1] link, const uint8_t[::1] concat,
-                        const int64_t[::1] remap):
-    """Split a scan's straddlers into linked ones (their suffix is a token, `link` >= 0) and
-    the rest, each ordered by (emit, first byte of the suffix) with a counting sort, as
-    `cfg_masks.LexStateMasks` stores them: (linked emits, linked offsets [k, 257], linked
-    ids, their suffix token ids, suffix starts, ends, walked emits, walked offsets, walked
-    ids, suffix starts, ends). Positions index `concat`; a non-empty `remap` then maps them
-    to the full trie's concat (a scan of the non-plain sub-trie) on the way out. One pass
-    writes the final arrays: no order arrays or fancy indexing around the call."""
-    cdef Py_ssize_t n = emit.shape[0], i, nl = 0, nw = 0
-    cdef int32_t top = -1
-    for i in range(n):
-        if emit[i] > top:
-            top = emit[i]
-    linked_np = np.empty(n, dtype=np.int32)
-    walked_np = np.empty(n, dtype=np.int32)
-    cdef int32_t[::1] linked = linked_np, walked = walked_np
-    for i in range(n):
-        if link[i] >= 0:
-            linked[nl] = <int32_t>i
-            nl += 1
-        else:
-            walked[nw] = <int32_t>i
-            nw += 1
-    l_order, l_emits, l_table = _order_part(emit, concat, pos, linked, nl, top + 1)
-    w_order, w_emits, w_table = _order_part(emit, concat, pos, walked, nw, top + 1)
-    l_ids, l_pos, l_end = _gather_part(l_order, ids, pos, end, remap)
-    w_ids, w_pos, w_end = _gather_part(w_order, ids, pos, end, remap)
-    l_link = np.empty(nl, dtype=np.int32)
-    cdef int32_t[::1] ll = l_link
-    cdef const int64_t[::1] lo = l_order
-    with nogil:
-        for i in range(nl):
-            ll[i] = link[lo[i]]
-    return (l_emits, l_table, l_ids, l_link, l_pos, l_end,
-            w_emits, w_table, w_ids, w_pos, w_end)
-
-
-cdef tuple _gather_part(const int64_t[::1] order, const int32_t[::1] ids,
-                        const int64_t[::1] pos, const int64_t[::1] end,
-                        const int64_t[::1] remap):
-    """ids, suffix starts and ends of the straddlers in `order` (positions through `remap`
-    when it is not empty)."""
-    cdef Py_ssize_t m = order.shape[0], i, j
-    cdef bint mapped = remap.shape[0] > 0
-    ids_np = np.empty(m, dtype=np.int32)
-    pos_np = np.empty(m, dtype=np.int64)
-    end_np = np.empty(m, dtype=np.int64)
-    cdef int32_t[::1] oi = ids_np
-    cdef int64_t[::1] op = pos_np, oe = end_np
-    with nogil:
-        for i in range(m):
-            j = order[i]
-            oi[i] = ids[j]
-            if mapped:
-                op[i] = remap[pos[j]]
-                oe[i] = remap[end[j] - 1] + 1
-            else:
-                op[i] = pos[j]
-                oe[i] = end[j]
-    return ids_np, pos_np, end_np
 
 
 def stored_equals(int32_t kind, const uint32_t[::1] data, const uint32_t[::1] words,
