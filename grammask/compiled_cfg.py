@@ -27,7 +27,8 @@ from .grammar.ir import Grammar
 from .kernels import _kernels, bitmask_words
 from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
-from .mask_cache.cfg_masks import LexStateMasks, dfa_digest, scan_lexer_state, shared_scan
+from .mask_cache.cfg_masks import (SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state,
+                                   shared_scan)
 from .mask_cache.mask_store import MaskInterner, StoredMask
 from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed
 from .tokenizer_info import TokenizerInfo
@@ -286,14 +287,13 @@ class CompiledCFG(EngineBase):
                 return scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
                                         self.lexer.emit, lx, self.tokenizer_info.vocab_size,
                                         *self._plain_limit(lx))
-            single = self.lexer.single_terminal(lx)
-            if single is None:
+            shape = _kernels.lexer_shape(self.lexer.trans, self.lexer.emit, lx,
+                                         SHARED_SHAPE_STATES)
+            if shape is None:
                 found = scan()
             else:
-                tid, q, emit = single
-                term = self.lexer.terminals[tid]
-                key = (id(self.trie), dfa_digest(term.trans, term.accepting), q)
-                found = shared_scan(key, emit, scan)
+                key = (self.tokenizer_info.fingerprint, shape[0])
+                found = shared_scan(key, shape[1], scan)
             self._lex_masks[lx] = found
         return found
 

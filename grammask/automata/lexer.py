@@ -133,24 +133,6 @@ class Lexer:
         """The members of `state` as global terminal-DFA state ids (rows of `trans`)."""
         return (state,) if state < self._base else self._members[state - self._base]
 
-    def single_terminal(self, state: int) -> tuple[int, int, int] | None:
-        """(terminal id, its DFA state, the emit id its lexemes get) when `state` has exactly
-        one member of a terminal without a counter, else None. Such a state behaves exactly
-        like the terminal's own DFA state, whatever grammar it is in, so its vocabulary scan
-        can be shared between grammars (`cfg_masks.shared_scan`)."""
-        members = self.members(state)
-        if len(members) != 1:
-            return None
-        tid, q = members[0]
-        term = self.terminals[tid]
-        if term.aux is not None:
-            return None
-        # Every accepting state of one terminal emits the same kind (no counter), and the
-        # table's first rows already hold it.
-        acc = np.flatnonzero(term.accepting)
-        emit = int(self._table.emit[self._offset[tid] + acc[0]]) if acc.shape[0] else DEAD
-        return tid, q, emit
-
     def alive_terminals(self, state: int) -> frozenset[int]:
         return frozenset(t for t, _ in self.members(state))
 

@@ -1356,3 +1356,105 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
     if not ok:
         return None
     return seen_np[:nseen].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# CFG engine: the shape of a lexer state, so equal shapes share one vocabulary scan.
+cdef struct _IntList:
+    int32_t* data
+    Py_ssize_t n, cap
+
+
+cdef int _push(_IntList* a, int32_t v) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef int32_t* bigger
+    if a.n == a.cap:
+        cap = a.cap * 2 if a.cap else 1024
+        bigger = <int32_t*>realloc(a.data, cap * sizeof(int32_t))
+        if bigger == NULL:
+            return -1
+        a.data, a.cap = bigger, cap
+    a.data[a.n] = v
+    a.n += 1
+    return 0
+
+
+cdef int32_t _local_id(ChildTable* t, _IntList* order, int64_t key, bint* failed) noexcept nogil:
+    """The number of `key` (a state or emit id) in order of first appearance, adding it to
+    `order` when new; `failed` is set when memory runs out."""
+    cdef Py_ssize_t i
+    if t.used * 2 >= t.size and _table_grow(t) != 0:
+        failed[0] = True
+        return 0
+    i = _slot(t, key + 1)
+    if t.keys[i] == 0:
+        if _push(order, <int32_t>key) != 0:
+            failed[0] = True
+            return 0
+        t.keys[i] = key + 1
+        t.values[i] = <int32_t>(order.n - 1)
+        t.used += 1
+    return t.values[i]
+
+
+def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
+                Py_ssize_t max_states):
+    """The lexer automaton reachable from `start`, up to renaming: (shape, emits) or None when
+    more than `max_states` states are reachable. States are numbered breadth-first and emits
+    by first appearance; the shape lists per state its emit's number (-1: none) and its live
+    bytes as runs (first byte | last byte << 8, successor's number), closed by -1. A vocabulary
+    scan reads nothing else, so two lexer states of equal shape classify every token alike
+    (lexeme kinds renamed through `emits`), whatever grammar they come from."""
+    cdef ChildTable states, emits
+    cdef _IntList order, shape, emit_order
+    memset(&order, 0, sizeof(_IntList))
+    memset(&shape, 0, sizeof(_IntList))
+    memset(&emit_order, 0, sizeof(_IntList))
+    memset(&states, 0, sizeof(ChildTable))
+    memset(&emits, 0, sizeof(ChildTable))
+    cdef bint failed = _table_init(&states, 64) != 0 or _table_init(&emits, 16) != 0
+    cdef bint too_big = False
+    cdef Py_ssize_t head = 0
+    cdef int b, first
+    cdef int32_t s, target, e, label
+    with nogil:
+        if not failed:
+            _local_id(&states, &order, start, &failed)
+        while not failed and head < order.n:
+            if order.n > max_states:
+                too_big = True
+                break
+            s = order.data[head]
+            head += 1
+            e = emit[s]
+            label = _local_id(&emits, &emit_order, e, &failed) if e >= 0 else -1
+            failed = failed or _push(&shape, label) != 0
+            b = 0
+            while b < 256 and not failed:
+                target = trans[s, b]
+                if target < 0:
+                    b += 1
+                    continue
+                first = b
+                while b + 1 < 256 and trans[s, b + 1] == target:
+                    b += 1
+                label = _local_id(&states, &order, target, &failed)
+                failed = failed or _push(&shape, first | (b << 8)) != 0 \
+                    or _push(&shape, label) != 0
+                b += 1
+            failed = failed or _push(&shape, -1) != 0
+    try:
+        if failed:
+            raise MemoryError("lexer_shape: out of memory")
+        if too_big:
+            return None
+        return (b"" if shape.n == 0 else (<char*>shape.data)[:shape.n * sizeof(int32_t)],
+                _np_int32(emit_order.data, emit_order.n))
+    finally:
+        free(states.keys)
+        free(states.values)
+        free(emits.keys)
+        free(emits.values)
+        free(order.data)
+        free(shape.data)
+        free(emit_order.data)

@@ -22,6 +22,7 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -105,13 +106,16 @@ def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:
     return every & ~np.bitwise_or.reduce(rows[off], axis=0) if off.shape[0] else every.copy()
 
 
-# -- scans shared between grammars ------------------------------------------------------------------
-# A lexer state with a single member is just one terminal's DFA state: its scan depends only on
-# that DFA, the state and the vocabulary. JSON Schema grammars share most terminals (strings,
-# numbers, formats, property names), so scans are kept per process, keyed by a digest of the
-# terminal's automaton, and bounded in memory (least recently used first out).
+# -- scans shared between lexer states and grammars -------------------------------------------------
+# A scan reads only the lexer automaton reachable from its state (`_kernels.lexer_shape`): two
+# states of one shape classify every token alike, up to the names of their lexeme kinds. They
+# recur a lot: every string-valued property of a JSON Schema has its own string terminal, so
+# its "inside a string" state is a new combined state of the very same shape, in this grammar
+# and in the next. Scans are kept per process, keyed by (vocabulary, shape) with kinds
+# renamed to their order of appearance, and bounded in memory (least recently used first out).
 SHARED_SCAN_BYTES = 256 << 20
-_shared: OrderedDict[tuple, tuple[LexStateMasks, int]] = OrderedDict()
+SHARED_SHAPE_STATES = 64        # larger reachable automata (rarely shared) are scanned directly
+_shared: OrderedDict[tuple, LexStateMasks] = OrderedDict()
 _shared_bytes = 0
 _shared_lock = threading.Lock()
 _digests: OrderedDict[int, tuple[weakref.ref, bytes]] = OrderedDict()   # id -> (array, digest)
@@ -134,27 +138,37 @@ def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
     return digest
 
 
-def shared_scan(key: tuple, emit: int, compute) -> LexStateMasks:
-    """The scan for `key` (trie, DFA digest, state) with its lexemes' emit id set to `emit`."""
+def shared_scan(key: tuple[str, bytes], emits: np.ndarray,
+                compute: Callable[[], LexStateMasks]) -> LexStateMasks:
+    """The scan of a lexer state whose (vocabulary fingerprint, `lexer_shape`) is `key` and
+    whose lexeme kinds, in the shape's order, are `emits`: from the memo with kinds renamed,
+    or `compute()`d and memoised."""
     global _shared_bytes
     with _shared_lock:
         hit = _shared.get(key)
         if hit is not None:
             _shared.move_to_end(key)
-    if hit is None:
-        masks = compute()
-        if masks.link_emits.shape[0] > 1 or masks.walk_emits.shape[0] > 1:
-            return masks                     # not single-kind after all: do not share
-        with _shared_lock:
-            _shared[key] = hit = (masks, emit)
-            _shared_bytes += masks.memory_bytes()
+    if hit is not None:
+        return _renamed(hit, emits)
+    masks = compute()
+    stored = masks
+    if emits.shape[0]:
+        to_local = np.full(int(emits.max()) + 1, -1, np.int32)
+        to_local[emits] = np.arange(emits.shape[0], dtype=np.int32)
+        stored = _renamed(masks, to_local)
+    size = stored.memory_bytes() + len(key[1])
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = stored
+            _shared_bytes += size
             while _shared_bytes > SHARED_SCAN_BYTES and len(_shared) > 1:
-                _, (old, _) = _shared.popitem(last=False)
-                _shared_bytes -= old.memory_bytes()
-    masks, src = hit
-    if src == emit:
+                old_key, old = _shared.popitem(last=False)
+                _shared_bytes -= old.memory_bytes() + len(old_key[1])
+    return masks
+
+
+def _renamed(masks: LexStateMasks, table: np.ndarray) -> LexStateMasks:
+    """`masks` with each lexeme kind e of its straddler groups renamed to table[e]."""
+    if not masks.link_emits.shape[0] and not masks.walk_emits.shape[0]:
         return masks
-    one = np.array([emit], np.int32)
-    return replace(masks,
-                   link_emits=one if masks.link_emits.shape[0] else masks.link_emits,
-                   walk_emits=one if masks.walk_emits.shape[0] else masks.walk_emits)
+    return replace(masks, link_emits=table[masks.link_emits], walk_emits=table[masks.walk_emits])
