@@ -42,6 +42,7 @@ _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks
+_SIM_NODES = 1 << 20          # local stack nodes a kept LALR C walker may intern
 _MISSING = object()
 
 
@@ -106,6 +107,14 @@ class CompiledCFG(EngineBase):
         self.window_misses = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
+        # LALR walks in C (`_kernels.LalrSim`): possible without an indenter or bounded
+        # whitespace (their lexemes are not plain LR steps) and with at most 64 terminals
+        # (allowed-terminal sets are 64-bit keys)
+        self._sim_ok = (self.parser_kind == "lalr" and indent is None
+                        and not self.parser.whitespace and len(self.terminal_names) <= 64)
+        self._starts_by_bits: dict[int, int] = {}
+        self._emit_terms = np.zeros(0, np.int32)
+        self._sim: Any = None
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
@@ -445,9 +454,8 @@ class CompiledCFG(EngineBase):
             count = int((ends - starts).sum())
             if (after[2] in busy or count <= _WALK_GROUP
                     or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._pairs:
-                _kernels.cfg_walk_ranges(self, self.trie.concat, info.link_start, info.link_end,
-                                         info.link_tokens, starts, ends, after[0], after[1],
-                                         sure, deep)
+                self._walk_entries(after[0], after[1], info.link_start, info.link_end,
+                                   info.link_tokens, (starts, ends), sure, deep)
             else:
                 sub_sure, sub_deep = self._dense_pair(after[2], busy)
                 _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,
@@ -478,19 +486,68 @@ class CompiledCFG(EngineBase):
             if live_ids.shape[0]:
                 _kernels.ids_to_mask(live_ids, sure)
             if pending.shape[0]:
-                _kernels.cfg_walk_tokens(self, self.trie.concat, info.walk_start, info.walk_end,
-                                         info.walk_tokens, pending, after[0], after[1], sure,
-                                         deep)
+                self._walk_entries(after[0], after[1], info.walk_start, info.walk_end,
+                                   info.walk_tokens, (pending, pending + 1), sure, deep)
 
     def _walk_ids(self, p: int, lx: int, ids: np.ndarray, sure: np.ndarray,
                   deep: np.ndarray) -> None:
         """Walk whole tokens from configuration (p, lx): a real stack's deep tokens, or the
         tokens after a lexeme when that configuration's mask cannot be used (a cycle of
         configurations, recursion too deep)."""
-        if ids.shape[0]:
-            starts, ends = self._token_spans(ids)
-            _kernels.cfg_walk_tokens(self, self.trie.concat, starts, ends, ids,
-                                     np.arange(ids.shape[0], dtype=np.int64), p, lx, sure, deep)
+        if not ids.shape[0]:
+            return
+        node = self.earley.single_node(p) if self._sim_ok else -1
+        if node >= 0:
+            start, end = self.trie.spans_by_id()
+            undecided = _kernels.lalr_walk_ids(self._lalr_sim(), self.trie.concat, start, end,
+                                               ids, node, lx, sure, deep)
+            if not undecided:
+                return
+            ids = ids[undecided]
+        starts, ends = self._token_spans(ids)
+        _kernels.cfg_walk_ranges(self, self.trie.concat, starts, ends, ids,
+                                 *_one_range(ids.shape[0]), p, lx, sure, deep)
+
+    def _walk_entries(self, p: int, lx: int, spos: np.ndarray, epos: np.ndarray,
+                      tokens: np.ndarray, ranges: tuple[np.ndarray, np.ndarray],
+                      sure: np.ndarray, deep: np.ndarray) -> None:
+        """Walk entries i in the index `ranges` (concat[spos[i]:epos[i]], token tokens[i])
+        from (p, lx): alive ones into `sure`, those reading below a window into `deep`. LALR
+        stacks are simulated in C (`_kernels.LalrSim`); other parsers, and entries with a
+        lexeme of several kinds, call the parser in Python at each new boundary."""
+        node = self.earley.single_node(p) if self._sim_ok else -1
+        if node >= 0:
+            undecided = _kernels.lalr_walk_tokens(
+                self._lalr_sim(), self.trie.concat, spos, epos, tokens, ranges[0], ranges[1],
+                node, lx, sure, deep)
+            if not undecided:
+                return
+            ranges = (np.array(undecided, np.int64), np.array(undecided, np.int64) + 1)
+        _kernels.cfg_walk_ranges(self, self.trie.concat, spos, epos, tokens, ranges[0],
+                                 ranges[1], p, lx, sure, deep)
+
+    def _lalr_sim(self) -> Any:
+        """The C walker over the current LALR tables, nodes and lexeme kinds. It is kept
+        between masks (its memo of steps and lexer starts stays true as the parser grows)
+        and renewed when its own stacks pass `_SIM_NODES`."""
+        sim, emits = self._sim, self.lexer.emits
+        if self._emit_terms.shape[0] != len(emits):
+            self._emit_terms = np.array(
+                [-1 if e.ignored else (next(iter(e.terminals)) if len(e.terminals) == 1 else -3)
+                 for e in emits], np.int32)
+        tables = self.earley.c_tables()
+        if sim is None or sim.local_nodes > _SIM_NODES:
+            sim = self._sim = _kernels.LalrSim(self, *tables, self._emit_terms,
+                                               self._starts_by_bits)
+        else:
+            sim.update(tables[4], tables[5], self._emit_terms)
+        return sim
+
+    def _lex_start_bits(self, bits: int) -> int:
+        """The lexer start state where the terminals of `bits` can shift (for `LalrSim`)."""
+        allowed = frozenset(t for t in range(len(self.terminal_names)) if bits >> t & 1)
+        found = self._starts_by_bits[bits] = self.lexer.start(allowed & self.parser.lexable)
+        return found
 
     # -- reporting -------------------------------------------------------------------------
     def expected_terminals(self, state: int) -> list[str]:
@@ -534,6 +591,11 @@ class CompiledCFG(EngineBase):
 
 
 # ---------------------------------------------------------------------------------------------
+def _one_range(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The index range [0, n) in the (starts, ends) form the walkers take."""
+    return np.zeros(1, np.int64), np.array([n], np.int64)
+
+
 def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
     """Integer productions: terminals first (every IR terminal), then rules; production 0 is
     the augmented start."""

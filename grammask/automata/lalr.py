@@ -27,6 +27,7 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import numpy as np
 from lark import logger as lark_logger
 from lark.common import ParserConf
 from lark.exceptions import GrammarError as LarkGrammarError
@@ -88,6 +89,11 @@ class LalrParser:
         self._node_ids.id_of((-1, self._start_lr))
         self._node_ids.id_of((_SENTINEL, -1))
         self._nodes = self._node_ids.keys
+        # the same nodes as arrays (parent, LR state) for the C walker (`c_tables`)
+        self._node_parent = np.full(1024, _SENTINEL, np.int32)
+        self._node_lr = np.full(1024, -1, np.int32)
+        self._node_parent[0], self._node_lr[0] = -1, self._start_lr
+        self._c_tables: tuple[np.ndarray, ...] | None = None
         self._height: list[int] = [0, 0]
         self._win: list[tuple[int, ...]] = [(self._start_lr,), (-1,)]   # top-WINDOW LR states
         self._virtual: dict[tuple[int, int], int] = {}
@@ -157,6 +163,27 @@ class LalrParser:
         """The stack of `state` when it has exactly one, else -1."""
         nodes = self._sets[state]
         return next(iter(nodes)) if len(nodes) == 1 else -1
+
+    def c_tables(self) -> tuple[np.ndarray, ...]:
+        """(action [LR state, terminal]: shift s as s + 1, reduce r as -(r + 1), error 0;
+        goto [LR state, symbol] or -1; rule lhs; rule length; node parents; node LR states)
+        for `_kernels.LalrSim`. The node arrays are views of the live ones (read them again
+        after creating nodes)."""
+        if self._c_tables is None:
+            nt, n = self.prods.num_terminals, len(self._actions)
+            action = np.zeros((n, nt), np.int32)
+            goto_ = np.full((n, self.prods.num_symbols), -1, np.int32)
+            for lr, row in enumerate(self._actions):
+                for sym, (shift, arg) in row.items():
+                    if 0 <= sym < nt:
+                        action[lr, sym] = arg + 1 if shift else -(arg + 1)
+                    elif sym >= nt and shift:
+                        goto_[lr, sym] = arg
+            lhs = np.array([a for a, _ in self._reduce], np.int32)
+            size = np.array([k for _, k in self._reduce], np.int32)
+            self._c_tables = (action, goto_, lhs, size)
+        n_nodes = len(self._nodes)
+        return self._c_tables + (self._node_parent[:n_nodes], self._node_lr[:n_nodes])
 
     def height(self, node: int) -> int:
         return self._height[node]
@@ -340,6 +367,11 @@ class LalrParser:
 
     def _new_node(self, key: tuple[int, int]) -> None:
         parent, lr = key
+        n = len(self._nodes)
+        if n == self._node_parent.shape[0]:
+            self._node_parent = np.concatenate([self._node_parent, self._node_parent])
+            self._node_lr = np.concatenate([self._node_lr, self._node_lr])
+        self._node_parent[n], self._node_lr[n] = parent, lr
         self._height.append(self._height[parent] + 1)
         self._win.append(((lr,) + self._win[parent])[:WINDOW])
 

@@ -377,7 +377,9 @@ def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
     cdef int32_t t
     with nogil:
         for i in range(words):
-            total += _popcount32(mask[i] if allowed else ~mask[i])
+            w = mask[i] if allowed else ~mask[i]
+            if w:
+                total += _popcount32(w)
     out_a = np.empty(total, dtype=np.uint32)
     cdef uint32_t[::1] out = out_a
     with nogil:
@@ -926,6 +928,17 @@ cdef class _LexTables:
         self.trans = self.engine.lexer.trans
         self.emit = self.engine.lexer.emit
 
+    def update(self, node_parent, node_lr, emit_term):
+        """Take the parser's current node arrays and lexeme kinds (both only grow; every
+        memoised answer stays true)."""
+        self.node_parent, self.node_lr = node_parent, node_lr
+        self.emit_term = emit_term
+        self.refresh()
+
+    @property
+    def local_nodes(self) -> int:
+        return self.ln
+
 
 def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
              int64_t p, int32_t lx):
@@ -1458,3 +1471,264 @@ def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t st
         free(order.data)
         free(shape.data)
         free(emit_order.data)
+
+
+# ---------------------------------------------------------------------------------------------
+# CFG engine, LALR grammars: token walks that simulate the LR stack in C.
+# A walk from a real (or window) configuration needs the parser only at lexeme boundaries, and
+# there an LR step is a few table reads. Calling back into Python for each new (stack, lexeme)
+# pair was most of a first visit's cost (deep rechecks, exact masks of new configurations). Here
+# the stack above the configuration's node is a per-call hash-consed tree of local nodes, so
+# the tokens of one call share their boundary steps and lexer starts as the Python memo would.
+# Node ids: real nodes >= 0 (the parser's, read through `node_parent`/`node_lr`), local node i is
+# -(i + 3); -1 is a dead end, -2 a read of the window sentinel (the token is *deep*).
+cdef enum:
+    _SIM_DEAD = -1
+    _SIM_DEEP = -2
+    _SIM_UNKNOWN = -3
+
+
+cdef class LalrSim:
+    """One walk call's tables and local stacks."""
+    cdef const int32_t[:, ::1] action      # [lr, terminal]: shift s -> s + 1, reduce r -> -(r + 1)
+    cdef const int32_t[:, ::1] goto_       # [lr, symbol] -> lr, -1
+    cdef const int32_t[::1] rule_lhs
+    cdef const int32_t[::1] rule_size
+    cdef const int32_t[::1] node_parent
+    cdef const int32_t[::1] node_lr
+    cdef const int32_t[::1] emit_term      # per emit id: its terminal, -1 ignored, -3 several
+    cdef Py_ssize_t nterm
+    cdef object engine
+    cdef dict starts                        # allowed-terminal bits -> lexer start state
+    cdef const int32_t[:, ::1] trans
+    cdef const int32_t[::1] emit
+    cdef int32_t* lparent
+    cdef int32_t* llr
+    cdef Py_ssize_t ln, lcap
+    cdef ChildTable nodes, steps, lexstarts
+
+    def __cinit__(self):
+        memset(&self.nodes, 0, sizeof(ChildTable))
+        memset(&self.steps, 0, sizeof(ChildTable))
+        memset(&self.lexstarts, 0, sizeof(ChildTable))
+        self.lparent = NULL
+        self.llr = NULL
+
+    def __init__(self, engine, action, goto_, rule_lhs, rule_size, node_parent, node_lr,
+                 emit_term, dict starts):
+        self.engine = engine
+        self.action, self.goto_ = action, goto_
+        self.rule_lhs, self.rule_size = rule_lhs, rule_size
+        self.node_parent, self.node_lr = node_parent, node_lr
+        self.emit_term = emit_term
+        self.nterm = self.action.shape[1]
+        self.starts = starts
+        self.refresh()
+        if (_table_init(&self.nodes, 256) != 0 or _table_init(&self.steps, 256) != 0
+                or _table_init(&self.lexstarts, 64) != 0):
+            raise MemoryError("LalrSim: out of memory")
+
+    def __dealloc__(self):
+        free(self.nodes.keys)
+        free(self.nodes.values)
+        free(self.steps.keys)
+        free(self.steps.values)
+        free(self.lexstarts.keys)
+        free(self.lexstarts.values)
+        free(self.lparent)
+        free(self.llr)
+
+    cdef void refresh(self):
+        self.trans = self.engine.lexer.trans
+        self.emit = self.engine.lexer.emit
+
+    def update(self, node_parent, node_lr, emit_term):
+        """Take the parser's current node arrays and lexeme kinds (both only grow; every
+        memoised answer stays true)."""
+        self.node_parent, self.node_lr = node_parent, node_lr
+        self.emit_term = emit_term
+        self.refresh()
+
+    @property
+    def local_nodes(self) -> int:
+        return self.ln
+
+    cdef inline int32_t lr_of(self, int32_t node) noexcept:
+        return self.node_lr[node] if node >= 0 else self.llr[-node - 3]
+
+    cdef inline int32_t parent_of(self, int32_t node) noexcept:
+        return self.node_parent[node] if node >= 0 else self.lparent[-node - 3]
+
+    cdef int32_t push(self, int32_t parent, int32_t lr) except? -4:
+        """The local node (parent, lr), interned for this call."""
+        cdef int64_t key = ((<int64_t>parent + 2147483648) << 21) | (lr + 1)
+        cdef Py_ssize_t i
+        cdef int32_t* bigger
+        if self.nodes.used * 2 >= self.nodes.size and _table_grow(&self.nodes) != 0:
+            raise MemoryError("LalrSim: out of memory")
+        i = _slot(&self.nodes, key)
+        if self.nodes.keys[i] != 0:
+            return self.nodes.values[i]
+        if self.ln == self.lcap:
+            self.lcap = self.lcap * 2 if self.lcap else 256
+            bigger = <int32_t*>realloc(self.lparent, self.lcap * sizeof(int32_t))
+            if bigger == NULL:
+                raise MemoryError("LalrSim: out of memory")
+            self.lparent = bigger
+            bigger = <int32_t*>realloc(self.llr, self.lcap * sizeof(int32_t))
+            if bigger == NULL:
+                raise MemoryError("LalrSim: out of memory")
+            self.llr = bigger
+        self.lparent[self.ln] = parent
+        self.llr[self.ln] = lr
+        self.nodes.keys[i] = key
+        self.nodes.values[i] = <int32_t>(-self.ln - 3)
+        self.nodes.used += 1
+        self.ln += 1
+        return <int32_t>(-self.ln - 2)
+
+    cdef int32_t simulate(self, int32_t node, int32_t t) except? -4:
+        """The stack after shifting terminal t onto `node`: reductions, then the shift (as
+        `LalrParser._simulate`); _SIM_DEAD on an error, _SIM_DEEP on reading the sentinel."""
+        cdef int32_t cur = node, lr, act, lhs, k, g
+        while True:
+            lr = self.lr_of(cur)
+            if lr < 0:
+                return _SIM_DEEP
+            act = self.action[lr, t]
+            if act == 0:
+                return _SIM_DEAD
+            if act > 0:
+                return self.push(cur, act - 1)
+            lhs = self.rule_lhs[-act - 1]
+            for k in range(self.rule_size[-act - 1]):
+                cur = self.parent_of(cur)
+            lr = self.lr_of(cur)
+            if lr < 0:
+                return _SIM_DEEP
+            g = self.goto_[lr, lhs]
+            if g < 0:
+                return _SIM_DEAD
+            cur = self.push(cur, g)
+
+    cdef int32_t step(self, int32_t node, int32_t t) except? -4:
+        """`simulate`, memoised for this call."""
+        cdef int64_t key = ((<int64_t>node + 2147483648) << 21) | (t + 1)
+        cdef Py_ssize_t i
+        cdef int32_t out
+        if self.steps.used * 2 >= self.steps.size and _table_grow(&self.steps) != 0:
+            raise MemoryError("LalrSim: out of memory")
+        i = _slot(&self.steps, key)
+        if self.steps.keys[i] != 0:
+            return self.steps.values[i]
+        out = self.simulate(node, t)
+        i = _slot(&self.steps, key)          # (simulate may have grown nothing here: same)
+        self.steps.keys[i] = key
+        self.steps.values[i] = out
+        self.steps.used += 1
+        return out
+
+    cdef int32_t lex_start(self, int32_t node) except? -4:
+        """The lexer's start state on stack `node`: keyed by the terminals that eventually
+        shift there (each simulated; the lexer is contextual), _SIM_DEEP when that reads the
+        sentinel."""
+        cdef int64_t key = <int64_t>node + 2147483649
+        cdef Py_ssize_t i
+        cdef int32_t t, r, lx
+        cdef uint64_t bits = 0
+        if self.lexstarts.used * 2 >= self.lexstarts.size and _table_grow(&self.lexstarts) != 0:
+            raise MemoryError("LalrSim: out of memory")
+        i = _slot(&self.lexstarts, key)
+        if self.lexstarts.keys[i] != 0:
+            return self.lexstarts.values[i]
+        lx = 0
+        for t in range(self.nterm):
+            r = self.simulate(node, t)
+            if r == _SIM_DEEP:
+                lx = _SIM_DEEP
+                break
+            if r != _SIM_DEAD:
+                bits |= (<uint64_t>1) << t
+        if lx != _SIM_DEEP:
+            found = self.starts.get(bits)
+            if found is None:
+                found = self.engine._lex_start_bits(bits)
+                self.refresh()
+            lx = found
+        i = _slot(&self.lexstarts, key)
+        self.lexstarts.keys[i] = key
+        self.lexstarts.values[i] = lx
+        self.lexstarts.used += 1
+        return lx
+
+    cdef int32_t walk(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
+                      int32_t node, int32_t lx) except? -4:
+        """1 when data[start:end] walks alive from (stack `node`, lexer `lx`), else
+        _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme with several kinds: the caller walks
+        that token in Python)."""
+        cdef Py_ssize_t i
+        cdef int32_t nxt, e, t
+        for i in range(start, end):
+            nxt = self.trans[lx, data[i]]
+            if nxt < 0:
+                e = self.emit[lx]
+                if e < 0:
+                    return _SIM_DEAD
+                t = self.emit_term[e]
+                if t == _SIM_UNKNOWN:
+                    return _SIM_UNKNOWN
+                if t >= 0:
+                    node = self.step(node, t)
+                    if node < 0 and node > -3:
+                        return node
+                lx = self.lex_start(node)
+                if lx < 0:
+                    return lx
+                nxt = self.trans[lx, data[i]]
+                if nxt < 0:
+                    return _SIM_DEAD
+            lx = nxt
+        return 1
+
+
+def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
+                     const int64_t[::1] epos, const int32_t[::1] tokens,
+                     const int64_t[::1] starts, const int64_t[::1] ends, int32_t node,
+                     int32_t lx, uint32_t[::1] words, uint32_t[::1] deep):
+    """For the entries i of the index ranges [starts[r], ends[r]): set tokens[i]'s bit in
+    `words` when concat[spos[i]:epos[i]] walks alive from (LR stack `node`, lexer state `lx`),
+    in `deep` when its fate reads below a window's sentinel. Returns the entries this walk
+    cannot decide (a lexeme with several kinds), for the Python walker."""
+    cdef Py_ssize_t r, i
+    cdef int32_t out
+    undecided = []
+    for r in range(starts.shape[0]):
+        for i in range(starts[r], ends[r]):
+            out = sim.walk(concat, spos[i], epos[i], node, lx)
+            if out == 1:
+                _set_bit(&words[0], tokens[i])
+            elif out == _SIM_DEEP:
+                _set_bit(&deep[0], tokens[i])
+            elif out == _SIM_UNKNOWN:
+                undecided.append(i)
+    return undecided
+
+
+def lalr_walk_ids(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] span_start,
+                  const int64_t[::1] span_end, const int32_t[::1] ids, int32_t node,
+                  int32_t lx, uint32_t[::1] words, uint32_t[::1] deep):
+    """`lalr_walk_tokens` over whole tokens `ids` (their bytes at span_start[id]:span_end[id]
+    of concat); returns the positions in `ids` it cannot decide."""
+    cdef Py_ssize_t j
+    cdef int32_t out, t
+    undecided = []
+    for j in range(ids.shape[0]):
+        t = ids[j]
+        out = sim.walk(concat, span_start[t], span_end[t], node, lx)
+        if out == 1:
+            _set_bit(&words[0], t)
+        elif out == _SIM_DEEP:
+            _set_bit(&deep[0], t)
+        elif out == _SIM_UNKNOWN:
+            undecided.append(j)
+    return undecided
