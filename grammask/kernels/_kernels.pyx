@@ -928,17 +928,6 @@ cdef class _LexTables:
         self.trans = self.engine.lexer.trans
         self.emit = self.engine.lexer.emit
 
-    def update(self, node_parent, node_lr, emit_term):
-        """Take the parser's current node arrays and lexeme kinds (both only grow; every
-        memoised answer stays true)."""
-        self.node_parent, self.node_lr = node_parent, node_lr
-        self.emit_term = emit_term
-        self.refresh()
-
-    @property
-    def local_nodes(self) -> int:
-        return self.ln
-
 
 def cfg_walk(object engine, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
              int64_t p, int32_t lx):
