@@ -19,7 +19,7 @@ from .automata import compile_regex_dfa
 from .automata.earley import DEAD, EarleyParser, Productions
 from .automata.interning import Interner
 from .automata.lalr import DeepRead, LalrParser, LalrUnavailable
-from .automata.lexer import LexTerminal, Lexer
+from .automata.lexer import Lexer, LexTerminal
 from .automata.terminal_parser import IndentConfig, TerminalParser
 from .compiled_grammar import TERMINATED, EngineBase
 from .errors import GrammarError, LimitExceededError
@@ -27,8 +27,7 @@ from .grammar.ir import Grammar
 from .kernels import _kernels, bitmask_words
 from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
-from .mask_cache.cfg_masks import (SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state,
-                                   shared_scan)
+from .mask_cache.cfg_masks import SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
 from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed
 from .tokenizer_info import TokenizerInfo
