@@ -493,19 +493,9 @@ class CompiledCFG(EngineBase):
         """Walk whole tokens from configuration (p, lx): a real stack's deep tokens, or the
         tokens after a lexeme when that configuration's mask cannot be used (a cycle of
         configurations, recursion too deep)."""
-        if not ids.shape[0]:
-            return
-        node = self.earley.single_node(p) if self._sim_ok else -1
-        if node >= 0:
-            start, end = self.trie.spans_by_id()
-            undecided = _kernels.lalr_walk_ids(self._lalr_sim(), self.trie.concat, start, end,
-                                               ids, node, lx, sure, deep)
-            if not undecided:
-                return
-            ids = ids[undecided]
-        starts, ends = self._token_spans(ids)
-        _kernels.cfg_walk_ranges(self, self.trie.concat, starts, ends, ids,
-                                 *_one_range(ids.shape[0]), p, lx, sure, deep)
+        if ids.shape[0]:
+            starts, ends = self._token_spans(ids)
+            self._walk_entries(p, lx, starts, ends, ids, _one_range(ids.shape[0]), sure, deep)
 
     def _walk_entries(self, p: int, lx: int, spos: np.ndarray, epos: np.ndarray,
                       tokens: np.ndarray, ranges: tuple[np.ndarray, np.ndarray],

@@ -599,11 +599,9 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 k = stop_at
                 continue
             if kind == 0:
-                if out.na == out.acc_cap and _grow_acc(&out) < 0:
+                if _push(&out.acc, token_ids[k]) != 0:
                     failed = True
                     break
-                out.acc[out.na] = token_ids[k]
-                out.na += 1
             elif kind == 2:
                 if out.ns == out.cap and _grow_straddlers(&out) < 0:
                     failed = True
@@ -621,14 +619,32 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     try:
         if failed:
             raise MemoryError("lexer_scan: out of memory growing its result lists")
-        return (_np_int32(out.acc, out.na), f0_np) + _organise(&out, &concat[0], remap)
+        return (_np_copy(out.acc.data, out.acc.n, np.int32), f0_np) + _organise(&out, &concat[0], remap)
     finally:
         _free_scan_out(&out)
 
 
+cdef struct _IntList:
+    int32_t* data
+    Py_ssize_t n, cap
+
+
+cdef int _push(_IntList* a, int32_t v) noexcept nogil:
+    cdef Py_ssize_t cap
+    cdef int32_t* bigger
+    if a.n == a.cap:
+        cap = a.cap * 2 if a.cap else 1024
+        bigger = <int32_t*>realloc(a.data, cap * sizeof(int32_t))
+        if bigger == NULL:
+            return -1
+        a.data, a.cap = bigger, cap
+    a.data[a.n] = v
+    a.n += 1
+    return 0
+
+
 cdef struct _ScanOut:
-    int32_t* acc
-    Py_ssize_t na, acc_cap
+    _IntList acc
     int32_t* sid
     int64_t* soff
     int32_t* sem
@@ -646,16 +662,6 @@ cdef void* _regrow(void* ptr, Py_ssize_t cap, Py_ssize_t item, bint* ok) noexcep
     return bigger
 
 
-cdef int _grow_acc(_ScanOut* o) noexcept nogil:
-    cdef Py_ssize_t cap = o.acc_cap * 2 if o.acc_cap else 1024
-    cdef bint ok = True
-    o.acc = <int32_t*>_regrow(o.acc, cap, sizeof(int32_t), &ok)
-    if not ok:
-        return -1
-    o.acc_cap = cap
-    return 0
-
-
 cdef int _grow_straddlers(_ScanOut* o) noexcept nogil:
     cdef Py_ssize_t cap = o.cap * 2 if o.cap else 256
     cdef bint ok = True
@@ -671,7 +677,7 @@ cdef int _grow_straddlers(_ScanOut* o) noexcept nogil:
 
 
 cdef void _free_scan_out(_ScanOut* o) noexcept nogil:
-    free(o.acc)
+    free(o.acc.data)
     free(o.sid)
     free(o.soff)
     free(o.sem)
@@ -679,23 +685,11 @@ cdef void _free_scan_out(_ScanOut* o) noexcept nogil:
     free(o.send)
 
 
-cdef object _np_int32(const int32_t* src, Py_ssize_t n):
-    """A new int32 array holding `src[:n]`."""
-    arr = np.empty(n, dtype=np.int32)
-    cdef int32_t[::1] view
+cdef object _np_copy(const void* src, Py_ssize_t n, object dtype):
+    """A new 1-d array of `dtype` holding the n items at `src`."""
+    arr = np.empty(n, dtype=dtype)
     if n:
-        view = arr
-        memcpy(&view[0], src, n * sizeof(int32_t))
-    return arr
-
-
-cdef object _np_int64(const int64_t* src, Py_ssize_t n):
-    """A new int64 array holding `src[:n]`."""
-    arr = np.empty(n, dtype=np.int64)
-    cdef int64_t[::1] view
-    if n:
-        view = arr
-        memcpy(&view[0], src, n * sizeof(int64_t))
+        memcpy(_ptr(arr), src, n * arr.itemsize)
     return arr
 
 
@@ -729,7 +723,7 @@ cdef tuple _organise(const _ScanOut* o, const uint8_t* concat, const int64_t[::1
 cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_t* remap,
                          int32_t n_values, bint linked):
     """`_organise` for one part: (emits, offsets, ids[, suffix token ids], starts, ends)."""
-    cdef Py_ssize_t i, m = 0, k = 0, b, total, c, r, at, slot
+    cdef Py_ssize_t i, m = 0, k = 0
     cdef int32_t e
     cdef int32_t* row_of = <int32_t*>calloc(n_values + 1, sizeof(int32_t))   # emit -> row + 1
     cdef int64_t* cursor = NULL
@@ -747,21 +741,21 @@ cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_
         emits_np = np.empty(k, dtype=np.int32)
         table_np = np.empty((k, 257), dtype=np.int64)
         ids_np = np.empty(m, dtype=np.int32)
-        link_np = np.empty(m, dtype=np.int32)
+        link_np = np.empty(m if linked else 0, dtype=np.int32)
         pos_np = np.empty(m, dtype=np.int64)
         end_np = np.empty(m, dtype=np.int64)
-        if k == 0:
-            return ((emits_np, table_np, ids_np, link_np, pos_np, end_np) if linked
-                    else (emits_np, table_np, ids_np, pos_np, end_np))
-        cursor = <int64_t*>calloc(k * 256, sizeof(int64_t))
-        if cursor == NULL:
-            raise MemoryError("lexer_scan: out of memory organising straddlers")
-        _organise_fill(o, concat, remap, n_values, linked, row_of, cursor, k,
-                       <int32_t*>_ptr(emits_np), <int64_t*>_ptr(table_np),
-                       <int32_t*>_ptr(ids_np), <int32_t*>_ptr(link_np),
-                       <int64_t*>_ptr(pos_np), <int64_t*>_ptr(end_np))
-        return ((emits_np, table_np, ids_np, link_np, pos_np, end_np) if linked
-                else (emits_np, table_np, ids_np, pos_np, end_np))
+        if k:
+            cursor = <int64_t*>calloc(k * 256, sizeof(int64_t))
+            if cursor == NULL:
+                raise MemoryError("lexer_scan: out of memory organising straddlers")
+            _organise_fill(o, concat, remap, n_values, linked, row_of, cursor, k,
+                           <int32_t*>_ptr(emits_np), <int64_t*>_ptr(table_np),
+                           <int32_t*>_ptr(ids_np),
+                           <int32_t*>_ptr(link_np) if linked else NULL,
+                           <int64_t*>_ptr(pos_np), <int64_t*>_ptr(end_np))
+        if linked:
+            return emits_np, table_np, ids_np, link_np, pos_np, end_np
+        return emits_np, table_np, ids_np, pos_np, end_np
     finally:
         free(row_of)
         free(cursor)
@@ -772,7 +766,8 @@ cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, const int64_t
                          int64_t* cursor, Py_ssize_t k, int32_t* emits, int64_t* table,
                          int32_t* ids, int32_t* link, int64_t* pos,
                          int64_t* end) noexcept nogil:
-    """The counting sort of `_organise_part` (k >= 1 rows, `cursor` zeroed [k, 256])."""
+    """The counting sort of `_organise_part` (k >= 1 rows, `cursor` zeroed [k, 256];
+    `link` NULL for the walked part)."""
     cdef Py_ssize_t i, b, total = 0, c, r, at, slot
     cdef int32_t e
     for e in range(n_values):
@@ -795,7 +790,8 @@ cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, const int64_t
         at = cursor[slot]
         cursor[slot] = at + 1
         ids[at] = o.sid[i]
-        link[at] = o.slink[i]
+        if link != NULL:
+            link[at] = o.slink[i]
         if remap != NULL:
             pos[at] = remap[o.soff[i]]
             end[at] = remap[o.send[i] - 1] + 1
@@ -1362,25 +1358,6 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
 
 # ---------------------------------------------------------------------------------------------
 # CFG engine: the shape of a lexer state, so equal shapes share one vocabulary scan.
-cdef struct _IntList:
-    int32_t* data
-    Py_ssize_t n, cap
-
-
-cdef int _push(_IntList* a, int32_t v) noexcept nogil:
-    cdef Py_ssize_t cap
-    cdef int32_t* bigger
-    if a.n == a.cap:
-        cap = a.cap * 2 if a.cap else 1024
-        bigger = <int32_t*>realloc(a.data, cap * sizeof(int32_t))
-        if bigger == NULL:
-            return -1
-        a.data, a.cap = bigger, cap
-    a.data[a.n] = v
-    a.n += 1
-    return 0
-
-
 cdef int32_t _local_id(ChildTable* t, _IntList* order, int64_t key, bint* failed) noexcept nogil:
     """The number of `key` (a state or emit id) in order of first appearance, adding it to
     `order` when new; `failed` is set when memory runs out."""
@@ -1451,7 +1428,7 @@ def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t st
         if too_big:
             return None
         return (b"" if shape.n == 0 else (<char*>shape.data)[:shape.n * sizeof(int32_t)],
-                _np_int32(emit_order.data, emit_order.n))
+                _np_copy(emit_order.data, emit_order.n, np.int32))
     finally:
         free(states.keys)
         free(states.values)
@@ -1610,8 +1587,7 @@ cdef class LalrSim:
         i = _slot(&self.steps, key)
         if self.steps.keys[i] != 0:
             return self.steps.values[i]
-        out = self.simulate(node, t)
-        i = _slot(&self.steps, key)          # (simulate may have grown nothing here: same)
+        out = self.simulate(node, t)         # (grows the node table, never this one)
         self.steps.keys[i] = key
         self.steps.values[i] = out
         self.steps.used += 1
@@ -1644,7 +1620,6 @@ cdef class LalrSim:
                 found = self.engine._lex_start_bits(bits)
                 self.refresh()
             lx = found
-        i = _slot(&self.lexstarts, key)
         self.lexstarts.keys[i] = key
         self.lexstarts.values[i] = lx
         self.lexstarts.used += 1
@@ -1700,24 +1675,4 @@ def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
                 _set_bit(&deep[0], tokens[i])
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
-    return undecided
-
-
-def lalr_walk_ids(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] span_start,
-                  const int64_t[::1] span_end, const int32_t[::1] ids, int32_t node,
-                  int32_t lx, uint32_t[::1] words, uint32_t[::1] deep):
-    """`lalr_walk_tokens` over whole tokens `ids` (their bytes at span_start[id]:span_end[id]
-    of concat); returns the positions in `ids` it cannot decide."""
-    cdef Py_ssize_t j
-    cdef int32_t out, t
-    undecided = []
-    for j in range(ids.shape[0]):
-        t = ids[j]
-        out = sim.walk(concat, span_start[t], span_end[t], node, lx)
-        if out == 1:
-            _set_bit(&words[0], t)
-        elif out == _SIM_DEEP:
-            _set_bit(&deep[0], t)
-        elif out == _SIM_UNKNOWN:
-            undecided.append(j)
     return undecided

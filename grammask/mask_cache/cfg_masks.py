@@ -18,9 +18,7 @@ Masks are memoised per configuration id (parser states are hash-consed, so confi
 recur: every element of an array, every statement of a block)."""
 from __future__ import annotations
 
-import hashlib
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -118,24 +116,6 @@ SHARED_SHAPE_STATES = 64        # larger reachable automata (rarely shared) are 
 _shared: OrderedDict[tuple, LexStateMasks] = OrderedDict()
 _shared_bytes = 0
 _shared_lock = threading.Lock()
-_digests: OrderedDict[int, tuple[weakref.ref, bytes]] = OrderedDict()   # id -> (array, digest)
-
-
-def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
-    """A content digest of a terminal automaton (memoised per array object)."""
-    with _shared_lock:
-        hit = _digests.get(id(trans))
-        if hit is not None and hit[0]() is trans:
-            return hit[1]
-    h = hashlib.sha256()        # hardware-accelerated on current CPUs: ~2.5x blake2b's speed
-    h.update(np.ascontiguousarray(trans).data)
-    h.update(np.ascontiguousarray(accepting).data)
-    digest = h.digest()[:16]
-    with _shared_lock:
-        _digests[id(trans)] = (weakref.ref(trans), digest)
-        while len(_digests) > 4096:
-            _digests.popitem(last=False)
-    return digest
 
 
 def shared_scan(key: tuple[str, bytes], emits: np.ndarray,

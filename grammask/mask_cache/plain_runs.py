@@ -15,7 +15,9 @@ token's character count in trie order (-1 for tokens that are not plain). The vo
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
 
+import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -36,6 +38,24 @@ for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
 _lock = threading.Lock()
 _ladders: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_digests: OrderedDict[int, tuple[weakref.ref, bytes]] = OrderedDict()   # id -> (array, digest)
+
+
+def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
+    """A content digest of a terminal automaton (memoised per array object)."""
+    with _lock:
+        hit = _digests.get(id(trans))
+        if hit is not None and hit[0]() is trans:
+            return hit[1]
+    h = hashlib.sha256()        # hardware-accelerated on current CPUs: ~2.5x blake2b's speed
+    h.update(np.ascontiguousarray(trans).data)
+    h.update(np.ascontiguousarray(accepting).data)
+    digest = h.digest()[:16]
+    with _lock:
+        _digests[id(trans)] = (weakref.ref(trans), digest)
+        while len(_digests) > 4096:
+            _digests.popitem(last=False)
+    return digest
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +63,6 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
     and whether the ladder ends *dead*: after that many plain characters every plain
     character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
     longer plain token is refused without a walk. Memoised per automaton content."""
-    from .cfg_masks import dfa_digest
     if not (trans[:, 0x7E] >= 0).any():
         # a state with a plain run is live on every plain byte, '~' included; most small
         # automata (literals, numbers, keys) have none: skip the analysis
