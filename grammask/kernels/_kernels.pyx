@@ -1257,38 +1257,46 @@ cdef int _plain_next(const int32_t[:, ::1] trans, int32_t s, const int64_t[::1] 
     return n
 
 
-def plain_steps(const int32_t[:, ::1] trans, const int64_t[::1] ascii,
-                const int32_t[:, :, ::1] shapes):
-    """Per state (int64): the one live state every plain character leads to, or -2 when the
-    plain characters die or part ways (`mask_cache.plain_runs.ladder` reads it)."""
-    cdef Py_ssize_t n = trans.shape[0], s
-    cdef int32_t[1] only
-    out_np = np.full(n, -2, dtype=np.int64)
-    cdef int64_t[::1] out = out_np
-    with nogil:
-        for s in range(n):
-            if _plain_next(trans, <int32_t>s, ascii, shapes, &only[0], 1) == 1:
-                out[s] = only[0]
-    return out_np
+cdef uint8_t _plain_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
+                         Py_ssize_t s, const int64_t[::1] ascii) noexcept nogil:
+    """Whether state `s` is dead on plain text: not accepting, and no plain byte (ASCII or a
+    UTF-8 lead byte) continues it."""
+    cdef Py_ssize_t i
+    if accepting[s]:
+        return 0
+    for i in range(ascii.shape[0]):
+        if trans[s, ascii[i]] >= 0:
+            return 0
+    for i in range(0xC2, 0xF5):
+        if trans[s, i] >= 0:
+            return 0
+    return 1
 
 
-def ladder_runs(const int64_t[::1] step, const uint8_t[::1] dead, int64_t unbounded):
-    """Run lengths along the plain step function `step` (-2: no common live successor) until
-    a state without a common live successor (`unbounded` for runs that reach a cycle), and
-    whether that last state is `dead` (`mask_cache.plain_runs.ladder`). Returns (int32
-    runs, bool exact)."""
-    cdef Py_ssize_t n = step.shape[0], q, top
+def plain_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
+                 const int64_t[::1] ascii, const int32_t[:, :, ::1] shapes, int64_t unbounded):
+    """`mask_cache.plain_runs.ladder` in one pass: per state, the run of plain characters
+    along the step function (each state's one live successor on every plain character, when
+    there is one) until a state without such a successor (`unbounded` for runs that reach a
+    cycle), and whether that last state is dead on plain text. Returns (int32 runs, bool
+    exact)."""
+    cdef Py_ssize_t n = trans.shape[0], q, top
     cdef int64_t s, t, base, stop
+    cdef int32_t[1] only
+    step_np = np.full(n, -2, dtype=np.int64)
     runs_np = np.empty(n, dtype=np.int32)
     exact_np = np.zeros(n, dtype=np.bool_)
     out_np = np.full(n, -1, dtype=np.int64)
     end_np = np.arange(n, dtype=np.int64)
     stack_np = np.empty(max(n, 1), dtype=np.int64)
+    dead_np = np.full(n, 2, dtype=np.uint8)           # 2: not yet known
+    cdef int64_t[::1] step = step_np, out = out_np, end = end_np, stack = stack_np
     cdef int32_t[::1] runs = runs_np
-    cdef uint8_t[::1] exact = exact_np.view(np.uint8)
-    cdef int64_t[::1] out = out_np, end = end_np, stack = stack_np
+    cdef uint8_t[::1] exact = exact_np.view(np.uint8), dead = dead_np
     with nogil:
         for q in range(n):
+            if _plain_next(trans, <int32_t>q, ascii, shapes, &only[0], 1) == 1:
+                step[q] = only[0]
             if step[q] == q:
                 out[q] = unbounded
             elif step[q] < 0:
@@ -1317,7 +1325,10 @@ def ladder_runs(const int64_t[::1] step, const uint8_t[::1] dead, int64_t unboun
                 end[t] = stop
         for q in range(n):
             runs[q] = <int32_t>(out[q] if out[q] < unbounded else unbounded)
-            exact[q] = out[q] < unbounded and end[q] >= 0 and dead[end[q]] != 0
+            if out[q] < unbounded and end[q] >= 0:
+                if dead[end[q]] == 2:
+                    dead[end[q]] = _plain_dead(trans, accepting, end[q], ascii)
+                exact[q] = dead[end[q]]
     return runs_np, exact_np
 
 

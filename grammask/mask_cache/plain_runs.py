@@ -15,7 +15,6 @@ token's character count in trie order (-1 for tokens that are not plain). The vo
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -37,51 +36,36 @@ _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
 _lock = threading.Lock()
-_ladders: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_digests: OrderedDict[int, tuple[weakref.ref, bytes]] = OrderedDict()   # id -> (array, digest)
-
-
-def dfa_digest(trans: np.ndarray, accepting: np.ndarray) -> bytes:
-    """A content digest of a terminal automaton (memoised per array object)."""
-    with _lock:
-        hit = _digests.get(id(trans))
-        if hit is not None and hit[0]() is trans:
-            return hit[1]
-    h = hashlib.sha256()        # hardware-accelerated on current CPUs: ~2.5x blake2b's speed
-    h.update(np.ascontiguousarray(trans).data)
-    h.update(np.ascontiguousarray(accepting).data)
-    digest = h.digest()[:16]
-    with _lock:
-        _digests[id(trans)] = (weakref.ref(trans), digest)
-        while len(_digests) > 4096:
-            _digests.popitem(last=False)
-    return digest
+# (id(trans), id(accepting)) -> (weak references to both, their ladder)
+_ladders: OrderedDict[tuple[int, int], tuple[weakref.ref, weakref.ref,
+                                              tuple[np.ndarray, np.ndarray]]] = OrderedDict()
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per state: plain characters certainly accepted in a row (see the module docstring),
     and whether the ladder ends *dead*: after that many plain characters every plain
     character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
-    longer plain token is refused without a walk. Memoised per automaton content."""
+    longer plain token is refused without a walk. Memoised per automaton array: the JSON
+    Schema compiler hands every grammar the same arrays for the same string constraints, so
+    this covers what recurs across grammars without hashing megabytes of long strings'
+    automata."""
+    key = (id(trans), id(accepting))
+    with _lock:
+        hit = _ladders.get(key)
+    if hit is not None and hit[0]() is trans and hit[1]() is accepting:
+        return hit[2]
     if not (trans[:, 0x7E] >= 0).any():
         # a state with a plain run is live on every plain byte, '~' included; most small
         # automata (literals, numbers, keys) have none: skip the analysis
         return no_ladder(trans.shape[0])
-    key = dfa_digest(trans, accepting)
+    runs = _kernels.plain_ladder(np.ascontiguousarray(trans, np.int32),
+                                 np.ascontiguousarray(accepting, np.uint8).view(np.uint8),
+                                 _ASCII, _SHAPE_TABLE, UNBOUNDED)
     with _lock:
-        hit = _ladders.get(key)
-    if hit is None:
-        ascii_dead = trans[:, 0x20:0x80] < 0
-        ascii_dead[:, [0x22 - 0x20, 0x5C - 0x20]] = True      # '"' and '\\' are not plain
-        dead = ascii_dead.all(axis=1) & (trans[:, 0xC2:0xF5] < 0).all(axis=1) \
-            & ~np.asarray(accepting, np.bool_)
-        step = _kernels.plain_steps(np.ascontiguousarray(trans, np.int32), _ASCII, _SHAPE_TABLE)
-        hit = _kernels.ladder_runs(step, dead.view(np.uint8), UNBOUNDED)
-        with _lock:
-            _ladders[key] = hit
-            while len(_ladders) > 1024:
-                _ladders.popitem(last=False)
-    return hit
+        _ladders[key] = (weakref.ref(trans), weakref.ref(accepting), runs)
+        while len(_ladders) > 1024:
+            _ladders.popitem(last=False)
+    return runs
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
