@@ -29,10 +29,10 @@ from .limits import DEFAULT_LIMITS, Limits
 from .mask_cache import TokenTrie
 from .mask_cache.cfg_masks import SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
-from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed
+from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed, terminal_plain_closed
 from .tokenizer_info import TokenizerInfo
 
-__all__ = ["CompiledCFG", "DEAD", "TERMINATED"]
+__all__ = ["DEAD", "TERMINATED", "CompiledCFG"]
 
 _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # A straddler group this small is walked token by token rather than by computing the whole
@@ -99,6 +99,7 @@ class CompiledCFG(EngineBase):
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
         self._with_deep: dict[tuple[int, bytes], StoredMask] = {}
+        self._deep_walks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
         self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
         self._eos_flags[self._eos] = True
         self.deep_rechecks = 0
@@ -151,6 +152,7 @@ class CompiledCFG(EngineBase):
         self._pairs.clear()
         self._virtual.clear()
         self._with_deep.clear()
+        self._deep_walks.clear()
         self.masks_forgotten += 1
 
     def _exact_mask(self, state: int) -> StoredMask:
@@ -176,12 +178,17 @@ class CompiledCFG(EngineBase):
             return sure
         self.deep_rechecks += int(deep_ids.shape[0])
         p, lx = self._configs[state]
+        walk = self._deep_walks.get(virtual)
+        if walk is None:
+            walk = self._deep_walks[virtual] = self._deep_walk(deep_ids)
+        ids, starts, ends, with_eos = walk
         hits = np.zeros(self._words, dtype=np.uint32)
-        is_eos = self._eos_flags[deep_ids]
-        self._walk_ids(p, lx, deep_ids[~is_eos], hits, hits)
-        if is_eos.any() and self._can_end(p, lx):
+        if ids.shape[0]:
+            self._walk_entries(p, lx, starts, ends, ids, _one_range(ids.shape[0]), hits, hits)
+        if with_eos and self._can_end(p, lx):
             self._set_eos(hits)
-        survivors = self._ids_of(hits)
+        # the walk sets bits of deep tokens only: read them there, not over the vocabulary
+        survivors = deep_ids[_kernels.bits_at(hits, deep_ids)]
         if not survivors.shape[0]:
             return sure
         key = (virtual, survivors.tobytes())
@@ -191,6 +198,15 @@ class CompiledCFG(EngineBase):
             words |= hits
             found = self._with_deep[key] = self._interner.intern(words)
         return found
+
+    def _deep_walk(self, deep_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """What rechecking a window's deep tokens against a real stack walks (kept per window:
+        every configuration with that top of stack walks the same tokens): the non-stop
+        tokens with their trie spans, and whether stop tokens are among the deep ones."""
+        is_eos = self._eos_flags[deep_ids]
+        ids = deep_ids[~is_eos]
+        starts, ends = self._token_spans(ids)
+        return ids, starts, ends, bool(is_eos.any())
 
     def _virtual_config(self, state: int) -> int | None:
         """The window configuration of `state` (None without LALR windows)."""
@@ -329,16 +345,17 @@ class CompiledCFG(EngineBase):
     def _plain_closed_state(self, lx: int) -> bool:
         """`plain_closed` for a lexer state. A combined state lives while any member lives,
         so a member that never dies on plain text settles it; members are terminal states,
-        whose closures are explored once per grammar and shared by every combined state
-        that holds them (a property-name pattern sits in each key position's state)."""
-        trans, known = self.lexer.trans, self._plain_closed
+        whose closures are explored on the terminal's own automaton, once per process
+        (`terminal_plain_closed`), and shared by every combined state that holds them (a
+        property-name pattern sits in each key position's state)."""
+        trans = self.lexer.trans
         if trans[lx, 0x7E] < 0:
             return False
-        gids = self.lexer.member_ids(lx)
-        if len(gids) > 1 and any(trans[g, 0x7E] >= 0 and plain_closed(trans, g, known)
-                                 for g in gids):
+        members = self.lexer.members(lx)
+        if any(self.lexer.terminals[t].trans[q, 0x7E] >= 0
+               and terminal_plain_closed(self.lexer.terminals[t].trans, q) for t, q in members):
             return True
-        return plain_closed(trans, lx, known)
+        return len(members) > 1 and plain_closed(trans, lx, self._plain_closed)
 
     # A configuration's mask is computed as a pair (sure, deep): `deep` holds tokens whose
     # fate depends on stack nodes below a window configuration's sentinel (always empty for real

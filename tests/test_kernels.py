@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from grammask import BitmaskError, allocate_token_bitmask, apply_token_bitmask_inplace
+from grammask.kernels import _kernels
 
 
 def random_bitmask(rng: np.random.Generator, batch: int, vocab: int) -> np.ndarray:
@@ -84,3 +85,12 @@ def test_torch_indices_1d() -> None:
     apply_token_bitmask_inplace(logits, bm)
     want = reference(np.zeros((1, 40), np.float32), bm)[0]
     assert np.array_equal(np.isneginf(logits.float().numpy()), np.isneginf(want))
+
+
+def test_bits_at_reads_the_bits_of_given_ids():
+    """`bits_at` equals a per-id reading of the mask (ids in any order, out of range False)."""
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**32, 8, dtype=np.uint64).astype(np.uint32)
+    ids = np.array([0, 5, 31, 32, 200, 255, 256, 1000, 7], np.int32)
+    want = [i < 256 and bool(words[i >> 5] >> (i & 31) & 1) for i in ids.tolist()]
+    assert _kernels.bits_at(words, ids).tolist() == want

@@ -395,6 +395,21 @@ def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
     return out_a[:n]
 
 
+def bits_at(const uint32_t[::1] mask, const int32_t[::1] ids):
+    """Per id of `ids`: whether its bit is set in `mask` (bool). Reading a few known ids is
+    much cheaper than listing every set bit of a vocabulary-wide mask."""
+    cdef Py_ssize_t i, n = ids.shape[0]
+    out_a = np.zeros(n, dtype=np.bool_)
+    cdef uint8_t[::1] out = out_a.view(np.uint8)
+    cdef int32_t t
+    with nogil:
+        for i in range(n):
+            t = ids[i]
+            if 0 <= t < mask.shape[0] * 32:
+                out[i] = (mask[t >> 5] >> (t & 31)) & 1
+    return out_a
+
+
 def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, Py_ssize_t row,
              int32_t vocab_size):
     """Write one stored mask into bitmask[row] (the single-matcher fast path)."""

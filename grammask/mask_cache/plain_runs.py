@@ -39,6 +39,8 @@ _lock = threading.Lock()
 # (id(trans), id(accepting)) -> (weak references to both, their ladder)
 _ladders: OrderedDict[tuple[int, int], tuple[weakref.ref, weakref.ref,
                                               tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+# id(trans) -> (weak reference to trans, plain_closed verdicts per state)
+_closed: OrderedDict[int, tuple[weakref.ref, dict[int, bool]]] = OrderedDict()
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +106,19 @@ def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int
     for s in seen.tolist():
         known[s] = True
     return True
+
+
+def terminal_plain_closed(trans: np.ndarray, state: int) -> bool:
+    """`plain_closed` on a terminal's own automaton, with verdicts memoised per automaton
+    array across grammars (the JSON Schema compiler reuses arrays for equal constraints), so
+    a pattern's closure is explored once per process, not once per grammar."""
+    with _lock:
+        hit = _closed.get(id(trans))
+        if hit is None or hit[0]() is not trans:
+            hit = _closed[id(trans)] = (weakref.ref(trans), {})
+            while len(_closed) > 1024:
+                _closed.popitem(last=False)
+    return plain_closed(trans, state, hit[1])
 
 
 def plain_masks(trie) -> list[np.ndarray]:
