@@ -161,22 +161,30 @@ class Lexer:
             return sid
         tab = self._table
         gids = tuple(self._offset[t] + q for t, q in members)
-        room = self.max_lexer_states - tab.size - 1
-        out = None if room < 0 else _kernels.lexer_closure(
-            tab.trans, self._accepting, gids, self._ids, tab.size + 1, room)
+        if tab.size >= self.max_lexer_states:
+            raise self._too_large()
+        emit = self._emit_of_final(tuple(g for g in gids if self._accepting[g]))
+        if len(gids) == 1:          # a lone member's successors are its own states: no closure
+            sid = self._new_state(key, gids, start, emit)
+            tab.trans[sid] = tab.trans[gids[0]]
+            return sid
+        out = _kernels.lexer_closure(tab.trans, self._accepting, gids, self._ids, tab.size + 1,
+                                     self.max_lexer_states - tab.size - 1)
         if out is None:
-            raise LimitExceededError("max_lexer_states", self.max_lexer_states + 1,
-                                     self.max_lexer_states,
-                                     "the combined lexer automaton grew too large")
+            raise self._too_large()
         rows, keys, finals = out
         if tab.size + rows.shape[0] > tab.trans.shape[0]:
             tab.grow(tab.size + rows.shape[0])
-        sid = self._new_state(key, gids, start, self._emit_of_final(
-            tuple(g for g in gids if self._accepting[g])))
+        sid = self._new_state(key, gids, start, emit)
         for k, fin in zip(keys, finals):
             self._new_state(k, k, False, self._emit_of_final(fin))
         tab.trans[sid:sid + rows.shape[0]] = rows
         return sid
+
+    def _too_large(self) -> LimitExceededError:
+        return LimitExceededError("max_lexer_states", self.max_lexer_states + 1,
+                                  self.max_lexer_states,
+                                  "the combined lexer automaton grew too large")
 
     def _pairs(self, gids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         tid_of, offset = self._tid_list, self._offset

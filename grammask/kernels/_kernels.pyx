@@ -1045,28 +1045,39 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
     `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted): nxt[b]
     holds byte b's successor list (counts[b] long); bytes with equal lists (compared exactly:
     hash, then element-wise) share a group, rep[g] is a group's first byte, group[b] its
-    group or -1 when every member dies on b. Returns the number of groups."""
-    cdef Py_ssize_t b, i, j, alive
+    group or -1 when every member dies on b. Returns the number of groups. Groups are found
+    through a small open-addressing table on the lists' hashes: a state whose bytes lead to
+    a hundred different places (a literal trie's root) costs no quadratic search."""
+    cdef Py_ssize_t b, i, alive
     cdef uint64_t[256] hashes
+    cdef int32_t[512] slots
     cdef uint64_t h
-    cdef int32_t s, g, ngroups = 0
+    cdef int32_t s, g, j, slot, ngroups = 0
     cdef bint same
+    cdef const int32_t* row
+    for i in range(512):
+        slots[i] = -1
     for b in range(256):
-        h = 1469598103934665603ULL
-        alive = 0
-        for i in range(m):
-            s = big[members[i], b]
+        counts[b] = 0
+        hashes[b] = 1469598103934665603ULL
+    for i in range(m):          # member rows read in order: contiguous, not strided
+        row = &big[members[i], 0]
+        for b in range(256):
+            s = row[b]
             if s >= 0:
-                nxt[b, alive] = s
-                alive += 1
-                h = (h ^ <uint64_t>(s + 1)) * 1099511628211ULL
-        counts[b] = <int32_t>alive
-        hashes[b] = h
+                nxt[b, counts[b]] = s
+                counts[b] += 1
+                hashes[b] = (hashes[b] ^ <uint64_t>(s + 1)) * 1099511628211ULL
+    for b in range(256):
+        h = hashes[b]
+        alive = counts[b]
         group[b] = -1
         if alive == 0:
             continue
         g = -1
-        for j in range(ngroups):
+        slot = <int32_t>((h ^ (h >> 29)) & 511)
+        while slots[slot] >= 0:
+            j = slots[slot]
             if hashes[rep[j]] == h and counts[rep[j]] == alive:
                 same = True
                 for i in range(alive):
@@ -1074,11 +1085,13 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
                         same = False
                         break
                 if same:
-                    g = <int32_t>j
+                    g = j
                     break
+            slot = (slot + 1) & 511
         if g < 0:
             rep[ngroups] = <int32_t>b
             g = ngroups
+            slots[slot] = g
             ngroups += 1
         group[b] = g
     return ngroups
@@ -1098,7 +1111,7 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
     state's, in id order; keys, the n new member tuples; finals, per new state the tuple of
     its accepting members (for its emit). None when more than `max_new` states are needed
     (nothing is added to `known` then: the caller inserts `keys`)."""
-    cdef Py_ssize_t m, b, i, g, alive, head = 0, cap = 16
+    cdef Py_ssize_t m, b, i, g, alive, head = 0, cap = 4
     cdef int32_t[256] counts
     cdef int32_t[256] rep
     cdef int32_t[256] group
