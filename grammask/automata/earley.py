@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 DEAD = -1
 
-Item = tuple[int, int, int]          # (production, dot, origin state id)
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Productions:
     num_symbols: int
 
 
-def advance_lexemes(parser: "EarleyParser | LalrParser", state: int,
+def advance_lexemes(parser: EarleyParser | LalrParser, state: int,
                     lexemes: Sequence[frozenset[int]]) -> int:
     """`parser.advance` over several lexemes (DEAD as soon as one is rejected); shared by the
     Earley and LALR parsers as their `advance_many`."""
@@ -57,18 +56,20 @@ def advance_lexemes(parser: "EarleyParser | LalrParser", state: int,
 
 
 class _Predicted:
-    """The static closure of a set of predicted nonterminals: items (production, dot) with the
-    predicting set as origin, indexed by the symbol after the dot."""
+    """The static closure of a set of predicted nonterminals: items (production, dot), packed
+    as `prod << dot_bits | dot`, with the predicting set as origin, indexed by the symbol
+    after the dot."""
 
-    __slots__ = ("by_next", "terminals", "accepts_start")
+    __slots__ = ("accepts_start", "by_next", "terminals")
 
-    def __init__(self, items: Iterable[tuple[int, int]], prods: Productions) -> None:
-        by_next: dict[int, list[tuple[int, int]]] = {}
+    def __init__(self, items: Iterable[tuple[int, int]], prods: Productions,
+                 dot_bits: int) -> None:
+        by_next: dict[int, list[int]] = {}
         start_done = False
         for prod, dot in items:
             rhs = prods.rhs[prod]
             if dot < len(rhs):
-                by_next.setdefault(rhs[dot], []).append((prod, dot))
+                by_next.setdefault(rhs[dot], []).append(prod << dot_bits | dot)
             elif prod == 0:
                 start_done = True
         self.by_next = {k: tuple(v) for k, v in by_next.items()}
@@ -79,9 +80,9 @@ class _Predicted:
 class _State:
     """One canonical Earley set."""
 
-    __slots__ = ("kernel_by_next", "predicted", "allowed", "accepting", "trans", "size")
+    __slots__ = ("accepting", "allowed", "kernel_by_next", "predicted", "size", "trans")
 
-    def __init__(self, kernel_by_next: dict[int, tuple[Item, ...]], predicted: _Predicted,
+    def __init__(self, kernel_by_next: dict[int, tuple[int, ...]], predicted: _Predicted,
                  accepting: bool, num_terminals: int, size: int) -> None:
         self.kernel_by_next = kernel_by_next
         self.predicted = predicted
@@ -93,7 +94,11 @@ class _State:
 
 
 class EarleyParser:
-    """Hash-consed Earley states over `Productions`. Thread-safe: states are append-only."""
+    """Hash-consed Earley states over `Productions`. Thread-safe: states are append-only.
+
+    An item (production, dot, origin state) is packed into one int, `origin << origin_shift
+    | prod << dot_bits | dot`: kernels are sets of small ints, which hash and compare several
+    times faster than tuples, and moving the dot is `item + 1`."""
 
     def __init__(self, prods: Productions, *, max_parser_items: int = 100_000,
                  max_parser_states: int = 2_000_000) -> None:
@@ -104,9 +109,16 @@ class EarleyParser:
         self._by_lhs: dict[int, list[int]] = {}
         for i, a in enumerate(prods.lhs):
             self._by_lhs.setdefault(a, []).append(i)
+        self._dot_bits = max((len(r) for r in prods.rhs), default=0).bit_length()
+        self._origin_shift = self._dot_bits + max(len(prods.rhs), 1).bit_length()
+        # per packed (prod, dot): the symbol after the dot, or -1 when the item is complete
+        self._next_sym: dict[int, int] = {}
+        for prod, rhs in enumerate(prods.rhs):
+            for dot in range(len(rhs) + 1):
+                self._next_sym[prod << self._dot_bits | dot] = rhs[dot] if dot < len(rhs) else -1
         self._closure_cache: dict[int, frozenset[tuple[int, int]]] = {}
         self._predicted_cache: dict[frozenset[int], _Predicted] = {}
-        self._ids: dict[frozenset[Item], int] = {}
+        self._ids: dict[frozenset[int], int] = {}
         self._states: list[_State] = []
         self._lock = threading.RLock()
         self.initial = self._intern(frozenset(), initial=True)
@@ -131,26 +143,35 @@ class EarleyParser:
         found = st.trans.get(terminals)
         if found is not None:
             return found
-        seeds: list[Item] = []
+        seeds: list[int] = []
         kernel_next, predicted_next = st.kernel_by_next, st.predicted.by_next
+        base = state << self._origin_shift
         for t in terminals:         # items with t after the dot, kernel and predicted
-            for p, d, o in kernel_next.get(t, ()):
-                seeds.append((p, d + 1, o))
-            for p, d in predicted_next.get(t, ()):
-                seeds.append((p, d + 1, state))
-        nxt = self._intern(self._kernel_key(self._close(seeds))) if seeds else DEAD
+            for item in kernel_next.get(t, ()):
+                seeds.append(item + 1)
+            for pd in predicted_next.get(t, ()):
+                seeds.append(base | pd + 1)
+        nxt = self._intern(self._close(seeds)) if seeds else DEAD
         st.trans[terminals] = nxt
         return nxt
 
     advance_many = advance_lexemes
 
     # -- construction ----------------------------------------------------------------------
-    def _close(self, seeds: list[Item]) -> frozenset[Item]:
-        """Kernel closure: completions (looking into earlier states) and nullable steps."""
-        kernel: set[Item] = set()
+    def _close(self, seeds: list[int]) -> frozenset[int]:
+        """Kernel closure: completions (looking into earlier states) and nullable steps.
+        Returns the kernel's *key*: completed items are dropped (their completions are
+        already in the kernel and nothing later reads them, so keeping them would only split
+        states with equal futures, e.g. "after the first pair" vs "after a later pair"); the
+        one that matters — the augmented start completed from the initial state — is kept
+        as the acceptance mark."""
+        kernel: set[int] = set()
+        key: list[int] = []
         stack = seeds
-        rhs_of, lhs_of, nullable = self.prods.rhs, self.prods.lhs, self.nullable
+        lhs_of, nullable, next_sym = self.prods.lhs, self.nullable, self._next_sym
         states, limit = self._states, self.max_parser_items
+        shift, pd_mask, dot_bits = self._origin_shift, (1 << self._origin_shift) - 1, \
+            self._dot_bits
         while stack:
             item = stack.pop()
             if item in kernel:
@@ -160,28 +181,25 @@ class EarleyParser:
                 raise LimitExceededError("max_parser_items", len(kernel), self.max_parser_items,
                                          "an Earley set grew past the item limit (a highly "
                                          "ambiguous grammar?)")
-            prod, dot, origin = item
-            rhs = rhs_of[prod]
-            if dot == len(rhs):         # complete: advance the origin's items over the lhs
-                st, lhs = states[origin], lhs_of[prod]
-                for p2, d2, o2 in st.kernel_by_next.get(lhs, ()):
-                    stack.append((p2, d2 + 1, o2))
-                for p2, d2 in st.predicted.by_next.get(lhs, ()):
-                    stack.append((p2, d2 + 1, origin))
-            elif rhs[dot] in nullable:
-                stack.append((prod, dot + 1, origin))
-        return frozenset(kernel)
+            pd = item & pd_mask
+            sym = next_sym[pd]
+            if sym < 0:                 # complete: advance the origin's items over the lhs
+                origin = item >> shift
+                if pd >> dot_bits == 0 and origin == 0:
+                    key.append(item)
+                st, lhs = states[origin], lhs_of[pd >> dot_bits]
+                for it2 in st.kernel_by_next.get(lhs, ()):
+                    stack.append(it2 + 1)
+                base = origin << shift
+                for pd2 in st.predicted.by_next.get(lhs, ()):
+                    stack.append(base | pd2 + 1)
+            else:
+                key.append(item)
+                if sym in nullable:
+                    stack.append(item + 1)
+        return frozenset(key)
 
-    def _kernel_key(self, kernel: frozenset[Item]) -> frozenset[Item]:
-        """Drop completed items: their completions are already in the kernel and nothing
-        later reads them, so keeping them would only split states with equal futures (e.g.
-        "after the first pair" vs "after a later pair"). The one that matters — the
-        augmented start completed from the initial state — is kept as the acceptance mark."""
-        rhs = self.prods.rhs
-        return frozenset(it for it in kernel
-                         if it[1] < len(rhs[it[0]]) or (it[0] == 0 and it[2] == 0))
-
-    def _intern(self, kernel: frozenset[Item], initial: bool = False) -> int:
+    def _intern(self, kernel: frozenset[int], initial: bool = False) -> int:
         with self._lock:
             found = self._ids.get(kernel) if not initial else None
             if found is not None:
@@ -190,17 +208,17 @@ class EarleyParser:
                 raise LimitExceededError("max_parser_states", len(self._states) + 1,
                                          self.max_parser_states, "too many distinct parser states")
             nts = self.prods.num_terminals
-            by_next: dict[int, list[Item]] = {}
+            by_next: dict[int, list[int]] = {}
             predicted_nts: set[int] = {self.prods.lhs[0]} if initial else set()
             accepting = False
+            pd_mask, next_sym = (1 << self._origin_shift) - 1, self._next_sym
             for item in kernel:
-                prod, dot, origin = item
-                rhs = self.prods.rhs[prod]
-                if dot < len(rhs):
-                    by_next.setdefault(rhs[dot], []).append(item)
-                    if rhs[dot] >= nts:
-                        predicted_nts.add(rhs[dot])
-                elif prod == 0 and origin == 0:   # the initial state is always id 0
+                sym = next_sym[item & pd_mask]
+                if sym >= 0:
+                    by_next.setdefault(sym, []).append(item)
+                    if sym >= nts:
+                        predicted_nts.add(sym)
+                else:                   # the kept completed item: S' -> start. from state 0
                     accepting = True
             predicted = self._predicted(frozenset(predicted_nts), initial)
             state = _State({k: tuple(v) for k, v in by_next.items()}, predicted,
@@ -219,7 +237,7 @@ class EarleyParser:
                 items |= self._closure_of_production(0)
             for a in nts:
                 items |= self._closure(a)
-            found = _Predicted(items, self.prods)
+            found = _Predicted(items, self.prods, self._dot_bits)
             self._predicted_cache[nts] = found
         return found
 
