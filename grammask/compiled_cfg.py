@@ -106,6 +106,8 @@ class CompiledCFG(EngineBase):
         self.masks_forgotten = 0
         self.window_misses = 0
         self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
+        self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         # LALR walks in C (`_kernels.LalrSim`): possible without an indenter or bounded
         # whitespace (their lexemes are not plain LR steps) and with at most 64 terminals
@@ -371,7 +373,9 @@ class CompiledCFG(EngineBase):
                 sure, deep = self._compute_pair(state, busy)
             finally:
                 busy.discard(state)
-            found = (self._interner.intern(sure), self._ids_of(deep))
+            # deep is empty but for LALR windows: no vocabulary-wide listing then
+            found = (self._interner.intern(sure),
+                     self._ids_of(deep) if deep.any() else _NO_IDS)
             self._pairs[state] = found
         return found
 
@@ -415,7 +419,7 @@ class CompiledCFG(EngineBase):
                     sub_sure, sub_deep = self._dense_pair(after[2], busy)
                     sure |= info.f0 & sub_sure
                     deep |= info.f0 & sub_deep
-        own = self._linked(state, p, info, sure, deep, busy)
+        own = self._linked(state, p, lx, info, sure, deep, busy)
         self._unlinked(p, lx, info, sure, deep)
         if own:     # straddlers whose suffix starts this same configuration again (after an
             # ignored lexeme): gather from this pair until nothing changes — suffixes are
@@ -452,7 +456,7 @@ class CompiledCFG(EngineBase):
             elif after is not None:
                 yield k, after
 
-    def _linked(self, state: int, p: int, info: LexStateMasks, sure: np.ndarray,
+    def _linked(self, state: int, p: int, lx: int, info: LexStateMasks, sure: np.ndarray,
                 deep: np.ndarray, busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Straddlers whose suffix is a token: one gather from the next configuration's pair.
         When that configuration is this one (an ignored lexeme such as whitespace) the ranges
@@ -461,7 +465,12 @@ class CompiledCFG(EngineBase):
         own: list[tuple[np.ndarray, np.ndarray]] = []
         for k, after in self._groups_after(p, info.link_emits, info.link_offsets,
                                            info.link_tokens, deep):
-            starts, ends = self._live_ranges(info.link_offsets, k, after[1])
+            key = (lx, k, after[1])
+            ranges = self._link_ranges.get(key)
+            if ranges is None:
+                ranges = self._link_ranges[key] = \
+                    self._live_ranges(info.link_offsets, k, after[1])
+            starts, ends = ranges
             if not starts.shape[0]:
                 continue
             if after[2] == state:
@@ -597,6 +606,9 @@ class CompiledCFG(EngineBase):
 
 
 # ---------------------------------------------------------------------------------------------
+_NO_IDS = np.zeros(0, np.int32)
+
+
 def _one_range(n: int) -> tuple[np.ndarray, np.ndarray]:
     """The index range [0, n) in the (starts, ends) form the walkers take."""
     return np.zeros(1, np.int64), np.array([n], np.int64)
