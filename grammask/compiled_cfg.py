@@ -175,7 +175,7 @@ class CompiledCFG(EngineBase):
         if sure is None or deep_ids.shape[0] > _MAX_DEEP:   # the window says too little
             self.window_misses += 1
             self._pairs.setdefault(virtual, None)
-            return self._pair(state, set())[0]
+            return self._pair(state, set(), real=True)[0]
         if not deep_ids.shape[0]:
             return sure
         self.deep_rechecks += int(deep_ids.shape[0])
@@ -363,14 +363,15 @@ class CompiledCFG(EngineBase):
     # fate depends on stack nodes below a window configuration's sentinel (always empty for real
     # configurations). Pairs are memoised per configuration; sure as a shared StoredMask, deep
     # as token ids (few).
-    def _pair(self, state: int, busy: set[int]) -> tuple[StoredMask, np.ndarray]:
+    def _pair(self, state: int, busy: set[int],
+              real: bool = False) -> tuple[StoredMask, np.ndarray]:
         found = self._pairs.get(state, _MISSING)
         if found is None:       # a window known to leave most tokens deep
             raise _TooDeep
         if found is _MISSING:
             busy.add(state)
             try:
-                sure, deep = self._compute_pair(state, busy)
+                sure, deep = self._compute_pair(state, busy, real)
             finally:
                 busy.discard(state)
             # deep is empty but for LALR windows: no vocabulary-wide listing then
@@ -402,7 +403,13 @@ class CompiledCFG(EngineBase):
             return True
         return p2, lx2, self._config(p2, lx2)
 
-    def _compute_pair(self, state: int, busy: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _compute_pair(self, state: int, busy: set[int],
+                      real: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """A configuration's (sure, deep) masks, composed from its lexer state's scan and
+        the pairs of the configurations after each lexeme. `real`: a real stack whose window
+        said too little; the configuration after its lexeme is then itself a real one, whose
+        mask comes through its own window (shared by every stack with that top) instead of
+        being composed again from scratch (it starts a fresh lexeme: never this one again)."""
         p, lx = self._configs[state]
         info = self.lex_masks(lx)
         sure = info.acc.copy()
@@ -412,7 +419,9 @@ class CompiledCFG(EngineBase):
             if after is True:       # the lexeme's end reads below the window: nearly every
                 raise _TooDeep      # token would be deep, the exact mask is cheaper
             elif after is not None:
-                if after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
+                if real:
+                    sure |= info.f0 & self._interner.densify(self.mask(after[2]))
+                elif after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
                     ids = self._ids_of(info.f0)
                     self._walk_ids(after[0], after[1], ids, sure, deep)
                 else:
