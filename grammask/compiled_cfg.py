@@ -546,7 +546,8 @@ class CompiledCFG(EngineBase):
                 node, lx, sure, deep)
             if not undecided:
                 return
-            ranges = (np.array(undecided, np.int64), np.array(undecided, np.int64) + 1)
+            left = np.array(undecided, np.int64)
+            ranges = (left, left + 1)
         _kernels.cfg_walk_ranges(self, self.trie.concat, spos, epos, tokens, ranges[0],
                                  ranges[1], p, lx, sure, deep)
 

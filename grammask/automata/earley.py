@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 DEAD = -1
 
 
-
 @dataclass(frozen=True)
 class Productions:
     """The grammar as integer productions. Symbols < num_terminals are terminals; production
@@ -111,6 +110,7 @@ class EarleyParser:
             self._by_lhs.setdefault(a, []).append(i)
         self._dot_bits = max((len(r) for r in prods.rhs), default=0).bit_length()
         self._origin_shift = self._dot_bits + max(len(prods.rhs), 1).bit_length()
+        self._pd_mask = (1 << self._origin_shift) - 1     # an item's packed (prod, dot)
         # per packed (prod, dot): the symbol after the dot, or -1 when the item is complete
         self._next_sym: dict[int, int] = {}
         for prod, rhs in enumerate(prods.rhs):
@@ -170,8 +170,7 @@ class EarleyParser:
         stack = seeds
         lhs_of, nullable, next_sym = self.prods.lhs, self.nullable, self._next_sym
         states, limit = self._states, self.max_parser_items
-        shift, pd_mask, dot_bits = self._origin_shift, (1 << self._origin_shift) - 1, \
-            self._dot_bits
+        shift, pd_mask, dot_bits = self._origin_shift, self._pd_mask, self._dot_bits
         while stack:
             item = stack.pop()
             if item in kernel:
@@ -211,7 +210,7 @@ class EarleyParser:
             by_next: dict[int, list[int]] = {}
             predicted_nts: set[int] = {self.prods.lhs[0]} if initial else set()
             accepting = False
-            pd_mask, next_sym = (1 << self._origin_shift) - 1, self._next_sym
+            pd_mask, next_sym = self._pd_mask, self._next_sym
             for item in kernel:
                 sym = next_sym[item & pd_mask]
                 if sym >= 0:

@@ -981,43 +981,23 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
     return p * 4294967296 + lx
 
 
-def cfg_walk_tokens(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
-                    const int64_t[::1] epos, const int32_t[::1] tokens,
-                    const int64_t[::1] idx, int64_t p, int32_t lx, uint32_t[::1] words,
-                    uint32_t[::1] deep):
-    """For each i in `idx`: set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]]
-    walks alive from (p, lx), in `deep` when its fate lies below a window's sentinel (see
-    cfg_walk)."""
-    cdef Py_ssize_t j
-    cdef _LexTables tabs = _LexTables(engine)
-    for j in range(idx.shape[0]):
-        _walk_entry(tabs, concat, spos, epos, tokens, idx[j], p, lx, words, deep)
-
-
 def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
                     const int64_t[::1] epos, const int32_t[::1] tokens,
                     const int64_t[::1] starts, const int64_t[::1] ends, int64_t p, int32_t lx,
                     uint32_t[::1] words, uint32_t[::1] deep):
-    """`cfg_walk_tokens` over the entries of index ranges [starts[r], ends[r]) (a straddler
-    group's live first bytes) without building the index list."""
+    """For the entries i of the index ranges [starts[r], ends[r]) (a straddler group's live
+    first bytes): set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]] walks alive
+    from (p, lx), in `deep` when its fate lies below a window's sentinel (see cfg_walk)."""
     cdef Py_ssize_t r, i
+    cdef int64_t out
     cdef _LexTables tabs = _LexTables(engine)
     for r in range(starts.shape[0]):
         for i in range(starts[r], ends[r]):
-            _walk_entry(tabs, concat, spos, epos, tokens, i, p, lx, words, deep)
-
-
-cdef inline int _walk_entry(_LexTables tabs, const uint8_t[::1] concat, const int64_t[::1] spos,
-                            const int64_t[::1] epos, const int32_t[::1] tokens, Py_ssize_t i,
-                            int64_t p, int32_t lx, uint32_t[::1] words,
-                            uint32_t[::1] deep) except -1:
-    """Walk entry i's bytes from (p, lx); set its token's bit in `words` (alive) or `deep`."""
-    cdef int64_t out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
-    if out >= 0:
-        _set_bit(&words[0], tokens[i])
-    elif out == -2:
-        _set_bit(&deep[0], tokens[i])
-    return 0
+            out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
+            if out >= 0:
+                _set_bit(&words[0], tokens[i])
+            elif out == -2:
+                _set_bit(&deep[0], tokens[i])
 
 
 def live_ranges(const int64_t[::1] row, const int32_t[::1] trans_row):
@@ -1483,8 +1463,9 @@ def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t st
 # A walk from a real (or window) configuration needs the parser only at lexeme boundaries, and
 # there an LR step is a few table reads. Calling back into Python for each new (stack, lexeme)
 # pair was most of a first visit's cost (deep rechecks, exact masks of new configurations). Here
-# the stack above the configuration's node is a per-call hash-consed tree of local nodes, so
-# the tokens of one call share their boundary steps and lexer starts as the Python memo would.
+# the stack above the configuration's node is a hash-consed tree of local nodes, kept with its
+# memoised steps and lexer starts per grammar (`CompiledCFG._lalr_sim`), so tokens share their
+# boundary steps and lexer starts as the Python memo would.
 # Node ids: real nodes >= 0 (the parser's, read through `node_parent`/`node_lr`), local node i is
 # -(i + 3); -1 is a dead end, -2 a read of the window sentinel (the token is *deep*).
 cdef enum:
@@ -1494,7 +1475,8 @@ cdef enum:
 
 
 cdef class LalrSim:
-    """One walk call's tables and local stacks."""
+    """A grammar's LR tables, local stack nodes and memoised steps and lexer starts (kept
+    between walks: the parser's nodes and the lexer's states only grow, see `update`)."""
     cdef const int32_t[:, ::1] action      # [lr, terminal]: shift s -> s + 1, reduce r -> -(r + 1)
     cdef const int32_t[:, ::1] goto_       # [lr, symbol] -> lr, -1
     cdef const int32_t[::1] rule_lhs
@@ -1565,7 +1547,7 @@ cdef class LalrSim:
         return self.node_parent[node] if node >= 0 else self.lparent[-node - 3]
 
     cdef int32_t push(self, int32_t parent, int32_t lr) except? -4:
-        """The local node (parent, lr), interned for this call."""
+        """The local node (parent, lr), interned."""
         cdef int64_t key = ((<int64_t>parent + 2147483648) << 21) | (lr + 1)
         cdef Py_ssize_t i
         cdef int32_t* bigger
@@ -1617,7 +1599,7 @@ cdef class LalrSim:
             cur = self.push(cur, g)
 
     cdef int32_t step(self, int32_t node, int32_t t) except? -4:
-        """`simulate`, memoised for this call."""
+        """`simulate`, memoised."""
         cdef int64_t key = ((<int64_t>node + 2147483648) << 21) | (t + 1)
         cdef Py_ssize_t i
         cdef int32_t out

@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from ..automata.utf8 import utf8_sequences
 from ..kernels import _kernels
 
 UNBOUNDED = 1 << 30
+T = TypeVar("T")
 _ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
 # The multi-byte UTF-8 characters (RFC 3629, surrogates excluded) as byte-range sequences:
 # the lead bytes, then the allowed range of each continuation byte.
@@ -36,38 +39,43 @@ _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
 _lock = threading.Lock()
-# (id(trans), id(accepting)) -> (weak references to both, their ladder)
-_ladders: OrderedDict[tuple[int, int], tuple[weakref.ref, weakref.ref,
-                                              tuple[np.ndarray, np.ndarray]]] = OrderedDict()
-# id(trans) -> (weak reference to trans, plain_closed verdicts per state)
-_closed: OrderedDict[int, tuple[weakref.ref, dict[int, bool]]] = OrderedDict()
+# memos per automaton *array* (the JSON Schema compiler hands every grammar the same arrays for
+# the same constraints): key ids -> (weak references to the arrays, value)
+_ladders: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref, ...], object]] = OrderedDict()
+_closed: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref, ...], object]] = OrderedDict()
+
+
+def _per_array(memo: OrderedDict, arrays: tuple[np.ndarray, ...], make: Callable[[], T]) -> T:
+    """`make()` memoised in `memo` by the identity of `arrays` (weakly held, so a reused id
+    of a freed array is not mistaken for it), the oldest 1,024 entries kept. Identity, not
+    content: hashing a long string's automaton costs milliseconds."""
+    key = tuple(id(a) for a in arrays)
+    with _lock:
+        hit = memo.get(key)
+    if hit is not None and all(r() is a for r, a in zip(hit[0], arrays)):
+        return hit[1]
+    value = make()
+    with _lock:
+        memo[key] = (tuple(weakref.ref(a) for a in arrays), value)
+        while len(memo) > 1024:
+            memo.popitem(last=False)
+    return value
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per state: plain characters certainly accepted in a row (see the module docstring),
     and whether the ladder ends *dead*: after that many plain characters every plain
     character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
-    longer plain token is refused without a walk. Memoised per automaton array: the JSON
-    Schema compiler hands every grammar the same arrays for the same string constraints, so
-    this covers what recurs across grammars without hashing megabytes of long strings'
-    automata."""
-    key = (id(trans), id(accepting))
-    with _lock:
-        hit = _ladders.get(key)
-    if hit is not None and hit[0]() is trans and hit[1]() is accepting:
-        return hit[2]
-    if not (trans[:, 0x7E] >= 0).any():
-        # a state with a plain run is live on every plain byte, '~' included; most small
-        # automata (literals, numbers, keys) have none: skip the analysis
-        return no_ladder(trans.shape[0])
-    runs = _kernels.plain_ladder(np.ascontiguousarray(trans, np.int32),
-                                 np.ascontiguousarray(accepting, np.uint8).view(np.uint8),
-                                 _ASCII, _SHAPE_TABLE, UNBOUNDED)
-    with _lock:
-        _ladders[key] = (weakref.ref(trans), weakref.ref(accepting), runs)
-        while len(_ladders) > 1024:
-            _ladders.popitem(last=False)
-    return runs
+    longer plain token is refused without a walk. Memoised per automaton array."""
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        if not (trans[:, 0x7E] >= 0).any():
+            # a state with a plain run is live on every plain byte, '~' included; most small
+            # automata (literals, numbers, keys) have none: skip the analysis
+            return no_ladder(trans.shape[0])
+        return _kernels.plain_ladder(np.ascontiguousarray(trans, np.int32),
+                                     np.ascontiguousarray(accepting, np.uint8),
+                                     _ASCII, _SHAPE_TABLE, UNBOUNDED)
+    return _per_array(_ladders, (trans, accepting), make)
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,15 +118,9 @@ def plain_closed(trans: np.ndarray, state: int, known: dict[int, bool], cap: int
 
 def terminal_plain_closed(trans: np.ndarray, state: int) -> bool:
     """`plain_closed` on a terminal's own automaton, with verdicts memoised per automaton
-    array across grammars (the JSON Schema compiler reuses arrays for equal constraints), so
-    a pattern's closure is explored once per process, not once per grammar."""
-    with _lock:
-        hit = _closed.get(id(trans))
-        if hit is None or hit[0]() is not trans:
-            hit = _closed[id(trans)] = (weakref.ref(trans), {})
-            while len(_closed) > 1024:
-                _closed.popitem(last=False)
-    return plain_closed(trans, state, hit[1])
+    array across grammars, so a pattern's closure is explored once per process, not once
+    per grammar."""
+    return plain_closed(trans, state, _per_array(_closed, (trans,), dict))
 
 
 def plain_masks(trie) -> list[np.ndarray]:
