@@ -109,13 +109,13 @@ class CompiledCFG(EngineBase):
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
         self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
-        # LALR walks in C (`_kernels.LalrSim`): possible without an indenter or bounded
-        # whitespace (their lexemes are not plain LR steps) and with at most 64 terminals
-        # (allowed-terminal sets are 64-bit keys)
-        self._sim_ok = (self.parser_kind == "lalr" and indent is None
-                        and not self.parser.whitespace and len(self.terminal_names) <= 64)
+        # LALR walks in C (`_kernels.LalrSim`, Python's indenter included): possible without
+        # bounded whitespace (its lexemes are not plain LR steps) and with at most 256
+        # terminals (allowed-terminal sets are 256-bit keys)
+        self._sim_ok = (self.parser_kind == "lalr" and not self.parser.whitespace
+                        and len(self.terminal_names) <= 256)
         self._starts_by_bits: dict[int, int] = {}
-        self._emit_terms = np.zeros(0, np.int32)
+        self._emit_tables: tuple[np.ndarray, ...] = ()
         self._sim: Any = None
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
@@ -539,11 +539,14 @@ class CompiledCFG(EngineBase):
         from (p, lx): alive ones into `sure`, those reading below a window into `deep`. LALR
         stacks are simulated in C (`_kernels.LalrSim`); other parsers, and entries with a
         lexeme of several kinds, call the parser in Python at each new boundary."""
-        node = self.earley.single_node(p) if self._sim_ok else -1
+        node = -1
+        if self._sim_ok:
+            sid, indents, parens = self.parser.stack_of(p)
+            node = self.earley.single_node(sid)
         if node >= 0:
             undecided = _kernels.lalr_walk_tokens(
                 self._lalr_sim(), self.trie.concat, spos, epos, tokens, ranges[0], ranges[1],
-                node, lx, sure, deep)
+                node, lx, sure, deep, np.array(indents, np.int32) if indents else None, parens)
             if not undecided:
                 return
             left = np.array(undecided, np.int64)
@@ -555,23 +558,50 @@ class CompiledCFG(EngineBase):
         """The C walker over the current LALR tables, nodes and lexeme kinds. It is kept
         between masks (its memo of steps and lexer starts stays true as the parser grows)
         and renewed when its own stacks pass `_SIM_NODES`."""
-        sim, emits = self._sim, self.lexer.emits
-        if self._emit_terms.shape[0] != len(emits):
-            self._emit_terms = np.array(
-                [-1 if e.ignored else (next(iter(e.terminals)) if len(e.terminals) == 1 else -3)
-                 for e in emits], np.int32)
+        sim = self._sim
+        if not self._emit_tables or self._emit_tables[0].shape[0] != len(self.lexer.emits):
+            self._emit_tables = self._lexeme_kinds()
         tables = self.earley.c_tables()
         if sim is None or sim.local_nodes > _SIM_NODES:
-            sim = self._sim = _kernels.LalrSim(self, *tables, self._emit_terms,
-                                               self._starts_by_bits)
+            cfg = self.parser.indent
+            sim = self._sim = _kernels.LalrSim(
+                self, *tables, self._emit_tables, self._starts_by_bits,
+                None if cfg is None else (cfg.newline, cfg.indent, cfg.dedent))
         else:
-            sim.update(tables[4], tables[5], self._emit_terms)
+            sim.update(tables[4], tables[5], self._emit_tables)
         return sim
 
+    def _lexeme_kinds(self) -> tuple[np.ndarray, ...]:
+        """`LalrSim`'s tables of the lexer's emits: terminal (-1 ignored, -3 several, listed
+        in the last two arrays, -4 the Python walker's: a newline among several kinds), a
+        newline's indentation width, and 1/2 for a lexeme that opens/closes a bracket."""
+        cfg = self.parser.indent
+        term, aux, bracket, off, several = [], [], [], [0], []
+        for e in self.lexer.emits:
+            ts = e.terminals
+            if e.ignored:
+                term.append(-1)
+            elif len(ts) == 1:
+                term.append(next(iter(ts)))
+            elif cfg is not None and cfg.newline in ts:
+                term.append(-4)
+            else:
+                term.append(-3)
+                several.extend(sorted(ts))
+            off.append(len(several))
+            aux.append(e.aux)
+            bracket.append(0 if cfg is None else 1 if ts & cfg.open_brackets
+                           else 2 if ts & cfg.close_brackets else 0)
+        return tuple(np.array(a, np.int32) for a in (term, aux, bracket, off, several))
+
     def _lex_start_bits(self, bits: int) -> int:
-        """The lexer start state where the terminals of `bits` can shift (for `LalrSim`)."""
+        """The lexer start state where the terminals of `bits` can shift (for `LalrSim`):
+        as `TerminalParser.candidates`."""
         allowed = frozenset(t for t in range(len(self.terminal_names)) if bits >> t & 1)
-        found = self._starts_by_bits[bits] = self.lexer.start(allowed & self.parser.lexable)
+        cands = allowed & self.parser.lexable
+        if self.parser.indent is not None:
+            cands |= {self.parser.indent.newline}
+        found = self._starts_by_bits[bits] = self.lexer.start(cands)
         return found
 
     # -- reporting -------------------------------------------------------------------------

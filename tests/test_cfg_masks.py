@@ -865,7 +865,8 @@ def test_engine_forced_bytes_match_reference(spec: Spec) -> None:
 
 
 @needs_engine
-@pytest.mark.parametrize("spec", [ARITH, JSON], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, KEYWORDS, COMMENTS],
+                         ids=lambda s: s.name)
 def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
     """LALR token walks simulate the LR stack in C (`_kernels.LalrSim`); the Python walker
     (parser called at each lexeme boundary) must give every mask bit for bit the same, on

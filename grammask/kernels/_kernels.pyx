@@ -1472,6 +1472,10 @@ cdef enum:
     _SIM_DEAD = -1
     _SIM_DEEP = -2
     _SIM_UNKNOWN = -3
+    _EMIT_SEVERAL = -3      # emit_term: a lexeme of several kinds (stepped each, see step_emit)
+    _EMIT_PYTHON = -4       # emit_term: a lexeme only the Python walker takes
+    _MAX_INDENTS = 512      # indentation levels a walk can hold (deeper: the Python walker)
+    _NODE_UNKNOWN = -2147483647 - 1     # a step's "no single stack": never a local node id
 
 
 cdef class LalrSim:
@@ -1483,7 +1487,14 @@ cdef class LalrSim:
     cdef const int32_t[::1] rule_size
     cdef const int32_t[::1] node_parent
     cdef const int32_t[::1] node_lr
-    cdef const int32_t[::1] emit_term      # per emit id: its terminal, -1 ignored, -3 several
+    cdef const int32_t[::1] emit_term      # per emit id: its terminal, -1 ignored, -3 several,
+                                           # -4 Python only
+    cdef const int32_t[::1] emit_aux       # per emit id: a newline lexeme's indentation width
+    cdef const int32_t[::1] emit_bracket   # per emit id: 1 opens a bracket, 2 closes one
+    cdef const int32_t[::1] several_off    # emit e of several kinds: its terminals are
+    cdef const int32_t[::1] several_terms  # several_terms[several_off[e]:several_off[e + 1]]
+    cdef bint indented                     # Python's indenter (see TerminalParser)
+    cdef int32_t nl_term, indent_term, dedent_term
     cdef Py_ssize_t nterm
     cdef object engine
     cdef dict starts                        # allowed-terminal bits -> lexer start state
@@ -1502,15 +1513,20 @@ cdef class LalrSim:
         self.llr = NULL
 
     def __init__(self, engine, action, goto_, rule_lhs, rule_size, node_parent, node_lr,
-                 emit_term, dict starts):
+                 tuple emits, dict starts, tuple indent=None):
+        """`emits`: the lexeme-kind tables of `update`; `indent`: None, or the (newline,
+        INDENT, DEDENT) terminal ids of a grammar behind Python's indenter."""
         self.engine = engine
         self.action, self.goto_ = action, goto_
         self.rule_lhs, self.rule_size = rule_lhs, rule_size
-        self.node_parent, self.node_lr = node_parent, node_lr
-        self.emit_term = emit_term
         self.nterm = self.action.shape[1]
+        if self.nterm > 256:
+            raise ValueError("LalrSim: at most 256 terminals")
         self.starts = starts
-        self.refresh()
+        self.indented = indent is not None
+        if self.indented:
+            self.nl_term, self.indent_term, self.dedent_term = indent
+        self.update(node_parent, node_lr, emits)
         if (_table_init(&self.nodes, 256) != 0 or _table_init(&self.steps, 256) != 0
                 or _table_init(&self.lexstarts, 64) != 0):
             raise MemoryError("LalrSim: out of memory")
@@ -1529,11 +1545,13 @@ cdef class LalrSim:
         self.trans = self.engine.lexer.trans
         self.emit = self.engine.lexer.emit
 
-    def update(self, node_parent, node_lr, emit_term):
+    def update(self, node_parent, node_lr, tuple emits):
         """Take the parser's current node arrays and lexeme kinds (both only grow; every
-        memoised answer stays true)."""
+        memoised answer stays true). `emits` = (emit_term, emit_aux, emit_bracket,
+        several_off, several_terms), see the fields."""
         self.node_parent, self.node_lr = node_parent, node_lr
-        self.emit_term = emit_term
+        (self.emit_term, self.emit_aux, self.emit_bracket, self.several_off,
+         self.several_terms) = emits
         self.refresh()
 
     @property
@@ -1598,6 +1616,40 @@ cdef class LalrSim:
                 return _SIM_DEAD
             cur = self.push(cur, g)
 
+    cdef int32_t shifts(self, int32_t node, int32_t t) except? -4:
+        """1 when terminal t eventually shifts on stack `node`, _SIM_DEAD when it is an
+        error, _SIM_DEEP on reading the sentinel: `simulate` without interning a node (the
+        reductions' gotos are held in a small local stack above the nodes)."""
+        cdef int32_t above[64]
+        cdef int32_t nabove = 0, cur = node, lr, act, size, k, r
+        while True:
+            lr = above[nabove - 1] if nabove else self.lr_of(cur)
+            if lr < 0:
+                return _SIM_DEEP
+            act = self.action[lr, t]
+            if act == 0:
+                return _SIM_DEAD
+            if act > 0:
+                return 1
+            size = self.rule_size[-act - 1]
+            if size <= nabove:
+                nabove -= size
+            else:
+                for k in range(size - nabove):
+                    cur = self.parent_of(cur)
+                nabove = 0
+            lr = above[nabove - 1] if nabove else self.lr_of(cur)
+            if lr < 0:
+                return _SIM_DEEP
+            lr = self.goto_[lr, self.rule_lhs[-act - 1]]
+            if lr < 0:
+                return _SIM_DEAD
+            if nabove == 64:            # a long chain of unit gotos: the interning way
+                r = self.simulate(node, t)
+                return r if r == _SIM_DEAD or r == _SIM_DEEP else 1
+            above[nabove] = lr
+            nabove += 1
+
     cdef int32_t step(self, int32_t node, int32_t t) except? -4:
         """`simulate`, memoised."""
         cdef int64_t key = ((<int64_t>node + 2147483648) << 21) | (t + 1)
@@ -1621,21 +1673,25 @@ cdef class LalrSim:
         cdef int64_t key = <int64_t>node + 2147483649
         cdef Py_ssize_t i
         cdef int32_t t, r, lx
-        cdef uint64_t bits = 0
+        cdef uint64_t words[4]
         if self.lexstarts.used * 2 >= self.lexstarts.size and _table_grow(&self.lexstarts) != 0:
             raise MemoryError("LalrSim: out of memory")
         i = _slot(&self.lexstarts, key)
         if self.lexstarts.keys[i] != 0:
             return self.lexstarts.values[i]
         lx = 0
+        memset(words, 0, sizeof(words))
         for t in range(self.nterm):
-            r = self.simulate(node, t)
+            r = self.shifts(node, t)
             if r == _SIM_DEEP:
                 lx = _SIM_DEEP
                 break
             if r != _SIM_DEAD:
-                bits |= (<uint64_t>1) << t
+                words[t >> 6] |= (<uint64_t>1) << (t & 63)
         if lx != _SIM_DEEP:
+            bits = words[0]                 # (a Python int: past 64 terminals, wider)
+            for t in range(1, 4):
+                bits |= (<object>words[t]) << (64 * t)
             found = self.starts.get(bits)
             if found is None:
                 found = self.engine._lex_start_bits(bits)
@@ -1646,13 +1702,51 @@ cdef class LalrSim:
         self.lexstarts.used += 1
         return lx
 
+    cdef int32_t step_emit(self, int32_t node, int32_t e) except? -4:
+        """The stack after a lexeme of several kinds: each kind stepped; _NODE_UNKNOWN when
+        several survive (a set of stacks: the Python walker's)."""
+        cdef Py_ssize_t j
+        cdef int32_t r, found = _SIM_DEAD
+        for j in range(self.several_off[e], self.several_off[e + 1]):
+            r = self.step(node, self.several_terms[j])
+            if r == _SIM_DEEP:
+                return r
+            if r != _SIM_DEAD:
+                if found != _SIM_DEAD:
+                    return _NODE_UNKNOWN
+                found = r
+        return found
+
+    cdef int32_t newline(self, int32_t node, int32_t width, int32_t* ind,
+                         Py_ssize_t* nind) except? -4:
+        """Python's indenter on a newline lexeme outside brackets (as
+        `TerminalParser._advance_indented`): NEWLINE, then one INDENT when `width` is deeper
+        than the top of the indentation stack `ind`, else DEDENTs down to a level equal to it
+        (none: dead)."""
+        node = self.step(node, self.nl_term)
+        if node < 0 and node > -3:
+            return node
+        if width > ind[nind[0] - 1]:
+            if nind[0] == _MAX_INDENTS:
+                return _NODE_UNKNOWN
+            ind[nind[0]] = width
+            nind[0] += 1
+            return self.step(node, self.indent_term)
+        while width < ind[nind[0] - 1]:
+            nind[0] -= 1
+            node = self.step(node, self.dedent_term)
+            if node < 0 and node > -3:
+                return node
+        return node if width == ind[nind[0] - 1] else _SIM_DEAD
+
     cdef int32_t walk(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
-                      int32_t node, int32_t lx) except? -4:
-        """1 when data[start:end] walks alive from (stack `node`, lexer `lx`), else
-        _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme with several kinds: the caller walks
-        that token in Python)."""
+                      int32_t node, int32_t lx, int32_t* ind, Py_ssize_t nind,
+                      int32_t parens) except? -4:
+        """1 when data[start:end] walks alive from (stack `node`, lexer `lx`, indentation
+        stack ind[:nind] and bracket depth `parens` when indented; `ind` is scratch), else
+        _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme the Python walker must take)."""
         cdef Py_ssize_t i
-        cdef int32_t nxt, e, t
+        cdef int32_t nxt, e, t, b
         for i in range(start, end):
             nxt = self.trans[lx, data[i]]
             if nxt < 0:
@@ -1660,12 +1754,22 @@ cdef class LalrSim:
                 if e < 0:
                     return _SIM_DEAD
                 t = self.emit_term[e]
-                if t == _SIM_UNKNOWN:
+                if t == _EMIT_PYTHON:
                     return _SIM_UNKNOWN
-                if t >= 0:
-                    node = self.step(node, t)
-                    if node < 0 and node > -3:
-                        return node
+                if self.indented and t == self.nl_term:
+                    if parens == 0:
+                        node = self.newline(node, max(self.emit_aux[e], 0), ind, &nind)
+                elif t != -1:
+                    node = self.step(node, t) if t >= 0 else self.step_emit(node, e)
+                    b = self.emit_bracket[e]
+                    if b == 1:
+                        parens += 1
+                    elif b == 2 and parens > 0:
+                        parens -= 1
+                if node < 0 and node > -3:
+                    return node
+                if node == _NODE_UNKNOWN:
+                    return _SIM_UNKNOWN
                 lx = self.lex_start(node)
                 if lx < 0:
                     return lx
@@ -1679,17 +1783,28 @@ cdef class LalrSim:
 def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
                      const int64_t[::1] epos, const int32_t[::1] tokens,
                      const int64_t[::1] starts, const int64_t[::1] ends, int32_t node,
-                     int32_t lx, uint32_t[::1] words, uint32_t[::1] deep):
+                     int32_t lx, uint32_t[::1] words, uint32_t[::1] deep,
+                     const int32_t[::1] indents=None, int32_t parens=0):
     """For the entries i of the index ranges [starts[r], ends[r]): set tokens[i]'s bit in
-    `words` when concat[spos[i]:epos[i]] walks alive from (LR stack `node`, lexer state `lx`),
-    in `deep` when its fate reads below a window's sentinel. Returns the entries this walk
-    cannot decide (a lexeme with several kinds), for the Python walker."""
+    `words` when concat[spos[i]:epos[i]] walks alive from (LR stack `node`, lexer state `lx`,
+    and for an indented grammar its indentation stack and bracket depth), in `deep` when its
+    fate reads below a window's sentinel. Returns the entries this walk cannot decide (a
+    lexeme with several surviving kinds, indentation past _MAX_INDENTS), for the Python
+    walker."""
     cdef Py_ssize_t r, i
+    cdef Py_ssize_t nind = 0 if indents is None else indents.shape[0]
     cdef int32_t out
+    cdef int32_t ind[_MAX_INDENTS]
     undecided = []
+    if nind > _MAX_INDENTS or (sim.indented and nind == 0):
+        for r in range(starts.shape[0]):
+            undecided.extend(range(starts[r], ends[r]))
+        return undecided
     for r in range(starts.shape[0]):
         for i in range(starts[r], ends[r]):
-            out = sim.walk(concat, spos[i], epos[i], node, lx)
+            if nind:
+                memcpy(ind, &indents[0], nind * sizeof(int32_t))
+            out = sim.walk(concat, spos[i], epos[i], node, lx, ind, nind, parens)
             if out == 1:
                 _set_bit(&words[0], tokens[i])
             elif out == _SIM_DEEP:
