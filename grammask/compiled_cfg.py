@@ -40,7 +40,8 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
-_MAX_DEEP = 1024              # deep tokens a window mask may leave to per-stack rechecks
+_MAX_DEEP = 1024              # deep token groups a window mask may leave to per-stack rechecks
+_MAX_GROUPED = 16384          # deep tokens a window may group (beyond: the exact mask)
 _SIM_NODES = 1 << 20          # local stack nodes a kept LALR C walker may intern
 _MISSING = object()
 
@@ -99,7 +100,7 @@ class CompiledCFG(EngineBase):
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
         self._with_deep: dict[tuple[int, bytes], StoredMask] = {}
-        self._deep_walks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
+        self._deep_walks: dict[int, tuple[Any, ...]] = {}       # window -> `_deep_walk`
         self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
         self._eos_flags[self._eos] = True
         self.deep_rechecks = 0
@@ -171,21 +172,30 @@ class CompiledCFG(EngineBase):
         try:
             sure, deep_ids = self._pair(virtual, set())
         except _TooDeep:
-            sure = None
-        if sure is None or deep_ids.shape[0] > _MAX_DEEP:   # the window says too little
-            self.window_misses += 1
+            sure, deep_ids = None, _NO_IDS
+        walk = None
+        if sure is not None and deep_ids.shape[0] and deep_ids.shape[0] <= _MAX_GROUPED:
+            walk = self._deep_walks.get(virtual)
+            if walk is None:
+                walk = self._deep_walks[virtual] = self._deep_walk(virtual, deep_ids)
+        if sure is None or (deep_ids.shape[0] and (walk is None or walk[4].shape[0] > _MAX_DEEP)):
+            self.window_misses += 1                     # the window says too little
             self._pairs.setdefault(virtual, None)
             return self._pair(state, set(), real=True)[0]
-        if not deep_ids.shape[0]:
+        if walk is None:
             return sure
         self.deep_rechecks += int(deep_ids.shape[0])
         p, lx = self._configs[state]
-        walk = self._deep_walks.get(virtual)
-        if walk is None:
-            walk = self._deep_walks[virtual] = self._deep_walk(deep_ids)
-        ids, starts, ends, with_eos = walk
+        ids, starts, ends, points, group_off, with_eos = walk
         hits = np.zeros(self._words, dtype=np.uint32)
-        if ids.shape[0]:
+        if points is not None:
+            node = self.earley.single_node(self.parser.stack_of(p)[0])
+            left = _kernels.lalr_recheck_groups(self._lalr_sim(), self.trie.concat, starts,
+                                                ends, points, ids, group_off, node, lx, hits)
+            if left:
+                left = np.array(left, np.int64)
+                self._walk_entries(p, lx, starts, ends, ids, (left, left + 1), hits, hits)
+        elif ids.shape[0]:
             self._walk_entries(p, lx, starts, ends, ids, _one_range(ids.shape[0]), hits, hits)
         if with_eos and self._can_end(p, lx):
             self._set_eos(hits)
@@ -201,14 +211,33 @@ class CompiledCFG(EngineBase):
             found = self._with_deep[key] = self._interner.intern(words)
         return found
 
-    def _deep_walk(self, deep_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def _deep_walk(self, virtual: int, deep_ids: np.ndarray) -> tuple[Any, ...]:
         """What rechecking a window's deep tokens against a real stack walks (kept per window:
         every configuration with that top of stack walks the same tokens): the non-stop
-        tokens with their trie spans, and whether stop tokens are among the deep ones."""
+        tokens with their trie spans, their boundary positions and group offsets (below),
+        and whether stop tokens are among the deep ones. With the C walker, tokens whose walk
+        first reads below the window at the same boundary (stack, lexer state) are grouped
+        (`_kernels.lalr_deep_points`): a real stack reaches that boundary once per group and
+        each member walks only its bytes after it — a window's deep `",` `"}` `">`... cost one
+        boundary and a byte each. Without it (Earley, indenter) every token is its own group
+        (points None) and walked whole."""
         is_eos = self._eos_flags[deep_ids]
         ids = deep_ids[~is_eos]
         starts, ends = self._token_spans(ids)
-        return ids, starts, ends, bool(is_eos.any())
+        points, group_off = None, np.arange(ids.shape[0] + 1, dtype=np.int64)
+        vp, vlx = self._configs[virtual]
+        node = self.earley.single_node(self.parser.stack_of(vp)[0]) if self._sim_ok else -1
+        if ids.shape[0] and node >= 0 and self.parser.indent is None:
+            keys, pos = _kernels.lalr_deep_points(self._lalr_sim(), self.trie.concat, starts,
+                                                  ends, node, vlx)
+            alone = keys < 0                # never reads the sentinel: a group of its own
+            keys[alone] = -1 - np.flatnonzero(alone)
+            pos[alone] = -1
+            order = np.argsort(keys, kind="stable")
+            keys, ids, starts, ends, points = (a[order] for a in (keys, ids, starts, ends, pos))
+            group_off = np.append(np.flatnonzero(np.diff(keys, prepend=keys[0] - 1)),
+                                  keys.shape[0]).astype(np.int64)
+        return ids, starts, ends, points, group_off, bool(is_eos.any())
 
     def _virtual_config(self, state: int) -> int | None:
         """The window configuration of `state` (None without LALR windows)."""

@@ -3,7 +3,7 @@
 without the GIL, so a server thread can fill masks while another runs the model's forward pass."""
 
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
 
 
@@ -1739,12 +1739,25 @@ cdef class LalrSim:
                 return node
         return node if width == ind[nind[0] - 1] else _SIM_DEAD
 
+    cdef int32_t boundary(self, int32_t node, int32_t e) except? -4:
+        """The stack after handing a lexeme of kind `e` over (no indenter): unchanged for an
+        ignored one; _SIM_DEAD, _SIM_DEEP or _NODE_UNKNOWN (the Python walker's) else."""
+        cdef int32_t t = self.emit_term[e]
+        if t == _EMIT_PYTHON:
+            return _NODE_UNKNOWN
+        if t == -1:
+            return node
+        return self.step(node, t) if t >= 0 else self.step_emit(node, e)
+
     cdef int32_t walk(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
                       int32_t node, int32_t lx, int32_t* ind, Py_ssize_t nind,
-                      int32_t parens) except? -4:
+                      int32_t parens, int64_t* at=NULL, int32_t* final=NULL) except? -4:
         """1 when data[start:end] walks alive from (stack `node`, lexer `lx`, indentation
         stack ind[:nind] and bracket depth `parens` when indented; `ind` is scratch), else
-        _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme the Python walker must take)."""
+        _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme the Python walker must take). On
+        _SIM_DEEP, `at` (when given) receives the boundary that read the sentinel: (stack,
+        lexer state, position) before its lexeme was handed over; on 1, `final` the
+        (stack, lexer state) reached."""
         cdef Py_ssize_t i
         cdef int32_t nxt, e, t, b
         for i in range(start, end):
@@ -1753,15 +1766,15 @@ cdef class LalrSim:
                 e = self.emit[lx]
                 if e < 0:
                     return _SIM_DEAD
+                if at != NULL:
+                    at[0], at[1], at[2] = node, lx, i
                 t = self.emit_term[e]
-                if t == _EMIT_PYTHON:
-                    return _SIM_UNKNOWN
                 if self.indented and t == self.nl_term:
                     if parens == 0:
                         node = self.newline(node, max(self.emit_aux[e], 0), ind, &nind)
-                elif t != -1:
-                    node = self.step(node, t) if t >= 0 else self.step_emit(node, e)
-                    b = self.emit_bracket[e]
+                else:
+                    node = self.boundary(node, e)
+                    b = self.emit_bracket[e] if self.indented else 0
                     if b == 1:
                         parens += 1
                     elif b == 2 and parens > 0:
@@ -1777,6 +1790,8 @@ cdef class LalrSim:
                 if nxt < 0:
                     return _SIM_DEAD
             lx = nxt
+        if final != NULL:
+            final[0], final[1] = node, lx
         return 1
 
 
@@ -1811,4 +1826,69 @@ def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
                 _set_bit(&deep[0], tokens[i])
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
+    return undecided
+
+
+
+def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
+                     const int64_t[::1] epos, int32_t node, int32_t lx):
+    """Where each entry's walk (concat[spos[i]:epos[i]]) from a window configuration (LR
+    stack `node`, lexer state `lx`; no indenter) first reads the window's sentinel: int64
+    arrays (boundary key: (stack + 2**31) * 2**31 + lexer state, -1 when the walk never
+    reads it; position). Entries with one key reach one real configuration on every stack below the
+    window, so `lalr_recheck_groups` finds it once per key."""
+    cdef Py_ssize_t n = spos.shape[0], i
+    cdef int64_t at[3]
+    key_np = np.full(n, -1, np.int64)
+    pos_np = np.zeros(n, np.int64)
+    cdef int64_t[::1] key = key_np
+    cdef int64_t[::1] pos = pos_np
+    if sim.indented:
+        raise ValueError("lalr_deep_points: the indenter's boundaries are not keyed")
+    for i in range(n):
+        if sim.walk(concat, spos[i], epos[i], node, lx, NULL, 0, 0, at) == _SIM_DEEP:
+            key[i] = (at[0] + <int64_t>2147483648) * <int64_t>2147483648 + at[1]
+            pos[i] = at[2]
+    return key_np, pos_np
+
+
+def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
+                        const int64_t[::1] epos, const int64_t[::1] dpos,
+                        const int32_t[::1] tokens, const int64_t[::1] group_off,
+                        int32_t node, int32_t lx, uint32_t[::1] words):
+    """Recheck a window's deep tokens on a real stack (LR stack `node`, lexer state `lx`):
+    entries grouped by `lalr_deep_points` key (group g = entries group_off[g] to
+    group_off[g + 1]; dpos[i] the entry's boundary, -1 for an entry of its own walked
+    whole). A group's first entry is walked to its boundary and across it once; every member
+    then needs only its own bytes after the boundary, and most die at the first one. Sets
+    the bits of live tokens in `words`; returns the entries left to the Python walker."""
+    cdef Py_ssize_t g, a, b, m
+    cdef int32_t fin[2]
+    cdef int32_t r, e, node2 = 0, lx2 = 0, nxt
+    cdef bint whole
+    undecided = []
+    for g in range(group_off.shape[0] - 1):
+        a, b = group_off[g], group_off[g + 1]
+        whole = True            # walk every member from the start (no shared boundary)
+        if dpos[a] >= 0 and sim.walk(concat, spos[a], dpos[a], node, lx, NULL, 0, 0,
+                                     NULL, fin) == 1:
+            e = sim.emit[fin[1]]
+            node2 = sim.boundary(fin[0], e) if e >= 0 else _SIM_DEAD
+            if node2 == _SIM_DEAD:
+                continue
+            if node2 != _NODE_UNKNOWN and node2 != _SIM_DEEP:
+                lx2 = sim.lex_start(node2)
+                whole = lx2 < 0
+        for m in range(a, b):
+            if whole:
+                r = sim.walk(concat, spos[m], epos[m], node, lx, NULL, 0, 0)
+            else:
+                nxt = sim.trans[lx2, concat[dpos[m]]]
+                if nxt < 0:
+                    continue
+                r = sim.walk(concat, dpos[m] + 1, epos[m], node2, nxt, NULL, 0, 0)
+            if r == 1:
+                _set_bit(&words[0], tokens[m])
+            elif r == _SIM_UNKNOWN:
+                undecided.append(m)
     return undecided
