@@ -41,7 +41,7 @@ _WALK_GROUP = 256
 _MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep token groups a window mask may leave to per-stack rechecks
-_MAX_GROUPED = 16384          # deep tokens a window may group (beyond: the exact mask)
+_MAX_GROUPED = 4096          # deep tokens a window may group (beyond: the exact mask)
 _SIM_NODES = 1 << 20          # local stack nodes a kept LALR C walker may intern
 _MISSING = object()
 
@@ -101,6 +101,9 @@ class CompiledCFG(EngineBase):
         self._virtual: dict[int, int] = {}
         self._with_deep: dict[tuple[int, bytes], StoredMask] = {}
         self._deep_walks: dict[int, tuple[Any, ...]] = {}       # window -> `_deep_walk`
+        # windows whose pair leaves out the tokens that end the current lexeme at their first
+        # byte (that lexeme's end reads below the window): see `_deferred_f0`
+        self._f0_deferred: set[int] = set()
         self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
         self._eos_flags[self._eos] = True
         self.deep_rechecks = 0
@@ -156,6 +159,7 @@ class CompiledCFG(EngineBase):
         self._virtual.clear()
         self._with_deep.clear()
         self._deep_walks.clear()
+        self._f0_deferred.clear()
         self.masks_forgotten += 1
 
     def _exact_mask(self, state: int) -> StoredMask:
@@ -182,12 +186,31 @@ class CompiledCFG(EngineBase):
             self.window_misses += 1                     # the window says too little
             self._pairs.setdefault(virtual, None)
             return self._pair(state, set(), real=True)[0]
-        if walk is None:
+        deferred = virtual in self._f0_deferred
+        if walk is None and not deferred:
             return sure
         self.deep_rechecks += int(deep_ids.shape[0])
         p, lx = self._configs[state]
-        ids, starts, ends, points, group_off, with_eos = walk
         hits = np.zeros(self._words, dtype=np.uint32)
+        if walk is not None:
+            self._recheck(p, lx, walk, hits)
+        after = self._deferred_f0(p, lx, hits) if deferred else -1
+        # the walk sets bits of deep tokens only: read them there, not over the vocabulary
+        survivors = deep_ids[_kernels.bits_at(hits, deep_ids)]
+        if not survivors.shape[0] and after < 0:
+            return sure
+        key = (virtual, survivors.tobytes(), after)     # sure | survivors | f0 & mask(after)
+        found = self._with_deep.get(key)
+        if found is None:
+            words = self._interner.densify(sure)
+            words |= hits
+            found = self._with_deep[key] = self._interner.intern(words)
+        return found
+
+    def _recheck(self, p: int, lx: int, walk: tuple[Any, ...], hits: np.ndarray) -> None:
+        """Set in `hits` the bits of a window's deep tokens (`_deep_walk`) that live on the
+        real configuration (p, lx)."""
+        ids, starts, ends, points, group_off, with_eos = walk
         if points is not None:
             node = self.earley.single_node(self.parser.stack_of(p)[0])
             left = _kernels.lalr_recheck_groups(self._lalr_sim(), self.trie.concat, starts,
@@ -199,17 +222,18 @@ class CompiledCFG(EngineBase):
             self._walk_entries(p, lx, starts, ends, ids, _one_range(ids.shape[0]), hits, hits)
         if with_eos and self._can_end(p, lx):
             self._set_eos(hits)
-        # the walk sets bits of deep tokens only: read them there, not over the vocabulary
-        survivors = deep_ids[_kernels.bits_at(hits, deep_ids)]
-        if not survivors.shape[0]:
-            return sure
-        key = (virtual, survivors.tobytes())
-        found = self._with_deep.get(key)
-        if found is None:
-            words = self._interner.densify(sure)
-            words |= hits
-            found = self._with_deep[key] = self._interner.intern(words)
-        return found
+
+    def _deferred_f0(self, p: int, lx: int, hits: np.ndarray) -> int:
+        """For a window whose lexeme end reads below it (`_f0_deferred`): OR into `hits` the
+        tokens that end the lexeme at their first byte, as the real stack's next
+        configuration allows them. That configuration starts a fresh lexeme, so its mask
+        (through its own window) never defers again. Returns it (-1 when the parser refuses
+        the lexeme)."""
+        after = self._after(p, int(self.lexer.emit[lx]))
+        if after is None or after is True:
+            return -1
+        hits |= self.lex_masks(lx).f0 & self._interner.densify(self.mask(after[2]))
+        return after[2]
 
     def _deep_walk(self, virtual: int, deep_ids: np.ndarray) -> tuple[Any, ...]:
         """What rechecking a window's deep tokens against a real stack walks (kept per window:
@@ -395,8 +419,8 @@ class CompiledCFG(EngineBase):
     def _pair(self, state: int, busy: set[int],
               real: bool = False) -> tuple[StoredMask, np.ndarray]:
         found = self._pairs.get(state, _MISSING)
-        if found is None:       # a window known to leave most tokens deep
-            raise _TooDeep
+        if found is None or (busy and state in self._f0_deferred):
+            raise _TooDeep      # a window known to leave most tokens deep, or not whole
         if found is _MISSING:
             busy.add(state)
             try:
@@ -445,8 +469,12 @@ class CompiledCFG(EngineBase):
         deep = np.zeros(self._words, dtype=np.uint32)
         if info.f0 is not None:
             after = self._after(p, int(self.lexer.emit[lx]))
-            if after is True:       # the lexeme's end reads below the window: nearly every
-                raise _TooDeep      # token would be deep, the exact mask is cheaper
+            if after is True:       # the lexeme's end reads below the window: every such
+                if len(busy) > 1:   # token would be deep; a nested pair must be whole
+                    raise _TooDeep
+                # a window asked for itself: leave those tokens out; each real stack adds
+                # them from its own next configuration (`_deferred_f0`)
+                self._f0_deferred.add(state)
             elif after is not None:
                 if real:
                     sure |= info.f0 & self._interner.densify(self.mask(after[2]))
