@@ -1592,63 +1592,65 @@ cdef class LalrSim:
         self.ln += 1
         return <int32_t>(-self.ln - 2)
 
-    cdef int32_t simulate(self, int32_t node, int32_t t) except? -4:
-        """The stack after shifting terminal t onto `node`: reductions, then the shift (as
-        `LalrParser._simulate`); _SIM_DEAD on an error, _SIM_DEEP on reading the sentinel."""
-        cdef int32_t cur = node, lr, act, lhs, k, g
+    cdef int32_t reductions(self, int32_t* cur, int32_t t, int32_t* above,
+                            int32_t* nabove) except? -4:
+        """Follow terminal t's reductions on the stack `cur[0]` + above[:nabove] (LR states not
+        yet interned, 64 at most: past that they are spilled into nodes) until t shifts:
+        returns the LR state it shifts to, _SIM_DEAD on an error, _SIM_DEEP on reading the
+        sentinel (as `LalrParser._simulate`)."""
+        cdef int32_t lr, act, size, k, n = nabove[0]
         while True:
-            lr = self.lr_of(cur)
+            lr = above[n - 1] if n else self.lr_of(cur[0])
             if lr < 0:
                 return _SIM_DEEP
             act = self.action[lr, t]
-            if act == 0:
-                return _SIM_DEAD
-            if act > 0:
-                return self.push(cur, act - 1)
-            lhs = self.rule_lhs[-act - 1]
-            for k in range(self.rule_size[-act - 1]):
-                cur = self.parent_of(cur)
-            lr = self.lr_of(cur)
-            if lr < 0:
-                return _SIM_DEEP
-            g = self.goto_[lr, lhs]
-            if g < 0:
-                return _SIM_DEAD
-            cur = self.push(cur, g)
-
-    cdef int32_t shifts(self, int32_t node, int32_t t) except? -4:
-        """1 when terminal t eventually shifts on stack `node`, _SIM_DEAD when it is an
-        error, _SIM_DEEP on reading the sentinel: `simulate` without interning a node (the
-        reductions' gotos are held in a small local stack above the nodes)."""
-        cdef int32_t above[64]
-        cdef int32_t nabove = 0, cur = node, lr, act, size, k, r
-        while True:
-            lr = above[nabove - 1] if nabove else self.lr_of(cur)
-            if lr < 0:
-                return _SIM_DEEP
-            act = self.action[lr, t]
-            if act == 0:
-                return _SIM_DEAD
-            if act > 0:
-                return 1
+            if act >= 0:
+                nabove[0] = n
+                return act - 1 if act else _SIM_DEAD
             size = self.rule_size[-act - 1]
-            if size <= nabove:
-                nabove -= size
+            if size <= n:
+                n -= size
             else:
-                for k in range(size - nabove):
-                    cur = self.parent_of(cur)
-                nabove = 0
-            lr = above[nabove - 1] if nabove else self.lr_of(cur)
+                for k in range(size - n):
+                    cur[0] = self.parent_of(cur[0])
+                n = 0
+            lr = above[n - 1] if n else self.lr_of(cur[0])
             if lr < 0:
                 return _SIM_DEEP
             lr = self.goto_[lr, self.rule_lhs[-act - 1]]
             if lr < 0:
                 return _SIM_DEAD
-            if nabove == 64:            # a long chain of unit gotos: the interning way
-                r = self.simulate(node, t)
-                return r if r == _SIM_DEAD or r == _SIM_DEEP else 1
-            above[nabove] = lr
-            nabove += 1
+            if n == 64:
+                cur[0] = self.spill(cur[0], above, n)
+                n = 0
+            above[n] = lr
+            n += 1
+
+    cdef int32_t spill(self, int32_t node, int32_t* above, int32_t n) except? -4:
+        """`node` with the LR states above[:n] pushed (interned)."""
+        cdef int32_t k
+        for k in range(n):
+            node = self.push(node, above[k])
+        return node
+
+    cdef int32_t simulate(self, int32_t node, int32_t t) except? -4:
+        """The stack after shifting terminal t onto `node`: reductions, then the shift;
+        _SIM_DEAD on an error, _SIM_DEEP on reading the sentinel. Only the stack that
+        remains is interned, not the reductions' passing gotos."""
+        cdef int32_t above[64]
+        cdef int32_t nabove = 0
+        cdef int32_t s = self.reductions(&node, t, above, &nabove)
+        if s < 0:
+            return s
+        return self.push(self.spill(node, above, nabove), s)
+
+    cdef int32_t shifts(self, int32_t node, int32_t t) except? -4:
+        """1 when terminal t eventually shifts on stack `node`, else _SIM_DEAD or _SIM_DEEP:
+        `simulate` without interning a node."""
+        cdef int32_t above[64]
+        cdef int32_t nabove = 0
+        cdef int32_t s = self.reductions(&node, t, above, &nabove)
+        return 1 if s >= 0 else s
 
     cdef int32_t step(self, int32_t node, int32_t t) except? -4:
         """`simulate`, memoised."""
