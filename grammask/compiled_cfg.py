@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,6 +48,17 @@ _MISSING = object()
 
 class _TooDeep(Exception):
     """A window configuration whose mask would leave most tokens to per-stack rechecks."""
+
+
+class _DeepWalk(NamedTuple):
+    """What rechecking a window's deep tokens walks (`CompiledCFG._deep_walk`)."""
+
+    ids: np.ndarray              # the deep tokens but stop tokens (int32), grouped
+    starts: np.ndarray           # their spans in the trie's concatenation (int64)
+    ends: np.ndarray
+    points: np.ndarray | None    # each one's boundary position (-1: walked whole); None: all
+    group_off: np.ndarray        # group g = entries group_off[g]:group_off[g + 1] (int64)
+    with_eos: bool               # stop tokens are among the deep ones
 
 
 _OPEN = {"(": True, "[": True, "{": True}
@@ -100,7 +111,7 @@ class CompiledCFG(EngineBase):
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
         self._virtual: dict[int, int] = {}
         self._with_deep: dict[tuple[int, bytes], StoredMask] = {}
-        self._deep_walks: dict[int, tuple[Any, ...]] = {}       # window -> `_deep_walk`
+        self._deep_walks: dict[int, _DeepWalk] = {}     # window -> `_deep_walk`
         # windows whose pair leaves out the tokens that end the current lexeme at their first
         # byte (that lexeme's end reads below the window): see `_deferred_f0`
         self._f0_deferred: set[int] = set()
@@ -182,7 +193,8 @@ class CompiledCFG(EngineBase):
             walk = self._deep_walks.get(virtual)
             if walk is None:
                 walk = self._deep_walks[virtual] = self._deep_walk(virtual, deep_ids)
-        if sure is None or (deep_ids.shape[0] and (walk is None or walk[4].shape[0] > _MAX_DEEP)):
+        if sure is None or (deep_ids.shape[0]
+                            and (walk is None or walk.group_off.shape[0] > _MAX_DEEP)):
             self.window_misses += 1                     # the window says too little
             self._pairs.setdefault(virtual, None)
             return self._pair(state, set(), real=True)[0]
@@ -207,20 +219,21 @@ class CompiledCFG(EngineBase):
             found = self._with_deep[key] = self._interner.intern(words)
         return found
 
-    def _recheck(self, p: int, lx: int, walk: tuple[Any, ...], hits: np.ndarray) -> None:
+    def _recheck(self, p: int, lx: int, walk: _DeepWalk, hits: np.ndarray) -> None:
         """Set in `hits` the bits of a window's deep tokens (`_deep_walk`) that live on the
         real configuration (p, lx)."""
-        ids, starts, ends, points, group_off, with_eos = walk
-        if points is not None:
-            node = self.earley.single_node(self.parser.stack_of(p)[0])
+        ids, starts, ends = walk.ids, walk.starts, walk.ends
+        node = self._sim_stack(p)[0] if walk.points is not None else -1
+        if node >= 0:
             left = _kernels.lalr_recheck_groups(self._lalr_sim(), self.trie.concat, starts,
-                                                ends, points, ids, group_off, node, lx, hits)
+                                                ends, walk.points, ids, walk.group_off, node,
+                                                lx, hits)
             if left:
                 left = np.array(left, np.int64)
                 self._walk_entries(p, lx, starts, ends, ids, (left, left + 1), hits, hits)
         elif ids.shape[0]:
             self._walk_entries(p, lx, starts, ends, ids, _one_range(ids.shape[0]), hits, hits)
-        if with_eos and self._can_end(p, lx):
+        if walk.with_eos and self._can_end(p, lx):
             self._set_eos(hits)
 
     def _deferred_f0(self, p: int, lx: int, hits: np.ndarray) -> int:
@@ -235,7 +248,7 @@ class CompiledCFG(EngineBase):
         hits |= self.lex_masks(lx).f0 & self._interner.densify(self.mask(after[2]))
         return after[2]
 
-    def _deep_walk(self, virtual: int, deep_ids: np.ndarray) -> tuple[Any, ...]:
+    def _deep_walk(self, virtual: int, deep_ids: np.ndarray) -> _DeepWalk:
         """What rechecking a window's deep tokens against a real stack walks (kept per window:
         every configuration with that top of stack walks the same tokens): the non-stop
         tokens with their trie spans, their boundary positions and group offsets (below),
@@ -250,7 +263,7 @@ class CompiledCFG(EngineBase):
         starts, ends = self._token_spans(ids)
         points, group_off = None, np.arange(ids.shape[0] + 1, dtype=np.int64)
         vp, vlx = self._configs[virtual]
-        node = self.earley.single_node(self.parser.stack_of(vp)[0]) if self._sim_ok else -1
+        node = self._sim_stack(vp)[0]
         if ids.shape[0] and node >= 0 and self.parser.indent is None:
             keys, pos = _kernels.lalr_deep_points(self._lalr_sim(), self.trie.concat, starts,
                                                   ends, node, vlx)
@@ -261,7 +274,7 @@ class CompiledCFG(EngineBase):
             keys, ids, starts, ends, points = (a[order] for a in (keys, ids, starts, ends, pos))
             group_off = np.append(np.flatnonzero(np.diff(keys, prepend=keys[0] - 1)),
                                   keys.shape[0]).astype(np.int64)
-        return ids, starts, ends, points, group_off, bool(is_eos.any())
+        return _DeepWalk(ids, starts, ends, points, group_off, bool(is_eos.any()))
 
     def _virtual_config(self, state: int) -> int | None:
         """The window configuration of `state` (None without LALR windows)."""
@@ -596,10 +609,7 @@ class CompiledCFG(EngineBase):
         from (p, lx): alive ones into `sure`, those reading below a window into `deep`. LALR
         stacks are simulated in C (`_kernels.LalrSim`); other parsers, and entries with a
         lexeme of several kinds, call the parser in Python at each new boundary."""
-        node = -1
-        if self._sim_ok:
-            sid, indents, parens = self.parser.stack_of(p)
-            node = self.earley.single_node(sid)
+        node, indents, parens = self._sim_stack(p)
         if node >= 0:
             undecided = _kernels.lalr_walk_tokens(
                 self._lalr_sim(), self.trie.concat, spos, epos, tokens, ranges[0], ranges[1],
@@ -610,6 +620,14 @@ class CompiledCFG(EngineBase):
             ranges = (left, left + 1)
         _kernels.cfg_walk_ranges(self, self.trie.concat, spos, epos, tokens, ranges[0],
                                  ranges[1], p, lx, sure, deep)
+
+    def _sim_stack(self, p: int) -> tuple[int, tuple[int, ...], int]:
+        """(LR stack node, indentation stack, bracket depth) of parser state p for the C
+        walker; node -1 when it cannot take p (no LALR walker, or several stacks)."""
+        if not self._sim_ok:
+            return -1, (), 0
+        sid, indents, parens = self.parser.stack_of(p)
+        return self.earley.single_node(sid), indents, parens
 
     def _lalr_sim(self) -> Any:
         """The C walker over the current LALR tables, nodes and lexeme kinds. It is kept
@@ -652,13 +670,10 @@ class CompiledCFG(EngineBase):
         return tuple(np.array(a, np.int32) for a in (term, aux, bracket, off, several))
 
     def _lex_start_bits(self, bits: int) -> int:
-        """The lexer start state where the terminals of `bits` can shift (for `LalrSim`):
-        as `TerminalParser.candidates`."""
+        """The lexer start state where the terminals of `bits` can shift (for `LalrSim`)."""
         allowed = frozenset(t for t in range(len(self.terminal_names)) if bits >> t & 1)
-        cands = allowed & self.parser.lexable
-        if self.parser.indent is not None:
-            cands |= {self.parser.indent.newline}
-        found = self._starts_by_bits[bits] = self.lexer.start(cands)
+        found = self._starts_by_bits[bits] = \
+            self.lexer.start(self.parser.candidates_for(allowed))
         return found
 
     # -- reporting -------------------------------------------------------------------------

@@ -72,7 +72,11 @@ class TerminalParser:
         if flagged:
             state &= _MASK
         eid = self._triples[state][0] if self.indent else state
-        allowed = self.earley.allowed(eid)
+        return self.candidates_for(self.earley.allowed(eid), bool(flagged))
+
+    def candidates_for(self, allowed: frozenset[int], flagged: bool = False) -> frozenset[int]:
+        """`candidates` of a state whose parser accepts the terminals `allowed` next (the C
+        walker knows a stack's allowed terminals, not a state id)."""
         memo = self._flagged_candidates if flagged else self._candidates
         found = memo.get(allowed)      # allowed sets are shared objects: cheap key
         if found is None:

@@ -1776,7 +1776,7 @@ cdef class LalrSim:
                         node = self.newline(node, max(self.emit_aux[e], 0), ind, &nind)
                 else:
                     node = self.boundary(node, e)
-                    b = self.emit_bracket[e] if self.indented else 0
+                    b = self.emit_bracket[e]        # (0 for every lexeme without an indenter)
                     if b == 1:
                         parens += 1
                     elif b == 2 and parens > 0:
@@ -1829,7 +1829,6 @@ def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
     return undecided
-
 
 
 def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
