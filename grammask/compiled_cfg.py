@@ -101,6 +101,7 @@ class CompiledCFG(EngineBase):
         self.parser = TerminalParser(self.earley, self.lexer.emits, lexable, indent,
                                      TerminalParser.whitespace_of(grammar, self._tid))
         self._lex_start: dict[int, int] = {}
+        self._same_rows: dict[tuple[int, int], bool] = {}     # see `_canonical_lex`
         self._config_ids: Interner[tuple[int, int]] = Interner()    # (parser, lexer) states
         self._configs = self._config_ids.keys
         self._lex_masks: dict[int, LexStateMasks] = {}
@@ -144,7 +145,27 @@ class CompiledCFG(EngineBase):
     def advance(self, state: int, data: bytes) -> int:
         p, lx = self._configs[state]
         out = self._walk(p, lx, data)
-        return DEAD if out is None else self._config(*out)
+        return DEAD if out is None else self._config(out[0], self._canonical_lex(*out))
+
+    def _canonical_lex(self, p: int, lx: int) -> int:
+        """The lexer state a real configuration is kept in: inside an ignored lexeme
+        (whitespace) that the parser skips, the fresh start state `lex_start(p)` when every
+        byte that continues the lexeme leads where it leads from there. Both configurations
+        then take the same continuations (a byte that ends the lexeme restarts at that very
+        start state), so they are one configuration: masks computed once, and its window
+        sits at a lexeme's start, where a skipped lexeme leads back to a known state."""
+        e = int(self.lexer.emit[lx])
+        if e < 0 or self.lexer.is_start[lx] or not self.lexer.emits[e].ignored:
+            return lx
+        if self.parser.advance(p, e) != p:
+            return lx
+        lx0 = self.lex_start(p)
+        key = (lx, lx0)
+        same = self._same_rows.get(key)
+        if same is None:
+            row, row0 = self.lexer.trans[lx], self.lexer.trans[lx0]
+            same = self._same_rows[key] = bool(np.all((row < 0) | (row == row0)))
+        return lx0 if same else lx
 
     def is_accepting(self, state: int) -> bool:
         p, lx = self._configs[state]
@@ -457,13 +478,19 @@ class CompiledCFG(EngineBase):
             _kernels.ids_to_mask(deep_ids, deep)
         return self._interner.densify(sure), deep
 
-    def _after(self, p: int, emit: int) -> tuple[int, int, int] | None | bool:
+    def _after(self, p: int, emit: int, began: int = -1) -> tuple[int, int, int] | None | bool:
         """(parser, fresh lexer state, configuration) after a lexeme, None if the parser
-        rejects it, True if that depends on stack nodes below a window's sentinel."""
+        rejects it, True if that depends on stack nodes below a window's sentinel. `began`:
+        the lexer start state the lexeme began in, when known. A lexeme the parser skips
+        (ignored whitespace) then leads back to that same start state: a window whose
+        allowed terminals read below its sentinel still knows it, since its configuration
+        holds the real stack's start state."""
         try:
             p2 = self.parser.advance(p, emit)
             if p2 == DEAD:
                 return None
+            if p2 == p and began >= 0 and self.lexer.emits[emit].ignored:
+                return p, began, self._config(p, began)
             lx2 = self.lex_start(p2)
         except DeepRead:
             return True
@@ -522,13 +549,16 @@ class CompiledCFG(EngineBase):
         start a lexeme in lexer state `lx2` (other entries are dead at their first byte)."""
         return _kernels.live_ranges(table[k], self.lexer.trans[lx2])
 
-    def _groups_after(self, p: int, emits: np.ndarray, table: np.ndarray, tokens: np.ndarray,
-                      deep: np.ndarray) -> Iterator[tuple[int, tuple[int, int, int]]]:
-        """(k, configuration after the lexeme) for each straddler group k of a scan whose
-        lexeme the parser takes; a group whose fate lies below a window's sentinel is marked
-        deep whole instead (`table[k]` delimits the group's entries of `tokens`)."""
+    def _groups_after(self, p: int, lx: int, emits: np.ndarray, table: np.ndarray,
+                      tokens: np.ndarray, deep: np.ndarray
+                      ) -> Iterator[tuple[int, tuple[int, int, int]]]:
+        """(k, configuration after the lexeme) for each straddler group k of lexer state
+        lx's scan whose lexeme the parser takes; a group whose fate lies below a window's
+        sentinel is marked deep whole instead (`table[k]` delimits the group's entries of
+        `tokens`)."""
+        began = lx if self.lexer.is_start[lx] else -1
         for k, e in enumerate(emits.tolist()):
-            after = self._after(p, e)
+            after = self._after(p, e, began)
             if after is True:
                 row = table[k]
                 _kernels.ids_to_mask(tokens[row[0]:row[256]], deep)
@@ -542,7 +572,7 @@ class CompiledCFG(EngineBase):
         are returned for the caller's final fixpoint. Small groups, and configurations already
         being computed, are walked instead."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
-        for k, after in self._groups_after(p, info.link_emits, info.link_offsets,
+        for k, after in self._groups_after(p, lx, info.link_emits, info.link_offsets,
                                            info.link_tokens, deep):
             key = (lx, k, after[1])
             ranges = self._link_ranges.get(key)
@@ -575,7 +605,7 @@ class CompiledCFG(EngineBase):
         walk is cached per (lexer state, lexeme kind, fresh lexer state): its live tokens are
         OR-ed in and only the entries that reach a further boundary are walked with the
         parser (in Cython)."""
-        for k, after in self._groups_after(p, info.walk_emits, info.walk_ranges,
+        for k, after in self._groups_after(p, lx, info.walk_emits, info.walk_ranges,
                                            info.walk_tokens, deep):
             key = (lx, k, after[1])
             cached = self._suffix_walks.get(key)
