@@ -192,6 +192,8 @@ class CompiledCFG(EngineBase):
         self._with_deep.clear()
         self._deep_walks.clear()
         self._f0_deferred.clear()
+        if self._sim is not None:
+            self._sim.group_memo.clear()
         self.masks_forgotten += 1
 
     def _exact_mask(self, state: int) -> StoredMask:
@@ -226,7 +228,7 @@ class CompiledCFG(EngineBase):
         p, lx = self._configs[state]
         hits = np.zeros(self._words, dtype=np.uint32)
         if walk is not None:
-            self._recheck(p, lx, walk, hits)
+            self._recheck(p, lx, walk, hits, virtual)
         after = self._deferred_f0(p, lx, hits) if deferred else -1
         # the walk sets bits of deep tokens only: read them there, not over the vocabulary
         survivors = deep_ids[_kernels.bits_at(hits, deep_ids)]
@@ -240,15 +242,15 @@ class CompiledCFG(EngineBase):
             found = self._with_deep[key] = self._interner.intern(words)
         return found
 
-    def _recheck(self, p: int, lx: int, walk: _DeepWalk, hits: np.ndarray) -> None:
+    def _recheck(self, p: int, lx: int, walk: _DeepWalk, hits: np.ndarray, virtual: int) -> None:
         """Set in `hits` the bits of a window's deep tokens (`_deep_walk`) that live on the
-        real configuration (p, lx)."""
+        real configuration (p, lx) under `virtual`, its window."""
         ids, starts, ends = walk.ids, walk.starts, walk.ends
         node = self._sim_stack(p)[0] if walk.points is not None else -1
         if node >= 0:
             left = _kernels.lalr_recheck_groups(self._lalr_sim(), self.trie.concat, starts,
                                                 ends, walk.points, ids, walk.group_off, node,
-                                                lx, hits)
+                                                lx, hits, virtual)
             if left:
                 left = np.array(left, np.int64)
                 self._walk_entries(p, lx, starts, ends, ids, (left, left + 1), hits, hits)

@@ -1500,10 +1500,14 @@ cdef class LalrSim:
     cdef dict starts                        # allowed-terminal bits -> lexer start state
     cdef const int32_t[:, ::1] trans
     cdef const int32_t[::1] emit
+    cdef const uint8_t[::1] is_start
     cdef int32_t* lparent
     cdef int32_t* llr
     cdef Py_ssize_t ln, lcap
     cdef ChildTable nodes, steps, lexstarts
+    # (window key, group, stack, lexer state) -> live members' token ids, see
+    # `lalr_recheck_groups`; keyed by this walker's own stack ids, so it lives and dies with it
+    cdef public dict group_memo
 
     def __cinit__(self):
         memset(&self.nodes, 0, sizeof(ChildTable))
@@ -1517,6 +1521,7 @@ cdef class LalrSim:
         """`emits`: the lexeme-kind tables of `update`; `indent`: None, or the (newline,
         INDENT, DEDENT) terminal ids of a grammar behind Python's indenter."""
         self.engine = engine
+        self.group_memo = {}
         self.action, self.goto_ = action, goto_
         self.rule_lhs, self.rule_size = rule_lhs, rule_size
         self.nterm = self.action.shape[1]
@@ -1544,6 +1549,7 @@ cdef class LalrSim:
     cdef void refresh(self):
         self.trans = self.engine.lexer.trans
         self.emit = self.engine.lexer.emit
+        self.is_start = self.engine.lexer.is_start.view(np.uint8)
 
     def update(self, node_parent, node_lr, tuple emits):
         """Take the parser's current node arrays and lexeme kinds (both only grow; every
@@ -1753,15 +1759,21 @@ cdef class LalrSim:
 
     cdef int32_t walk(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
                       int32_t node, int32_t lx, int32_t* ind, Py_ssize_t nind,
-                      int32_t parens, int64_t* at=NULL, int32_t* final=NULL) except? -4:
+                      int32_t parens, int64_t* at=NULL, int32_t* final=NULL,
+                      int32_t began=-2) except? -4:
         """1 when data[start:end] walks alive from (stack `node`, lexer `lx`, indentation
         stack ind[:nind] and bracket depth `parens` when indented; `ind` is scratch), else
         _SIM_DEAD, _SIM_DEEP, or _SIM_UNKNOWN (a lexeme the Python walker must take). On
         _SIM_DEEP, `at` (when given) receives the boundary that read the sentinel: (stack,
         lexer state, position) before its lexeme was handed over; on 1, `final` the
-        (stack, lexer state) reached."""
+        (stack, lexer state) reached. `began`: the start state the current lexeme began in
+        (-1 unknown; -2: `lx` itself when it is a start state). A skipped lexeme leads back
+        to it, with the stack unchanged: a window whose start state reads below its sentinel
+        still knows it (its configuration holds the real stack's)."""
         cdef Py_ssize_t i
         cdef int32_t nxt, e, t, b
+        if began == -2:
+            began = lx if self.is_start[lx] else -1
         for i in range(start, end):
             nxt = self.trans[lx, data[i]]
             if nxt < 0:
@@ -1785,9 +1797,13 @@ cdef class LalrSim:
                     return node
                 if node == _NODE_UNKNOWN:
                     return _SIM_UNKNOWN
-                lx = self.lex_start(node)
-                if lx < 0:
-                    return lx
+                if t == -1 and began >= 0:
+                    lx = began
+                else:
+                    lx = self.lex_start(node)
+                    if lx < 0:
+                        return lx
+                    began = lx
                 nxt = self.trans[lx, data[i]]
                 if nxt < 0:
                     return _SIM_DEAD
@@ -1856,17 +1872,24 @@ def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
 def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
                         const int64_t[::1] epos, const int64_t[::1] dpos,
                         const int32_t[::1] tokens, const int64_t[::1] group_off,
-                        int32_t node, int32_t lx, uint32_t[::1] words):
+                        int32_t node, int32_t lx, uint32_t[::1] words, object window=None):
     """Recheck a window's deep tokens on a real stack (LR stack `node`, lexer state `lx`):
     entries grouped by `lalr_deep_points` key (group g = entries group_off[g] to
     group_off[g + 1]; dpos[i] the entry's boundary, -1 for an entry of its own walked
     whole). A group's first entry is walked to its boundary and across it once; every member
     then needs only its own bytes after the boundary, and most die at the first one. Sets
-    the bits of live tokens in `words`; returns the entries left to the Python walker."""
+    the bits of live tokens in `words`; returns the entries left to the Python walker.
+
+    With `window` (a key naming the window's grouping), a group's live members are memoised
+    per configuration reached at the boundary (`sim.group_memo`): every real stack that
+    closes a lexeme onto the same stack below (each key of one object closed by its `}`)
+    takes the answer instead of walking the members again."""
     cdef Py_ssize_t g, a, b, m
     cdef int32_t fin[2]
     cdef int32_t r, e, node2 = 0, lx2 = 0, nxt
     cdef bint whole
+    cdef const int32_t[::1] hit
+    cdef dict memo = sim.group_memo
     undecided = []
     for g in range(group_off.shape[0] - 1):
         a, b = group_off[g], group_off[g + 1]
@@ -1880,6 +1903,17 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
             if node2 != _NODE_UNKNOWN and node2 != _SIM_DEEP:
                 lx2 = sim.lex_start(node2)
                 whole = lx2 < 0
+        key = None
+        if not whole and window is not None:
+            key = (window, g, node2, lx2)
+            found = memo.get(key)
+            if found is not None:
+                hit = found
+                for m in range(hit.shape[0]):
+                    _set_bit(&words[0], hit[m])
+                continue
+        live = [] if key is not None else None
+        n_undecided = len(undecided)
         for m in range(a, b):
             if whole:
                 r = sim.walk(concat, spos[m], epos[m], node, lx, NULL, 0, 0)
@@ -1887,9 +1921,14 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
                 nxt = sim.trans[lx2, concat[dpos[m]]]
                 if nxt < 0:
                     continue
-                r = sim.walk(concat, dpos[m] + 1, epos[m], node2, nxt, NULL, 0, 0)
+                r = sim.walk(concat, dpos[m] + 1, epos[m], node2, nxt, NULL, 0, 0, NULL, NULL,
+                             lx2)
             if r == 1:
                 _set_bit(&words[0], tokens[m])
+                if live is not None:
+                    live.append(tokens[m])
             elif r == _SIM_UNKNOWN:
                 undecided.append(m)
+        if key is not None and len(undecided) == n_undecided:
+            memo[key] = np.array(live, np.int32)
     return undecided
