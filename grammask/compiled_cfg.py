@@ -133,6 +133,7 @@ class CompiledCFG(EngineBase):
         self._starts_by_bits: dict[int, int] = {}
         self._emit_tables: tuple[np.ndarray, ...] = ()
         self._sim: Any = None
+        self._sim_seen: tuple[Any, ...] = ()     # the arrays `_sim` views (see `_lalr_sim`)
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
@@ -664,18 +665,22 @@ class CompiledCFG(EngineBase):
     def _lalr_sim(self) -> Any:
         """The C walker over the current LALR tables, nodes and lexeme kinds. It is kept
         between masks (its memo of steps and lexer starts stays true as the parser grows)
-        and renewed when its own stacks pass `_SIM_NODES`."""
+        and renewed when its own stacks pass `_SIM_NODES`. Its array views are renewed only
+        when an array was reallocated or a lexeme kind added: growth within an array's
+        capacity is seen through the views it holds."""
         sim = self._sim
         if not self._emit_tables or self._emit_tables[0].shape[0] != len(self.lexer.emits):
             self._emit_tables = self._lexeme_kinds()
         tables = self.earley.c_tables()
+        seen = (tables[4], self.lexer.trans, self._emit_tables)
         if sim is None or sim.local_nodes > _SIM_NODES:
             cfg = self.parser.indent
             sim = self._sim = _kernels.LalrSim(
                 self, *tables, self._emit_tables, self._starts_by_bits,
                 None if cfg is None else (cfg.newline, cfg.indent, cfg.dedent))
-        else:
+        elif any(a is not b for a, b in zip(seen, self._sim_seen)):
             sim.update(tables[4], tables[5], self._emit_tables)
+        self._sim_seen = seen
         return sim
 
     def _lexeme_kinds(self) -> tuple[np.ndarray, ...]:

@@ -167,8 +167,9 @@ class LalrParser:
     def c_tables(self) -> tuple[np.ndarray, ...]:
         """(action [LR state, terminal]: shift s as s + 1, reduce r as -(r + 1), error 0;
         goto [LR state, symbol] or -1; rule lhs; rule length; node parents; node LR states)
-        for `_kernels.LalrSim`. The node arrays are views of the live ones (read them again
-        after creating nodes)."""
+        for `_kernels.LalrSim`. The node arrays are the live ones at their capacity (entries
+        past the node count unused): a node created within it is seen at once; one that
+        reallocates them makes new arrays, to be read again)."""
         if self._c_tables is None:
             nt, n = self.prods.num_terminals, len(self._actions)
             action = np.zeros((n, nt), np.int32)
@@ -182,8 +183,7 @@ class LalrParser:
             lhs = np.array([a for a, _ in self._reduce], np.int32)
             size = np.array([k for _, k in self._reduce], np.int32)
             self._c_tables = (action, goto_, lhs, size)
-        n_nodes = len(self._nodes)
-        return self._c_tables + (self._node_parent[:n_nodes], self._node_lr[:n_nodes])
+        return self._c_tables + (self._node_parent, self._node_lr)
 
     def height(self, node: int) -> int:
         return self._height[node]
