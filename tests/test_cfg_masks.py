@@ -1032,3 +1032,23 @@ def test_reference_runtime_budget() -> None:
         for cut in range(0, len(data), 4):
             o.mask(data[:cut], vocab)
     assert time.perf_counter() - t0 < 120        # a hang guard, not a timing
+
+
+@pytest.mark.parametrize("parser", parser_kinds(JSON))
+def test_skipped_whitespace_keeps_one_configuration(parser: str) -> None:
+    """Inside whitespace the parser skips, the engine keeps the configuration of the fresh
+    lexeme start (`CompiledCFG._canonical_lex`): however much whitespace follows, the state is
+    one id, so its mask is computed once and its LALR window sits at a lexeme start. Inside
+    a string, whitespace is content: the lexeme goes on."""
+    info = tokenizer_for(JSON)
+    eng = compile_spec(JSON, info, parser)
+    after_comma = eng.advance(eng.initial_state(), b'{"a": 1,')
+    spaced = eng.advance(after_comma, b" ")
+    assert spaced >= 0
+    for more in (b" ", b"\n", b"\t  \n   "):
+        assert eng.advance(spaced, more) == spaced
+        assert eng.advance(after_comma, b" " + more) == spaced
+    assert eng.advance(after_comma, b' "b": 2}') == eng.advance(spaced, b'"b": 2}')
+    inside = eng.advance(spaced, b'"b')        # a space inside a string is content
+    lx = eng._configs[eng.advance(inside, b" ")][1]
+    assert not eng.lexer.is_start[lx]
