@@ -358,9 +358,18 @@ class CompiledCFG(EngineBase):
         return self._config_ids.id_of((p, lx))
 
     def lex_start(self, p: int) -> int:
+        """The lexer start state of a fresh lexeme in parser state p. With the C walker the
+        terminals that shift are simulated there (a few µs, against tens in the Python
+        parser); DeepRead when that depends on nodes below a window's sentinel."""
         found = self._lex_start.get(p)
         if found is None:
-            found = self.lexer.start(self.parser.candidates(p))
+            node = self._sim_stack(p)[0]
+            if node >= 0:
+                found = self._lalr_sim().lexer_start(node)
+                if found < 0:
+                    raise DeepRead
+            else:
+                found = self.lexer.start(self.parser.candidates(p))
             self._lex_start[p] = found
         return found
 

@@ -1710,6 +1710,12 @@ cdef class LalrSim:
         self.lexstarts.used += 1
         return lx
 
+    def lexer_start(self, int32_t node) -> int:
+        """`lex_start` for Python: the lexer start state on stack `node` (a parser node),
+        or -2 when the terminals that shift there depend on nodes below a window's
+        sentinel."""
+        return self.lex_start(node)
+
     cdef int32_t step_emit(self, int32_t node, int32_t e) except? -4:
         """The stack after a lexeme of several kinds: each kind stepped; _NODE_UNKNOWN when
         several survive (a set of stacks: the Python walker's)."""
