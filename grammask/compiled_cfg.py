@@ -365,7 +365,8 @@ class CompiledCFG(EngineBase):
         if found is None:
             node = self._sim_stack(p)[0]
             if node >= 0:
-                found = self._lalr_sim().lexer_start(node)
+                with self._lock:        # the C walker is not reentrant (advance runs unlocked)
+                    found = self._lalr_sim().lexer_start(node)
                 if found < 0:
                     raise DeepRead
             else:
