@@ -269,8 +269,14 @@ class CompiledCFG(EngineBase):
         after = self._after(p, int(self.lexer.emit[lx]))
         if after is None or after is True:
             return -1
-        hits |= self.lex_masks(lx).f0 & self._interner.densify(self.mask(after[2]))
+        hits |= self._f0_through(self.lex_masks(lx), after[2])
         return after[2]
+
+    def _f0_through(self, info: LexStateMasks, after: int) -> np.ndarray:
+        """The tokens that end the current lexeme at their first byte (`info.f0`), as the
+        real configuration `after` that lexeme leads to allows them: its mask comes through
+        its own window (it starts a fresh lexeme)."""
+        return info.f0 & self._interner.densify(self.mask(after))
 
     def _deep_walk(self, virtual: int, deep_ids: np.ndarray) -> _DeepWalk:
         """What rechecking a window's deep tokens against a real stack walks (kept per window:
@@ -530,7 +536,7 @@ class CompiledCFG(EngineBase):
                 self._f0_deferred.add(state)
             elif after is not None:
                 if real:
-                    sure |= info.f0 & self._interner.densify(self.mask(after[2]))
+                    sure |= self._f0_through(info, after[2])
                 elif after[2] in busy or len(busy) >= _MAX_NESTED_MASKS:
                     ids = self._ids_of(info.f0)
                     self._walk_ids(after[0], after[1], ids, sure, deep)

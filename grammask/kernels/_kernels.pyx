@@ -1478,6 +1478,12 @@ cdef enum:
     _NODE_UNKNOWN = -2147483647 - 1     # a step's "no single stack": never a local node id
 
 
+cdef inline bint _halted(int32_t node) noexcept nogil:
+    """A step's result that ends a walk: a dead end or a read of the window sentinel (local
+    nodes are <= -3, _NODE_UNKNOWN is the caller's to handle)."""
+    return node == _SIM_DEAD or node == _SIM_DEEP
+
+
 cdef class LalrSim:
     """A grammar's LR tables, local stack nodes and memoised steps and lexer starts (kept
     between walks: the parser's nodes and the lexer's states only grow, see `update`)."""
@@ -1738,7 +1744,7 @@ cdef class LalrSim:
         than the top of the indentation stack `ind`, else DEDENTs down to a level equal to it
         (none: dead)."""
         node = self.step(node, self.nl_term)
-        if node < 0 and node > -3:
+        if _halted(node):
             return node
         if width > ind[nind[0] - 1]:
             if nind[0] == _MAX_INDENTS:
@@ -1749,7 +1755,7 @@ cdef class LalrSim:
         while width < ind[nind[0] - 1]:
             nind[0] -= 1
             node = self.step(node, self.dedent_term)
-            if node < 0 and node > -3:
+            if _halted(node):
                 return node
         return node if width == ind[nind[0] - 1] else _SIM_DEAD
 
@@ -1799,7 +1805,7 @@ cdef class LalrSim:
                         parens += 1
                     elif b == 2 and parens > 0:
                         parens -= 1
-                if node < 0 and node > -3:
+                if _halted(node):
                     return node
                 if node == _NODE_UNKNOWN:
                     return _SIM_UNKNOWN
@@ -1878,7 +1884,7 @@ def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
 def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
                         const int64_t[::1] epos, const int64_t[::1] dpos,
                         const int32_t[::1] tokens, const int64_t[::1] group_off,
-                        int32_t node, int32_t lx, uint32_t[::1] words, object window=None):
+                        int32_t node, int32_t lx, uint32_t[::1] words, object window):
     """Recheck a window's deep tokens on a real stack (LR stack `node`, lexer state `lx`):
     entries grouped by `lalr_deep_points` key (group g = entries group_off[g] to
     group_off[g + 1]; dpos[i] the entry's boundary, -1 for an entry of its own walked
@@ -1886,8 +1892,8 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
     then needs only its own bytes after the boundary, and most die at the first one. Sets
     the bits of live tokens in `words`; returns the entries left to the Python walker.
 
-    With `window` (a key naming the window's grouping), a group's live members are memoised
-    per configuration reached at the boundary (`sim.group_memo`): every real stack that
+    A group's live members are memoised per (`window`, a key naming the window's grouping;
+    group; configuration reached at the boundary) in `sim.group_memo`: every real stack that
     closes a lexeme onto the same stack below (each key of one object closed by its `}`)
     takes the answer instead of walking the members again."""
     cdef Py_ssize_t g, a, b, m
@@ -1909,8 +1915,7 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
             if node2 != _NODE_UNKNOWN and node2 != _SIM_DEEP:
                 lx2 = sim.lex_start(node2)
                 whole = lx2 < 0
-        key = None
-        if not whole and window is not None:
+        if not whole:
             key = (window, g, node2, lx2)
             found = memo.get(key)
             if found is not None:
@@ -1918,7 +1923,7 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
                 for m in range(hit.shape[0]):
                     _set_bit(&words[0], hit[m])
                 continue
-        live = [] if key is not None else None
+        live = []
         n_undecided = len(undecided)
         for m in range(a, b):
             if whole:
@@ -1931,10 +1936,9 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
                              lx2)
             if r == 1:
                 _set_bit(&words[0], tokens[m])
-                if live is not None:
-                    live.append(tokens[m])
+                live.append(tokens[m])
             elif r == _SIM_UNKNOWN:
                 undecided.append(m)
-        if key is not None and len(undecided) == n_undecided:
+        if not whole and len(undecided) == n_undecided:
             memo[key] = np.array(live, np.int32)
     return undecided
