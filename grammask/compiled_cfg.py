@@ -314,8 +314,7 @@ class CompiledCFG(EngineBase):
         found = self._virtual.get(state)
         if found is None:
             p, lx = self._configs[state]
-            sid, indents, parens = self.parser.stack_of(p)
-            vsid = self.earley.virtual_state(sid, k)
+            vsid = self.earley.virtual_state(self.parser.stack_of(p)[0], k)
             if vsid < 0:
                 return None
             vp = self.parser.with_stack(p, vsid)
