@@ -40,6 +40,11 @@ class Limits:
         memory on long generations; masks are recomputed on demand, never wrong).
     mask_window: top-of-stack LR states a memoised CFG mask may be keyed on (0 disables the
         window memo; larger values share masks less often but never change them).
+    precompute_windows: a CFG with LALR windows (no indenter, no bounded whitespace) computes
+        every window configuration's mask at compile time when it has at most this many
+        (`CompiledCFG.precompute_masks`); a grammar with more, and every other grammar,
+        computes masks on first use. Not an error when exceeded: it only trades compile
+        time for first-mask latency (0: never precompute).
     max_compile_seconds: wall-clock seconds one `compile_regex` / `compile_grammar` /
         `compile_json_schema` call may take (None: no bound). Checked at checkpoints inside
         every loop whose length depends on the input (determinisation, minimisation, UTF-8
@@ -74,6 +79,7 @@ class Limits:
     max_lexer_states: int = 200_000
     max_indent: int = 256
     mask_window: int = 4
+    precompute_windows: int = 4096
     max_cached_masks: int = 200_000
     max_compile_seconds: float | None = 120.0
     max_memory_bytes: int | None = 2 << 30
@@ -83,7 +89,7 @@ class Limits:
         for name in ("max_regex_length", "max_repeat", "max_nfa_states", "max_dfa_states",
                      "max_nesting", "max_grammar_rules", "max_parser_items",
                      "max_parser_states", "max_lexer_states", "max_indent", "mask_window",
-                     "max_cached_masks"):
+                     "precompute_windows", "max_cached_masks"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"Limits.{name} must be an int >= 0, got {value!r}")

@@ -875,8 +875,9 @@ def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
     for seed in range(6):
         rng = random.Random(seed)
         fast, slow = (grammask.compile_grammar(spec.source, info, syntax=spec.syntax,
-                                               start=spec.start, parser="lalr", cache=False)
-                      for _ in range(2))
+                                               start=spec.start, parser="lalr", cache=False,
+                                               limits=grammask.Limits(precompute_windows=n))
+                      for n in (4096, 0))
         slow._sim_ok, slow._sim = False, None       # (its first mask, at compile, used C)
         a, b = grammask.Matcher(fast), grammask.Matcher(slow)
         for _ in range(60):
@@ -888,6 +889,41 @@ def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
             tok = rng.choice(text)
             assert a.accept_token(tok) and b.accept_token(tok)
         assert fast._sim is not None and slow._sim is None     # each took its own path
+
+
+@needs_engine
+@pytest.mark.parametrize("spec", [ARITH, JSON, KEYWORDS, COMMENTS], ids=lambda s: s.name)
+def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:
+    """`precompute_masks` computes every window configuration at compile time (each LALR top
+    of stack with each lexer state a lexeme can be in there); masks must be bit for bit those
+    computed on first use, on random walks deep into nesting. A grammar with more windows
+    than `Limits.precompute_windows` precomputes none."""
+    info = tokenizer_for(spec)
+    pre = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
+                                   parser="lalr", cache=False)
+    assert pre.stats()["windows_precomputed"] > 0
+    windows = len(pre._pairs)
+    for seed in range(6):
+        rng = random.Random(seed)
+        lazy = grammask.compile_grammar(spec.source, info, syntax=spec.syntax,
+                                        start=spec.start, parser="lalr", cache=False,
+                                        limits=grammask.Limits(precompute_windows=0))
+        assert lazy.stats()["windows_precomputed"] == 0
+        a, b = grammask.Matcher(pre), grammask.Matcher(lazy)
+        for _ in range(60):
+            allowed = a.allowed_token_ids()
+            assert allowed.tolist() == b.allowed_token_ids().tolist(), (spec.name, seed)
+            text = [int(t) for t in allowed if info.token_bytes[int(t)]]
+            if not text:
+                break
+            tok = rng.choice(text)
+            assert a.accept_token(tok) and b.accept_token(tok)
+    assert len(pre._pairs) == windows       # the walks met no window the enumeration missed
+    few = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
+                                   parser="lalr", cache=False,
+                                   limits=grammask.Limits(precompute_windows=3))
+    assert few.stats()["windows_precomputed"] == 0
+    assert few.precompute_masks(limit=1 << 20) == pre.stats()["windows_precomputed"]
 
 
 # ============================================================================= reproducers

@@ -159,6 +159,45 @@ class LalrParser:
             self._virtual[key] = found
         return found
 
+    def window_paths(self, k: int, limit: int) -> list[tuple[int, ...]] | None:
+        """Every top of stack `virtual_state(_, k)` can give, bottom first: the paths of k LR
+        states along shift and goto edges (every state is reachable from the start, so each
+        path tops some real stack), and the whole stacks shorter than k, which start at the
+        start state. None when there are more than `limit` (enumerated breadth-first, so the
+        count is checked before it grows past the limit by more than one level)."""
+        succ = self.successors()
+        short: list[tuple[int, ...]] = []
+        level: list[tuple[int, ...]] = [(self._start_lr,)]
+        paths: list[tuple[int, ...]] = [(s,) for s in range(len(self._actions))]
+        for _ in range(k - 1):
+            short.extend(level)
+            if len(paths) + len(short) + len(level) > limit:
+                return None
+            level = [p + (s,) for p in level for s in succ[p[-1]]]
+            paths = [p + (s,) for p in paths for s in succ[p[-1]]]
+        out = sorted(set(paths) | set(short))
+        return out if len(out) <= limit else None
+
+    def successors(self) -> list[list[int]]:
+        """The LR states each state shifts or goes to (sorted)."""
+        return [sorted({arg for shift, arg in row.values() if shift}) for row in self._actions]
+
+    def predecessors(self) -> list[list[int]]:
+        """The LR states that shift or go to each state (sorted)."""
+        pred: list[set[int]] = [set() for _ in self._actions]
+        for lr, nexts in enumerate(self.successors()):
+            for s in nexts:
+                pred[s].add(lr)
+        return [sorted(p) for p in pred]
+
+    def path_state(self, path: Sequence[int]) -> int:
+        """The window state whose stack is the LR states `path` (bottom first) on the
+        sentinel: `virtual_state` of every stack with that top."""
+        cur = _SENTINEL
+        for lr in path:
+            cur = self._push(cur, lr)
+        return self._intern_set(frozenset({cur}))
+
     def single_node(self, state: int) -> int:
         """The stack of `state` when it has exactly one, else -1."""
         nodes = self._sets[state]

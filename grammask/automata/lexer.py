@@ -133,6 +133,18 @@ class Lexer:
         """The members of `state` as global terminal-DFA state ids (rows of `trans`)."""
         return (state,) if state < self._base else self._members[state - self._base]
 
+    def lexeme_states(self, start: int) -> list[int]:
+        """`start` and every state a lexeme begun there passes through (the states reachable
+        by live bytes; all materialised, since a start state's closure is built eagerly)."""
+        trans = self.trans
+        seen = {start}
+        frontier = [start]
+        while frontier:
+            nxt = np.unique(trans[frontier])
+            frontier = [int(s) for s in nxt if s >= 0 and int(s) not in seen]
+            seen.update(frontier)
+        return sorted(seen)
+
     def alive_terminals(self, state: int) -> frozenset[int]:
         return frozenset(t for t, _ in self.members(state))
 
