@@ -45,6 +45,7 @@ _MAX_GROUPED = 4096          # deep tokens a window may group (beyond: the exact
 _SIM_NODES = 1 << 20          # local stack nodes a kept LALR C walker may intern
 _START_DEPTH = 4              # LR states below a window `_window_starts` may look
 _START_PATHS = 4096           # deeper stacks it tries per level
+_DEEPER = 4                   # LR states a window whose lexeme end reads below it is extended by
 _MISSING = object()
 
 
@@ -118,6 +119,8 @@ class CompiledCFG(EngineBase):
         # windows whose pair leaves out the tokens that end the current lexeme at their first
         # byte (that lexeme's end reads below the window): see `_deferred_f0`
         self._f0_deferred: set[int] = set()
+        self._deeper_windows = False      # deferred windows have precomputed deeper ones
+        self.windows_precomputed = 0
         self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
         self._eos_flags[self._eos] = True
         self.deep_rechecks = 0
@@ -139,7 +142,6 @@ class CompiledCFG(EngineBase):
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
-        self.windows_precomputed = 0
         self.precompute_masks()
         self.compile_seconds = time.perf_counter() - t0
 
@@ -212,20 +214,12 @@ class CompiledCFG(EngineBase):
         virtual = self._virtual_config(state)
         if virtual is None:
             return self._pair(state, set())[0]
-        try:
-            sure, deep_ids = self._pair(virtual, set())
-        except _TooDeep:
-            sure, deep_ids = None, _NO_IDS
-        walk = None
-        if sure is not None and deep_ids.shape[0] and deep_ids.shape[0] <= _MAX_GROUPED:
-            walk = self._deep_walks.get(virtual)
-            if walk is None:
-                walk = self._deep_walks[virtual] = self._deep_walk(virtual, deep_ids)
-        if sure is None or (deep_ids.shape[0]
-                            and (walk is None or walk.group_off.shape[0] > _MAX_DEEP)):
+        window = self._window(virtual)
+        if window is None:
             self.window_misses += 1                     # the window says too little
             self._pairs.setdefault(virtual, None)
             return self._pair(state, set(), real=True)[0]
+        sure, deep_ids, walk = window
         deferred = virtual in self._f0_deferred
         if walk is None and not deferred:
             return sure
@@ -234,18 +228,35 @@ class CompiledCFG(EngineBase):
         hits = np.zeros(self._words, dtype=np.uint32)
         if walk is not None:
             self._recheck(p, lx, walk, hits, virtual)
-        after = self._deferred_f0(p, lx, hits) if deferred else -1
+        after = self._deferred_f0(p, lx, hits) if deferred else ()
         # the walk sets bits of deep tokens only: read them there, not over the vocabulary
         survivors = deep_ids[_kernels.bits_at(hits, deep_ids)]
-        if not survivors.shape[0] and after < 0:
+        if not survivors.shape[0] and not after:
             return sure
-        key = (virtual, survivors.tobytes(), after)     # sure | survivors | f0 & mask(after)
+        key = (virtual, survivors.tobytes(), *after)    # sure | survivors | deferred part
         found = self._with_deep.get(key)
         if found is None:
             words = self._interner.densify(sure)
             words |= hits
             found = self._with_deep[key] = self._interner.intern(words)
         return found
+
+    def _window(self, virtual: int) -> tuple[StoredMask, np.ndarray, _DeepWalk | None] | None:
+        """A window configuration's sure mask, deep token ids and their recheck walk (None
+        without deep tokens); None when the window says too little (its pair would leave
+        most tokens deep, or its deep tokens fall into too many groups)."""
+        try:
+            sure, deep_ids = self._pair(virtual, set())
+        except _TooDeep:
+            return None
+        if not deep_ids.shape[0]:
+            return sure, deep_ids, None
+        if deep_ids.shape[0] > _MAX_GROUPED:
+            return None
+        walk = self._deep_walks.get(virtual)
+        if walk is None:
+            walk = self._deep_walks[virtual] = self._deep_walk(virtual, deep_ids)
+        return (sure, deep_ids, walk) if walk.group_off.shape[0] <= _MAX_DEEP else None
 
     def _recheck(self, p: int, lx: int, walk: _DeepWalk, hits: np.ndarray, virtual: int) -> None:
         """Set in `hits` the bits of a window's deep tokens (`_deep_walk`) that live on the
@@ -264,17 +275,34 @@ class CompiledCFG(EngineBase):
         if walk.with_eos and self._can_end(p, lx):
             self._set_eos(hits)
 
-    def _deferred_f0(self, p: int, lx: int, hits: np.ndarray) -> int:
+    def _deferred_f0(self, p: int, lx: int, hits: np.ndarray) -> tuple[Any, ...]:
         """For a window whose lexeme end reads below it (`_f0_deferred`): OR into `hits` the
-        tokens that end the lexeme at their first byte, as the real stack's next
-        configuration allows them. That configuration starts a fresh lexeme, so its mask
-        (through its own window) never defers again. Returns it (-1 when the parser refuses
-        the lexeme)."""
+        tokens that end the lexeme at their first byte (`f0`), as the real stack's next
+        configuration allows them. That configuration starts a fresh lexeme, so its window
+        never defers: f0 takes the window's sure tokens and those of its deep tokens that
+        live on the real stack, without composing, interning and keeping that
+        configuration's own mask (which the text never visits: a token boundary there is
+        still inside the lexeme). Returns what the OR-ed part depends on beyond this window:
+        (next window, its live deep f0 tokens), or (next configuration,) when its window says
+        too little and its own mask is used; () when the parser refuses the lexeme."""
         after = self._after(p, int(self.lexer.emit[lx]))
         if after is None or after is True:
-            return -1
-        hits |= self._f0_through(self.lex_masks(lx), after[2])
-        return after[2]
+            return ()
+        info = self.lex_masks(lx)
+        va = self._virtual_config(after[2])
+        window = None if va is None else self._window(va)
+        if window is None or va in self._f0_deferred:
+            hits |= self._f0_through(info, after[2])
+            return (after[2],)
+        sure, deep_ids, walk = window
+        hits |= info.f0 & self._interner.densify(sure)
+        if walk is None:
+            return (va, b"")
+        live = np.zeros(self._words, dtype=np.uint32)
+        self._recheck(after[0], after[1], walk, live, va)
+        live &= info.f0
+        hits |= live
+        return (va, deep_ids[_kernels.bits_at(live, deep_ids)].tobytes())
 
     def _f0_through(self, info: LexStateMasks, after: int) -> np.ndarray:
         """The tokens that end the current lexeme at their first byte (`info.f0`), as the
@@ -318,13 +346,19 @@ class CompiledCFG(EngineBase):
         found = self._virtual.get(state)
         if found is None:
             p, lx = self._configs[state]
-            vsid = self.earley.virtual_state(self.parser.stack_of(p)[0], k)
-            if vsid < 0:
+            found = self._window_config(p, lx, k)
+            if found is None:
                 return None
-            vp = self.parser.with_stack(p, vsid)
-            found = self._config(vp, lx)
+            if self._deeper_windows and found in self._f0_deferred:
+                found = self._window_config(p, lx, k + _DEEPER)    # precomputed with the rest
             self._virtual[state] = found
         return found
+
+    def _window_config(self, p: int, lx: int, k: int) -> int | None:
+        """The configuration (p, lx) with its stack cut to the top k LR states on the
+        sentinel (None for a parser state of several stacks)."""
+        vsid = self.earley.virtual_state(self.parser.stack_of(p)[0], k)
+        return None if vsid < 0 else self._config(self.parser.with_stack(p, vsid), lx)
 
     def _token_spans(self, toks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start, end = self.trie.spans_by_id()
@@ -780,36 +814,65 @@ class CompiledCFG(EngineBase):
         computed on first use, as always for Earley and indented grammars."""
         limit = self.limits.precompute_windows if limit is None else limit
         with self._lock:
-            configs = self._window_configs(limit)
-            for c in configs:
-                checkpoint("precomputing window masks")
-                try:
-                    _, deep = self._pair(c, set())
-                except _TooDeep:
-                    continue
-                if 0 < deep.shape[0] <= _MAX_GROUPED and c not in self._deep_walks:
-                    self._deep_walks[c] = self._deep_walk(c, deep)
-        self.windows_precomputed += len(configs)
-        return len(configs)
+            windows = self._window_configs(limit)
+            for c in windows:
+                self._precompute_window(c)
+            # windows whose lexeme end reads below them: their twice-deeper windows
+            # (`_virtual_config`), when the limit allows them all
+            pred = self.earley.predecessors()
+            deeper = [self._config(self._path_state(q), self._configs[c][1])
+                      for c, path in windows.items() if c in self._f0_deferred
+                      for q in self._deeper_paths(path, pred, limit)]
+            if len(windows) + len(deeper) > limit:
+                deeper = []
+            for c in deeper:
+                self._precompute_window(c)
+            self._deeper_windows = bool(deeper)
+        count = len(windows) + len(deeper)
+        self.windows_precomputed += count
+        return count
 
-    def _window_configs(self, limit: int) -> list[int]:
-        """The window configurations `precompute_masks` computes ([] past `limit`)."""
+    def _precompute_window(self, c: int) -> None:
+        checkpoint("precomputing window masks")
+        self._window(c)
+
+    def _window_configs(self, limit: int) -> dict[int, tuple[int, ...]]:
+        """The window configurations `precompute_masks` computes, with their LR paths (none
+        past `limit`)."""
         k = self.limits.mask_window
         if not (self._sim_ok and self.parser.indent is None and k > 0 and limit > 0):
-            return []
+            return {}
         paths = self.earley.window_paths(k, limit)
         if paths is None:
-            return []
+            return {}
         pred = self.earley.predecessors()
-        out: list[int] = []
+        out: dict[int, tuple[int, ...]] = {}
         for path in paths:
             checkpoint("enumerating window configurations")
             p = self._path_state(path)
             for lx0 in self._window_starts(path, pred):
-                out.extend(self._config(p, lx) for lx in self.lexer.lexeme_states(lx0))
+                out.update((self._config(p, lx), path) for lx in self.lexer.lexeme_states(lx0))
             if len(out) > limit:
-                return []
+                return {}
         return out
+
+    def _deeper_paths(self, path: tuple[int, ...], pred: list[list[int]],
+                      limit: int) -> list[tuple[int, ...]]:
+        """The tops of 2 * `mask_window` LR states of the stacks topped by `path`, and the
+        whole stacks below that height (they start at the start state); [] past `limit`."""
+        start = self.earley.start_lr
+        level: list[tuple[int, ...]] = [path]
+        whole: list[tuple[int, ...]] = []
+        for _ in range(_DEEPER):
+            nxt: list[tuple[int, ...]] = []
+            for q in level:
+                if q[0] == start:
+                    whole.append(q)
+                nxt.extend((s,) + q for s in pred[q[0]])
+            level = nxt
+            if len(level) + len(whole) > limit:
+                return []
+        return whole + level
 
     def _path_state(self, path: tuple[int, ...]) -> int:
         return self.parser.with_stack(self.parser.initial, self.earley.path_state(path))

@@ -79,7 +79,7 @@ class Limits:
     max_lexer_states: int = 200_000
     max_indent: int = 256
     mask_window: int = 4
-    precompute_windows: int = 4096
+    precompute_windows: int = 8192
     max_cached_masks: int = 200_000
     max_compile_seconds: float | None = 120.0
     max_memory_bytes: int | None = 2 << 30

@@ -895,9 +895,10 @@ def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
 @pytest.mark.parametrize("spec", [ARITH, JSON, KEYWORDS, COMMENTS], ids=lambda s: s.name)
 def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:
     """`precompute_masks` computes every window configuration at compile time (each LALR top
-    of stack with each lexer state a lexeme can be in there); masks must be bit for bit those
-    computed on first use, on random walks deep into nesting. A grammar with more windows
-    than `Limits.precompute_windows` precomputes none."""
+    of stack with each lexer state a lexeme can be in there, and deeper windows where a
+    lexeme's end reads below one); masks must be bit for bit those computed on first use, on
+    random walks deep into nesting. A grammar with more windows than
+    `Limits.precompute_windows` precomputes none."""
     info = tokenizer_for(spec)
     pre = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
                                    parser="lalr", cache=False)
@@ -923,7 +924,10 @@ def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:
                                    parser="lalr", cache=False,
                                    limits=grammask.Limits(precompute_windows=3))
     assert few.stats()["windows_precomputed"] == 0
-    assert few.precompute_masks(limit=1 << 20) == pre.stats()["windows_precomputed"]
+    assert few.precompute_masks(grammask.Limits().precompute_windows) == \
+        pre.stats()["windows_precomputed"]
+    if spec is JSON:        # a value's end reads below its window: deeper windows are used
+        assert pre._deeper_windows and pre._f0_deferred
 
 
 # ============================================================================= reproducers

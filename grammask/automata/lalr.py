@@ -198,6 +198,11 @@ class LalrParser:
             cur = self._push(cur, lr)
         return self._intern_set(frozenset({cur}))
 
+    @property
+    def start_lr(self) -> int:
+        """The LR state at the bottom of every stack."""
+        return self._start_lr
+
     def single_node(self, state: int) -> int:
         """The stack of `state` when it has exactly one, else -1."""
         nodes = self._sets[state]
