@@ -815,10 +815,12 @@ class CompiledCFG(EngineBase):
         limit = self.limits.precompute_windows if limit is None else limit
         with self._lock:
             windows = self._window_configs(limit)
+            if not windows:
+                return 0
             for c in windows:
                 self._precompute_window(c)
-            # windows whose lexeme end reads below them: their twice-deeper windows
-            # (`_virtual_config`), when the limit allows them all
+            # windows whose lexeme end reads below them: their windows `_DEEPER` LR states
+            # deeper (`_virtual_config`), when the limit allows them all
             pred = self.earley.predecessors()
             deeper = [self._config(self._path_state(q), self._configs[c][1])
                       for c, path in windows.items() if c in self._f0_deferred
