@@ -816,14 +816,16 @@ class CompiledCFG(EngineBase):
         computed on first use, as always for Earley and indented grammars."""
         limit = self.limits.precompute_windows if limit is None else limit
         with self._lock:
-            windows = self._window_configs(limit)
+            if not self._has_windows(limit):
+                return 0
+            pred = self.earley.predecessors()
+            windows = self._window_configs(limit, pred)
             if not windows:
                 return 0
             for c in windows:
                 self._precompute_window(c)
             # windows whose lexeme end reads below them: their windows `_DEEPER` LR states
             # deeper (`_virtual_config`), when the limit allows them all
-            pred = self.earley.predecessors()
             deeper: list[tuple[tuple[int, ...], int]] = []     # (LR path, lexer state)
             for c, path in windows.items():
                 if c in self._f0_deferred:
@@ -843,16 +845,19 @@ class CompiledCFG(EngineBase):
         checkpoint("precomputing window masks")
         self._window(c)
 
-    def _window_configs(self, limit: int) -> dict[int, tuple[int, ...]]:
+    def _has_windows(self, limit: int) -> bool:
+        """Can `precompute_masks` enumerate this grammar's windows (LALR under the C walker,
+        no indenter, windows on, a limit above 0)?"""
+        return (self._sim_ok and self.parser.indent is None and self.limits.mask_window > 0
+                and limit > 0)
+
+    def _window_configs(self, limit: int,
+                        pred: list[list[int]]) -> dict[int, tuple[int, ...]]:
         """The window configurations `precompute_masks` computes, with their LR paths (none
-        past `limit`)."""
-        k = self.limits.mask_window
-        if not (self._sim_ok and self.parser.indent is None and k > 0 and limit > 0):
-            return {}
-        paths = self.earley.window_paths(k, limit)
+        past `limit`); `pred`: the LR automaton's predecessors."""
+        paths = self.earley.window_paths(self.limits.mask_window, limit)
         if paths is None:
             return {}
-        pred = self.earley.predecessors()
         out: dict[int, tuple[int, ...]] = {}
         for path in paths:
             checkpoint("enumerating window configurations")

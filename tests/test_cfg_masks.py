@@ -864,6 +864,21 @@ def test_engine_forced_bytes_match_reference(spec: Spec) -> None:
             assert m.find_forced_bytes() == want, (spec.name, prefix)
 
 
+def walk_in_lockstep(one, other, info: TokenizerInfo, rng: random.Random, label: object,
+                     steps: int = 60) -> None:
+    """Random walk of up to `steps` text tokens through two engines compiled from the same
+    grammar, asserting at every step that both allow exactly the same tokens."""
+    a, b = grammask.Matcher(one), grammask.Matcher(other)
+    for _ in range(steps):
+        allowed = a.allowed_token_ids()
+        assert allowed.tolist() == b.allowed_token_ids().tolist(), label
+        text = [int(t) for t in allowed if info.token_bytes[int(t)]]
+        if not text:
+            break
+        tok = rng.choice(text)
+        assert a.accept_token(tok) and b.accept_token(tok)
+
+
 @needs_engine
 @pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, KEYWORDS, COMMENTS],
                          ids=lambda s: s.name)
@@ -879,15 +894,7 @@ def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
                                                limits=grammask.Limits(precompute_windows=n))
                       for n in (4096, 0))
         slow._sim_ok, slow._sim = False, None       # (its first mask, at compile, used C)
-        a, b = grammask.Matcher(fast), grammask.Matcher(slow)
-        for _ in range(60):
-            allowed = a.allowed_token_ids()
-            assert allowed.tolist() == b.allowed_token_ids().tolist(), (spec.name, seed)
-            text = [int(t) for t in allowed if info.token_bytes[int(t)]]
-            if not text:
-                break
-            tok = rng.choice(text)
-            assert a.accept_token(tok) and b.accept_token(tok)
+        walk_in_lockstep(fast, slow, info, rng, (spec.name, seed))
         assert fast._sim is not None and slow._sim is None     # each took its own path
 
 
@@ -910,15 +917,7 @@ def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:
                                         start=spec.start, parser="lalr", cache=False,
                                         limits=grammask.Limits(precompute_windows=0))
         assert lazy.stats()["windows_precomputed"] == 0
-        a, b = grammask.Matcher(pre), grammask.Matcher(lazy)
-        for _ in range(60):
-            allowed = a.allowed_token_ids()
-            assert allowed.tolist() == b.allowed_token_ids().tolist(), (spec.name, seed)
-            text = [int(t) for t in allowed if info.token_bytes[int(t)]]
-            if not text:
-                break
-            tok = rng.choice(text)
-            assert a.accept_token(tok) and b.accept_token(tok)
+        walk_in_lockstep(pre, lazy, info, rng, (spec.name, seed))
     assert len(pre._pairs) == windows       # the walks met no window the enumeration missed
     few = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
                                    parser="lalr", cache=False,
