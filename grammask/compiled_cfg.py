@@ -46,6 +46,7 @@ _SIM_NODES = 1 << 20          # local stack nodes a kept LALR C walker may inter
 _START_DEPTH = 4              # LR states below a window `_window_starts` may look
 _START_PATHS = 4096           # deeper stacks it tries per level
 _DEEPER = 4                   # LR states a window whose lexeme end reads below it is extended by
+_DEEPER_LEVELS = 3            # times it may be extended (while the deeper window still defers)
 _MISSING = object()
 
 
@@ -119,7 +120,7 @@ class CompiledCFG(EngineBase):
         # windows whose pair leaves out the tokens that end the current lexeme at their first
         # byte (that lexeme's end reads below the window): see `_deferred_f0`
         self._f0_deferred: set[int] = set()
-        self._deeper_windows = False      # deferred windows have precomputed deeper ones
+        self._deeper_levels = 0     # deferred windows have precomputed deeper ones, this many deep
         self.windows_precomputed = 0
         self._eos_flags = np.zeros(tokenizer_info.vocab_size, dtype=bool)
         self._eos_flags[self._eos] = True
@@ -349,8 +350,10 @@ class CompiledCFG(EngineBase):
             found = self._window_config(p, lx, k)
             if found is None:
                 return None
-            if self._deeper_windows and found in self._f0_deferred:
-                found = self._window_config(p, lx, k + _DEEPER)    # precomputed with the rest
+            level = 0
+            while level < self._deeper_levels and found in self._f0_deferred:
+                level += 1                          # precomputed with the rest
+                found = self._window_config(p, lx, k + level * _DEEPER)
             self._virtual[state] = found
         return found
 
@@ -824,21 +827,33 @@ class CompiledCFG(EngineBase):
                 return 0
             for c in windows:
                 self._precompute_window(c)
-            # windows whose lexeme end reads below them: their windows `_DEEPER` LR states
-            # deeper (`_virtual_config`), when the limit allows them all
+            count = len(windows) + self._precompute_deeper(windows, pred, limit - len(windows))
+        self.windows_precomputed += count
+        return count
+
+    def _precompute_deeper(self, windows: dict[int, tuple[int, ...]], pred: list[list[int]],
+                           limit: int) -> int:
+        """Windows whose lexeme end reads below them: their windows `_DEEPER` LR states
+        deeper (`_virtual_config`), level by level (`_DEEPER_LEVELS`) while such windows
+        remain and the limit allows each level whole. Returns how many were computed."""
+        count = 0
+        for level in range(1, _DEEPER_LEVELS + 1):
             deeper: list[tuple[tuple[int, ...], int]] = []     # (LR path, lexer state)
             for c, path in windows.items():
                 if c in self._f0_deferred:
                     deeper.extend((q, self._configs[c][1])
                                   for q in self._deeper_paths(path, pred, limit))
-                    if len(windows) + len(deeper) > limit:
-                        deeper = []
-                        break
+                    if count + len(deeper) > limit:
+                        return count
+            if not deeper:
+                break
+            windows = {}
             for q, lx in deeper:
-                self._precompute_window(self._config(self._path_state(q), lx))
-            self._deeper_windows = bool(deeper)
-        count = len(windows) + len(deeper)
-        self.windows_precomputed += count
+                c = self._config(self._path_state(q), lx)
+                self._precompute_window(c)
+                windows[c] = q
+            count += len(deeper)
+            self._deeper_levels = level
         return count
 
     def _precompute_window(self, c: int) -> None:

@@ -926,7 +926,7 @@ def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:
     assert few.precompute_masks(grammask.Limits().precompute_windows) == \
         pre.stats()["windows_precomputed"]
     if spec is JSON:        # a value's end reads below its window: deeper windows are used
-        assert pre._deeper_windows and pre._f0_deferred
+        assert pre._deeper_levels and pre._f0_deferred
 
 
 # ============================================================================= reproducers
