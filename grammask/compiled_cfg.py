@@ -237,9 +237,13 @@ class CompiledCFG(EngineBase):
         key = (virtual, survivors.tobytes(), *after)    # sure | survivors | deferred part
         found = self._with_deep.get(key)
         if found is None:
-            words = self._interner.densify(sure)
-            words |= hits
-            found = self._with_deep[key] = self._interner.intern(words)
+            if after:
+                words = self._interner.densify(sure)
+                words |= hits
+                found = self._interner.intern(words)
+            else:
+                found = self._interner.with_ids(sure, survivors)
+            self._with_deep[key] = found
         return found
 
     def _window(self, virtual: int) -> tuple[StoredMask, np.ndarray, _DeepWalk | None] | None:
@@ -724,7 +728,11 @@ class CompiledCFG(EngineBase):
         and renewed when its own stacks pass `_SIM_NODES`. Its array views are renewed only
         when an array was reallocated or a lexeme kind added: growth within an array's
         capacity is seen through the views it holds."""
-        sim = self._sim
+        sim, seen = self._sim, self._sim_seen
+        if (seen and sim.local_nodes <= _SIM_NODES and seen[1] is self.lexer.trans
+                and seen[0] is self.earley.node_parents
+                and self._emit_tables[0].shape[0] == len(self.lexer.emits)):
+            return sim          # nothing reallocated or added since the last call
         if not self._emit_tables or self._emit_tables[0].shape[0] != len(self.lexer.emits):
             self._emit_tables = self._lexeme_kinds()
         tables = self.earley.c_tables()

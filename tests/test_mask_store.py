@@ -51,3 +51,27 @@ def test_in_place_comparison_sees_every_difference(kind_ids: str) -> None:
     stray = words.copy()                         # a bit past the vocabulary
     stray[-1] |= np.uint32(1 << 31)
     assert not _kernels.stored_equals(stored.kind, stored.data, stray, vocab)
+
+
+@pytest.mark.parametrize("vocab", [1000, 1027])
+def test_with_ids_adds_tokens_to_every_kind(vocab: int) -> None:
+    """`with_ids` (a window's sure mask plus the deep tokens a real stack lets live) equals
+    the dense union, whatever compact form the base mask has, and leaves the base alone."""
+    rng = np.random.default_rng(vocab + 1)
+    interner = MaskInterner(vocab)
+    pool = rng.permutation(vocab)
+    bases = {
+        KIND_ALLOW: sorted(pool[:6].tolist()),
+        KIND_REJECT: sorted(set(range(vocab)) - set(pool[:9].tolist())),
+        KIND_DENSE: sorted(pool[: vocab // 2].tolist()),
+    }
+    for kind, ids in bases.items():
+        stored = interner.intern(_mask(vocab, ids))
+        assert stored.kind == kind
+        before = interner.densify(stored).copy()
+        outside = np.setdiff1d(np.arange(vocab), ids)
+        extra = np.sort(rng.choice(outside, 3, replace=False)).astype(np.int32)
+        grown = interner.with_ids(stored, extra)
+        assert np.array_equal(interner.densify(grown), _mask(vocab, sorted(ids + extra.tolist())))
+        assert grown.allowed == len(ids) + 3
+        assert np.array_equal(interner.densify(stored), before)

@@ -97,6 +97,7 @@ class LalrParser:
         self._height: list[int] = [0, 0]
         self._win: list[tuple[int, ...]] = [(self._start_lr,), (-1,)]   # top-WINDOW LR states
         self._virtual: dict[tuple[int, int], int] = {}
+        self._virtual_by_top: dict[tuple[int, ...], int] = {}     # `virtual_state` per top
         self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
         self.low = NO_LOW
         self._set_ids: Interner[frozenset[int]] = Interner(self._lock)
@@ -152,10 +153,13 @@ class LalrParser:
             if len(nodes) != 1:
                 found = -1
             else:
-                cur = _SENTINEL
-                for lr in reversed(self.window(next(iter(nodes)), k)):
-                    cur = self._push(cur, lr)
-                found = self._intern_set(frozenset({cur}))
+                top = self.window(next(iter(nodes)), k)
+                found = self._virtual_by_top.get(top)     # every stack with that top
+                if found is None:
+                    cur = _SENTINEL
+                    for lr in reversed(top):
+                        cur = self._push(cur, lr)
+                    found = self._virtual_by_top[top] = self._intern_set(frozenset({cur}))
             self._virtual[key] = found
         return found
 
@@ -228,6 +232,11 @@ class LalrParser:
             size = np.array([k for _, k in self._reduce], np.int32)
             self._c_tables = (action, goto_, lhs, size)
         return self._c_tables + (self._node_parent, self._node_lr)
+
+    @property
+    def node_parents(self) -> np.ndarray:
+        """The node parent array `c_tables` hands out (a new object once it reallocates)."""
+        return self._node_parent
 
     def height(self, node: int) -> int:
         return self._height[node]

@@ -120,6 +120,22 @@ class MaskInterner:
             self.nbytes += stored.data.nbytes
             return stored
 
+    def with_ids(self, stored: StoredMask, ids: np.ndarray) -> StoredMask:
+        """`stored` with the sorted token ids `ids` (none of them allowed there) allowed too,
+        built straight from its compact form: no dense copy to hash and compare, which cost
+        more than the rest of a configuration's recheck. Not shared: the caller memoises it
+        by what it was made from."""
+        if stored.kind == KIND_ALLOW:
+            data = np.sort(np.concatenate((stored.data, ids.astype(np.uint32))))
+        elif stored.kind == KIND_REJECT:
+            data = np.delete(stored.data, np.searchsorted(stored.data, ids.astype(np.uint32)))
+        else:
+            data = stored.data.copy()
+            _kernels.ids_to_mask(ids.astype(np.int32, copy=False), data)
+        with self._lock:
+            self.nbytes += data.nbytes
+        return StoredMask(stored.kind, data, stored.allowed + int(ids.shape[0]))
+
     def densify(self, stored: StoredMask) -> np.ndarray:
         """The mask as a fresh array of uint32 words."""
         out = np.zeros((1, self.words), dtype=np.uint32)
