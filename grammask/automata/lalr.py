@@ -96,9 +96,7 @@ class LalrParser:
         self._c_tables: tuple[np.ndarray, ...] | None = None
         self._height: list[int] = [0, 0]
         self._win: list[tuple[int, ...]] = [(self._start_lr,), (-1,)]   # top-WINDOW LR states
-        self._virtual: dict[tuple[int, int], int] = {}
         self._virtual_by_top: dict[tuple[int, ...], int] = {}     # `virtual_state` per top
-        self._windows: dict[tuple[int, int], tuple[int, ...]] = {}
         self.low = NO_LOW
         self._set_ids: Interner[frozenset[int]] = Interner(self._lock)
         self._sets = self._set_ids.keys
@@ -146,21 +144,16 @@ class LalrParser:
         """A state whose stack has the same top `k` LR states as `state`'s, on the sentinel:
         what is computed from it without DeepRead holds for every stack with that top. -1 for
         states with several stacks."""
-        key = (state, k)
-        found = self._virtual.get(key)
+        nodes = self._sets[state]
+        if len(nodes) != 1:
+            return -1
+        top = self.window(next(iter(nodes)), k)
+        found = self._virtual_by_top.get(top)     # every stack with that top
         if found is None:
-            nodes = self._sets[state]
-            if len(nodes) != 1:
-                found = -1
-            else:
-                top = self.window(next(iter(nodes)), k)
-                found = self._virtual_by_top.get(top)     # every stack with that top
-                if found is None:
-                    cur = _SENTINEL
-                    for lr in reversed(top):
-                        cur = self._push(cur, lr)
-                    found = self._virtual_by_top[top] = self._intern_set(frozenset({cur}))
-            self._virtual[key] = found
+            cur = _SENTINEL
+            for lr in reversed(top):
+                cur = self._push(cur, lr)
+            found = self._virtual_by_top[top] = self._intern_set(frozenset({cur}))
         return found
 
     def window_paths(self, k: int, limit: int) -> list[tuple[int, ...]] | None:
@@ -246,16 +239,14 @@ class LalrParser:
         window stack ends with the sentinel's -1). Kept per node for k <= WINDOW."""
         if k <= WINDOW:
             return self._win[node][:k]
-        key = (node, k)
-        found = self._windows.get(key)
-        if found is None:
+        out: list[int] = []         # not memoised: callers keep what they derive from it
+        while len(out) < k:
             parent, lr = self._nodes[node]
+            out.append(lr)
             if parent < 0 or lr < 0:
-                found = (lr,)
-            else:
-                found = (lr,) + self.window(parent, k - 1)
-            self._windows[key] = found
-        return found
+                break
+            node = parent
+        return tuple(out)
 
     # -- queries -------------------------------------------------------------------------------
     def allowed(self, state: int) -> frozenset[int]:
