@@ -978,7 +978,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
             if nxt < 0:
                 return -1
         lx = nxt
-    return p * 4294967296 + lx
+    return (<int64_t>p << 32) | lx
 
 
 def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
@@ -1478,6 +1478,11 @@ cdef enum:
     _NODE_UNKNOWN = -2147483647 - 1     # a step's "no single stack": never a local node id
 
 
+# 2**31 as a C constant: a bare 2147483648 literal in an expression makes Cython compute the
+# whole key with Python integers (about 1,000 instructions a step instead of a few)
+cdef int64_t _NODE_BIAS = 2147483648
+
+
 cdef inline bint _halted(int32_t node) noexcept nogil:
     """A step's result that ends a walk: a dead end or a read of the window sentinel (local
     nodes are <= -3, _NODE_UNKNOWN is the caller's to handle)."""
@@ -1578,7 +1583,7 @@ cdef class LalrSim:
 
     cdef int32_t push(self, int32_t parent, int32_t lr) except? -4:
         """The local node (parent, lr), interned."""
-        cdef int64_t key = ((<int64_t>parent + 2147483648) << 21) | (lr + 1)
+        cdef int64_t key = ((<int64_t>parent + _NODE_BIAS) << 21) | (lr + 1)
         cdef Py_ssize_t i
         cdef int32_t* bigger
         if self.nodes.used * 2 >= self.nodes.size and _table_grow(&self.nodes) != 0:
@@ -1666,7 +1671,7 @@ cdef class LalrSim:
 
     cdef int32_t step(self, int32_t node, int32_t t) except? -4:
         """`simulate`, memoised."""
-        cdef int64_t key = ((<int64_t>node + 2147483648) << 21) | (t + 1)
+        cdef int64_t key = ((<int64_t>node + _NODE_BIAS) << 21) | (t + 1)
         cdef Py_ssize_t i
         cdef int32_t out
         if self.steps.used * 2 >= self.steps.size and _table_grow(&self.steps) != 0:
@@ -1684,7 +1689,7 @@ cdef class LalrSim:
         """The lexer's start state on stack `node`: keyed by the terminals that eventually
         shift there (each simulated; the lexer is contextual), _SIM_DEEP when that reads the
         sentinel."""
-        cdef int64_t key = <int64_t>node + 2147483649
+        cdef int64_t key = <int64_t>node + _NODE_BIAS + 1
         cdef Py_ssize_t i
         cdef int32_t t, r, lx
         cdef uint64_t words[4]
@@ -1704,7 +1709,7 @@ cdef class LalrSim:
                 words[t >> 6] |= (<uint64_t>1) << (t & 63)
         if lx != _SIM_DEEP:
             bits = words[0]                 # (a Python int: past 64 terminals, wider)
-            for t in range(1, 4):
+            for t in range(1, (self.nterm + 63) >> 6):
                 bits |= (<object>words[t]) << (64 * t)
             found = self.starts.get(bits)
             if found is None:
