@@ -973,7 +973,7 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t[::1] data, Py_ssize_t star
             if packed < 0:
                 return packed
             p = packed >> 32
-            lx = <int32_t>(packed & 0xFFFFFFFF)
+            lx = <int32_t>(packed & <int64_t>0xFFFFFFFF)
             nxt = tabs.trans[lx, data[i]]
             if nxt < 0:
                 return -1
