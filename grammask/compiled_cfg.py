@@ -339,8 +339,9 @@ class CompiledCFG(EngineBase):
             pos[alone] = -1
             order = np.argsort(keys, kind="stable")
             keys, ids, starts, ends, points = (a[order] for a in (keys, ids, starts, ends, pos))
-            group_off = np.append(np.flatnonzero(np.diff(keys, prepend=keys[0] - 1)),
-                                  keys.shape[0]).astype(np.int64)
+            first = np.ones(keys.shape[0] + 1, dtype=bool)      # a group starts (or all end)
+            np.not_equal(keys[1:], keys[:-1], out=first[1:-1])
+            group_off = np.flatnonzero(first).astype(np.int64)
         return _DeepWalk(ids, starts, ends, points, group_off, bool(is_eos.any()))
 
     def _virtual_config(self, state: int) -> int | None:
