@@ -139,7 +139,7 @@ class CompiledCFG(EngineBase):
         self._starts_by_bits: dict[int, int] = {}
         self._emit_tables: tuple[np.ndarray, ...] = ()
         self._sim: Any = None
-        self._sim_seen: tuple[Any, ...] = ()     # the arrays `_sim` views (see `_lalr_sim`)
+        self._sim_seen: tuple[Any, ...] = ()     # node parents and lexer rows `_sim` views
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
@@ -729,23 +729,24 @@ class CompiledCFG(EngineBase):
         and renewed when its own stacks pass `_SIM_NODES`. Its array views are renewed only
         when an array was reallocated or a lexeme kind added: growth within an array's
         capacity is seen through the views it holds."""
-        sim, seen = self._sim, self._sim_seen
-        if (seen and sim.local_nodes <= _SIM_NODES and seen[1] is self.lexer.trans
-                and seen[0] is self.earley.node_parents
-                and self._emit_tables[0].shape[0] == len(self.lexer.emits)):
+        sim = self._sim
+        kinds_stale = (not self._emit_tables
+                       or self._emit_tables[0].shape[0] != len(self.lexer.emits))
+        if (sim is not None and sim.local_nodes <= _SIM_NODES and not kinds_stale
+                and self._sim_seen[0] is self.earley.node_parents
+                and self._sim_seen[1] is self.lexer.trans):
             return sim          # nothing reallocated or added since the last call
-        if not self._emit_tables or self._emit_tables[0].shape[0] != len(self.lexer.emits):
+        if kinds_stale:
             self._emit_tables = self._lexeme_kinds()
         tables = self.earley.c_tables()
-        seen = (tables[4], self.lexer.trans, self._emit_tables)
         if sim is None or sim.local_nodes > _SIM_NODES:
             cfg = self.parser.indent
             sim = self._sim = _kernels.LalrSim(
                 self, *tables, self._emit_tables, self._starts_by_bits,
                 None if cfg is None else (cfg.newline, cfg.indent, cfg.dedent))
-        elif any(a is not b for a, b in zip(seen, self._sim_seen)):
+        else:
             sim.update(tables[4], tables[5], self._emit_tables)
-        self._sim_seen = seen
+        self._sim_seen = (tables[4], self.lexer.trans)
         return sim
 
     def _lexeme_kinds(self) -> tuple[np.ndarray, ...]:

@@ -150,10 +150,7 @@ class LalrParser:
         top = self.window(next(iter(nodes)), k)
         found = self._virtual_by_top.get(top)     # every stack with that top
         if found is None:
-            cur = _SENTINEL
-            for lr in reversed(top):
-                cur = self._push(cur, lr)
-            found = self._virtual_by_top[top] = self._intern_set(frozenset({cur}))
+            found = self._virtual_by_top[top] = self.path_state(top[::-1])
         return found
 
     def window_paths(self, k: int, limit: int) -> list[tuple[int, ...]] | None:

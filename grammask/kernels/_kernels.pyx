@@ -1881,7 +1881,7 @@ def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
         raise ValueError("lalr_deep_points: the indenter's boundaries are not keyed")
     for i in range(n):
         if sim.walk(concat, spos[i], epos[i], node, lx, NULL, 0, 0, at) == _SIM_DEEP:
-            key[i] = (at[0] + <int64_t>2147483648) * <int64_t>2147483648 + at[1]
+            key[i] = (at[0] + _NODE_BIAS) * _NODE_BIAS + at[1]
             pos[i] = at[2]
     return key_np, pos_np
 
