@@ -3,11 +3,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 extensions = [
-    Extension(
-        "grammask.kernels._kernels",
-        ["grammask/kernels/_kernels.pyx"],
-        extra_compile_args=["-O3"],
-    )
+    Extension(f"grammask.kernels.{name}", [f"grammask/kernels/{name}.pyx"],
+              extra_compile_args=["-O3"])
+    for name in ("_kernels", "_earley")
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}))
