@@ -140,6 +140,7 @@ class CompiledCFG(EngineBase):
         self._emit_tables: tuple[np.ndarray, ...] = ()
         self._sim: Any = None
         self._sim_seen: tuple[Any, ...] = ()     # node parents and lexer rows `_sim` views
+        self._lex_tables: Any = None    # the Cython walkers' views of the lexer tables
         self._lock = threading.RLock()
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
@@ -427,6 +428,8 @@ class CompiledCFG(EngineBase):
 
     def _walk(self, p: int, lx: int, data: bytes, pos: int = 0) -> tuple[int, int] | None:
         """(parser, lexer) after `data[pos:]` from (p, lx), or None when it dies."""
+        if type(data) is not bytes:     # the kernel reads bytes in place
+            data = bytes(data)
         packed = _kernels.cfg_walk(self, data, pos, len(data), p, lx)
         return None if packed < 0 else (packed >> 32, packed & 0xFFFFFFFF)
 
