@@ -135,8 +135,8 @@ def plain_masks(trie) -> list[np.ndarray]:
     counts = chars[order]
     masks, cur = [], np.zeros(words, np.uint32)
     start = int(np.searchsorted(counts, 0))
-    for limit in range(top + 1):
-        stop = int(np.searchsorted(counts, limit, side="right"))
+    stops = np.searchsorted(counts, np.arange(top + 1, dtype=counts.dtype), side="right").tolist()
+    for stop in stops:       # one search: each would cast the vocabulary-long counts
         _kernels.ids_to_mask(np.ascontiguousarray(ids[start:stop], np.int32), cur)
         start = stop
         masks.append(cur.copy())
