@@ -64,7 +64,7 @@ class EarleyParser:
     Thread-safe: states are append-only and created under one lock.
 
     An item (production, dot, origin state) is packed into one int, `origin << origin_shift
-    | prod << dot_bits | dot`: moving the dot is `item + 1`. A state's key is its kernel
+    | position`, positions (production, dot) numbered densely: moving the dot is `item + 1`. A state's key is its kernel
     without completed items (their completions are already in it and nothing later reads
     them, so keeping them would only split states with equal futures, e.g. "after the first
     pair" vs "after a later pair"); the one that matters — the augmented start completed from
@@ -77,19 +77,23 @@ class EarleyParser:
         self.max_parser_items = max_parser_items
         self.max_parser_states = max_parser_states
         self.nullable = _nullable(prods)
-        self._dot_bits = max((len(r) for r in prods.rhs), default=0).bit_length()
-        self._origin_shift = self._dot_bits + max(len(prods.rhs), 1).bit_length()
-        next_sym = np.full(len(prods.rhs) << self._dot_bits, -1, np.int32)
+        # item positions (prod, dot) numbered densely, production by production: moving the
+        # dot is +1, and the tables stay as long as the grammar (not productions x longest)
+        lengths = np.array([len(r) + 1 for r in prods.rhs], np.int64)
+        first = np.zeros(len(prods.rhs) + 1, np.int64)
+        np.cumsum(lengths, out=first[1:])
+        next_sym = np.full(int(first[-1]), -1, np.int32)
         for prod, rhs in enumerate(prods.rhs):
-            next_sym[(prod << self._dot_bits) + np.arange(len(rhs))] = rhs
+            next_sym[first[prod]:first[prod] + len(rhs)] = rhs
         nullable = np.zeros(prods.num_symbols, np.uint8)
         nullable[list(self.nullable)] = 1
-        order = np.argsort(np.array(prods.lhs, np.int64), kind="stable")     # productions by lhs
-        by_lhs_off = np.searchsorted(np.array(prods.lhs, np.int64)[order],
-                                     np.arange(prods.num_symbols + 1))
-        self._core = EarleyCore(next_sym, np.array(prods.lhs, np.int32), nullable, by_lhs_off,
-                                order, prods.num_terminals, self._dot_bits, self._origin_shift,
-                                max_parser_items, max_parser_states, threading.RLock())
+        lhs = np.array(prods.lhs, np.int64)
+        order = np.argsort(lhs, kind="stable")     # productions grouped by left-hand side
+        by_lhs_off = np.searchsorted(lhs[order], np.arange(prods.num_symbols + 1))
+        self._core = EarleyCore(next_sym, np.repeat(lhs, lengths), nullable, by_lhs_off,
+                                first[order], prods.num_terminals, len(prods.rhs[0]),
+                                max(int(first[-1]), 1).bit_length(), max_parser_items,
+                                max_parser_states, threading.RLock())
         self.initial = self._core.start(prods.lhs[0])
         self._allowed: dict[int, frozenset[int]] = {}
 

@@ -3,14 +3,16 @@
 
 Why in C: a constrained decoder creates Earley states at every new lexeme boundary of a token
 walk (a JSON Schema record creates ~130 of them in its first masks), and in Python each one
-cost ~45 µs of set and dict building — a third of MaskBench's cold mask time. Here an item is
-the same packed int64 as in `automata.earley` (`origin << origin_shift | prod << dot_bits |
-dot`); a state's kernel *key* (its non-completed items, plus the accept mark) is stored sorted
-by (symbol after the dot, item), which is both a canonical form for interning and a grouping
-for the closure's "items of state s with X after the dot" lookups (binary search per state).
+cost tens of µs of set and dict building (~10% of MaskBench's mask-phase instructions). Here
+an item is the packed int64 `origin << origin_shift | position`, positions (production, dot)
+numbered densely so that moving the dot is +1; a state's kernel *key* (its non-completed
+items, plus the accept mark) is stored sorted by (symbol after the dot, item), which is both
+a canonical form for interning and a grouping for the closure's "items of state s with X
+after the dot" lookups (binary search per state).
 
-`automata.earley.EarleyParser` owns this object; it passes the grammar tables and the per
-nonterminal closures, and keeps the Python-facing interface (limits, locking, `allowed`)."""
+`automata.earley.EarleyParser` owns this object; it passes the grammar tables (symbol after
+each position, left-hand sides, nullable symbols, productions by left-hand side) and keeps
+the Python-facing interface (limits as errors, `allowed` memoised)."""
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, qsort, realloc
 from libc.string cimport memcpy, memset
@@ -93,12 +95,12 @@ cdef inline uint64_t _hash_item(int64_t x) noexcept nogil:
 cdef class EarleyCore:
     """States, predicted sets and the advance memo of one grammar (see the module doc)."""
 
-    cdef int32_t* next_sym          # per packed (prod, dot): symbol after the dot, -1 complete
+    cdef int32_t* next_sym          # per position (prod, dot): symbol after the dot, -1 complete
     cdef Py_ssize_t num_pd
-    cdef int32_t* lhs               # per production
+    cdef int32_t* lhs               # per position: its production's left-hand side
+    cdef int32_t start_done         # the position of the augmented start, completed
     cdef unsigned char* nullable    # per symbol
     cdef int num_terminals
-    cdef int dot_bits
     cdef int origin_shift
     cdef int64_t pd_mask
     cdef public Py_ssize_t max_items
@@ -121,7 +123,7 @@ cdef class EarleyCore:
     cdef list pred_terms          # per set: frozenset of its terminals
     cdef dict pred_ids            # sorted predicted nonterminals (bytes) -> set id
     cdef int32_t* by_lhs_off      # per symbol: its productions by_lhs[off[a]:off[a + 1]]
-    cdef int32_t* by_lhs
+    cdef int32_t* by_lhs          # (as the positions of their first dot)
     cdef Py_ssize_t num_symbols
     cdef uint32_t* nt_stamp       # closure scratch: nonterminals seen (generation-stamped)
     cdef uint32_t nt_gen
@@ -163,7 +165,7 @@ cdef class EarleyCore:
         self.nt_stamp = NULL
 
     def __init__(self, next_sym, lhs, nullable, by_lhs_off, by_lhs, int num_terminals,
-                 int dot_bits, int origin_shift, Py_ssize_t max_items, Py_ssize_t max_states,
+                 int start_done, int origin_shift, Py_ssize_t max_items, Py_ssize_t max_states,
                  lock):
         cdef int32_t[::1] ns = np.ascontiguousarray(next_sym, np.int32)
         cdef int32_t[::1] lh = np.ascontiguousarray(lhs, np.int32)
@@ -184,7 +186,7 @@ cdef class EarleyCore:
                                                     nl.shape[0])
         self.pd_stamp = <uint32_t*>_alloc_zero(ns.shape[0] * sizeof(uint32_t))
         self.num_terminals = num_terminals
-        self.dot_bits = dot_bits
+        self.start_done = start_done
         self.origin_shift = origin_shift
         self.pd_mask = (<int64_t>1 << origin_shift) - 1
         self.max_items = max_items
@@ -236,11 +238,13 @@ cdef class EarleyCore:
         return self.state_pred.n
 
     def is_accepting(self, Py_ssize_t state):
+        self._check(state)
         return self.state_acc.data[state] != 0
 
     def allowed(self, Py_ssize_t state):
         """The terminals that can be scanned next from `state` (a new frozenset)."""
         cdef Py_ssize_t g
+        self._check(state)
         cdef set out = set(<frozenset>self.pred_terms[self.state_pred.data[state]])
         for g in range(self.state_groups.data[state], self.state_groups.data[state + 1]):
             if self.group_sym.data[g] < self.num_terminals:
@@ -248,12 +252,14 @@ cdef class EarleyCore:
         return frozenset(out)
 
     def kernel_size(self, Py_ssize_t state):
+        self._check(state)
         return self.state_items.data[state + 1] - self.state_items.data[state]
 
     # -- advance ---------------------------------------------------------------------------
     def advance(self, Py_ssize_t state, frozenset terminals):
         """The state after a lexeme whose kinds are `terminals`; DEAD (-1), or -3 / -4 when
         the item / state limit would be passed (the owner raises)."""
+        self._check(state)
         found = (<dict>self.trans[state]).get(terminals)
         if found is not None:
             return found
@@ -265,6 +271,11 @@ cdef class EarleyCore:
             if nxt >= 0 or nxt == DEAD:
                 (<dict>self.trans[state])[terminals] = nxt
             return nxt
+
+    cdef inline int _check(self, Py_ssize_t state) except -1:
+        if state < 0 or state >= self.state_pred.n:
+            raise IndexError(f"Earley state {state} out of range ({self.state_pred.n} states)")
+        return 0
 
     cdef int64_t _advance(self, Py_ssize_t state, frozenset terminals) except -9:
         cdef int64_t base = <int64_t>state << self.origin_shift
@@ -326,7 +337,7 @@ cdef class EarleyCore:
         states, nullable steps) into `key`: items not completed, plus the augmented start
         completed from the initial state (the accept mark). False past `max_items`."""
         cdef int64_t item, origin, pd, base
-        cdef int sym, prod, lhs
+        cdef int sym, lhs
         cdef Py_ssize_t g, i, p
         self.key_n = 0
         self.visited.n = 0
@@ -347,10 +358,9 @@ cdef class EarleyCore:
             sym = self.next_sym[pd]
             if sym < 0:
                 origin = item >> self.origin_shift
-                prod = <int>(pd >> self.dot_bits)
-                if prod == 0 and origin == 0:
+                if pd == self.start_done and origin == 0:
                     self._key_push(-1, item)
-                lhs = self.lhs[prod]
+                lhs = self.lhs[pd]
                 g = self._kernel_group(origin, lhs)
                 if g >= 0:
                     for i in range(self.group_start.data[g], self._group_end(origin, g)):
@@ -514,7 +524,7 @@ cdef class EarleyCore:
         """Into `pd_list`: the items (prod, dot) that the nonterminals `nts[:n_nts]` predict,
         transitively, with nullable symbols stepped over (each production once)."""
         cdef Py_ssize_t i, k, top, d
-        cdef int a, sym, prod
+        cdef int a, sym
         cdef int32_t pd
         self.nt_gen += 1
         if self.nt_gen == 0:
@@ -530,10 +540,9 @@ cdef class EarleyCore:
             self.work.n -= 1
             a = self.work.data[self.work.n]
             for k in range(self.by_lhs_off[a], self.by_lhs_off[a + 1]):
-                prod = self.by_lhs[k]
                 d = 0
                 while True:
-                    pd = (prod << self.dot_bits) | <int32_t>d
+                    pd = self.by_lhs[k] + <int32_t>d
                     i32_push(&self.pd_list, pd)
                     sym = self.next_sym[pd]
                     if sym < 0:
@@ -565,7 +574,7 @@ cdef class EarleyCore:
             self.pd_stamp[pd] = self.pd_gen
             sym = self.next_sym[pd]
             if sym < 0:
-                if (pd >> self.dot_bits) == 0:
+                if pd == self.start_done:
                     accepts = True
                 continue
             self._key_push(sym, pd)
