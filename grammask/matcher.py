@@ -158,11 +158,12 @@ class Matcher:
         """Write the allowed next tokens into row `index` of an int32 `[batch, ceil(V/32)]`
         bitmask (numpy or CPU torch). Returns False when every token is allowed (nothing to
         apply). A terminated matcher allows only its stop tokens."""
-        rows = as_uint32_rows(bitmask, self._vocab_size)
-        if not 0 <= index < rows.shape[0]:
-            raise MatcherError(f"bitmask row {index} out of range for {rows.shape[0]} rows")
         m = self.stored_mask()
-        _kernels.fill_row(m.kind, m.data, rows, index, self._vocab_size)
+        if not _kernels.fill_row_fast(m.kind, m.data, bitmask, index, self._vocab_size):
+            rows = as_uint32_rows(bitmask, self._vocab_size)    # checked, or a clear error
+            if not 0 <= index < rows.shape[0]:
+                raise MatcherError(f"bitmask row {index} out of range for {rows.shape[0]} rows")
+            _kernels.fill_row(m.kind, m.data, rows, index, self._vocab_size)
         return m.allowed < self._vocab_size
 
     def allowed_token_ids(self) -> np.ndarray:

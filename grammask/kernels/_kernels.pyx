@@ -7,10 +7,54 @@ from libc.string cimport memcmp, memcpy, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
 
 
+cimport numpy as cnp
+
 cdef extern from *:
     int __builtin_ctz(unsigned int x) nogil
 
 import numpy as np
+
+cnp.import_array()
+
+
+cdef int _array(object a, int t1, int t2, bint writable, str what, char** ptr,
+                Py_ssize_t* n) except -1:
+    """The data pointer and element count of `a`, a C-contiguous numpy array of type number
+    t1 or t2: the checks a typed memoryview makes, without numpy's buffer export behind it
+    (~1,300 instructions an argument, more than a hit's own work)."""
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"{what}: numpy array expected, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int t = cnp.PyArray_TYPE(arr)
+    if t != t1 and t != t2:
+        raise TypeError(f"{what}: unexpected dtype {arr.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise ValueError(f"{what}: C-contiguous array expected")
+    if writable and not cnp.PyArray_ISWRITEABLE(arr):
+        raise ValueError(f"{what}: writable array expected")
+    ptr[0] = <char*>cnp.PyArray_DATA(arr)
+    n[0] = cnp.PyArray_SIZE(arr)
+    return 0
+
+
+cdef inline int _i64(object a, str what, const int64_t** ptr, Py_ssize_t* n) except -1:
+    return _array(a, cnp.NPY_INT64, cnp.NPY_LONGLONG, False, what, <char**>ptr, n)
+
+
+cdef inline int _i32(object a, str what, const int32_t** ptr, Py_ssize_t* n) except -1:
+    return _array(a, cnp.NPY_INT32, cnp.NPY_INT32, False, what, <char**>ptr, n)
+
+
+cdef inline int _u32(object a, str what, const uint32_t** ptr, Py_ssize_t* n) except -1:
+    return _array(a, cnp.NPY_UINT32, cnp.NPY_UINT32, False, what, <char**>ptr, n)
+
+
+cdef inline int _u32_out(object a, str what, uint32_t** ptr, Py_ssize_t* n) except -1:
+    return _array(a, cnp.NPY_UINT32, cnp.NPY_INT32, True, what, <char**>ptr, n)
+
+
+cdef inline int _u8(object a, str what, const uint8_t** ptr, Py_ssize_t* n) except -1:
+    return _array(a, cnp.NPY_UINT8, cnp.NPY_UINT8, False, what, <char**>ptr, n)
 
 
 cdef inline void _set_bit(uint32_t* mask, int32_t t) noexcept nogil:
@@ -332,12 +376,16 @@ def class_trie_walk_mask(const int32_t[:, ::1] trans_c, int32_t start,
             i += 1
 
 
-def ids_to_mask(const int32_t[::1] ids, uint32_t[::1] mask):
-    """Set the bits of `ids` in `mask`."""
-    cdef Py_ssize_t j
+def ids_to_mask(object ids, object mask):
+    """Set the bits of `ids` (int32) in `mask` (uint32 words)."""
+    cdef const int32_t* t
+    cdef uint32_t* out
+    cdef Py_ssize_t j, n, words
+    _i32(ids, "ids_to_mask ids", &t, &n)
+    _u32_out(mask, "ids_to_mask mask", &out, &words)
     with nogil:
-        for j in range(ids.shape[0]):
-            _set_bit(&mask[0], ids[j])
+        for j in range(n):
+            _set_bit(out, t[j])
 
 
 def mask_hash(const uint32_t[::1] words):
@@ -426,31 +474,67 @@ def mask_to_ids(const uint32_t[::1] mask, int32_t vocab_size, bint allowed):
     return out_a[:n]
 
 
-def bits_at(const uint32_t[::1] mask, const int32_t[::1] ids):
-    """Per id of `ids`: whether its bit is set in `mask` (bool). Reading a few known ids is
-    much cheaper than listing every set bit of a vocabulary-wide mask."""
-    cdef Py_ssize_t i, n = ids.shape[0]
+def bits_at(object mask, object ids):
+    """Per id of `ids` (int32): whether its bit is set in `mask` (uint32 words; bool). Reading
+    a few known ids is much cheaper than listing every set bit of a vocabulary-wide mask."""
+    cdef const uint32_t* m
+    cdef const int32_t* t
+    cdef Py_ssize_t i, n, words
+    _u32(mask, "bits_at mask", &m, &words)
+    _i32(ids, "bits_at ids", &t, &n)
     out_a = np.zeros(n, dtype=np.bool_)
-    cdef uint8_t[::1] out = out_a.view(np.uint8)
-    cdef int32_t t
+    cdef uint8_t* out = <uint8_t*>cnp.PyArray_DATA(<cnp.ndarray>out_a)
     with nogil:
         for i in range(n):
-            t = ids[i]
-            if 0 <= t < mask.shape[0] * 32:
-                out[i] = (mask[t >> 5] >> (t & 31)) & 1
+            if 0 <= t[i] < words * 32:
+                out[i] = (m[t[i] >> 5] >> (t[i] & 31)) & 1
     return out_a
 
 
-def fill_row(int32_t kind, const uint32_t[::1] data, uint32_t[:, ::1] bitmask, Py_ssize_t row,
-             int32_t vocab_size):
-    """Write one stored mask into bitmask[row] (the single-matcher fast path)."""
-    cdef Py_ssize_t words = bitmask.shape[1]
+def fill_row(int32_t kind, object data, object bitmask, Py_ssize_t row, int32_t vocab_size):
+    """Write one stored mask (uint32 `data`) into bitmask[row] (a C-contiguous uint32 or int32
+    `[batch, words]` array)."""
+    cdef const uint32_t* src
+    cdef uint32_t* dst
+    cdef Py_ssize_t length, total
+    _u32(data, "fill_row data", &src, &length)
+    _u32_out(bitmask, "fill_row bitmask", &dst, &total)
+    if cnp.PyArray_NDIM(<cnp.ndarray>bitmask) != 2:
+        raise ValueError("fill_row: bitmask must be 2-D")
+    cdef Py_ssize_t words = cnp.PyArray_DIM(<cnp.ndarray>bitmask, 1)
+    cdef Py_ssize_t rows = cnp.PyArray_DIM(<cnp.ndarray>bitmask, 0)
+    if row < 0 or row >= rows:
+        raise IndexError(f"bitmask row {row} out of range for {rows} rows")
+    if words < (vocab_size + 31) // 32 or (kind == KIND_DENSE and length != words):
+        raise ValueError(f"fill_row: {length} words of mask data for bitmask rows of {words}")
     cdef uint32_t last = _last_word_mask(vocab_size, words)
-    if row < 0 or row >= bitmask.shape[0]:
-        raise IndexError(f"bitmask row {row} out of range for {bitmask.shape[0]} rows")
-    cdef const uint32_t* src = &data[0] if data.shape[0] > 0 else NULL
     with nogil:
-        _fill_one(kind, src, data.shape[0], &bitmask[row, 0], words, last)
+        _fill_one(kind, src, length, dst + row * words, words, last)
+
+
+def fill_row_fast(int32_t kind, object data, object bitmask, Py_ssize_t row,
+                  int32_t vocab_size):
+    """`fill_row` into a user's bitmask when it is exactly what inference engines pass (a
+    numpy int32 `[batch, ceil(V/32)]`, C-contiguous and writable, `row` in range); False,
+    writing nothing, for anything else, which the caller then checks and reports slowly."""
+    if not cnp.PyArray_Check(bitmask):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>bitmask
+    cdef Py_ssize_t words = (vocab_size + 31) // 32
+    if (cnp.PyArray_NDIM(arr) != 2 or cnp.PyArray_TYPE(arr) != cnp.NPY_INT32
+            or cnp.PyArray_DIM(arr, 1) != words or not cnp.PyArray_IS_C_CONTIGUOUS(arr)
+            or not cnp.PyArray_ISWRITEABLE(arr) or row < 0 or row >= cnp.PyArray_DIM(arr, 0)):
+        return False
+    cdef const uint32_t* src
+    cdef Py_ssize_t length
+    _u32(data, "fill_row_fast data", &src, &length)
+    if kind == KIND_DENSE and length != words:
+        raise ValueError(f"fill_row_fast: a dense mask of {length} words for {words}")
+    cdef uint32_t* dst = <uint32_t*>cnp.PyArray_DATA(arr) + row * words
+    cdef uint32_t last = _last_word_mask(vocab_size, words)
+    with nogil:
+        _fill_one(kind, src, length, dst, words, last)
+    return True
 
 
 def bounded_partition(const int32_t[:, ::1] trans_c, int32_t rounds):
@@ -896,23 +980,35 @@ def suffix_links(const uint8_t[::1] concat, const int64_t[::1] offsets,
     return out_np
 
 
-def gather_bits_ranges(const uint32_t[::1] src, const int32_t[::1] src_ids,
-                       const int32_t[::1] dst_ids, const int64_t[::1] starts,
-                       const int64_t[::1] ends, uint32_t[::1] dst):
+def gather_bits_ranges(object src, object src_ids, object dst_ids, object starts, object ends,
+                       object dst):
     """`gather_bits` over the index ranges [starts[r], ends[r]); returns how many bits of `dst`
-    went from 0 to 1 (src may be dst: callers iterate to a fixpoint)."""
-    cdef Py_ssize_t r, i, changed = 0
+    went from 0 to 1 (src may be dst: callers iterate to a fixpoint). Arrays: src / dst uint32
+    words, src_ids / dst_ids int32, starts / ends int64."""
+    cdef const uint32_t* sw
+    cdef uint32_t* dw
+    cdef const int32_t *si, *di
+    cdef const int64_t *st, *en
+    cdef Py_ssize_t r, i, n, nr, changed = 0
     cdef int32_t s, d
     cdef uint32_t bit
+    _u32(src, "gather_bits_ranges src", &sw, &n)
+    _i32(src_ids, "gather_bits_ranges src_ids", &si, &n)
+    _i32(dst_ids, "gather_bits_ranges dst_ids", &di, &n)
+    _i64(starts, "gather_bits_ranges starts", &st, &nr)
+    _i64(ends, "gather_bits_ranges ends", &en, &n)
+    if n != nr:
+        raise ValueError("gather_bits_ranges: starts and ends differ in length")
+    _u32_out(dst, "gather_bits_ranges dst", &dw, &n)
     with nogil:
-        for r in range(starts.shape[0]):
-            for i in range(starts[r], ends[r]):
-                s = src_ids[i]
-                if (src[s >> 5] >> (s & 31)) & 1:
-                    d = dst_ids[i]
+        for r in range(nr):
+            for i in range(st[r], en[r]):
+                s = si[i]
+                if (sw[s >> 5] >> (s & 31)) & 1:
+                    d = di[i]
                     bit = (<uint32_t>1) << (d & 31)
-                    if not (dst[d >> 5] & bit):
-                        dst[d >> 5] |= bit
+                    if not (dw[d >> 5] & bit):
+                        dw[d >> 5] |= bit
                         changed += 1
     return changed
 
@@ -1036,38 +1132,60 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t* data, Py_ssize_t start,
     return (<int64_t>p << 32) | lx
 
 
-def cfg_walk_ranges(object engine, const uint8_t[::1] concat, const int64_t[::1] spos,
-                    const int64_t[::1] epos, const int32_t[::1] tokens,
-                    const int64_t[::1] starts, const int64_t[::1] ends, int64_t p, int32_t lx,
-                    uint32_t[::1] words, uint32_t[::1] deep):
+def cfg_walk_ranges(object engine, object concat, object spos, object epos, object tokens,
+                    object starts, object ends, int64_t p, int32_t lx, object words,
+                    object deep):
     """For the entries i of the index ranges [starts[r], ends[r]) (a straddler group's live
     first bytes): set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]] walks alive
-    from (p, lx), in `deep` when its fate lies below a window's sentinel (see cfg_walk)."""
-    cdef Py_ssize_t r, i
+    from (p, lx), in `deep` when its fate lies below a window's sentinel (see cfg_walk).
+    Arrays: concat uint8, spos / epos / starts / ends int64, tokens int32, words / deep
+    uint32 words."""
+    cdef const uint8_t* text
+    cdef const int64_t *sp, *ep, *st, *en
+    cdef const int32_t* tok
+    cdef uint32_t *w, *dp
+    cdef Py_ssize_t r, i, n, nr
     cdef int64_t out
+    _u8(concat, "cfg_walk_ranges concat", &text, &n)
+    _i64(spos, "cfg_walk_ranges spos", &sp, &n)
+    _i64(epos, "cfg_walk_ranges epos", &ep, &n)
+    _i32(tokens, "cfg_walk_ranges tokens", &tok, &n)
+    _i64(starts, "cfg_walk_ranges starts", &st, &nr)
+    _i64(ends, "cfg_walk_ranges ends", &en, &n)
+    if n != nr:
+        raise ValueError("cfg_walk_ranges: starts and ends differ in length")
+    _u32_out(words, "cfg_walk_ranges words", &w, &n)
+    _u32_out(deep, "cfg_walk_ranges deep", &dp, &n)
     cdef _LexTables tabs = _tables(engine)
-    cdef const uint8_t* text = &concat[0] if concat.shape[0] else NULL
-    for r in range(starts.shape[0]):
-        for i in range(starts[r], ends[r]):
-            out = _cfg_walk(tabs, text, spos[i], epos[i], p, lx)
+    for r in range(nr):
+        for i in range(st[r], en[r]):
+            out = _cfg_walk(tabs, text, sp[i], ep[i], p, lx)
             if out >= 0:
-                _set_bit(&words[0], tokens[i])
+                _set_bit(w, tok[i])
             elif out == -2:
-                _set_bit(&deep[0], tokens[i])
+                _set_bit(dp, tok[i])
 
 
-def live_ranges(const int64_t[::1] row, const int32_t[::1] trans_row):
-    """The non-empty index ranges [row[b], row[b + 1]) of a per-first-byte offsets row whose
-    byte b is live in a lexer state (`trans_row[b]` >= 0): (starts, ends)."""
-    cdef Py_ssize_t b, n = 0
+def live_ranges(object row, object trans_row):
+    """The non-empty index ranges [row[b], row[b + 1]) of a per-first-byte offsets row (int64,
+    257 long) whose byte b is live in a lexer state (`trans_row[b]` >= 0, int32, 256 long):
+    (starts, ends)."""
+    cdef const int64_t* r
+    cdef const int32_t* tr
+    cdef Py_ssize_t b, n = 0, nr, nt
+    _i64(row, "live_ranges row", &r, &nr)
+    _i32(trans_row, "live_ranges trans_row", &tr, &nt)
+    if nr < 257 or nt < 256:
+        raise ValueError("live_ranges: a 257-entry offsets row and a 256-entry lexer row expected")
     starts_np = np.empty(256, dtype=np.int64)
     ends_np = np.empty(256, dtype=np.int64)
-    cdef int64_t[::1] st = starts_np, en = ends_np
+    cdef int64_t* st = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>starts_np)
+    cdef int64_t* en = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>ends_np)
     with nogil:
         for b in range(256):
-            if trans_row[b] >= 0 and row[b + 1] > row[b]:
-                st[n] = row[b]
-                en[n] = row[b + 1]
+            if tr[b] >= 0 and r[b + 1] > r[b]:
+                st[n] = r[b]
+                en[n] = r[b + 1]
                 n += 1
     return starts_np[:n], ends_np[:n]
 
