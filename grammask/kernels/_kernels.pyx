@@ -1948,7 +1948,7 @@ cdef class LalrSim:
             return node
         return self.step(node, t) if t >= 0 else self.step_emit(node, e)
 
-    cdef int32_t walk(self, const uint8_t[::1] data, Py_ssize_t start, Py_ssize_t end,
+    cdef int32_t walk(self, const uint8_t* data, Py_ssize_t start, Py_ssize_t end,
                       int32_t node, int32_t lx, int32_t* ind, Py_ssize_t nind,
                       int32_t parens, int64_t* at=NULL, int32_t* final=NULL,
                       int32_t began=-2) except? -4:
@@ -2004,10 +2004,9 @@ cdef class LalrSim:
         return 1
 
 
-def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
-                     const int64_t[::1] epos, const int32_t[::1] tokens,
-                     const int64_t[::1] starts, const int64_t[::1] ends, int32_t node,
-                     int32_t lx, uint32_t[::1] words, uint32_t[::1] deep,
+def lalr_walk_tokens(LalrSim sim, object concat_a, object spos_a, object epos_a,
+                     object tokens_a, object starts_a, object ends_a, int32_t node,
+                     int32_t lx, object words_a, object deep_a,
                      const int32_t[::1] indents=None, int32_t parens=0):
     """For the entries i of the index ranges [starts[r], ends[r]): set tokens[i]'s bit in
     `words` when concat[spos[i]:epos[i]] walks alive from (LR stack `node`, lexer state `lx`,
@@ -2015,38 +2014,59 @@ def lalr_walk_tokens(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
     fate reads below a window's sentinel. Returns the entries this walk cannot decide (a
     lexeme with several surviving kinds, indentation past _MAX_INDENTS), for the Python
     walker."""
-    cdef Py_ssize_t r, i
+    cdef Py_ssize_t r, i, n, nr
     cdef Py_ssize_t nind = 0 if indents is None else indents.shape[0]
     cdef int32_t out
     cdef int32_t ind[_MAX_INDENTS]
+    cdef const uint8_t* concat
+    cdef const int64_t *spos, *epos, *starts, *ends
+    cdef const int32_t* tokens
+    cdef uint32_t *words, *deep
+    _u8(concat_a, "lalr_walk_tokens concat", &concat, &n)
+    _i64(spos_a, "lalr_walk_tokens spos", &spos, &n)
+    _i64(epos_a, "lalr_walk_tokens epos", &epos, &n)
+    _i32(tokens_a, "lalr_walk_tokens tokens", &tokens, &n)
+    _i64(starts_a, "lalr_walk_tokens starts", &starts, &nr)
+    _i64(ends_a, "lalr_walk_tokens ends", &ends, &n)
+    if n != nr:
+        raise ValueError("lalr_walk_tokens: starts and ends differ in length")
+    _u32_out(words_a, "lalr_walk_tokens words", &words, &n)
+    _u32_out(deep_a, "lalr_walk_tokens deep", &deep, &n)
     undecided = []
     if nind > _MAX_INDENTS or (sim.indented and nind == 0):
-        for r in range(starts.shape[0]):
+        for r in range(nr):
             undecided.extend(range(starts[r], ends[r]))
         return undecided
-    for r in range(starts.shape[0]):
+    for r in range(nr):
         for i in range(starts[r], ends[r]):
             if nind:
                 memcpy(ind, &indents[0], nind * sizeof(int32_t))
             out = sim.walk(concat, spos[i], epos[i], node, lx, ind, nind, parens)
             if out == 1:
-                _set_bit(&words[0], tokens[i])
+                _set_bit(words, tokens[i])
             elif out == _SIM_DEEP:
-                _set_bit(&deep[0], tokens[i])
+                _set_bit(deep, tokens[i])
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
     return undecided
 
 
-def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
-                     const int64_t[::1] epos, int32_t node, int32_t lx):
+def lalr_deep_points(LalrSim sim, object concat_a, object spos_a, object epos_a, int32_t node,
+                     int32_t lx):
     """Where each entry's walk (concat[spos[i]:epos[i]]) from a window configuration (LR
     stack `node`, lexer state `lx`; no indenter) first reads the window's sentinel: int64
     arrays (boundary key: (stack + 2**31) * 2**31 + lexer state, -1 when the walk never
     reads it; position). Entries with one key reach one real configuration on every stack below the
     window, so `lalr_recheck_groups` finds it once per key."""
-    cdef Py_ssize_t n = spos.shape[0], i
+    cdef Py_ssize_t n, i, ne
     cdef int64_t at[3]
+    cdef const uint8_t* concat
+    cdef const int64_t *spos, *epos
+    _u8(concat_a, "lalr_deep_points concat", &concat, &i)
+    _i64(spos_a, "lalr_deep_points spos", &spos, &n)
+    _i64(epos_a, "lalr_deep_points epos", &epos, &ne)
+    if n != ne:
+        raise ValueError("lalr_deep_points: spos and epos differ in length")
     key_np = np.full(n, -1, np.int64)
     pos_np = np.zeros(n, np.int64)
     cdef int64_t[::1] key = key_np
@@ -2060,10 +2080,9 @@ def lalr_deep_points(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] 
     return key_np, pos_np
 
 
-def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::1] spos,
-                        const int64_t[::1] epos, const int64_t[::1] dpos,
-                        const int32_t[::1] tokens, const int64_t[::1] group_off,
-                        int32_t node, int32_t lx, uint32_t[::1] words, object window):
+def lalr_recheck_groups(LalrSim sim, object concat_a, object spos_a, object epos_a,
+                        object dpos_a, object tokens_a, object group_off_a, int32_t node,
+                        int32_t lx, object words_a, object window):
     """Recheck a window's deep tokens on a real stack (LR stack `node`, lexer state `lx`):
     entries grouped by `lalr_deep_points` key (group g = entries group_off[g] to
     group_off[g + 1]; dpos[i] the entry's boundary, -1 for an entry of its own walked
@@ -2075,14 +2094,25 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
     group; configuration reached at the boundary) in `sim.group_memo`: every real stack that
     closes a lexeme onto the same stack below (each key of one object closed by its `}`)
     takes the answer instead of walking the members again."""
-    cdef Py_ssize_t g, a, b, m
+    cdef Py_ssize_t g, a, b, m, n, ng, nhit
     cdef int32_t fin[2]
     cdef int32_t r, e, node2 = 0, lx2 = 0, nxt
     cdef bint whole
-    cdef const int32_t[::1] hit
+    cdef const int32_t* hit
     cdef dict memo = sim.group_memo
+    cdef const uint8_t* concat
+    cdef const int64_t *spos, *epos, *dpos, *group_off
+    cdef const int32_t* tokens
+    cdef uint32_t* words
+    _u8(concat_a, "lalr_recheck_groups concat", &concat, &n)
+    _i64(spos_a, "lalr_recheck_groups spos", &spos, &n)
+    _i64(epos_a, "lalr_recheck_groups epos", &epos, &n)
+    _i64(dpos_a, "lalr_recheck_groups dpos", &dpos, &n)
+    _i32(tokens_a, "lalr_recheck_groups tokens", &tokens, &n)
+    _i64(group_off_a, "lalr_recheck_groups group_off", &group_off, &ng)
+    _u32_out(words_a, "lalr_recheck_groups words", &words, &n)
     undecided = []
-    for g in range(group_off.shape[0] - 1):
+    for g in range(ng - 1):
         a, b = group_off[g], group_off[g + 1]
         whole = True            # walk every member from the start (no shared boundary)
         if dpos[a] >= 0 and sim.walk(concat, spos[a], dpos[a], node, lx, NULL, 0, 0,
@@ -2098,9 +2128,9 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
             key = (window, g, node2, lx2)
             found = memo.get(key)
             if found is not None:
-                hit = found
-                for m in range(hit.shape[0]):
-                    _set_bit(&words[0], hit[m])
+                _i32(found, "lalr_recheck_groups memo", &hit, &nhit)
+                for m in range(nhit):
+                    _set_bit(words, hit[m])
                 continue
         live = []
         n_undecided = len(undecided)
@@ -2114,7 +2144,7 @@ def lalr_recheck_groups(LalrSim sim, const uint8_t[::1] concat, const int64_t[::
                 r = sim.walk(concat, dpos[m] + 1, epos[m], node2, nxt, NULL, 0, 0, NULL, NULL,
                              lx2)
             if r == 1:
-                _set_bit(&words[0], tokens[m])
+                _set_bit(words, tokens[m])
                 live.append(tokens[m])
             elif r == _SIM_UNKNOWN:
                 undecided.append(m)
