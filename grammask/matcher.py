@@ -53,7 +53,7 @@ class Matcher:
         """Back to the start of a new sequence."""
         self._history = [self.compiled.initial_state()]
 
-    def fork(self) -> "Matcher":
+    def fork(self) -> Matcher:
         """An independent copy at the same position (shares the compiled grammar)."""
         other = Matcher.__new__(Matcher)
         other.__dict__.update(self.__dict__)
