@@ -641,15 +641,16 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                const int32_t[::1] skip, const int32_t[::1] suffix_ids,
                const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
                int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit,
-               const int64_t[::1] remap):
+               const int64_t[::1] remap, object acc_words):
     """Classify every token (sorted vocabulary) walked from lexer state `start`:
     * accepted: all bytes stay inside the current lexeme;
     * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
       token's fate is the mask of the parser state after that lexeme);
     * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
     * rejected: otherwise.
-    Returns (accepted ids, a uint8 [256] flag per first byte whose tokens are all boundary-0
-    tokens) followed by the straddlers as `cfg_masks.LexStateMasks` stores them (see
+    Accepted tokens are set in `acc_words` (uint32 bitmask words, OR-ed in: a mask as long
+    as the vocabulary's id list would have been, without the list). Returns (a uint8 [256]
+    flag per first byte whose tokens are all boundary-0 tokens) followed by the straddlers as `cfg_masks.LexStateMasks` stores them (see
     `_organise`): linked ones (the token spelling the suffix, from `suffix_ids`, aligned with
     concat) and walked ones, each ordered by (emit, suffix's first byte). A non-empty `remap`
     maps concat positions to the full trie's (a scan of the non-plain sub-trie). Boundary-0 tokens are decided by their first byte alone, so they come back
@@ -663,6 +664,9 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     such tokens): the caller guarantees some member of `start` takes that many plain
     characters in a row (`mask_cache.plain_runs`)."""
     cdef Py_ssize_t n = token_ids.shape[0]
+    cdef uint32_t* acc
+    cdef Py_ssize_t acc_n
+    _u32_out(acc_words, "lexer_scan acc_words", &acc, &acc_n)
     f0_np = np.zeros(256, dtype=np.uint8)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
     cdef uint8_t[::1] f0 = f0_np
@@ -729,9 +733,10 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 k = stop_at
                 continue
             if kind == 0:
-                if _push(&out.acc, token_ids[k]) != 0:
+                if token_ids[k] >= acc_n * 32 or token_ids[k] < 0:
                     failed = True
                     break
+                _set_bit(acc, token_ids[k])
             elif kind == 2:
                 if out.ns == out.cap and _grow_straddlers(&out) < 0:
                     failed = True
@@ -747,9 +752,12 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             prev_emit = e
             k += 1
     try:
+        if failed and k < n and kind == 0:
+            raise IndexError(f"lexer_scan: token id {token_ids[k]} outside acc_words "
+                             f"({acc_n} words)")
         if failed:
             raise MemoryError("lexer_scan: out of memory growing its result lists")
-        return (_np_copy(out.acc.data, out.acc.n, np.int32), f0_np) + _organise(&out, &concat[0], remap)
+        return (f0_np,) + _organise(&out, &concat[0], remap)
     finally:
         _free_scan_out(&out)
 
@@ -774,7 +782,6 @@ cdef int _push(_IntList* a, int32_t v) noexcept nogil:
 
 
 cdef struct _ScanOut:
-    _IntList acc
     int32_t* sid
     int64_t* soff
     int32_t* sem
@@ -807,7 +814,6 @@ cdef int _grow_straddlers(_ScanOut* o) noexcept nogil:
 
 
 cdef void _free_scan_out(_ScanOut* o) noexcept nogil:
-    free(o.acc.data)
     free(o.sid)
     free(o.soff)
     free(o.sem)

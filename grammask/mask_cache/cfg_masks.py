@@ -77,14 +77,13 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     walked, pos = trie, None
     if plain_limit >= UNBOUNDED or plain_exact:
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
-    acc_ids, f0_bytes, *straddlers = _kernels.lexer_scan(
+    acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
+        np.zeros(words, dtype=np.uint32)
+    f0_bytes, *straddlers = _kernels.lexer_scan(
         walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
         walked.subtree_skip(), walked.suffix_links(), trans, emit, state,
         max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED),
-        _NO_REMAP if pos is None else pos)
-    acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
-        np.zeros(words, dtype=np.uint32)
-    _kernels.ids_to_mask(acc_ids, acc)
+        _NO_REMAP if pos is None else pos, acc)
     return LexStateMasks(acc, _first_byte_union(walked, f0_bytes), *straddlers)
 
 
