@@ -438,13 +438,32 @@ cdef inline int _popcount32(uint32_t x) noexcept nogil:
     return <int>((((x + (x >> 4)) & 0x0F0F0F0F) * 0x01010101) >> 24)
 
 
-def popcount_words(const uint32_t[::1] mask):
-    """Number of set bits."""
+cdef inline int _popcount64(uint64_t x) noexcept nogil:
+    """`_popcount32` on 64 bits: half the operations per bit."""
+    x = x - ((x >> 1) & 0x5555555555555555ULL)
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL)
+    return <int>((((x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL) * 0x0101010101010101ULL) >> 56)
+
+
+cdef int64_t _popcount_span(const uint32_t* w, Py_ssize_t n) noexcept nogil:
+    """Set bits in n words, read two at a time (memcpy: the words need not be 8-aligned)."""
     cdef Py_ssize_t i
     cdef int64_t total = 0
-    with nogil:
-        for i in range(mask.shape[0]):
-            total += _popcount32(mask[i])
+    cdef uint64_t pair
+    for i in range(0, n - 1, 2):
+        memcpy(&pair, &w[i], 8)
+        total += _popcount64(pair)
+    if n & 1:
+        total += _popcount32(w[n - 1])
+    return total
+
+
+def popcount_words(const uint32_t[::1] mask):
+    """Number of set bits."""
+    cdef int64_t total = 0
+    if mask.shape[0]:
+        with nogil:
+            total = _popcount_span(&mask[0], mask.shape[0])
     return total
 
 
@@ -1349,14 +1368,8 @@ cdef bint _stored_equals(int32_t kind, const uint32_t* data, Py_ssize_t length,
     cdef int64_t count = 0
     cdef uint32_t t, last = _last_word_mask(vocab_size, n)
     if kind == KIND_DENSE:
-        if length != n:
-            return False
-        for i in range(n):
-            if data[i] != words[i]:
-                return False
-        return True
-    for i in range(n):
-        count += _popcount32(words[i])
+        return length == n and memcmp(data, words, n * sizeof(uint32_t)) == 0
+    count = _popcount_span(words, n)
     if kind == KIND_ALLOW:
         if count != length:
             return False
