@@ -530,7 +530,7 @@ class CompiledCFG(EngineBase):
                 busy.discard(state)
             # deep is empty but for LALR windows: no vocabulary-wide listing then
             found = (self._interner.intern(sure),
-                     self._ids_of(deep) if np.count_nonzero(deep) else _NO_IDS)
+                     self._ids_of(deep) if _kernels.any_bits(deep) else _NO_IDS)
             self._pairs[state] = found
         return found
 

@@ -458,6 +458,23 @@ cdef int64_t _popcount_span(const uint32_t* w, Py_ssize_t n) noexcept nogil:
     return total
 
 
+def any_bits(object mask):
+    """Whether any bit of the uint32 words `mask` is set: an OR over 64-bit reads, without
+    an early exit so the compiler vectorises it (a CFG configuration's deep part is empty
+    but for LALR windows, and numpy's count_nonzero compares word by word)."""
+    cdef const uint32_t* w
+    cdef Py_ssize_t n, i
+    cdef uint64_t acc = 0, pair
+    _u32(mask, "any_bits mask", &w, &n)
+    with nogil:
+        for i in range(0, n - 1, 2):
+            memcpy(&pair, &w[i], 8)
+            acc |= pair
+        if n & 1:
+            acc |= w[n - 1]
+    return acc != 0
+
+
 def popcount_words(const uint32_t[::1] mask):
     """Number of set bits."""
     cdef int64_t total = 0
