@@ -1091,10 +1091,16 @@ def walk_suffix_ranges(const int32_t[:, ::1] trans, const int32_t[::1] emit,
     return live_np[:nl].copy(), pend_np[:nb].copy()
 
 
+cdef enum:
+    _BOUNDARY_CACHE_BITS = 12
+
+
 cdef class _LexTables:
     """The lexer tables a CFG walk reads, kept per engine (`_tables`) and re-viewed only when
     the lexer reallocated them (a parser callback can add lexer states): acquiring a typed
-    view costs ~1,300 instructions, more than most walks."""
+    view costs ~1,300 instructions, more than most walks. Also a direct-mapped C cache in
+    front of the engine's boundary memo (a dict lookup with its int boxing costs ~400
+    instructions; the memo's entries never change once set, so a cached one stays true)."""
     cdef const int32_t[:, ::1] trans
     cdef const int32_t[::1] emit
     cdef object trans_obj
@@ -1102,12 +1108,32 @@ cdef class _LexTables:
     cdef object table
     cdef object engine
     cdef dict memo
+    cdef int64_t cache_keys[1 << _BOUNDARY_CACHE_BITS]
+    cdef int64_t cache_values[1 << _BOUNDARY_CACHE_BITS]
 
     def __init__(self, engine):
         self.engine = engine
         self.table = engine.lexer._table
         self.memo = engine._boundary_memo
+        memset(self.cache_keys, 0xFF, sizeof(self.cache_keys))     # -1: empty (keys are >= 0)
         self.refresh()
+
+    cdef int64_t boundary(self, int64_t p, int32_t e) except? -3:
+        """The memo's packed configuration after a lexeme of kind e from parser state p
+        (see `_cfg_walk`), filling it through the engine on a miss."""
+        cdef int64_t key = p * 1048576 + e
+        cdef Py_ssize_t slot = <Py_ssize_t>((<uint64_t>key * <uint64_t>0x9E3779B97F4A7C15ULL)
+                                            >> (64 - _BOUNDARY_CACHE_BITS))
+        if self.cache_keys[slot] == key:
+            return self.cache_values[slot]
+        found = self.memo.get(key)
+        if found is None:
+            found = self.engine._boundary_deep(p, e)
+            self.refresh()
+        cdef int64_t packed = found
+        self.cache_keys[slot] = key
+        self.cache_values[slot] = packed
+        return packed
 
     cdef int refresh(self) except -1:
         t = self.table.trans
@@ -1149,20 +1175,14 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t* data, Py_ssize_t start,
     the packed configuration, -1 (dead) or -2 (deep)."""
     cdef Py_ssize_t i
     cdef int32_t nxt, e
-    cdef int64_t packed, key
-    cdef object found
+    cdef int64_t packed
     for i in range(start, end):
         nxt = tabs.trans[lx, data[i]]
         if nxt < 0:
             e = tabs.emit[lx]
             if e < 0:
                 return -1
-            key = p * 1048576 + e
-            found = tabs.memo.get(key)
-            if found is None:
-                found = tabs.engine._boundary_deep(p, e)
-                tabs.refresh()
-            packed = found
+            packed = tabs.boundary(p, e)
             if packed < 0:
                 return packed
             p = packed >> 32
