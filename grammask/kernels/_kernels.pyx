@@ -1645,6 +1645,7 @@ def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t st
     cdef Py_ssize_t head = 0
     cdef int b, first
     cdef int32_t s, target, e, label
+    cdef const int32_t* row
     with nogil:
         if not failed:
             _local_id(&states, &order, start, &failed)
@@ -1657,14 +1658,15 @@ def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t st
             e = emit[s]
             label = _local_id(&emits, &emit_order, e, &failed) if e >= 0 else -1
             failed = failed or _push(&shape, label) != 0
+            row = &trans[s, 0]
             b = 0
             while b < 256 and not failed:
-                target = trans[s, b]
+                target = row[b]
                 if target < 0:
                     b += 1
                     continue
                 first = b
-                while b + 1 < 256 and trans[s, b + 1] == target:
+                while b + 1 < 256 and row[b + 1] == target:
                     b += 1
                 label = _local_id(&states, &order, target, &failed)
                 failed = failed or _push(&shape, first | (b << 8)) != 0 \
