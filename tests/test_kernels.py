@@ -94,3 +94,37 @@ def test_bits_at_reads_the_bits_of_given_ids():
     ids = np.array([0, 5, 31, 32, 200, 255, 256, 1000, 7], np.int32)
     want = [i < 256 and bool(words[i >> 5] >> (i & 31) & 1) for i in ids.tolist()]
     assert _kernels.bits_at(words, ids).tolist() == want
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 8, 4009])
+def test_popcount_and_any_bits_match_python(n: int) -> None:
+    """The 64-bit popcount reads words in pairs (odd lengths and unaligned views included);
+    `any_bits` sees a single set bit anywhere."""
+    rng = np.random.default_rng(n)
+    words = rng.integers(0, 2**32, n + 1, dtype=np.uint64).astype(np.uint32)
+    for view in (words[:n], words[1:]):          # words[1:] starts 4 bytes into a buffer
+        assert _kernels.popcount_words(view) == sum(bin(int(w)).count("1") for w in view)
+    zero = np.zeros(n, np.uint32)
+    assert not _kernels.any_bits(zero)
+    for i in range(0, n, max(1, n // 7)):
+        zero[:] = 0
+        zero[i] = 1 << (i % 32)
+        assert _kernels.any_bits(zero)
+    with pytest.raises(TypeError, match="any_bits"):
+        _kernels.any_bits(np.zeros(4, np.float32))
+
+
+def test_stored_equals_compares_every_kind() -> None:
+    """A dense, allow-list and reject-list stored mask each equal exactly their own words."""
+    from grammask.mask_cache.mask_store import MaskInterner
+
+    vocab = 300
+    interner = MaskInterner(vocab)
+    for ids in ([3, 70, 299], list(range(vocab))[5:], list(range(0, vocab, 2))):
+        words = np.zeros(interner.words, np.uint32)
+        _kernels.ids_to_mask(np.array(ids, np.int32), words)
+        stored = interner.intern(words)
+        assert _kernels.stored_equals(stored.kind, stored.data, words, vocab)
+        other = words.copy()
+        other[1] ^= 1
+        assert not _kernels.stored_equals(stored.kind, stored.data, other, vocab)
