@@ -686,7 +686,8 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     * rejected: otherwise.
     Accepted tokens are set in `acc_words` (uint32 bitmask words, OR-ed in: a mask as long
     as the vocabulary's id list would have been, without the list). Returns (a uint8 [256]
-    flag per first byte whose tokens are all boundary-0 tokens) followed by the straddlers as `cfg_masks.LexStateMasks` stores them (see
+    flag per first byte whose tokens are all boundary-0 tokens) followed by the straddlers
+    as `cfg_masks.LexStateMasks` stores them (see
     `_organise`): linked ones (the token spelling the suffix, from `suffix_ids`, aligned with
     concat) and walked ones, each ordered by (emit, suffix's first byte). A non-empty `remap`
     maps concat positions to the full trie's (a scan of the non-plain sub-trie). Boundary-0 tokens are decided by their first byte alone, so they come back
@@ -716,6 +717,8 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
     cdef int32_t prev_emit = -1, s, nxt, e = -1
     cdef bint failed = False
+    cdef bint bad = False                   # a token id outside acc_words
+    cdef int32_t bad_id = 0
     states[0] = start
     cdef Py_ssize_t stop_at
     k = 0
@@ -770,7 +773,7 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
                 continue
             if kind == 0:
                 if token_ids[k] >= acc_n * 32 or token_ids[k] < 0:
-                    failed = True
+                    bad, bad_id = True, token_ids[k]
                     break
                 _set_bit(acc, token_ids[k])
             elif kind == 2:
@@ -788,9 +791,8 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
             prev_emit = e
             k += 1
     try:
-        if failed and k < n and kind == 0:
-            raise IndexError(f"lexer_scan: token id {token_ids[k]} outside acc_words "
-                             f"({acc_n} words)")
+        if bad:
+            raise IndexError(f"lexer_scan: token id {bad_id} outside acc_words ({acc_n} words)")
         if failed:
             raise MemoryError("lexer_scan: out of memory growing its result lists")
         return (f0_np,) + _organise(&out, &concat[0], remap)
@@ -1194,38 +1196,57 @@ cdef int64_t _cfg_walk(_LexTables tabs, const uint8_t* data, Py_ssize_t start,
     return (<int64_t>p << 32) | lx
 
 
+cdef struct _Entries:
+    const uint8_t* concat
+    const int64_t* spos
+    const int64_t* epos
+    const int32_t* tokens
+    const int64_t* starts
+    const int64_t* ends
+    Py_ssize_t nranges
+    uint32_t* words
+    uint32_t* deep
+
+
+cdef int _entries(str what, object concat, object spos, object epos, object tokens,
+                  object starts, object ends, object words, object deep,
+                  _Entries* out) except -1:
+    """The checked arrays of a token walk over index ranges (`cfg_walk_ranges`,
+    `lalr_walk_tokens`): concat uint8, spos / epos / starts / ends int64, tokens int32,
+    words / deep writable uint32 words."""
+    cdef Py_ssize_t n
+    _u8(concat, what + " concat", &out.concat, &n)
+    _i64(spos, what + " spos", &out.spos, &n)
+    _i64(epos, what + " epos", &out.epos, &n)
+    _i32(tokens, what + " tokens", &out.tokens, &n)
+    _i64(starts, what + " starts", &out.starts, &out.nranges)
+    _i64(ends, what + " ends", &out.ends, &n)
+    if n != out.nranges:
+        raise ValueError(f"{what}: starts and ends differ in length")
+    _u32_out(words, what + " words", &out.words, &n)
+    _u32_out(deep, what + " deep", &out.deep, &n)
+    return 0
+
+
 def cfg_walk_ranges(object engine, object concat, object spos, object epos, object tokens,
                     object starts, object ends, int64_t p, int32_t lx, object words,
                     object deep):
     """For the entries i of the index ranges [starts[r], ends[r]) (a straddler group's live
     first bytes): set the bit of tokens[i] in `words` when concat[spos[i]:epos[i]] walks alive
     from (p, lx), in `deep` when its fate lies below a window's sentinel (see cfg_walk).
-    Arrays: concat uint8, spos / epos / starts / ends int64, tokens int32, words / deep
-    uint32 words."""
-    cdef const uint8_t* text
-    cdef const int64_t *sp, *ep, *st, *en
-    cdef const int32_t* tok
-    cdef uint32_t *w, *dp
-    cdef Py_ssize_t r, i, n, nr
+    Arrays as `_entries` checks them."""
+    cdef _Entries a
+    cdef Py_ssize_t r, i
     cdef int64_t out
-    _u8(concat, "cfg_walk_ranges concat", &text, &n)
-    _i64(spos, "cfg_walk_ranges spos", &sp, &n)
-    _i64(epos, "cfg_walk_ranges epos", &ep, &n)
-    _i32(tokens, "cfg_walk_ranges tokens", &tok, &n)
-    _i64(starts, "cfg_walk_ranges starts", &st, &nr)
-    _i64(ends, "cfg_walk_ranges ends", &en, &n)
-    if n != nr:
-        raise ValueError("cfg_walk_ranges: starts and ends differ in length")
-    _u32_out(words, "cfg_walk_ranges words", &w, &n)
-    _u32_out(deep, "cfg_walk_ranges deep", &dp, &n)
+    _entries("cfg_walk_ranges", concat, spos, epos, tokens, starts, ends, words, deep, &a)
     cdef _LexTables tabs = _tables(engine)
-    for r in range(nr):
-        for i in range(st[r], en[r]):
-            out = _cfg_walk(tabs, text, sp[i], ep[i], p, lx)
+    for r in range(a.nranges):
+        for i in range(a.starts[r], a.ends[r]):
+            out = _cfg_walk(tabs, a.concat, a.spos[i], a.epos[i], p, lx)
             if out >= 0:
-                _set_bit(w, tok[i])
+                _set_bit(a.words, a.tokens[i])
             elif out == -2:
-                _set_bit(dp, tok[i])
+                _set_bit(a.deep, a.tokens[i])
 
 
 def live_ranges(object row, object trans_row):
@@ -2062,48 +2083,36 @@ cdef class LalrSim:
         return 1
 
 
-def lalr_walk_tokens(LalrSim sim, object concat_a, object spos_a, object epos_a,
-                     object tokens_a, object starts_a, object ends_a, int32_t node,
-                     int32_t lx, object words_a, object deep_a,
+def lalr_walk_tokens(LalrSim sim, object concat, object spos, object epos,
+                     object tokens, object starts, object ends, int32_t node,
+                     int32_t lx, object words, object deep,
                      const int32_t[::1] indents=None, int32_t parens=0):
     """For the entries i of the index ranges [starts[r], ends[r]): set tokens[i]'s bit in
     `words` when concat[spos[i]:epos[i]] walks alive from (LR stack `node`, lexer state `lx`,
     and for an indented grammar its indentation stack and bracket depth), in `deep` when its
     fate reads below a window's sentinel. Returns the entries this walk cannot decide (a
     lexeme with several surviving kinds, indentation past _MAX_INDENTS), for the Python
-    walker."""
-    cdef Py_ssize_t r, i, n, nr
+    walker. Arrays as `_entries` checks them."""
+    cdef _Entries a
+    cdef Py_ssize_t r, i
     cdef Py_ssize_t nind = 0 if indents is None else indents.shape[0]
     cdef int32_t out
     cdef int32_t ind[_MAX_INDENTS]
-    cdef const uint8_t* concat
-    cdef const int64_t *spos, *epos, *starts, *ends
-    cdef const int32_t* tokens
-    cdef uint32_t *words, *deep
-    _u8(concat_a, "lalr_walk_tokens concat", &concat, &n)
-    _i64(spos_a, "lalr_walk_tokens spos", &spos, &n)
-    _i64(epos_a, "lalr_walk_tokens epos", &epos, &n)
-    _i32(tokens_a, "lalr_walk_tokens tokens", &tokens, &n)
-    _i64(starts_a, "lalr_walk_tokens starts", &starts, &nr)
-    _i64(ends_a, "lalr_walk_tokens ends", &ends, &n)
-    if n != nr:
-        raise ValueError("lalr_walk_tokens: starts and ends differ in length")
-    _u32_out(words_a, "lalr_walk_tokens words", &words, &n)
-    _u32_out(deep_a, "lalr_walk_tokens deep", &deep, &n)
+    _entries("lalr_walk_tokens", concat, spos, epos, tokens, starts, ends, words, deep, &a)
     undecided = []
     if nind > _MAX_INDENTS or (sim.indented and nind == 0):
-        for r in range(nr):
-            undecided.extend(range(starts[r], ends[r]))
+        for r in range(a.nranges):
+            undecided.extend(range(a.starts[r], a.ends[r]))
         return undecided
-    for r in range(nr):
-        for i in range(starts[r], ends[r]):
+    for r in range(a.nranges):
+        for i in range(a.starts[r], a.ends[r]):
             if nind:
                 memcpy(ind, &indents[0], nind * sizeof(int32_t))
-            out = sim.walk(concat, spos[i], epos[i], node, lx, ind, nind, parens)
+            out = sim.walk(a.concat, a.spos[i], a.epos[i], node, lx, ind, nind, parens)
             if out == 1:
-                _set_bit(words, tokens[i])
+                _set_bit(a.words, a.tokens[i])
             elif out == _SIM_DEEP:
-                _set_bit(deep, tokens[i])
+                _set_bit(a.deep, a.tokens[i])
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
     return undecided
