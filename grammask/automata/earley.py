@@ -64,10 +64,10 @@ class EarleyParser:
     Thread-safe: states are append-only and created under one lock.
 
     An item (production, dot, origin state) is packed into one int, `origin << origin_shift
-    | position`, positions (production, dot) numbered densely: moving the dot is `item + 1`. A state's key is its kernel
-    without completed items (their completions are already in it and nothing later reads
-    them, so keeping them would only split states with equal futures, e.g. "after the first
-    pair" vs "after a later pair"); the one that matters — the augmented start completed from
+    | position`, positions (production, dot) numbered densely: moving the dot is `item + 1`.
+    A state's key is its kernel without completed items (their completions are already in it
+    and nothing later reads them, so keeping them would only split states with equal futures,
+    e.g. "after the first pair" vs "after a later pair"); the one that matters — the augmented start completed from
     the initial state — is kept as the acceptance mark. Predicted items are not stored per
     state: they are a static closure per set of predicted nonterminals, shared by all states."""
 
@@ -91,7 +91,8 @@ class EarleyParser:
         order = np.argsort(lhs, kind="stable")     # productions grouped by left-hand side
         by_lhs_off = np.searchsorted(lhs[order], np.arange(prods.num_symbols + 1))
         self._core = EarleyCore(next_sym, np.repeat(lhs, lengths), nullable, by_lhs_off,
-                                first[order], prods.num_terminals, len(prods.rhs[0]),
+                                first[order], prods.num_terminals,
+                                int(first[0]) + len(prods.rhs[0]),   # augmented start, done
                                 max(int(first[-1]), 1).bit_length(), max_parser_items,
                                 max_parser_states, threading.RLock())
         self.initial = self._core.start(prods.lhs[0])
