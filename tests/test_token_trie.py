@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from grammask import TokenizerInfo
-from grammask.mask_cache.token_trie import build_token_trie
+from grammask.mask_cache.token_trie import PLAIN_BUCKETS, build_token_trie
 
 
 def small_trie(seed: int = 0):
@@ -38,3 +39,30 @@ def test_first_byte_masks_hold_exactly_the_tokens_of_each_first_byte() -> None:
         assert bits[first, tid] and bits[:, tid].sum() == 1
     all_bits = np.unpackbits(every.view(np.uint8), bitorder="little")
     assert all_bits.sum() == trie.num_tokens
+
+
+def plain_trie(seed: int = 2):
+    """Tokens of plain letters of every length up to 20, and a few with quotes."""
+    rng = np.random.default_rng(seed)
+    words = {bytes(rng.integers(97, 100, size=int(rng.integers(1, 21))).tolist())
+             for _ in range(400)} | {b'a"', b'"', b'ab"c', b"\\n"}
+    vocab = sorted(words) + [None]
+    return build_token_trie(TokenizerInfo(list(vocab), eos_token_ids=[len(vocab) - 1]))
+
+
+@pytest.mark.parametrize("limit", [0, 3, 4, 5, 9, 16, 40])
+def test_plain_above_keeps_the_non_plain_and_the_longer_plain_tokens(limit: int) -> None:
+    trie = plain_trie()
+    sub, pos = trie.plain_above(limit)
+    chars = trie.plain_chars()
+    bucket = max((b for b in PLAIN_BUCKETS if b <= limit), default=0)
+    if not bucket:
+        assert sub is trie and pos is None
+        return
+    keep = (chars < 0) | (chars > bucket)
+    assert sub.token_ids.tolist() == trie.token_ids[keep].tolist()
+    assert sub.plain_chars().tolist() == chars[keep].tolist()
+    assert np.array_equal(trie.concat[pos], sub.concat)
+    assert np.array_equal(trie.suffix_links()[pos], sub.suffix_links())
+    # every token the sub-trie leaves out is accepted unwalked by a scan with this limit
+    assert ((chars[~keep] >= 0) & (chars[~keep] <= limit)).all()

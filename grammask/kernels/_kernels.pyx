@@ -1279,8 +1279,9 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
                                Py_ssize_t m, int32_t[:, ::1] nxt, int32_t* counts,
                                int32_t* rep, int32_t* group) noexcept nogil:
     """Successors of a combined-lexer state whose members are the global terminal-DFA states
-    `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted): nxt[b]
-    holds byte b's successor list (counts[b] long); bytes with equal lists (compared exactly:
+    `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted):
+    nxt[:counts[b], b] is byte b's successor list, member-major so that each member's row
+    is read and written in order (byte-major, 256 lists 256 bytes apart, thrashed L1); bytes with equal lists (compared exactly:
     hash, then element-wise) share a group, rep[g] is a group's first byte, group[b] its
     group or -1 when every member dies on b. Returns the number of groups. Groups are found
     through a small open-addressing table on the lists' hashes: a state whose bytes lead to
@@ -1302,7 +1303,7 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
         for b in range(256):
             s = row[b]
             if s >= 0:
-                nxt[b, counts[b]] = s
+                nxt[counts[b], b] = s
                 counts[b] += 1
                 hashes[b] = (hashes[b] ^ <uint64_t>(s + 1)) * 1099511628211ULL
     for b in range(256):
@@ -1318,7 +1319,7 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
             if hashes[rep[j]] == h and counts[rep[j]] == alive:
                 same = True
                 for i in range(alive):
-                    if nxt[rep[j], i] != nxt[b, i]:
+                    if nxt[i, rep[j]] != nxt[i, b]:
                         same = False
                         break
                 if same:
@@ -1334,6 +1335,72 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
     return ngroups
 
 
+cdef struct _ListIndex:
+    # member lists seen in one closure -> state id, found by a 64-bit hash and confirmed
+    # element by element (a hash shared by two lists just leaves the second to Python)
+    ChildTable table            # key: hash | 1, value: entry number
+    _IntList flat               # the entries' lists, one after another
+    _IntList start              # per entry: where its list starts in `flat`
+    _IntList length
+    _IntList ids
+
+
+cdef inline uint64_t _list_hash(const int32_t* xs, Py_ssize_t n) noexcept nogil:
+    cdef uint64_t h = 1469598103934665603ULL
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ <uint64_t>(xs[i] + 1)) * 1099511628211ULL
+    return h | 1
+
+
+cdef int32_t _index_find(_ListIndex* ix, const int32_t* xs, Py_ssize_t n, uint64_t h,
+                         bint* clash) noexcept nogil:
+    """The id of list `xs` in the index, or -1; `clash`: another list holds its hash."""
+    cdef Py_ssize_t slot = _slot(&ix.table, <int64_t>h), i
+    cdef int32_t e
+    clash[0] = False
+    if ix.table.keys[slot] == 0:
+        return -1
+    e = ix.table.values[slot]
+    if ix.length.data[e] == n:
+        for i in range(n):
+            if ix.flat.data[ix.start.data[e] + i] != xs[i]:
+                break
+        else:
+            return ix.ids.data[e]
+    clash[0] = True
+    return -1
+
+
+cdef int _index_add(_ListIndex* ix, const int32_t* xs, Py_ssize_t n, uint64_t h,
+                    int32_t sid) noexcept nogil:
+    cdef Py_ssize_t slot, i
+    if ix.table.used * 2 >= ix.table.size and _table_grow(&ix.table) != 0:
+        return -1
+    slot = _slot(&ix.table, <int64_t>h)
+    if ix.table.keys[slot] != 0:
+        return 0                                # a clash: the first list keeps the slot
+    if (_push(&ix.start, <int32_t>ix.flat.n) != 0 or _push(&ix.length, <int32_t>n) != 0
+            or _push(&ix.ids, sid) != 0):
+        return -1
+    for i in range(n):
+        if _push(&ix.flat, xs[i]) != 0:
+            return -1
+    ix.table.keys[slot] = <int64_t>h
+    ix.table.values[slot] = <int32_t>(ix.ids.n - 1)
+    ix.table.used += 1
+    return 0
+
+
+cdef void _index_free(_ListIndex* ix) noexcept nogil:
+    free(ix.table.keys)
+    free(ix.table.values)
+    free(ix.flat.data)
+    free(ix.start.data)
+    free(ix.length.data)
+    free(ix.ids.data)
+
+
 def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
                   tuple start_members, dict known, int32_t next_id,
                   Py_ssize_t max_new):
@@ -1344,6 +1411,9 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
     Successors are read from the members' own rows of `big` (terminal rows, never written
     here). A successor with one member is that terminal state itself; one with several is a
     combined state, looked up in `known` (member tuple -> id) or numbered from `next_id` on.
+    Each distinct successor list goes through Python (a tuple, the dict lookups) once per
+    call: later edges to it are found in a C index, which matters inside long counted
+    strings (every position ~20 combined states with ~15 edges each).
     Returns (rows, keys, finals): rows int32 [1 + n, 256], the start state's row then each new
     state's, in id order; keys, the n new member tuples; finals, per new state the tuple of
     its accepting members (for its emit). None when more than `max_new` states are needed
@@ -1354,58 +1424,79 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
     cdef int32_t[256] group
     cdef int32_t[256] target              # per group: the successor state's id
     cdef int32_t ngroups, tgt
+    cdef uint64_t h
+    cdef bint clash
+    cdef _ListIndex ix
+    memset(&ix, 0, sizeof(_ListIndex))
+    if _table_init(&ix.table, 256) != 0:
+        _index_free(&ix)
+        raise MemoryError("lexer_closure: no memory for its index")
     rows_np = np.full((cap, 256), -1, dtype=np.int32)
     cdef int32_t[:, ::1] rows = rows_np
-    nxt_np = np.empty((256, 64), dtype=np.int32)
+    nxt_np = np.empty((64, 256), dtype=np.int32)
     cdef int32_t[:, ::1] nxt = nxt_np
     mem_np = np.empty(64, dtype=np.int32)
     cdef int32_t[::1] mem = mem_np
+    lst_np = np.empty(64, dtype=np.int32)      # one group's successor list, contiguous
+    cdef int32_t[::1] lst = lst_np
     local = {}
     keys = []
     finals = []
     queue = [start_members]
     cdef tuple cur, grp
-    while head < len(queue):
-        cur = <tuple>queue[head]
-        m = len(cur)
-        if m > mem.shape[0]:
-            mem_np = np.empty(2 * m, dtype=np.int32)
-            mem = mem_np
-            nxt_np = np.empty((256, 2 * m), dtype=np.int32)
-            nxt = nxt_np
-        for i in range(m):
-            mem[i] = <int32_t>cur[i]
-        with nogil:
-            ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &rep[0], &group[0])
-        for g in range(ngroups):
-            b = rep[g]
-            alive = counts[b]
-            if alive == 1:
-                tgt = nxt[b, 0]
-            else:
-                grp = tuple([nxt[b, i] for i in range(alive)])
-                found = known.get(grp)
-                if found is None:
-                    found = local.get(grp)
-                if found is None:
-                    if len(keys) >= max_new:
-                        return None
-                    found = next_id + len(keys)
-                    local[grp] = found
-                    keys.append(grp)
-                    finals.append(tuple([x for x in grp if accepting[x]]))
-                    queue.append(grp)
-                tgt = <int32_t>found
-            target[g] = tgt
-        if head >= cap:
-            cap *= 2
-            grown = np.full((cap, 256), -1, dtype=np.int32)
-            grown[:head] = rows_np[:head]
-            rows_np = grown
-            rows = rows_np
-        for b in range(256):
-            rows[head, b] = target[group[b]] if group[b] >= 0 else -1
-        head += 1
+    try:
+        while head < len(queue):
+            cur = <tuple>queue[head]
+            m = len(cur)
+            if m > mem.shape[0]:
+                mem_np = np.empty(2 * m, dtype=np.int32)
+                mem = mem_np
+                lst_np = np.empty(2 * m, dtype=np.int32)
+                lst = lst_np
+                nxt_np = np.empty((2 * m, 256), dtype=np.int32)
+                nxt = nxt_np
+            for i in range(m):
+                mem[i] = <int32_t>cur[i]
+            with nogil:
+                ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &rep[0], &group[0])
+            for g in range(ngroups):
+                b = rep[g]
+                alive = counts[b]
+                if alive == 1:
+                    target[g] = nxt[0, b]
+                    continue
+                for i in range(alive):
+                    lst[i] = nxt[i, b]
+                h = _list_hash(&lst[0], alive)
+                tgt = _index_find(&ix, &lst[0], alive, h, &clash)
+                if tgt < 0:
+                    grp = tuple([lst[i] for i in range(alive)])
+                    found = known.get(grp)
+                    if found is None:
+                        found = local.get(grp)
+                    if found is None:
+                        if len(keys) >= max_new:
+                            return None
+                        found = next_id + len(keys)
+                        local[grp] = found
+                        keys.append(grp)
+                        finals.append(tuple([x for x in grp if accepting[x]]))
+                        queue.append(grp)
+                    tgt = <int32_t>found
+                    if not clash and _index_add(&ix, &lst[0], alive, h, tgt) != 0:
+                        raise MemoryError("lexer_closure: no memory for its index")
+                target[g] = tgt
+            if head >= cap:
+                cap *= 2
+                grown = np.full((cap, 256), -1, dtype=np.int32)
+                grown[:head] = rows_np[:head]
+                rows_np = grown
+                rows = rows_np
+            for b in range(256):
+                rows[head, b] = target[group[b]] if group[b] >= 0 else -1
+            head += 1
+    finally:
+        _index_free(&ix)
     return rows_np[:head], keys, finals
 
 
@@ -1594,7 +1685,12 @@ def plain_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
 def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1] ascii,
                   const int32_t[:, :, ::1] shapes, int32_t cap):
     """The states plain text reaches from `state` (int32, `state` first) when none of them
-    dies on a plain character, else None; also None past `cap` states (`plain_runs`)."""
+    dies on a plain character, else None; also None past `cap` states (`plain_runs`).
+
+    A probe first follows one plain byte from `state` until it dies (None at once) or comes
+    back to a state it passed: inside a counted string (`maxLength`, a chunk of a long
+    string) every position is asked once, and without the probe each asking explored every
+    position after it, a cost quadratic in the count."""
     seen_np = np.empty(cap + 1, dtype=np.int32)
     cdef int32_t[::1] seen = seen_np
     marks_np = np.zeros(trans.shape[0], dtype=np.uint8)
@@ -1602,9 +1698,19 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
     cdef int32_t[256] step
     cdef Py_ssize_t nseen = 1, head = 0, i
     cdef int n
+    cdef int32_t s = state
     cdef bint ok = True
+    with nogil:
+        while not marks[s] & 2:         # the probe: one plain byte again and again
+            marks[s] |= 2
+            s = trans[s, ascii[0]]
+            if s < 0:
+                ok = False
+                break
+    if not ok:
+        return None
     seen[0] = state
-    marks[state] = 1
+    marks[state] |= 1
     with nogil:
         while ok and head < nseen:
             n = _plain_next(trans, seen[head], ascii, shapes, &step[0], 256)
@@ -1613,12 +1719,12 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
                 ok = False
                 break
             for i in range(n):
-                if marks[step[i]]:
+                if marks[step[i]] & 1:
                     continue
                 if nseen > cap:
                     ok = False
                     break
-                marks[step[i]] = 1
+                marks[step[i]] |= 1
                 seen[nseen] = step[i]
                 nseen += 1
     if not ok:

@@ -77,6 +77,8 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     walked, pos = trie, None
     if plain_limit >= UNBOUNDED or plain_exact:
         walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
+    elif plain_limit > 0:
+        walked, pos = trie.plain_above(plain_limit)
     acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
         np.zeros(words, dtype=np.uint32)
     f0_bytes, *straddlers = _kernels.lexer_scan(

@@ -1,0 +1,95 @@
+"""The combined lexer automaton and the plain-run analyses its scans lean on, against plain
+definitions: every combined state's row is the union of its members' rows (`lexer_closure`),
+and `plain_closure` says closed exactly when no plain text kills a state."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grammask.automata.lexer import Lexer, LexTerminal
+from grammask.kernels import _kernels
+from grammask.mask_cache.plain_runs import _ASCII, _SEQUENCES, _SHAPE_TABLE
+
+
+def random_terminal(rng: np.random.Generator, tid: int, n: int, live: int) -> LexTerminal:
+    """A terminal DFA over a small alphabet (`live` bytes from 'a'), start state 0 never
+    accepting, so that several terminals share prefixes and their combined states branch."""
+    trans = np.full((n, 256), -1, np.int32)
+    for q in range(n):
+        for b in range(97, 97 + live):
+            if rng.random() < 0.7:
+                trans[q, b] = rng.integers(1, n)
+    accepting = rng.random(n) < 0.4
+    accepting[0] = False
+    return LexTerminal(tid, f"T{tid}", trans, accepting)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_combined_rows_are_the_union_of_member_rows(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    terms = [random_terminal(rng, t, int(rng.integers(2, 9)), int(rng.integers(2, 6)))
+             for t in range(int(rng.integers(2, 7)))]
+    lexer = Lexer(terms)
+    lexer.start(frozenset(t.tid for t in terms))
+    lexer.start(frozenset(t.tid for t in terms[::2]))       # a second closure reuses states
+    trans = lexer.trans
+    ids = {lexer.member_ids(s): s for s in range(lexer._base, lexer.num_states)
+           if not lexer.is_start[s]}
+    for s in range(lexer._base, lexer.num_states):
+        members = lexer.member_ids(s)
+        for b in range(256):
+            nxt = tuple(sorted(int(trans[g, b]) for g in members if trans[g, b] >= 0))
+            want = -1 if not nxt else nxt[0] if len(nxt) == 1 else ids[nxt]
+            assert trans[s, b] == want, (s, members, b)
+
+
+def plain_next(trans: np.ndarray, s: int) -> set[int] | None:
+    """The states one plain character leads to from `s`, None when one of them dies."""
+    out: set[int] = set()
+    for b in _ASCII.tolist():
+        if trans[s, b] < 0:
+            return None
+        out.add(int(trans[s, b]))
+    for seq in _SEQUENCES:
+        frontier = {s}
+        for lo, hi in seq:
+            frontier = {int(trans[x, b]) for x in frontier for b in range(lo, hi + 1)}
+            if min(frontier) < 0:
+                return None
+        out |= frontier
+    return out
+
+
+def plain_reach(trans: np.ndarray, state: int) -> set[int] | None:
+    seen, todo = {state}, [state]
+    while todo:
+        nxt = plain_next(trans, todo.pop())
+        if nxt is None:
+            return None
+        todo += [t for t in nxt - seen]
+        seen |= nxt
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_closure_is_closed_exactly_when_no_plain_text_kills(seed: int) -> None:
+    """Random automata where multi-byte characters loop in place and ASCII bytes move or
+    die; counters (a chain that dies at its end) and loops both occur, so the probe meets
+    deaths and cycles alike."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 12))
+    trans = np.full((n, 256), -1, np.int32)
+    trans[:, 0x80:] = np.arange(n, dtype=np.int32)[:, None]
+    chain = rng.random() < 0.5
+    for q in range(n):
+        trans[q, _ASCII] = q + 1 if chain and q + 1 < n else rng.integers(0, n, _ASCII.shape[0])
+        if rng.random() < 0.15:
+            trans[q, rng.choice(_ASCII)] = -1
+    if chain and rng.random() < 0.5:
+        trans[n - 1, _ASCII] = n - 1                           # a counter that loops at its end
+    for state in range(n):
+        got = _kernels.plain_closure(trans, state, _ASCII, _SHAPE_TABLE, 4096)
+        want = plain_reach(trans, state)
+        assert (got is None) == (want is None), (state, trans[:, 0x20:0x7F].tolist())
+        if got is not None:
+            assert got[0] == state and set(got.tolist()) == want
