@@ -19,7 +19,7 @@ _CACHE_SIZE = 8
 # Llama-3, a scan accepting plain tokens up to 4 / 8 / 16 characters unwalked walks 80k /
 # 27k / 6.9k tokens instead of 128k (beyond 16 characters it is the 6.2k non-plain ones)
 PLAIN_BUCKETS = (4, 6, 8, 12, 16)
-_cache: OrderedDict[str, "TokenTrie"] = OrderedDict()
+_cache: OrderedDict[str, TokenTrie] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -79,13 +79,13 @@ class TokenTrie:
         """int32 per sorted token: bytes shared with the previous token."""
         return self._derived("lcps", _lcps)
 
-    def non_plain(self) -> tuple["TokenTrie", np.ndarray]:
+    def non_plain(self) -> tuple[TokenTrie, np.ndarray]:
         """The trie of the tokens that are not plain text, and for each byte of its `concat`
         the position of that byte in this trie's `concat` (scans that accept every plain
         token walk only these, ~5% of a BPE vocabulary)."""
         return self._derived("non_plain", _non_plain)
 
-    def plain_above(self, limit: int) -> tuple["TokenTrie", np.ndarray | None]:
+    def plain_above(self, limit: int) -> tuple[TokenTrie, np.ndarray | None]:
         """The trie of the tokens a scan must walk when plain tokens of at most `limit`
         characters are accepted unwalked: the non-plain ones and the plain ones longer than
         a bucket at most `limit` (`PLAIN_BUCKETS`), with the positions as in `non_plain`;
