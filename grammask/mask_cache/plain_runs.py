@@ -15,20 +15,14 @@ token's character count in trie order (-1 for tokens that are not plain). The vo
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
-from typing import TypeVar
-
 import numpy as np
 
 from ..automata.regex_parser import MAX_CP
 from ..automata.utf8 import utf8_sequences
 from ..kernels import _kernels
+from ..memo import ArrayMemo
 
 UNBOUNDED = 1 << 30
-T = TypeVar("T")
 _ASCII = np.array([b for b in range(0x20, 0x80) if b not in (0x22, 0x5C)], np.int64)
 # The multi-byte UTF-8 characters (RFC 3629, surrogates excluded) as byte-range sequences:
 # the lead bytes, then the allowed range of each continuation byte.
@@ -38,28 +32,10 @@ _SEQUENCES = utf8_sequences(0x80, 0x2027) + utf8_sequences(0x202A, MAX_CP)
 _SHAPE_TABLE = np.full((len(_SEQUENCES), 4, 2), -1, np.int32)
 for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
-_lock = threading.Lock()
 # memos per automaton *array* (the JSON Schema compiler hands every grammar the same arrays for
-# the same constraints): key ids -> (weak references to the arrays, value)
-_ladders: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref, ...], object]] = OrderedDict()
-_closed: OrderedDict[tuple[int, ...], tuple[tuple[weakref.ref, ...], object]] = OrderedDict()
-
-
-def _per_array(memo: OrderedDict, arrays: tuple[np.ndarray, ...], make: Callable[[], T]) -> T:
-    """`make()` memoised in `memo` by the identity of `arrays` (weakly held, so a reused id
-    of a freed array is not mistaken for it), the oldest 1,024 entries kept. Identity, not
-    content: hashing a long string's automaton costs milliseconds."""
-    key = tuple(id(a) for a in arrays)
-    with _lock:
-        hit = memo.get(key)
-    if hit is not None and all(r() is a for r, a in zip(hit[0], arrays)):
-        return hit[1]
-    value = make()
-    with _lock:
-        memo[key] = (tuple(weakref.ref(a) for a in arrays), value)
-        while len(memo) > 1024:
-            memo.popitem(last=False)
-    return value
+# the same constraints)
+_ladders: ArrayMemo = ArrayMemo()
+_closed: ArrayMemo = ArrayMemo()
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +51,7 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
         return _kernels.plain_ladder(np.ascontiguousarray(trans, np.int32),
                                      np.ascontiguousarray(accepting, np.uint8),
                                      _ASCII, _SHAPE_TABLE, UNBOUNDED)
-    return _per_array(_ladders, (trans, accepting), make)
+    return _ladders.get((trans, accepting), make)
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +96,7 @@ def terminal_plain_closed(trans: np.ndarray, state: int) -> bool:
     """`plain_closed` on a terminal's own automaton, with verdicts memoised per automaton
     array across grammars, so a pattern's closure is explored once per process, not once
     per grammar."""
-    return plain_closed(trans, state, _per_array(_closed, (trans,), dict))
+    return plain_closed(trans, state, _closed.get((trans,), dict))
 
 
 def plain_masks(trie) -> list[np.ndarray]:
