@@ -94,15 +94,3 @@ def test_plain_closure_is_closed_exactly_when_no_plain_text_kills(seed: int) -> 
         if got is not None:
             assert got[0] == state and set(got.tolist()) == want
 
-
-@pytest.mark.parametrize("seed", range(8))
-def test_byte_classes_group_exactly_the_equal_columns(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 40))
-    columns = rng.integers(-1, n, size=(int(rng.integers(1, 30)), n)).astype(np.int32)
-    trans = np.ascontiguousarray(columns[rng.integers(0, columns.shape[0], 256)].T)
-    cls, reps = _kernels.byte_classes(trans)
-    for a in range(256):
-        assert np.array_equal(trans[:, a], trans[:, reps[cls[a]]])
-        assert reps[cls[a]] <= a                   # classes numbered by first byte
-    assert len({tuple(trans[:, r]) for r in reps.tolist()}) == reps.shape[0]

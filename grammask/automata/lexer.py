@@ -27,7 +27,6 @@ import numpy as np
 
 from ..errors import LimitExceededError
 from ..kernels import _kernels
-from ..memo import ArrayMemo
 from .interning import Interner
 
 DEAD = -1
@@ -100,7 +99,6 @@ class Lexer:
         if self._base > max_lexer_states:
             raise LimitExceededError("max_lexer_states", self._base, max_lexer_states,
                                      "the terminals' automata alone are too large")
-        self._classes = _ClassTables(self.terminals, self._offset, self._tid_of)
         self._accepting = np.zeros(self._base, np.uint8)   # per global terminal state
         for t, term in self.terminals.items():
             self._accepting[self._offset[t]:self._offset[t] + term.trans.shape[0]] = \
@@ -182,9 +180,8 @@ class Lexer:
             sid = self._new_state(key, gids, start, emit)
             tab.trans[sid] = tab.trans[gids[0]]
             return sid
-        self._classes.cover({self._tid_list[g] for g in gids}, tab.trans)
-        out = _kernels.lexer_closure(self._classes.arrays, self._accepting, gids, self._ids,
-                                     tab.size + 1, self.max_lexer_states - tab.size - 1)
+        out = _kernels.lexer_closure(tab.trans, self._accepting, gids, self._ids, tab.size + 1,
+                                     self.max_lexer_states - tab.size - 1)
         if out is None:
             raise self._too_large()
         rows, keys, finals = out
@@ -259,67 +256,8 @@ class Lexer:
 
     def memory_bytes(self) -> int:
         tab = self._table
-        return tab.size * (tab.trans.shape[1] * tab.trans.itemsize + tab.emit.itemsize + 1) \
-            + self._classes.memory_bytes()
+        return tab.size * (tab.trans.shape[1] * tab.trans.itemsize + tab.emit.itemsize + 1)
 
-
-class _ClassTables:
-    """The terminals' automata compressed by byte classes, which the combined-lexer closure
-    reads instead of the global table's 1 KB rows: a string terminal has ~20 classes (plain
-    ASCII, the quote, the backslash, UTF-8 lead and continuation ranges), so a member's
-    successors are one cache line. A terminal is compressed when a closure first meets it;
-    its classes are memoised per automaton array across grammars."""
-
-    def __init__(self, terminals: dict[int, LexTerminal], offset: dict[int, int],
-                 owners: np.ndarray) -> None:
-        tids = sorted(terminals)
-        self._terminals = terminals
-        self._index = {t: i for i, t in enumerate(tids)}
-        lookup = np.zeros(max(tids, default=0) + 1, np.int32)
-        lookup[tids] = np.arange(len(tids), dtype=np.int32)
-        tindex = lookup[owners] if tids else np.zeros(1, np.int32)
-        goff = np.array([offset[t] for t in tids] or [0], np.int32)
-        count = np.zeros(max(len(tids), 1), np.int32)        # 0: not compressed yet
-        cls = np.zeros((max(len(tids), 1), 256), np.uint8)
-        kcls = np.zeros(max(len(tids), 1), np.int32)
-        coff = np.zeros(max(len(tids), 1), np.int64)
-        self._rows = np.empty(0, np.int32)
-        self._used = 0
-        self.arrays = (tindex, goff, count, cls, kcls, coff, self._rows)
-
-    def cover(self, tids: set[int], table: np.ndarray) -> None:
-        """Compress the terminals `tids` not compressed yet (their rows of `table`, the
-        global table, hold global successor ids)."""
-        count = self.arrays[2]
-        for t in tids:
-            i = self._index[t]
-            if not count[i]:
-                self._add(i, self._terminals[t], table)
-
-    def _add(self, i: int, term: LexTerminal, table: np.ndarray) -> None:
-        _, goff, count, cls, kcls, coff, _ = self.arrays
-        classes, reps = _CLASSES.get((term.trans,),
-                                     lambda: _kernels.byte_classes(term.trans))
-        n = term.trans.shape[0]
-        rows = table[goff[i]:goff[i] + n][:, reps]
-        need = self._used + rows.size
-        if need > self._rows.shape[0]:
-            grown = np.empty(max(need, 2 * self._rows.shape[0], 4096), np.int32)
-            grown[:self._used] = self._rows[:self._used]
-            self._rows = grown
-            self.arrays = (*self.arrays[:6], grown)
-        self._rows[self._used:need] = rows.ravel()
-        cls[i] = classes
-        kcls[i] = reps.shape[0]
-        coff[i] = self._used
-        count[i] = n
-        self._used = need
-
-    def memory_bytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
-
-
-_CLASSES = ArrayMemo()      # terminal automaton array -> (byte classes, representatives)
 
 
 def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], _Table, np.ndarray]:

@@ -1275,247 +1275,64 @@ def live_ranges(object row, object trans_row):
 
 # ---------------------------------------------------------------------------------------------
 # Lexer subset construction: one combined-lexer state's successors.
-cdef struct _ClassRows:
-    # the terminals' automata compressed by byte classes (`lexer.Lexer`'s class tables): a
-    # member's successors are one short row, not a 1 KB row of the global table
-    const int32_t* tindex       # global terminal state -> terminal number
-    Py_ssize_t nstates
-    const int32_t* goff         # per terminal: its first global state
-    const int32_t* count        # per terminal: its states (0 while not compressed)
-    const uint8_t* cls          # per terminal: 256 byte classes
-    const int32_t* kcls         # per terminal: its number of classes
-    const int64_t* coff         # per terminal: where its rows start in `rows`
-    const int32_t* rows         # [state, class] global successor ids, -1 dead
-    Py_ssize_t nrows
-
-
-cdef int _class_rows(tuple arrays, _ClassRows* c) except -1:
-    """Unpack and check (tindex, goff, count, cls, kcls, coff, rows)."""
-    cdef Py_ssize_t n, nt
-    if len(arrays) != 7:
-        raise ValueError("classes: (tindex, goff, count, cls, kcls, coff, rows) expected")
-    tindex, goff, count, cls, kcls, coff, rows = arrays
-    _i32(tindex, "tindex", &c.tindex, &c.nstates)
-    _i32(goff, "goff", &c.goff, &nt)
-    _i32(count, "count", &c.count, &n)
-    if n != nt:
-        raise ValueError("count: one entry per terminal expected")
-    _u8(cls, "cls", &c.cls, &n)
-    if n != 256 * nt:
-        raise ValueError("cls: 256 classes per terminal expected")
-    _i32(kcls, "kcls", &c.kcls, &n)
-    if n != nt:
-        raise ValueError("kcls: one entry per terminal expected")
-    _i64(coff, "coff", &c.coff, &n)
-    if n != nt:
-        raise ValueError("coff: one entry per terminal expected")
-    _i32(rows, "rows", &c.rows, &c.nrows)
-    return 0
-
-
-cdef inline const int32_t* _class_row(_ClassRows* c, int32_t g) noexcept nogil:
-    """Member g's compressed row, NULL when g is out of range or its terminal has no
-    compressed table (the caller raises)."""
-    cdef int32_t t
-    cdef int64_t at
-    if g < 0 or g >= c.nstates:
-        return NULL
-    t = c.tindex[g]
-    if g - c.goff[t] >= c.count[t]:
-        return NULL
-    at = c.coff[t] + <int64_t>(g - c.goff[t]) * c.kcls[t]
-    if at + c.kcls[t] > c.nrows:
-        return NULL
-    return c.rows + at
-
-
-cdef struct _Joint:
-    # the byte classes a member set's terminals all respect (cached for the last set: the
-    # states of one closure mostly have members of the same terminals)
-    int32_t nt                  # terminals cached, -1 none
-    int32_t[64] tset            # their numbers, in member order
-    int32_t k                   # joint classes
-    int32_t[256] jcls           # byte -> joint class
-    int32_t[256] jrep           # joint class -> its first byte
-
-
-cdef bint _joint_classes(_ClassRows* c, const int32_t* members, Py_ssize_t m,
-                         _Joint* J) noexcept nogil:
-    """Fill `J` for the terminals of `members[:m]`: bytes fall in one joint class when
-    every member's terminal puts them in the same class. False when a member is out of
-    range."""
-    cdef Py_ssize_t b, i
-    cdef int32_t j, slot, t
-    cdef uint64_t h
-    cdef uint64_t[256] hb
-    cdef int32_t[512] slots
-    cdef const uint8_t* cl
-    cdef bint same = m <= 64 and J.nt == m
-    for i in range(m):
-        if members[i] < 0 or members[i] >= c.nstates:
-            return False
-        if same and J.tset[i] != c.tindex[members[i]]:
-            same = False
-    if same:
-        return True
-    for b in range(256):
-        hb[b] = 1469598103934665603ULL
-    for i in range(m):
-        cl = c.cls + 256 * <Py_ssize_t>c.tindex[members[i]]
-        for b in range(256):
-            hb[b] = (hb[b] ^ <uint64_t>(cl[b] + 1)) * 1099511628211ULL
-    for i in range(512):
-        slots[i] = -1
-    J.k = 0
-    for b in range(256):
-        h = hb[b]
-        slot = <int32_t>((h ^ (h >> 29)) & 511)
-        j = -1
-        while slots[slot] >= 0:
-            if hb[J.jrep[slots[slot]]] == h:
-                j = slots[slot]
-                for i in range(m):
-                    cl = c.cls + 256 * <Py_ssize_t>c.tindex[members[i]]
-                    if cl[b] != cl[J.jrep[j]]:
-                        j = -1
-                        break
-                if j >= 0:
-                    break
-            slot = (slot + 1) & 511
-        if j < 0:
-            j = J.k
-            J.jrep[j] = <int32_t>b
-            J.k += 1
-            slots[slot] = j
-        J.jcls[b] = j
-    J.nt = <int32_t>m if m <= 64 else -1
-    for i in range(m if m <= 64 else 0):
-        J.tset[i] = c.tindex[members[i]]
-    return True
-
-
-cdef int32_t _successor_groups(_ClassRows* c, const int32_t[::1] members,
-                               Py_ssize_t m, _Joint* J, int32_t[:, ::1] nxt, int32_t* counts,
+cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] members,
+                               Py_ssize_t m, int32_t[:, ::1] nxt, int32_t* counts,
                                int32_t* rep, int32_t* group) noexcept nogil:
     """Successors of a combined-lexer state whose members are the global terminal-DFA states
-    `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted), per
-    joint byte class j of their terminals (`_joint_classes`, in `J`): nxt[:counts[j], j] is
-    class j's successor list. Classes with equal lists (compared exactly: hash, then
-    element-wise) share a group; rep[g] is a group's first class, group[j] class j's group
-    or -1 when every member dies on it. Returns the number of groups, -1 when a member has
-    no class row. A member's successors come from its terminal's class row (a few dozen
-    bytes): reading members' full 1 KB rows of the global table, byte by byte, cost a long
-    string's closure ~11k instructions a state."""
-    cdef Py_ssize_t i, alive
+    `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted):
+    nxt[:counts[b], b] is byte b's successor list, member-major so that each member's row
+    is read and written in order (byte-major, 256 lists 256 bytes apart, thrashed L1); bytes with equal lists (compared exactly:
+    hash, then element-wise) share a group, rep[g] is a group's first byte, group[b] its
+    group or -1 when every member dies on b. Returns the number of groups. Groups are found
+    through a small open-addressing table on the lists' hashes: a state whose bytes lead to
+    a hundred different places (a literal trie's root) costs no quadratic search."""
+    cdef Py_ssize_t b, i, alive
     cdef uint64_t[256] hashes
     cdef int32_t[512] slots
     cdef uint64_t h
-    cdef int32_t s, g, j, slot, ngroups = 0, k, mask = 15
+    cdef int32_t s, g, j, slot, ngroups = 0
     cdef bint same
     cdef const int32_t* row
-    cdef const uint8_t* cl
-    if not _joint_classes(c, &members[0], m, J):
-        return -1
-    k = J.k
-    while mask + 1 < 2 * k:
-        mask = 2 * mask + 1
-    for i in range(mask + 1):
+    for i in range(512):
         slots[i] = -1
-    for j in range(k):
-        counts[j] = 0
-        hashes[j] = 1469598103934665603ULL
-    for i in range(m):
-        row = _class_row(c, members[i])
-        if row == NULL:
-            return -1
-        cl = c.cls + 256 * <Py_ssize_t>c.tindex[members[i]]
-        for j in range(k):
-            s = row[cl[J.jrep[j]]]
+    for b in range(256):
+        counts[b] = 0
+        hashes[b] = 1469598103934665603ULL
+    for i in range(m):          # member rows read in order: contiguous, not strided
+        row = &big[members[i], 0]
+        for b in range(256):
+            s = row[b]
             if s >= 0:
-                nxt[counts[j], j] = s
-                counts[j] += 1
-                hashes[j] = (hashes[j] ^ <uint64_t>(s + 1)) * 1099511628211ULL
-    for j in range(k):
-        h = hashes[j]
-        alive = counts[j]
-        group[j] = -1
+                nxt[counts[b], b] = s
+                counts[b] += 1
+                hashes[b] = (hashes[b] ^ <uint64_t>(s + 1)) * 1099511628211ULL
+    for b in range(256):
+        h = hashes[b]
+        alive = counts[b]
+        group[b] = -1
         if alive == 0:
             continue
         g = -1
-        slot = <int32_t>((h ^ (h >> 29)) & mask)
+        slot = <int32_t>((h ^ (h >> 29)) & 511)
         while slots[slot] >= 0:
-            g = slots[slot]
-            if hashes[rep[g]] == h and counts[rep[g]] == alive:
+            j = slots[slot]
+            if hashes[rep[j]] == h and counts[rep[j]] == alive:
                 same = True
                 for i in range(alive):
-                    if nxt[i, rep[g]] != nxt[i, j]:
+                    if nxt[i, rep[j]] != nxt[i, b]:
                         same = False
                         break
                 if same:
+                    g = j
                     break
-            g = -1
-            slot = (slot + 1) & mask
+            slot = (slot + 1) & 511
         if g < 0:
-            rep[ngroups] = j
+            rep[ngroups] = <int32_t>b
             g = ngroups
             slots[slot] = g
             ngroups += 1
-        group[j] = g
+        group[b] = g
     return ngroups
-
-
-def byte_classes(const int32_t[:, ::1] trans):
-    """The byte classes of an automaton: bytes whose columns are equal (every state moves
-    alike on them) share a class. Returns (uint8 [256] class per byte, numbered by first
-    byte; int32 representative byte per class). Columns are hashed in one pass over the
-    rows in order, then checked equal to their class's representative in a second pass; a
-    64-bit hash collision (never seen) falls back to comparing every column."""
-    cdef Py_ssize_t n = trans.shape[0], q, b, c
-    cdef uint64_t[256] h
-    cdef int32_t[256] rep
-    cdef uint8_t[256] cl
-    cdef int32_t k = 0
-    cdef bint clash = False
-    for b in range(256):
-        h[b] = 1469598103934665603ULL
-    with nogil:
-        for q in range(n):
-            for b in range(256):
-                h[b] = (h[b] ^ <uint64_t>(trans[q, b] + 2)) * 1099511628211ULL
-        for b in range(256):
-            for c in range(k):
-                if h[rep[c]] == h[b]:
-                    cl[b] = <uint8_t>c
-                    break
-            else:
-                rep[k] = <int32_t>b
-                cl[b] = <uint8_t>k
-                k += 1
-        for q in range(n):
-            for b in range(256):
-                if trans[q, b] != trans[q, rep[cl[b]]]:
-                    clash = True
-        if clash:                       # exact classes the slow way
-            k = 0
-            for b in range(256):
-                for c in range(k):
-                    for q in range(n):
-                        if trans[q, b] != trans[q, rep[c]]:
-                            break
-                    else:
-                        cl[b] = <uint8_t>c
-                        break
-                else:
-                    rep[k] = <int32_t>b
-                    cl[b] = <uint8_t>k
-                    k += 1
-    cls_np = np.empty(256, dtype=np.uint8)
-    reps_np = np.empty(k, dtype=np.int32)
-    for b in range(256):
-        cls_np[b] = cl[b]
-    for c in range(k):
-        reps_np[c] = rep[c]
-    return cls_np, reps_np
 
 
 cdef struct _ListIndex:
@@ -1584,16 +1401,15 @@ cdef void _index_free(_ListIndex* ix) noexcept nogil:
     free(ix.ids.data)
 
 
-def lexer_closure(tuple classes, const uint8_t[::1] accepting,
+def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
                   tuple start_members, dict known, int32_t next_id,
                   Py_ssize_t max_new):
     """The combined-lexer states reachable from a start state whose members are the global
     terminal-DFA states `start_members` (sorted, at most one per terminal): one breadth-first
     closure, so a start state costs one call instead of a Python round per state.
 
-    Successors are read from the members' class rows: `classes` is (tindex, goff, count,
-    cls, kcls, coff, rows) as `lexer.Lexer` keeps them, every start member's terminal
-    compressed (a ValueError otherwise). A successor with one member is that terminal state itself; one with several is a
+    Successors are read from the members' own rows of `big` (terminal rows, never written
+    here). A successor with one member is that terminal state itself; one with several is a
     combined state, looked up in `known` (member tuple -> id) or numbered from `next_id` on.
     Each distinct successor list goes through Python (a tuple, the dict lookups) once per
     call: later edges to it are found in a C index, which matters inside long counted
@@ -1605,9 +1421,8 @@ def lexer_closure(tuple classes, const uint8_t[::1] accepting,
     cdef Py_ssize_t m, b, i, g, col, alive, head = 0, cap = 64
     cdef int32_t[256] counts
     cdef int32_t[256] rep
-    cdef int32_t[256] group                # per joint class: its group
+    cdef int32_t[256] group                # per byte: its group
     cdef int32_t[256] target               # per group: the successor state's id
-    cdef int32_t[256] per_class            # per joint class: the successor state's id
     cdef int32_t ngroups, tgt
     cdef int32_t* out
     cdef int32_t* rows = NULL              # [head, 256], grown by realloc
@@ -1615,10 +1430,6 @@ def lexer_closure(tuple classes, const uint8_t[::1] accepting,
     cdef uint64_t h
     cdef bint clash
     cdef _ListIndex ix
-    cdef _ClassRows crows
-    cdef _Joint joint
-    joint.nt = -1
-    _class_rows(classes, &crows)
     memset(&ix, 0, sizeof(_ListIndex))
     rows = <int32_t*>malloc(cap * 256 * sizeof(int32_t))
     if rows == NULL or _table_init(&ix.table, 256) != 0:
@@ -1650,12 +1461,9 @@ def lexer_closure(tuple classes, const uint8_t[::1] accepting,
             for i in range(m):
                 mem[i] = <int32_t>cur[i]
             with nogil:
-                ngroups = _successor_groups(&crows, mem, m, &joint, nxt, &counts[0], &rep[0],
-                                            &group[0])
-            if ngroups < 0:
-                raise ValueError(f"lexer_closure: a member of {cur} has no class row")
+                ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &rep[0], &group[0])
             for g in range(ngroups):
-                col = rep[g]                # a joint byte class: a column of nxt
+                col = rep[g]                # the group's first byte: a column of nxt
                 alive = counts[col]
                 if alive == 1:
                     target[g] = nxt[0, col]
@@ -1689,11 +1497,9 @@ def lexer_closure(tuple classes, const uint8_t[::1] accepting,
                 if bigger == NULL:
                     raise MemoryError("lexer_closure: no memory for its rows")
                 rows, cap = bigger, 2 * cap
-            for i in range(joint.k):
-                per_class[i] = target[group[i]] if group[i] >= 0 else -1
             out = rows + head * 256
             for b in range(256):
-                out[b] = per_class[joint.jcls[b]]
+                out[b] = target[group[b]] if group[b] >= 0 else -1
             head += 1
         rows_np = np.empty((head, 256), dtype=np.int32)
         if head:
