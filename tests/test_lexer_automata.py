@@ -94,3 +94,12 @@ def test_plain_closure_is_closed_exactly_when_no_plain_text_kills(seed: int) -> 
         if got is not None:
             assert got[0] == state and set(got.tolist()) == want
 
+
+
+def test_plain_closure_refuses_bad_input() -> None:
+    trans = np.zeros((2, 256), np.int32)
+    with pytest.raises(IndexError, match="out of range"):
+        _kernels.plain_closure(trans, 2, _ASCII, _SHAPE_TABLE, 4096)
+    trans[0, _ASCII[0]] = 7                                    # a corrupt transition
+    with pytest.raises(ValueError, match="leads"):
+        _kernels.plain_closure(trans, 0, _ASCII, _SHAPE_TABLE, 4096)

@@ -1709,7 +1709,12 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
     cdef Py_ssize_t nseen = 1, head = 0, i
     cdef int n
     cdef int32_t s = state
-    cdef bint ok = True
+    cdef Py_ssize_t n_states = trans.shape[0]
+    cdef bint ok = True, bad = False
+    if state < 0 or state >= n_states:
+        raise IndexError(f"plain_closure: state {state} out of range ({n_states} states)")
+    if ascii.shape[0] == 0:
+        raise ValueError("plain_closure: no plain bytes given")
     with nogil:
         while not marks[s] & 2:         # the probe: one plain byte again and again
             marks[s] |= 2
@@ -1717,6 +1722,11 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
             if s < 0:
                 ok = False
                 break
+            if s >= n_states:
+                bad = True
+                break
+    if bad:
+        raise ValueError(f"plain_closure: a transition leads to state {s} of {n_states}")
     if not ok:
         return None
     seen[0] = state
@@ -1729,6 +1739,9 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
                 ok = False
                 break
             for i in range(n):
+                if step[i] >= n_states:
+                    bad = True
+                    break
                 if marks[step[i]] & 1:
                     continue
                 if nseen > cap:
@@ -1737,6 +1750,10 @@ def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1]
                 marks[step[i]] |= 1
                 seen[nseen] = step[i]
                 nseen += 1
+            if bad:
+                break
+    if bad:
+        raise ValueError(f"plain_closure: a transition leads past the {n_states} states")
     if not ok:
         return None
     return seen_np[:nseen].copy()
