@@ -259,7 +259,6 @@ class Lexer:
         return tab.size * (tab.trans.shape[1] * tab.trans.itemsize + tab.emit.itemsize + 1)
 
 
-
 def _global_table(terminals: dict[int, LexTerminal]) -> tuple[dict[int, int], _Table, np.ndarray]:
     """A table whose first rows are all terminal DFAs with global state ids (terminal by
     terminal, in tid order, so a state's members sorted by terminal are sorted by global id

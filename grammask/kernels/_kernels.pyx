@@ -1280,9 +1280,9 @@ cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] mem
                                int32_t* rep, int32_t* group) noexcept nogil:
     """Successors of a combined-lexer state whose members are the global terminal-DFA states
     `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted):
-    nxt[:counts[b], b] is byte b's successor list, member-major so that each member's row
-    is read and written in order (byte-major, 256 lists 256 bytes apart, thrashed L1); bytes with equal lists (compared exactly:
-    hash, then element-wise) share a group, rep[g] is a group's first byte, group[b] its
+    nxt[:counts[b], b] is byte b's successor list (member-major: each member's pass writes
+    one row of `nxt` in order). Bytes with equal lists (compared exactly: hash, then
+    element-wise) share a group, rep[g] is a group's first byte, group[b] its
     group or -1 when every member dies on b. Returns the number of groups. Groups are found
     through a small open-addressing table on the lists' hashes: a state whose bytes lead to
     a hundred different places (a literal trie's root) costs no quadratic search."""
