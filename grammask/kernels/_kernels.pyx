@@ -1277,17 +1277,17 @@ def live_ranges(object row, object trans_row):
 # Lexer subset construction: one combined-lexer state's successors.
 cdef int32_t _successor_groups(const int32_t[:, ::1] big, const int32_t[::1] members,
                                Py_ssize_t m, int32_t[:, ::1] nxt, int32_t* counts,
-                               int32_t* rep, int32_t* group) noexcept nogil:
+                               uint64_t* hashes, int32_t* rep, int32_t* group) noexcept nogil:
     """Successors of a combined-lexer state whose members are the global terminal-DFA states
     `members[:m]` (sorted; at most one per terminal, so successor lists stay sorted):
     nxt[:counts[b], b] is byte b's successor list (member-major: each member's pass writes
     one row of `nxt` in order). Bytes with equal lists (compared exactly: hash, then
     element-wise) share a group, rep[g] is a group's first byte, group[b] its
-    group or -1 when every member dies on b. Returns the number of groups. Groups are found
+    group or -1 when every member dies on b; hashes[b] is the list's FNV-1a hash (the
+    caller's index of lists reuses it). Returns the number of groups. Groups are found
     through a small open-addressing table on the lists' hashes: a state whose bytes lead to
     a hundred different places (a literal trie's root) costs no quadratic search."""
     cdef Py_ssize_t b, i, alive
-    cdef uint64_t[256] hashes
     cdef int32_t[512] slots
     cdef uint64_t h
     cdef int32_t s, g, j, slot, ngroups = 0
@@ -1343,14 +1343,6 @@ cdef struct _ListIndex:
     _IntList start              # per entry: where its list starts in `flat`
     _IntList length
     _IntList ids
-
-
-cdef inline uint64_t _list_hash(const int32_t* xs, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = 1469598103934665603ULL
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ <uint64_t>(xs[i] + 1)) * 1099511628211ULL
-    return h | 1
 
 
 cdef int32_t _index_find(_ListIndex* ix, const int32_t* xs, Py_ssize_t n, uint64_t h,
@@ -1420,6 +1412,7 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
     (nothing is added to `known` then: the caller inserts `keys`)."""
     cdef Py_ssize_t m, b, i, g, col, alive, head = 0, cap = 64
     cdef int32_t[256] counts
+    cdef uint64_t[256] hashes              # per byte: its successor list's hash
     cdef int32_t[256] rep
     cdef int32_t[256] group                # per byte: its group
     cdef int32_t[256] target               # per group: the successor state's id
@@ -1461,7 +1454,8 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
             for i in range(m):
                 mem[i] = <int32_t>cur[i]
             with nogil:
-                ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &rep[0], &group[0])
+                ngroups = _successor_groups(big, mem, m, nxt, &counts[0], &hashes[0], &rep[0],
+                                            &group[0])
             for g in range(ngroups):
                 col = rep[g]                # the group's first byte: a column of nxt
                 alive = counts[col]
@@ -1470,7 +1464,7 @@ def lexer_closure(const int32_t[:, ::1] big, const uint8_t[::1] accepting,
                     continue
                 for i in range(alive):
                     lst[i] = nxt[i, col]
-                h = _list_hash(&lst[0], alive)
+                h = hashes[col] | 1         # nonzero: the index's empty key is 0
                 tgt = _index_find(&ix, &lst[0], alive, h, &clash)
                 if tgt < 0:
                     # new to this call: a state of an earlier closure, or a new one (the
