@@ -8,10 +8,11 @@ from grammask import TokenizerInfo
 from grammask.mask_cache.token_trie import PLAIN_BUCKETS, build_token_trie
 
 
-def small_trie(seed: int = 0):
+def small_trie(seed: int = 0, longest: int = 5, extra: frozenset[bytes] = frozenset()):
+    """300 random words over 'abcd' of 1 to `longest` bytes, and the tokens `extra`."""
     rng = np.random.default_rng(seed)
-    words = {bytes(rng.integers(97, 101, size=int(rng.integers(1, 6))).tolist())
-             for _ in range(300)}
+    words = {bytes(rng.integers(97, 101, size=int(rng.integers(1, longest + 1))).tolist())
+             for _ in range(300)} | extra
     vocab = sorted(words) + [None]
     info = TokenizerInfo(list(vocab), eos_token_ids=[len(vocab) - 1])
     return build_token_trie(info)
@@ -41,18 +42,9 @@ def test_first_byte_masks_hold_exactly_the_tokens_of_each_first_byte() -> None:
     assert all_bits.sum() == trie.num_tokens
 
 
-def plain_trie(seed: int = 2):
-    """Tokens of plain letters of every length up to 20, and a few with quotes."""
-    rng = np.random.default_rng(seed)
-    words = {bytes(rng.integers(97, 100, size=int(rng.integers(1, 21))).tolist())
-             for _ in range(400)} | {b'a"', b'"', b'ab"c', b"\\n"}
-    vocab = sorted(words) + [None]
-    return build_token_trie(TokenizerInfo(list(vocab), eos_token_ids=[len(vocab) - 1]))
-
-
 @pytest.mark.parametrize("limit", [0, 3, 4, 5, 9, 16, 40])
 def test_plain_above_keeps_the_non_plain_and_the_longer_plain_tokens(limit: int) -> None:
-    trie = plain_trie()
+    trie = small_trie(2, longest=20, extra=frozenset({b'a"', b'"', b'ab"c', b"\\n"}))
     sub, pos = trie.plain_above(limit)
     chars = trie.plain_chars()
     bucket = max((b for b in PLAIN_BUCKETS if b <= limit), default=0)

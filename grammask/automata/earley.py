@@ -67,9 +67,10 @@ class EarleyParser:
     | position`, positions (production, dot) numbered densely: moving the dot is `item + 1`.
     A state's key is its kernel without completed items (their completions are already in it
     and nothing later reads them, so keeping them would only split states with equal futures,
-    e.g. "after the first pair" vs "after a later pair"); the one that matters — the augmented start completed from
-    the initial state — is kept as the acceptance mark. Predicted items are not stored per
-    state: they are a static closure per set of predicted nonterminals, shared by all states."""
+    e.g. "after the first pair" vs "after a later pair"); the one that matters — the
+    augmented start completed from the initial state — is kept as the acceptance mark.
+    Predicted items are not stored per state: they are a static closure per set of predicted
+    nonterminals, shared by all states."""
 
     def __init__(self, prods: Productions, *, max_parser_items: int = 100_000,
                  max_parser_states: int = 2_000_000) -> None:
