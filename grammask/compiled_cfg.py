@@ -29,7 +29,8 @@ from .limits import DEFAULT_LIMITS, Limits, checkpoint
 from .mask_cache import TokenTrie
 from .mask_cache.cfg_masks import SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
-from .mask_cache.plain_runs import UNBOUNDED, ladder, no_ladder, plain_closed, terminal_plain_closed
+from .mask_cache.plain_runs import UNBOUNDED, charset_ladder, ladder, no_ladder, plain_closed, terminal_plain_closed
+from .mask_cache.token_trie import PLAIN_BUCKETS
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["DEAD", "TERMINATED", "CompiledCFG"]
@@ -477,10 +478,12 @@ class CompiledCFG(EngineBase):
             self._lex_masks[lx] = found
         return found
 
-    def _plain_limit(self, lx: int) -> tuple[int, bool]:
+    def _plain_limit(self, lx: int) -> tuple[int, bool, bytes | None]:
         """How many plain characters some member of lexer state `lx` certainly takes, and
         whether every longer plain token is certainly refused (a lone member whose ladder
-        ends dead): then the scan walks only the non-plain tokens."""
+        ends dead): then the scan walks only the non-plain tokens. Where no plain character
+        is certain, the same for the charset of a member (`_charset_limit`), whose bits come
+        third (None for plain text)."""
         best, exact = 0, False
         members = self.lexer.members(lx)
         for tid, q in members:
@@ -496,7 +499,27 @@ class CompiledCFG(EngineBase):
         # literal beside the string of all other names) may still never die on plain text
         if best < UNBOUNDED and not exact and self._plain_closed_state(lx):
             best = UNBOUNDED
-        return best, exact
+        if best == 0:
+            return self._charset_limit(members)
+        return best, exact, None
+
+    def _charset_limit(self, members: tuple[tuple[int, int], ...]) -> tuple[int, bool, bytes | None]:
+        """The longest certain run over a member's own charset (`plain_runs.charset_ladder`):
+        a pattern-restricted string accepts only part of the plain set, and without this its
+        every position walked each token starting with an allowed byte. Exact only for a lone
+        member. (0, False, None) when no run is long enough to pay for its tables."""
+        best: tuple[int, bool, bytes | None] = (0, False, None)
+        for tid, q in members:
+            term = self.lexer.terminals[tid]
+            if term.aux is not None:
+                continue
+            sets, runs, exact = charset_ladder(term.trans, term.accepting)
+            if int(runs[q]) > best[0]:
+                best = (int(runs[q]), len(members) == 1 and bool(exact[q]), sets[q].tobytes())
+        run, exact, _ = best
+        if run >= UNBOUNDED or exact or run >= PLAIN_BUCKETS[0]:
+            return best
+        return 0, False, None
 
     def _plain_closed_state(self, lx: int) -> bool:
         """`plain_closed` for a lexer state. A combined state lives while any member lives,

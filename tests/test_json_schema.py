@@ -442,7 +442,7 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     assert accepts(c, encode, text)
     checked = combined = single_unladdered = exact_ends = 0
     for lx in range(c.lexer.num_states):
-        limit, exact = c._plain_limit(lx)
+        limit, exact, charset = c._plain_limit(lx)
         if limit <= 0 and not exact:
             continue
         checked += 1
@@ -452,11 +452,48 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
         single_unladdered += len(members) == 1 and limit >= UNBOUNDED and \
             c._ladders[members[0][0]][0][members[0][1]] < UNBOUNDED
         args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
-        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit, exact)
+        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit, exact, charset)
         for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits"):
             assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
         assert (full.f0 is None) == (fast.f0 is None)
     assert checked >= 10 and combined >= 5 and single_unladdered >= 1 and exact_ends >= 3
+
+
+def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
+    """Lexer states inside pattern-restricted strings take the charset shortcut
+    (`plain_runs.charset_ladder`) and must scan exactly like a full walk: counted patterns
+    whose run ends dead (exact), unbounded ones, a run whose end still takes part of the set
+    (a bucketed walk), formats, and a pattern property beside a declared name (combined)."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    from grammask.mask_cache.plain_runs import UNBOUNDED
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "pattern": "^[a-z0-9_-]{3,20}$"},
+        "b": {"type": "string", "pattern": "^[0-9a-f]+$"},
+        "c": {"type": "string", "pattern": "^[a-z]{6}[a-m]*$"},
+        "d": {"type": "string", "format": "email"},
+        "e": {"type": "object", "properties": {"id": {}},
+              "patternProperties": {"^[a-z]+$": {}}, "additionalProperties": False}},
+        "required": ["a", "b", "c", "d", "e"]}
+    c = gm.compile_json_schema(schema, tok, cache=False)
+    text = dumps({"a": "abc_12-x", "b": "00ff", "c": "abcdefabc", "d": "john.doe@example.com",
+                  "e": {"id": 1, "idx": 2}})
+    assert accepts(c, encode, text)
+    kinds = {"exact": 0, "unbounded": 0, "bucketed": 0, "combined": 0}
+    for lx in range(c.lexer.num_states):
+        limit, exact, charset = c._plain_limit(lx)
+        if charset is None:
+            continue
+        kinds["unbounded" if limit >= UNBOUNDED else "exact" if exact else "bucketed"] += 1
+        kinds["combined"] += len(c.lexer.members(lx)) > 1
+        args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
+        full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit, exact, charset)
+        for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits",
+                      "link_start", "walk_start"):
+            assert np.array_equal(np.sort(getattr(full, field)), np.sort(getattr(fast, field)))
+        assert (full.f0 is None) == (fast.f0 is None)
+        if full.f0 is not None:
+            assert np.array_equal(full.f0, fast.f0)
+    assert all(n >= 1 for n in kinds.values()), kinds
 
 
 def test_dot_pattern_excludes_line_separators_under_the_plain_shortcut(tok, encode):

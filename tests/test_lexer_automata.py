@@ -103,3 +103,76 @@ def test_plain_closure_refuses_bad_input() -> None:
     trans[0, _ASCII[0]] = 7                                    # a corrupt transition
     with pytest.raises(ValueError, match="leads"):
         _kernels.plain_closure(trans, 0, _ASCII, _SHAPE_TABLE, 4096)
+
+
+def charset_of(trans: np.ndarray, q: int) -> tuple[frozenset[int], int]:
+    """The reference charset of `q`: the largest group of ASCII bytes with one live target
+    (ties: the group holding the lowest byte), and that target (-1 when there is none)."""
+    groups: dict[int, list[int]] = {}
+    for b in range(128):
+        if trans[q, b] >= 0:
+            groups.setdefault(int(trans[q, b]), []).append(b)
+    if not groups:
+        return frozenset(), -1
+    target = max(groups, key=lambda t: (len(groups[t]), -groups[t][0]))
+    return frozenset(groups[target]), target
+
+
+def certain_run(trans: np.ndarray, q: int, cs: frozenset[int], cap: int) -> tuple[int, int]:
+    """How many characters of `cs` all move the automaton alike from `q`, one step at a time
+    (the longest such run, capped), and the state it ends in."""
+    s, n = q, 0
+    while n < cap:
+        nxt = {int(trans[s, b]) for b in cs}
+        if len(nxt) != 1 or min(nxt) < 0:
+            break
+        s, n = nxt.pop(), n + 1
+    return n, s
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_charset_ladder_runs_are_certain_and_exact_ends_refuse(seed: int) -> None:
+    """Random counters and loops over a 12-byte set, with bytes dropped or redirected here
+    and there: every run the kernel claims is one the set's characters really take, the
+    charset is the reference one, and an exact end refuses the next character of the set."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 14))
+    cset = np.arange(0x61, 0x6D)
+    trans = np.full((n, 256), -1, np.int32)
+    for q in range(n):
+        trans[q, cset] = q + 1 if q + 1 < n else (q if rng.random() < 0.5 else -1)
+        if rng.random() < 0.2:
+            trans[q, rng.choice(cset, size=int(rng.integers(1, 4)))] = -1
+        if rng.random() < 0.2:
+            trans[q, rng.choice(cset)] = rng.integers(0, n)
+        trans[q, 0x22] = n - 1                       # a quote that ends the string
+    accepting = np.zeros(n, np.uint8)
+    accepting[n - 1] = rng.random() < 0.5
+    unbounded = 1 << 30
+    sets, runs, exact = _kernels.charset_ladder(trans, accepting, 3, unbounded)
+    for q in range(n):
+        cs, _ = charset_of(trans, q)
+        bits = np.unpackbits(sets[q].view(np.uint8), bitorder="little")
+        if len(cs) < 3:
+            assert runs[q] == 0 and not bits.any()
+            continue
+        assert set(np.flatnonzero(bits).tolist()) == cs
+        want, _ = certain_run(trans, q, cs, 4 * n)
+        if runs[q] >= unbounded:
+            assert want == 4 * n                     # it loops: every length is taken
+            continue
+        assert 1 <= runs[q] <= want
+        if exact[q]:
+            run_end = certain_run(trans, q, cs, int(runs[q]))[1]
+            assert not accepting[run_end] and all(trans[run_end, b] < 0 for b in cs)
+
+
+def test_charset_chars_counts_only_tokens_inside_the_set() -> None:
+    toks = [b"ab", b"a-b", b"", b"zz", b"a\xc3\xa9"]
+    offsets = np.cumsum([0] + [len(t) for t in toks]).astype(np.int64)
+    concat = np.frombuffer(b"".join(toks), np.uint8).copy()
+    table = np.zeros(256, np.uint8)
+    table[list(b"abz")] = 1
+    assert _kernels.charset_chars(concat, offsets, table).tolist() == [2, -1, 0, 2, -1]
+    with pytest.raises(ValueError, match="256"):
+        _kernels.charset_chars(concat, offsets, table[:128])

@@ -58,3 +58,27 @@ def test_plain_above_keeps_the_non_plain_and_the_longer_plain_tokens(limit: int)
     assert np.array_equal(trie.suffix_links()[pos], sub.suffix_links())
     # every token the sub-trie leaves out is accepted unwalked by a scan with this limit
     assert ((chars[~keep] >= 0) & (chars[~keep] <= limit)).all()
+
+
+@pytest.mark.parametrize("bucket", [0, 4, 8])
+def test_charset_view_parts_hold_the_tokens_a_scan_must_walk(bucket: int) -> None:
+    """A charset view over the set {a, b}: its masks hold the tokens spelled with the set by
+    length, and `part(bucket)` the tokens starting with a byte of the set that leave it (or
+    are longer than the bucket) -- everything else starting with a or b is decided unwalked."""
+    trie = small_trie(3, longest=12, extra=frozenset({b"ab-", b"a\"", b"b c"}))
+    bits = np.zeros(128, np.uint8)
+    bits[[0x61, 0x62]] = 1
+    view = trie.charset_view(np.packbits(bits, bitorder="little").tobytes())
+    toks = [bytes(trie.concat[trie.offsets[k]:trie.offsets[k + 1]]) for k in range(trie.num_tokens)]
+    inside = [all(c in b"ab" for c in t) for t in toks]
+    assert view.chars.tolist() == [len(t) if ok else -1 for t, ok in zip(toks, inside)]
+    for limit in (1, 3, 100):
+        got = np.unpackbits(view.mask(limit).view(np.uint8), bitorder="little")
+        want = {int(trie.token_ids[k]) for k, t in enumerate(toks) if inside[k] and len(t) <= limit}
+        assert set(np.flatnonzero(got).tolist()) == want
+    sub, pos, chars = view.part(bucket)
+    keep = [k for k, t in enumerate(toks) if t[0] in b"ab" and (not inside[k] or (bucket and len(t) > bucket))]
+    assert sub.token_ids.tolist() == trie.token_ids[keep].tolist()
+    assert chars.tolist() == view.chars[keep].tolist()
+    assert np.array_equal(trie.concat[pos], sub.concat)
+    assert trie.charset_view(np.packbits(bits, bitorder="little").tobytes()) is view

@@ -672,38 +672,88 @@ def subtree_skip(const uint8_t[::1] concat, const int64_t[::1] offsets,
     return out_np
 
 
-def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
-               const int32_t[::1] token_ids, const int32_t[::1] lcps,
-               const int32_t[::1] skip, const int32_t[::1] suffix_ids,
-               const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
-               int32_t max_depth, const int32_t[::1] plain_chars, int32_t plain_limit,
-               const int64_t[::1] remap, object acc_words):
-    """Classify every token (sorted vocabulary) walked from lexer state `start`:
+cdef struct _Part:
+    # one sorted (sub-)vocabulary a scan walks (see `lexer_scan`)
+    const uint8_t* concat
+    const int64_t* offsets
+    const int32_t* token_ids
+    const int32_t* lcps
+    const int32_t* skip
+    const int32_t* suffix_ids
+    const int32_t* chars
+    const int64_t* remap            # NULL: positions are the full trie's
+    const uint8_t* skip_first       # NULL: every first byte is walked
+    const int64_t* first_end
+    Py_ssize_t n, n_concat
+    int32_t limit
+
+
+cdef int _part(object spec, _Part* p) except -1:
+    """Unpack one `lexer_scan` part: (concat, offsets, token_ids, lcps, skip, suffix_ids,
+    chars, limit, remap, skip_first, first_end), with lengths checked against each other."""
+    cdef Py_ssize_t n_off, n_ids, n_lcp, n_skip, n_suf, n_chars, n_remap, n_sf, n_fe
+    (concat, offsets, ids, lcps, skip, suffix, chars, limit, remap, skip_first,
+     first_end) = spec
+    _u8(concat, "lexer_scan concat", &p.concat, &p.n_concat)
+    _i64(offsets, "lexer_scan offsets", &p.offsets, &n_off)
+    _i32(ids, "lexer_scan token_ids", &p.token_ids, &n_ids)
+    _i32(lcps, "lexer_scan lcps", &p.lcps, &n_lcp)
+    _i32(skip, "lexer_scan skip", &p.skip, &n_skip)
+    _i32(suffix, "lexer_scan suffix_ids", &p.suffix_ids, &n_suf)
+    _i32(chars, "lexer_scan chars", &p.chars, &n_chars)
+    _i64(remap, "lexer_scan remap", &p.remap, &n_remap)
+    _u8(skip_first, "lexer_scan skip_first", &p.skip_first, &n_sf)
+    _i64(first_end, "lexer_scan first_end", &p.first_end, &n_fe)
+    p.n = n_ids
+    p.limit = limit
+    if (n_off != n_ids + 1 or n_lcp < n_ids or n_chars < n_ids
+            or n_skip < p.n_concat or n_suf < p.n_concat
+            or (n_remap and n_remap != p.n_concat) or (n_sf and (n_sf != 256 or n_fe != 256))):
+        raise ValueError(
+            f"lexer_scan: part arrays of inconsistent lengths (concat {p.n_concat}, offsets "
+            f"{n_off}, ids {n_ids}, lcps {n_lcp}, skip {n_skip}, suffix {n_suf}, chars "
+            f"{n_chars}, remap {n_remap}, skip_first {n_sf}, first_end {n_fe})")
+    if n_ids and p.offsets[n_ids] > p.n_concat:
+        raise ValueError("lexer_scan: offsets past concat")
+    if not n_remap:
+        p.remap = NULL
+    if not n_sf:
+        p.skip_first = NULL
+    return 0
+
+
+def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
+               int32_t max_depth, const uint8_t[::1] concat, object acc_words):
+    """Classify every token walked from lexer state `start`:
     * accepted: all bytes stay inside the current lexeme;
     * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
       token's fate is the mask of the parser state after that lexeme);
     * boundary at d > 0 (straddler): d bytes stay in the lexeme, then it ends with emit e;
     * rejected: otherwise.
-    Accepted tokens are set in `acc_words` (uint32 bitmask words, OR-ed in: a mask as long
-    as the vocabulary's id list would have been, without the list). Returns (a uint8 [256]
-    flag per first byte whose tokens are all boundary-0 tokens) followed by the straddlers
-    as `cfg_masks.LexStateMasks` stores them (see
-    `_organise`): linked ones (the token spelling the suffix, from `suffix_ids`, aligned with
-    concat) and walked ones, each ordered by (emit, suffix's first byte). A non-empty `remap`
-    maps concat positions to the full trie's (a scan of the non-plain sub-trie). Boundary-0 tokens are decided by their first byte alone, so they come back
-    as first bytes (the caller ORs per-first-byte masks) instead of a list as long as the
-    vocabulary. Tokens sharing a prefix reuse the walk (sorted order); a token sharing the
-    prefix up to and including a previous token's stopping byte has the same outcome, and a
-    rejected prefix skips its whole subtree (`skip`, from `subtree_skip`), so the cost is the
-    live part of the trie, not the vocabulary. A plain token
-    (`plain_chars[k]` >= 0 characters) with at most `plain_limit` characters is accepted
-    without a walk and left out of the accepted ids (the caller ORs in the precomputed mask of
-    such tokens): the caller guarantees some member of `start` takes that many plain
-    characters in a row (`mask_cache.plain_runs`)."""
-    cdef Py_ssize_t n = token_ids.shape[0]
+    The tokens come in `parts` (see `_part`), each a sorted (sub-)vocabulary walked in turn:
+    the full trie, a sub-trie whose `remap` maps its concat positions to the full trie's
+    `concat`, or the full trie with `skip_first` flagging first bytes whose tokens another
+    part covers (their range, up to `first_end[byte]`, is jumped). A token with `0 <=
+    chars[k] <= limit` is accepted without a walk and left out (the caller ORs in the
+    precomputed mask of such tokens, and guarantees some member of `start` takes that many
+    such characters in a row: `mask_cache.plain_runs`). Accepted tokens are set in
+    `acc_words` (uint32 bitmask words, OR-ed in). Returns (a uint8 [256] flag per first byte
+    whose tokens are all boundary-0 tokens) followed by the straddlers as
+    `cfg_masks.LexStateMasks` stores them (see `_organise`): linked ones (the token spelling
+    the suffix, from `suffix_ids`, aligned with concat) and walked ones, each ordered by
+    (emit, suffix's first byte), positions in `concat`. Boundary-0 tokens are decided by
+    their first byte alone, so they come back as first bytes (the caller ORs per-first-byte
+    masks) instead of a list as long as the vocabulary. Tokens sharing a prefix reuse the
+    walk (sorted order); a token sharing the prefix up to and including a previous token's
+    stopping byte has the same outcome, and a rejected prefix skips its whole subtree
+    (`skip`, from `subtree_skip`), so the cost is the live part of the trie, not the
+    vocabulary."""
     cdef uint32_t* acc
-    cdef Py_ssize_t acc_n
+    cdef Py_ssize_t acc_n, i, n_parts = len(parts)
     _u32_out(acc_words, "lexer_scan acc_words", &acc, &acc_n)
+    cdef _Part* ps = <_Part*>calloc(max(n_parts, 1), sizeof(_Part))
+    if ps == NULL:
+        raise MemoryError("lexer_scan: out of memory")
     f0_np = np.zeros(256, dtype=np.uint8)
     states_np = np.empty(max_depth + 2, dtype=np.int32)
     cdef uint8_t[::1] f0 = f0_np
@@ -712,92 +762,121 @@ def lexer_scan(const uint8_t[::1] concat, const int64_t[::1] offsets,
     # an mmap/munmap pair each (~10-20 us apiece) on every scan, for lists that are short
     cdef _ScanOut out
     memset(&out, 0, sizeof(_ScanOut))
-    cdef Py_ssize_t k, a, L, lcp, d
+    cdef int rc = 0
+    cdef int32_t bad_id = 0
+    try:
+        for i in range(n_parts):
+            _part(parts[i], &ps[i])
+        with nogil:
+            for i in range(n_parts):
+                rc = _scan_part(&ps[i], &trans[0, 0], trans.shape[1], &emit[0], start,
+                                max_depth, &states[0], &f0[0], acc, acc_n, &out, &bad_id)
+                if rc < 0:
+                    break
+        if rc == -2:
+            raise IndexError(f"lexer_scan: token id {bad_id} outside acc_words ({acc_n} words)")
+        if rc == -3:
+            raise ValueError(f"lexer_scan: a token longer than max_depth {max_depth}")
+        if rc < 0:
+            raise MemoryError("lexer_scan: out of memory growing its result lists")
+        return (f0_np,) + _organise(&out, &concat[0])
+    finally:
+        free(ps)
+        _free_scan_out(&out)
+
+
+cdef int _scan_part(const _Part* p, const int32_t* trans, Py_ssize_t width,
+                    const int32_t* emit, int32_t start, int32_t max_depth, int32_t* states,
+                    uint8_t* f0, uint32_t* acc, Py_ssize_t acc_n, _ScanOut* out,
+                    int32_t* bad_id) noexcept nogil:
+    """`lexer_scan`'s walk of one part: 0, or -1 out of memory, -2 a token id outside
+    `acc` (in `bad_id`), -3 a token longer than `max_depth`."""
+    cdef Py_ssize_t k = 0, a, L, lcp, d, stop_at
     cdef Py_ssize_t valid = 0, prev_stop = 0
     cdef int prev_kind = -1, kind          # 0 acc, 1 f0, 2 straddle, 3 reject
     cdef int32_t prev_emit = -1, s, nxt, e = -1
-    cdef bint failed = False
-    cdef bint bad = False                   # a token id outside acc_words
-    cdef int32_t bad_id = 0
+    cdef const uint8_t* concat = p.concat
     states[0] = start
-    cdef Py_ssize_t stop_at
-    k = 0
-    with nogil:
-        while k < n:
-            a = offsets[k]
-            L = offsets[k + 1] - a
-            lcp = lcps[k]
-            if plain_limit > 0 and 0 <= plain_chars[k] <= plain_limit:
-                # accepted, and not listed: the caller adds the precomputed plain mask
-                if lcp < valid:
-                    valid = lcp          # the walked states still shared with the next token
-                prev_kind = 0
-                k += 1
-                continue
-            if k > 0 and prev_kind != 0 and lcp > prev_stop:
-                kind = prev_kind
-                d = prev_stop
-                e = prev_emit
+    while k < p.n:
+        a = p.offsets[k]
+        L = p.offsets[k + 1] - a
+        lcp = p.lcps[k]
+        if L > max_depth:
+            return -3
+        if lcp == 0 and p.skip_first != NULL and p.skip_first[concat[a]]:
+            # another part holds every token with this first byte
+            stop_at = p.first_end[concat[a]]
+            k = stop_at if stop_at > k else k + 1
+            valid = 0
+            prev_kind = 0
+            continue
+        if p.limit > 0 and 0 <= p.chars[k] <= p.limit:
+            # accepted, and not listed: the caller adds the precomputed mask
+            if lcp < valid:
+                valid = lcp          # the walked states still shared with the next token
+            prev_kind = 0
+            k += 1
+            continue
+        if k > 0 and prev_kind != 0 and lcp > prev_stop:
+            kind = prev_kind
+            d = prev_stop
+            e = prev_emit
+        else:
+            d = lcp if lcp < valid else valid
+            while d < L:
+                nxt = trans[states[d] * width + concat[a + d]]
+                if nxt < 0:
+                    break
+                d += 1
+                states[d] = nxt
+            valid = d
+            if d == L:
+                kind = 0
             else:
-                d = lcp if lcp < valid else valid
-                while d < L:
-                    nxt = trans[states[d], concat[a + d]]
-                    if nxt < 0:
-                        break
-                    d += 1
-                    states[d] = nxt
-                valid = d
-                if d == L:
-                    kind = 0
+                s = states[d]
+                e = emit[s]
+                if e < 0:
+                    kind = 3
+                elif d == 0:
+                    kind = 1
                 else:
-                    s = states[d]
-                    e = emit[s]
-                    if e < 0:
-                        kind = 3
-                    elif d == 0:
-                        kind = 1
-                    else:
-                        kind = 2
-            if kind == 1 or kind == 3:
-                # the prefix up to the stopping byte decides for its whole subtree (sorted
-                # vocabulary): a boundary at 0 flags its first byte, a rejection skips
-                if kind == 1:
-                    f0[concat[a]] = 1
-                stop_at = skip[a + d]
-                prev_kind = kind
-                prev_stop = d
-                prev_emit = e
-                if valid > d:
-                    valid = d
-                k = stop_at
-                continue
-            if kind == 0:
-                if token_ids[k] >= acc_n * 32 or token_ids[k] < 0:
-                    bad, bad_id = True, token_ids[k]
-                    break
-                _set_bit(acc, token_ids[k])
-            elif kind == 2:
-                if out.ns == out.cap and _grow_straddlers(&out) < 0:
-                    failed = True
-                    break
-                out.sid[out.ns] = token_ids[k]
-                out.soff[out.ns] = a + d
-                out.sem[out.ns] = e
-                out.slink[out.ns] = suffix_ids[a + d]
-                out.send[out.ns] = a + L
-                out.ns += 1
+                    kind = 2
+        if kind == 1 or kind == 3:
+            # the prefix up to the stopping byte decides for its whole subtree (sorted
+            # vocabulary): a boundary at 0 flags its first byte, a rejection skips
+            if kind == 1:
+                f0[concat[a]] = 1
+            stop_at = p.skip[a + d]
             prev_kind = kind
             prev_stop = d
             prev_emit = e
-            k += 1
-    try:
-        if bad:
-            raise IndexError(f"lexer_scan: token id {bad_id} outside acc_words ({acc_n} words)")
-        if failed:
-            raise MemoryError("lexer_scan: out of memory growing its result lists")
-        return (f0_np,) + _organise(&out, &concat[0], remap)
-    finally:
-        _free_scan_out(&out)
+            if valid > d:
+                valid = d
+            k = stop_at
+            continue
+        if kind == 0:
+            if p.token_ids[k] >= acc_n * 32 or p.token_ids[k] < 0:
+                bad_id[0] = p.token_ids[k]
+                return -2
+            _set_bit(acc, p.token_ids[k])
+        elif kind == 2:
+            if out.ns == out.cap and _grow_straddlers(out) < 0:
+                return -1
+            out.sid[out.ns] = p.token_ids[k]
+            out.sem[out.ns] = e
+            out.slink[out.ns] = p.suffix_ids[a + d]
+            if p.remap != NULL:
+                out.soff[out.ns] = p.remap[a + d]
+                out.send[out.ns] = p.remap[a + L - 1] + 1
+            else:
+                out.soff[out.ns] = a + d
+                out.send[out.ns] = a + L
+            out.ns += 1
+        prev_kind = kind
+        prev_stop = d
+        prev_emit = e
+        k += 1
+    return 0
 
 
 cdef struct _IntList:
@@ -877,7 +956,7 @@ cdef void* _ptr(object arr):
     return p
 
 
-cdef tuple _organise(const _ScanOut* o, const uint8_t* concat, const int64_t[::1] remap):
+cdef tuple _organise(const _ScanOut* o, const uint8_t* concat):
     """A scan's straddlers split into linked ones (their suffix is a token) and the rest,
     each ordered by (emit, first byte of the suffix) with a stable counting sort: (linked
     emits, linked offsets [k, 257], ids, suffix token ids, suffix starts, ends, walked
@@ -889,13 +968,12 @@ cdef tuple _organise(const _ScanOut* o, const uint8_t* concat, const int64_t[::1
     for i in range(o.ns):
         if o.sem[i] > top:
             top = o.sem[i]
-    cdef const int64_t* rm = &remap[0] if remap.shape[0] else NULL
-    return (_organise_part(o, concat, rm, top + 1, True)
-            + _organise_part(o, concat, rm, top + 1, False))
+    return (_organise_part(o, concat, top + 1, True)
+            + _organise_part(o, concat, top + 1, False))
 
 
-cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_t* remap,
-                         int32_t n_values, bint linked):
+cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, int32_t n_values,
+                         bint linked):
     """`_organise` for one part: (emits, offsets, ids[, suffix token ids], starts, ends)."""
     cdef Py_ssize_t i, m = 0, k = 0
     cdef int32_t e
@@ -922,7 +1000,7 @@ cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_
             cursor = <int64_t*>calloc(k * 256, sizeof(int64_t))
             if cursor == NULL:
                 raise MemoryError("lexer_scan: out of memory organising straddlers")
-            _organise_fill(o, concat, remap, n_values, linked, row_of, cursor, k,
+            _organise_fill(o, concat, n_values, linked, row_of, cursor, k,
                            <int32_t*>_ptr(emits_np), <int64_t*>_ptr(table_np),
                            <int32_t*>_ptr(ids_np),
                            <int32_t*>_ptr(link_np) if linked else NULL,
@@ -935,8 +1013,8 @@ cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, const int64_
         free(cursor)
 
 
-cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, const int64_t* remap,
-                         int32_t n_values, bint linked, const int32_t* row_of,
+cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, int32_t n_values,
+                         bint linked, const int32_t* row_of,
                          int64_t* cursor, Py_ssize_t k, int32_t* emits, int64_t* table,
                          int32_t* ids, int32_t* link, int64_t* pos,
                          int64_t* end) noexcept nogil:
@@ -966,12 +1044,8 @@ cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, const int64_t
         ids[at] = o.sid[i]
         if link != NULL:
             link[at] = o.slink[i]
-        if remap != NULL:
-            pos[at] = remap[o.soff[i]]
-            end[at] = remap[o.send[i] - 1] + 1
-        else:
-            pos[at] = o.soff[i]
-            end[at] = o.send[i]
+        pos[at] = o.soff[i]
+        end[at] = o.send[i]
 
 
 def gather_bits(const uint32_t[::1] src, const int32_t[::1] src_ids,
@@ -1684,6 +1758,133 @@ def plain_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
                     dead[end[q]] = _plain_dead(trans, accepting, end[q], ascii)
                 exact[q] = dead[end[q]]
     return runs_np, exact_np
+
+
+def charset_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
+                   int32_t min_size, int64_t unbounded):
+    """`mask_cache.plain_runs.charset_ladder`: per state, its *charset* -- the largest set of
+    ASCII bytes that all move it to one live state (ties: the set holding the lowest byte),
+    kept when it has at least `min_size` bytes -- and how many characters of that set are
+    certainly accepted in a row. The run follows each state's charset step while the next
+    state's charset contains the current one (so every character of the first set keeps
+    moving all alike: a lower bound, `unbounded` on a cycle), and it is *exact* when, after
+    it, every byte of the set dies in a state that does not accept. Returns (uint64 [n, 2]
+    charset bits per state, zero without one; int32 runs; bool exact)."""
+    cdef Py_ssize_t n = trans.shape[0], q, top
+    cdef int32_t b, t, best_t, best_n
+    cdef int64_t s, base, stop
+    if trans.shape[1] < 128:
+        raise ValueError("charset_ladder: transition rows must cover the ASCII bytes")
+    sets_np = np.zeros((n, 2), dtype=np.uint64)
+    step_np = np.full(n, -1, dtype=np.int64)
+    runs_np = np.zeros(n, dtype=np.int32)
+    exact_np = np.zeros(n, dtype=np.bool_)
+    out_np = np.full(n, -1, dtype=np.int64)
+    end_np = np.arange(n, dtype=np.int64)
+    stack_np = np.empty(max(n, 1), dtype=np.int64)
+    stamp_np = np.full(max(n, 1), -1, dtype=np.int64)
+    count_np = np.zeros(max(n, 1), dtype=np.int32)
+    cdef uint64_t[:, ::1] sets = sets_np
+    cdef int64_t[::1] step = step_np, out = out_np, end = end_np, stack = stack_np
+    cdef int64_t[::1] stamp = stamp_np
+    cdef int32_t[::1] count = count_np, runs = runs_np
+    cdef uint8_t[::1] exact = exact_np.view(np.uint8)
+    with nogil:
+        for q in range(n):
+            best_t, best_n = -1, 0
+            for b in range(128):
+                t = trans[q, b]
+                if t < 0 or t >= n:
+                    continue
+                if stamp[t] != q:
+                    stamp[t] = q
+                    count[t] = 0
+                count[t] += 1
+                if count[t] > best_n:
+                    best_t, best_n = t, count[t]
+            if best_n < min_size or best_n == 0:
+                out[q] = 0                  # no charset: no run
+                continue
+            step[q] = best_t
+            for b in range(128):
+                if trans[q, b] == best_t:
+                    sets[q, b >> 6] |= (<uint64_t>1) << (b & 63)
+        for q in range(n):
+            if out[q] >= 0:
+                continue
+            top = 0
+            s = q
+            # follow the steps while the next charset contains this one (-3: on the chain)
+            while out[s] == -1:
+                out[s] = -3
+                stack[top] = s
+                top += 1
+                if not _contains(sets, step[s], s):
+                    s = -1
+                    break
+                s = step[s]
+            if s >= 0 and out[s] == -3:     # a cycle: unbounded
+                base, stop = unbounded, -1
+            elif s >= 0:
+                base, stop = out[s], end[s]
+            else:
+                base, stop = 0, step[stack[top - 1]]
+                top -= 1                    # the state whose next charset broke the chain
+                out[stack[top]] = 1
+                end[stack[top]] = stop
+                base = 1
+            while top > 0:
+                top -= 1
+                t = <int32_t>stack[top]
+                base = unbounded if base >= unbounded else base + 1
+                out[t] = base
+                end[t] = stop
+        for q in range(n):
+            runs[q] = <int32_t>(out[q] if out[q] < unbounded else unbounded)
+            if 0 < out[q] < unbounded:
+                exact[q] = _set_dead(trans, accepting, end[q], sets, q)
+    return sets_np, runs_np, exact_np
+
+
+cdef inline bint _contains(const uint64_t[:, ::1] sets, int64_t outer, int64_t inner) noexcept nogil:
+    """Whether state `outer`'s charset holds state `inner`'s (an empty one holds nothing)."""
+    return ((sets[outer, 0] | sets[outer, 1]) != 0
+            and (sets[inner, 0] & ~sets[outer, 0]) == 0
+            and (sets[inner, 1] & ~sets[outer, 1]) == 0)
+
+
+cdef uint8_t _set_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int64_t s,
+                       const uint64_t[:, ::1] sets, Py_ssize_t q) noexcept nogil:
+    """Whether every byte of state `q`'s charset dies in state `s`, which does not accept."""
+    cdef int32_t b
+    if accepting[s]:
+        return 0
+    for b in range(128):
+        if (sets[q, b >> 6] >> (b & 63)) & 1 and trans[s, b] >= 0:
+            return 0
+    return 1
+
+
+def charset_chars(const uint8_t[::1] concat, const int64_t[::1] offsets,
+                  const uint8_t[::1] table):
+    """int32 per token (`offsets` delimits them in `concat`): its length when every byte is
+    flagged in `table` (uint8 [256]), else -1 (the tokens a charset run decides unwalked)."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k
+    cdef int64_t i
+    if table.shape[0] != 256:
+        raise ValueError("charset_chars: table must have 256 entries")
+    if n < 0:
+        n = 0
+    out_np = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] out = out_np
+    with nogil:
+        for k in range(n):
+            out[k] = <int32_t>(offsets[k + 1] - offsets[k])
+            for i in range(offsets[k], offsets[k + 1]):
+                if not table[concat[i]]:
+                    out[k] = -1
+                    break
+    return out_np
 
 
 def plain_closure(const int32_t[:, ::1] trans, int32_t state, const int64_t[::1] ascii,

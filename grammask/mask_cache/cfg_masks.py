@@ -27,7 +27,7 @@ import numpy as np
 
 from ..kernels import _kernels, bitmask_words
 from .plain_runs import UNBOUNDED
-from .token_trie import TokenTrie
+from .token_trie import PLAIN_BUCKETS, TokenTrie
 
 
 @dataclass(frozen=True)
@@ -68,33 +68,59 @@ class LexStateMasks:
 
 def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit: np.ndarray,
                      state: int, vocab_size: int, plain_limit: int = 0,
-                     plain_exact: bool = False) -> LexStateMasks:
+                     plain_exact: bool = False, charset: bytes | None = None) -> LexStateMasks:
     """Run the vocabulary scan from lexer state `state` and organise the straddlers.
     `plain_limit` > 0: plain tokens of at most that many characters stay in the lexeme
     (`plain_runs`), so only the other tokens are walked. `plain_exact`: longer plain tokens
-    are certainly refused, so only the non-plain tokens are walked at all."""
-    words = bitmask_words(vocab_size)
-    walked, pos = trie, None
-    if plain_limit >= UNBOUNDED or plain_exact:
-        walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
-    elif plain_limit > 0:
-        walked, pos = trie.plain_above(plain_limit)
-    acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
-        np.zeros(words, dtype=np.uint32)
-    f0_bytes, *straddlers = _kernels.lexer_scan(
-        walked.concat, walked.offsets, walked.token_ids, walked.lcps(),
-        walked.subtree_skip(), walked.suffix_links(), trans, emit, state,
-        max(walked.max_depth, 1), walked.plain_chars(), min(plain_limit, UNBOUNDED),
-        _NO_REMAP if pos is None else pos, acc)
-    return LexStateMasks(acc, _first_byte_union(walked, f0_bytes), *straddlers)
+    are certainly refused, so only the non-plain tokens are walked at all. With `charset`
+    (`plain_runs.charset_ladder`'s bits) the same holds for the tokens spelled with that set
+    of bytes instead of the plain ones."""
+    if charset is not None and not (plain_exact or plain_limit >= PLAIN_BUCKETS[0]):
+        charset, plain_limit = None, 0      # too short a run for its sub-tries: walk all
+    limit = min(plain_limit, UNBOUNDED)
+    if charset is not None:
+        view = trie.charset_view(charset)
+        bucket = 0 if plain_limit >= UNBOUNDED or plain_exact else \
+            max(b for b in PLAIN_BUCKETS if b <= plain_limit)
+        sub, pos, chars = view.part(bucket)
+        parts = [_part(trie, trie.plain_chars(), 0, skip_first=view.table),
+                 _part(sub, chars, limit, pos)]
+        acc = view.mask(plain_limit).copy()
+        depth = max(trie.max_depth, 1)
+    else:
+        walked, pos = trie, None
+        if plain_limit >= UNBOUNDED or plain_exact:
+            walked, pos = trie.non_plain()     # every plain token stays: walk only the rest
+        elif plain_limit > 0:
+            walked, pos = trie.plain_above(plain_limit)
+        parts = [_part(walked, walked.plain_chars(), limit, pos)]
+        acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
+            np.zeros(bitmask_words(vocab_size), dtype=np.uint32)
+        depth = max(walked.max_depth, 1)
+    f0_bytes, *straddlers = _kernels.lexer_scan(parts, trans, emit, state, depth, trie.concat, acc)
+    return LexStateMasks(acc, _first_byte_union(trie, f0_bytes), *straddlers)
 
 
-_NO_REMAP = np.zeros(0, dtype=np.int64)
+_NO_I64 = np.zeros(0, dtype=np.int64)
+_NO_U8 = np.zeros(0, dtype=np.uint8)
+
+
+def _part(t: TokenTrie, chars: np.ndarray, limit: int, pos: np.ndarray | None = None,
+          skip_first: np.ndarray | None = None) -> tuple:
+    """One part of `_kernels.lexer_scan`: the (sub-)trie `t` with `chars` per token (tokens
+    with 0 <= chars <= `limit` are taken unwalked), `pos` its concat positions in the full
+    trie (None: it is the full trie) and `skip_first` the first bytes another part covers."""
+    return (t.concat, t.offsets, t.token_ids, t.lcps(), t.subtree_skip(), t.suffix_links(),
+            chars, limit, _NO_I64 if pos is None else pos,
+            _NO_U8 if skip_first is None else skip_first,
+            _NO_I64 if skip_first is None else t.first_byte_end())
 
 
 def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:
     """The mask of `trie`'s tokens whose first byte is flagged (None when empty): an OR of
-    the flagged rows, or the complement of the unflagged ones when that is fewer rows."""
+    the flagged rows, or the complement of the unflagged ones when that is fewer rows. The
+    full trie serves every scan: a flagged first byte is dead from the scan's state, and the
+    tokens a sub-trie leaves out start with bytes that live."""
     on = np.flatnonzero(flags)
     if not on.shape[0]:
         return None

@@ -36,6 +36,8 @@ for _k, _seq in enumerate(_SEQUENCES):
 # the same constraints)
 _ladders: ArrayMemo = ArrayMemo()
 _closed: ArrayMemo = ArrayMemo()
+_charsets: ArrayMemo = ArrayMemo()
+CHARSET_MIN = 10        # bytes a charset needs (the digits) to get its own token tables
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +54,21 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
                                      np.ascontiguousarray(accepting, np.uint8),
                                      _ASCII, _SHAPE_TABLE, UNBOUNDED)
     return _ladders.get((trans, accepting), make)
+
+
+def charset_ladder(trans: np.ndarray, accepting: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per state: its charset (uint64 [n, 2] bits, zero without one), the run of that set's
+    characters certainly accepted, and whether the run ends dead (`_kernels.charset_ladder`).
+    The plain ladder's generalisation for patterns and formats that allow only part of the
+    plain set (`[\\w+-]{5,96}`, an e-mail's local part): the same shortcut with the state's
+    own set. Sets under `CHARSET_MIN` bytes are not worth their tables. Memoised per
+    automaton array."""
+    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _kernels.charset_ladder(np.ascontiguousarray(trans, np.int32),
+                                       np.ascontiguousarray(accepting, np.uint8),
+                                       CHARSET_MIN, UNBOUNDED)
+    return _charsets.get((trans, accepting), make)
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,16 +119,21 @@ def terminal_plain_closed(trans: np.ndarray, state: int) -> bool:
 def plain_masks(trie) -> list[np.ndarray]:
     """masks[L]: bitmask words of the plain tokens with at most L characters, for L up to the
     longest plain token (longer limits use the last mask)."""
+    return length_masks(trie.plain_chars(), trie.token_ids, trie.vocab_size)
+
+
+def length_masks(chars: np.ndarray, token_ids: np.ndarray, vocab_size: int) -> list[np.ndarray]:
+    """masks[L]: bitmask words of the tokens (`token_ids`, aligned with `chars`) whose count
+    `chars` is between 0 and L, for L up to the largest count."""
     from ..kernels import bitmask_words
-    chars = trie.plain_chars()
     top = int(chars.max()) if chars.shape[0] else 0
-    words = bitmask_words(trie.vocab_size)
+    words = bitmask_words(vocab_size)
     order = np.argsort(chars, kind="stable")
-    ids = trie.token_ids[order]
+    ids = token_ids[order]
     counts = chars[order]
     masks, cur = [], np.zeros(words, np.uint32)
     start = int(np.searchsorted(counts, 0))
-    stops = np.searchsorted(counts, np.arange(top + 1, dtype=counts.dtype), side="right").tolist()
+    stops = np.searchsorted(counts, np.arange(max(top, 0) + 1, dtype=counts.dtype), side="right").tolist()
     for stop in stops:       # one search: each would cast the vocabulary-long counts
         _kernels.ids_to_mask(np.ascontiguousarray(ids[start:stop], np.int32), cur)
         start = stop

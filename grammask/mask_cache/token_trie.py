@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..memo import memo_by_bytes
 from ..tokenizer_info import TokenizerInfo
 
 _CACHE_SIZE = 8
@@ -19,6 +20,8 @@ _CACHE_SIZE = 8
 # Llama-3, a scan accepting plain tokens up to 4 / 8 / 16 characters unwalked walks 80k /
 # 27k / 6.9k tokens instead of 128k (beyond 16 characters it is the 6.2k non-plain ones)
 PLAIN_BUCKETS = (4, 6, 8, 12, 16)
+# memory for charset views per trie (`TokenTrie.charset_view`, ~1 MB each with Llama-3)
+CHARSET_VIEW_BYTES = 64 << 20
 _cache: OrderedDict[str, TokenTrie] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -104,6 +107,14 @@ class TokenTrie:
         masks = self._derived("plain_masks", plain_masks)
         return masks[min(limit, len(masks) - 1)]
 
+    def charset_view(self, bits: bytes) -> CharsetView:
+        """The tables of a charset run (`plain_runs.charset_ladder`) for the ASCII set `bits`
+        (16 bytes: two little-endian uint64 words, bit b for byte b), built on first use and
+        kept (least recently used out first) within `CHARSET_VIEW_BYTES`."""
+        build = self._derived("charset_views", lambda t: memo_by_bytes(
+            CHARSET_VIEW_BYTES, CharsetView.memory_bytes)(lambda b: CharsetView.build(t, b)))
+        return build(bits)  # type: ignore[no-any-return]
+
     def plain_chars(self) -> np.ndarray:
         """int32 per sorted token: its character count when it is plain text (valid UTF-8
         without quotes, backslashes or control characters), else -1 (`plain_runs`)."""
@@ -180,6 +191,56 @@ def _sub_trie(trie: TokenTrie, keep: np.ndarray) -> tuple[TokenTrie, np.ndarray]
     sub._lazy["suffix_links"] = np.ascontiguousarray(trie.suffix_links()[pos])
     sub._lazy["plain_chars"] = np.ascontiguousarray(trie.plain_chars()[keep])
     return sub, pos
+
+
+class CharsetView:
+    """A charset run's tables over one trie. Inside a pattern-restricted string (`[\\w-]{1,64}`,
+    a `format`) a lexer state moves every byte of its charset alike, so a token spelled only
+    with those bytes is decided by its length (`masks`): a scan walks the full trie minus the
+    first bytes of the set (jumped) plus `part(bucket)`, the few tokens that start with a byte
+    of the set and leave it (or are longer than the bucket), instead of every token starting
+    with an allowed byte."""
+
+    def __init__(self, table: np.ndarray, chars: np.ndarray, masks: list[np.ndarray],
+                 trie: TokenTrie) -> None:
+        self.table = table          # uint8 [256]: 1 for the set's bytes
+        self.chars = chars          # int32 per sorted token: length when all in the set, else -1
+        self.masks = masks          # masks[L]: the set's tokens of at most L bytes
+        self._trie = trie
+        self._parts: dict[int, tuple[TokenTrie, np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def build(cls, trie: TokenTrie, bits: bytes) -> CharsetView:
+        if len(bits) != 16:
+            raise ValueError(f"charset bits must be 16 bytes, got {len(bits)}")
+        from ..kernels import _kernels
+        from .plain_runs import length_masks
+        table = np.zeros(256, np.uint8)
+        table[:128] = np.unpackbits(np.frombuffer(bits, np.uint8), bitorder="little")
+        chars = _kernels.charset_chars(trie.concat, trie.offsets, table)
+        return cls(table, chars, length_masks(chars, trie.token_ids, trie.vocab_size), trie)
+
+    def mask(self, limit: int) -> np.ndarray:
+        """uint32 words: the set's tokens of at most `limit` bytes."""
+        return self.masks[min(limit, len(self.masks) - 1)]
+
+    def part(self, bucket: int) -> tuple[TokenTrie, np.ndarray, np.ndarray]:
+        """(sub-trie, positions in the full trie's concat, chars per sub-trie token) of the
+        tokens starting with a byte of the set that a scan must walk: those leaving the set,
+        and (`bucket` > 0) those of the set longer than `bucket` bytes."""
+        found = self._parts.get(bucket)
+        if found is None:
+            t, chars = self._trie, self.chars
+            first = self.table[t.concat[t.offsets[:-1]]].astype(bool)
+            walk = chars < 0 if bucket <= 0 else (chars < 0) | (chars > bucket)
+            keep = np.flatnonzero(first & walk)
+            sub, pos = _sub_trie(t, keep)
+            found = self._parts[bucket] = (sub, pos, np.ascontiguousarray(chars[keep]))
+        return found
+
+    def memory_bytes(self) -> int:
+        parts = sum(s.memory_bytes() + p.nbytes + c.nbytes for s, p, c in self._parts.values())
+        return self.chars.nbytes + sum(m.nbytes for m in self.masks) + parts
 
 
 def build_token_trie(tokenizer: TokenizerInfo) -> TokenTrie:
