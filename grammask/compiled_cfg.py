@@ -29,7 +29,16 @@ from .limits import DEFAULT_LIMITS, Limits, checkpoint
 from .mask_cache import TokenTrie
 from .mask_cache.cfg_masks import SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state, shared_scan
 from .mask_cache.mask_store import MaskInterner, StoredMask
-from .mask_cache.plain_runs import UNBOUNDED, charset_ladder, ladder, no_ladder, plain_closed, terminal_plain_closed
+from .mask_cache.plain_runs import (
+    CHARSET_MIN,
+    UNBOUNDED,
+    canonical_charset,
+    charset_ladder,
+    ladder,
+    no_ladder,
+    plain_closed,
+    terminal_plain_closed,
+)
 from .mask_cache.token_trie import PLAIN_BUCKETS
 from .tokenizer_info import TokenizerInfo
 
@@ -511,11 +520,14 @@ class CompiledCFG(EngineBase):
         best: tuple[int, bool, bytes | None] = (0, False, None)
         for tid, q in members:
             term = self.lexer.terminals[tid]
-            if term.aux is not None:
-                continue
+            if term.aux is not None or \
+                    _kernels.live_ascii(term.trans, q) < CHARSET_MIN:
+                continue        # too few bytes for a charset: skip the automaton's analysis
             sets, runs, exact = charset_ladder(term.trans, term.accepting)
             if int(runs[q]) > best[0]:
-                best = (int(runs[q]), len(members) == 1 and bool(exact[q]), sets[q].tobytes())
+                key = canonical_charset(sets[q])
+                if key is not None:
+                    best = (int(runs[q]), len(members) == 1 and bool(exact[q]), key)
         run, exact, _ = best
         if run >= UNBOUNDED or exact or run >= PLAIN_BUCKETS[0]:
             return best

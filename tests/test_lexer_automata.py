@@ -168,11 +168,16 @@ def test_charset_ladder_runs_are_certain_and_exact_ends_refuse(seed: int) -> Non
 
 
 def test_charset_chars_counts_only_tokens_inside_the_set() -> None:
-    toks = [b"ab", b"a-b", b"", b"zz", b"a\xc3\xa9"]
+    toks = sorted([b"ab", b"a-b", b"zz", b"a\xc3\xa9", b"-a", b"abab"])
     offsets = np.cumsum([0] + [len(t) for t in toks]).astype(np.int64)
     concat = np.frombuffer(b"".join(toks), np.uint8).copy()
+    first_end = np.searchsorted([t[0] for t in toks], np.arange(256), side="right").astype(np.int64)
     table = np.zeros(256, np.uint8)
     table[list(b"abz")] = 1
-    assert _kernels.charset_chars(concat, offsets, table).tolist() == [2, -1, 0, 2, -1]
+    got = _kernels.charset_chars(concat, offsets, first_end, table, 3)
+    want = {b"ab": 2, b"a-b": -1, b"zz": 2, b"a\xc3\xa9": -1, b"-a": -2, b"abab": -1}
+    assert got.tolist() == [want[t] for t in toks]
     with pytest.raises(ValueError, match="256"):
-        _kernels.charset_chars(concat, offsets, table[:128])
+        _kernels.charset_chars(concat, offsets, first_end, table[:128], 3)
+    with pytest.raises(ValueError, match="token count"):
+        _kernels.charset_chars(concat, offsets, first_end - 1, table, 3)

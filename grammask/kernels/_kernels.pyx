@@ -1865,25 +1865,77 @@ cdef uint8_t _set_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepting
     return 1
 
 
+def live_ascii(const int32_t[:, ::1] trans, Py_ssize_t state):
+    """How many ASCII bytes do not die from `state` (a charset needs `CHARSET_MIN` of them)."""
+    cdef int32_t b, n = 0
+    if state < 0 or state >= trans.shape[0] or trans.shape[1] < 128:
+        raise IndexError(f"live_ascii: state {state} outside a table of {trans.shape[0]} rows")
+    for b in range(128):
+        n += trans[state, b] >= 0
+    return n
+
+
 def charset_chars(const uint8_t[::1] concat, const int64_t[::1] offsets,
-                  const uint8_t[::1] table):
-    """int32 per token (`offsets` delimits them in `concat`): its length when every byte is
-    flagged in `table` (uint8 [256]), else -1 (the tokens a charset run decides unwalked)."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, k
+                  const int64_t[::1] first_end, const uint8_t[::1] table, int32_t longest):
+    """int32 per token of a sorted trie (`offsets` delimits them in `concat`, `first_end[b]`
+    is where the tokens starting with byte b end): its length when every byte is flagged in
+    `table` (uint8 [256]) and it has at most `longest` bytes, -1 when it starts with a
+    flagged byte but leaves the set (or is longer), -2 when its first byte is not flagged.
+    The first kind a charset run decides unwalked, the second its sub-trie walks."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k, start = 0, stop
     cdef int64_t i
-    if table.shape[0] != 256:
-        raise ValueError("charset_chars: table must have 256 entries")
-    if n < 0:
-        n = 0
+    cdef int b
+    if table.shape[0] != 256 or first_end.shape[0] != 256:
+        raise ValueError("charset_chars: table and first_end must have 256 entries")
+    if n < 0 or first_end[255] != n:
+        raise ValueError("charset_chars: first_end does not end at the token count")
     out_np = np.empty(n, dtype=np.int32)
     cdef int32_t[::1] out = out_np
     with nogil:
-        for k in range(n):
-            out[k] = <int32_t>(offsets[k + 1] - offsets[k])
-            for i in range(offsets[k], offsets[k + 1]):
-                if not table[concat[i]]:
+        for b in range(256):
+            stop = first_end[b]
+            if stop < start or stop > n:
+                break
+            for k in range(start, stop):
+                if not table[b]:
+                    out[k] = -2
+                    continue
+                out[k] = <int32_t>(offsets[k + 1] - offsets[k])
+                if out[k] > longest:
                     out[k] = -1
-                    break
+                    continue
+                for i in range(offsets[k] + 1, offsets[k + 1]):
+                    if not table[concat[i]]:
+                        out[k] = -1
+                        break
+            start = stop
+    if start != n:
+        raise ValueError("charset_chars: first_end is not increasing")
+    return out_np
+
+
+def length_masks(const int32_t[::1] chars, const int32_t[::1] token_ids, Py_ssize_t words):
+    """uint32 [top + 1, words] (top: the largest count): row L holds the tokens whose count
+    `chars[k]` (aligned with `token_ids`) is between 0 and L."""
+    cdef Py_ssize_t n = chars.shape[0], k, w
+    cdef int32_t top = 0, t, L
+    if token_ids.shape[0] != n:
+        raise ValueError("length_masks: chars and token_ids differ in length")
+    for k in range(n):
+        if chars[k] > top:
+            top = chars[k]
+        t = token_ids[k]
+        if chars[k] >= 0 and (t < 0 or t >= words * 32):
+            raise IndexError(f"length_masks: token id {t} outside {words} words")
+    out_np = np.zeros((top + 1, words), dtype=np.uint32)
+    cdef uint32_t[:, ::1] out = out_np
+    with nogil:
+        for k in range(n):
+            if chars[k] >= 0:
+                _set_bit(&out[chars[k], 0], token_ids[k])
+        for L in range(1, top + 1):
+            for w in range(words):
+                out[L, w] |= out[L - 1, w]
     return out_np
 
 

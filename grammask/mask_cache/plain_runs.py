@@ -40,6 +40,39 @@ _charsets: ArrayMemo = ArrayMemo()
 CHARSET_MIN = 10        # bytes a charset needs (the digits) to get its own token tables
 
 
+def _bits(chars: bytes) -> bytes:
+    """The 16-byte key (bit b for byte b) of a set of ASCII bytes."""
+    flags = np.zeros(128, np.uint8)
+    flags[list(chars)] = 1
+    return np.packbits(flags, bitorder="little").tobytes()
+
+
+_DIGITS, _LOWER, _UPPER = b"0123456789", bytes(range(0x61, 0x7B)), bytes(range(0x41, 0x5B))
+# The sets a charset run uses, largest first: a state's own set is rounded down to the largest
+# of these inside it (a subset's run is as certain), so a process builds at most 19 token
+# tables (`TokenTrie.charset_view`), not one per pattern; tokens starting with bytes of the
+# state's set outside the chosen one are walked as before. With a space (text, names) the
+# words of a BPE vocabulary (" the") are in the set; URIs (RFC 3986's characters) and
+# space-free text have their own.
+CANONICAL_CHARSETS = [_bits(c) for c in sorted((
+    bytes(b for b in range(0x20, 0x7F) if b not in (0x22, 0x5C)),
+    bytes(b for b in range(0x21, 0x7F) if b not in (0x22, 0x5C)),
+    _DIGITS + _LOWER + _UPPER + b"-._~:/?#[]@!$&'()*+,;=%",
+    b" " + _DIGITS + _LOWER + _UPPER + b"_-", b" " + _DIGITS + _LOWER + _UPPER, b" " + _LOWER + _UPPER,
+    _DIGITS + _LOWER + _UPPER + b"_-", _DIGITS + _LOWER + _UPPER + b"_",
+    _DIGITS + _LOWER + _UPPER, _LOWER + _UPPER, _DIGITS + _LOWER + b"-", _DIGITS + _LOWER,
+    _DIGITS + _UPPER, _LOWER, _UPPER, _DIGITS + b"abcdefABCDEF", _DIGITS + b"abcdef",
+    _DIGITS + b"ABCDEF", _DIGITS), key=len, reverse=True)]
+_CANONICAL_WORDS = np.frombuffer(b"".join(CANONICAL_CHARSETS), np.uint64).reshape(-1, 2)
+
+
+def canonical_charset(bits: np.ndarray) -> bytes | None:
+    """The largest of `CANONICAL_CHARSETS` inside the set `bits` (uint64 [2]), or None."""
+    inside = ((_CANONICAL_WORDS & ~bits) == 0).all(axis=1)
+    hit = np.flatnonzero(inside)
+    return CANONICAL_CHARSETS[int(hit[0])] if hit.shape[0] else None
+
+
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per state: plain characters certainly accepted in a row (see the module docstring),
     and whether the ladder ends *dead*: after that many plain characters every plain
@@ -126,16 +159,7 @@ def length_masks(chars: np.ndarray, token_ids: np.ndarray, vocab_size: int) -> l
     """masks[L]: bitmask words of the tokens (`token_ids`, aligned with `chars`) whose count
     `chars` is between 0 and L, for L up to the largest count."""
     from ..kernels import bitmask_words
-    top = int(chars.max()) if chars.shape[0] else 0
-    words = bitmask_words(vocab_size)
-    order = np.argsort(chars, kind="stable")
-    ids = token_ids[order]
-    counts = chars[order]
-    masks, cur = [], np.zeros(words, np.uint32)
-    start = int(np.searchsorted(counts, 0))
-    stops = np.searchsorted(counts, np.arange(max(top, 0) + 1, dtype=counts.dtype), side="right").tolist()
-    for stop in stops:       # one search: each would cast the vocabulary-long counts
-        _kernels.ids_to_mask(np.ascontiguousarray(ids[start:stop], np.int32), cur)
-        start = stop
-        masks.append(cur.copy())
-    return masks
+    rows = _kernels.length_masks(np.ascontiguousarray(chars, np.int32),
+                                 np.ascontiguousarray(token_ids, np.int32),
+                                 bitmask_words(vocab_size))
+    return list(rows)

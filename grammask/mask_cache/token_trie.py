@@ -22,6 +22,8 @@ _CACHE_SIZE = 8
 PLAIN_BUCKETS = (4, 6, 8, 12, 16)
 # memory for charset views per trie (`TokenTrie.charset_view`, ~1 MB each with Llama-3)
 CHARSET_VIEW_BYTES = 64 << 20
+# tokens of a charset longer than this are walked (the view keeps a mask per length)
+CHARSET_LONGEST = 48
 _cache: OrderedDict[str, TokenTrie] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -204,7 +206,8 @@ class CharsetView:
     def __init__(self, table: np.ndarray, chars: np.ndarray, masks: list[np.ndarray],
                  trie: TokenTrie) -> None:
         self.table = table          # uint8 [256]: 1 for the set's bytes
-        self.chars = chars          # int32 per sorted token: length when all in the set, else -1
+        self.chars = chars          # int32 per sorted token: length inside the set, -1 leaving
+        #                             it after a first byte in it, -2 not starting in it
         self.masks = masks          # masks[L]: the set's tokens of at most L bytes
         self._trie = trie
         self._parts: dict[int, tuple[TokenTrie, np.ndarray, np.ndarray]] = {}
@@ -217,8 +220,11 @@ class CharsetView:
         from .plain_runs import length_masks
         table = np.zeros(256, np.uint8)
         table[:128] = np.unpackbits(np.frombuffer(bits, np.uint8), bitorder="little")
-        chars = _kernels.charset_chars(trie.concat, trie.offsets, table)
-        return cls(table, chars, length_masks(chars, trie.token_ids, trie.vocab_size), trie)
+        chars = _kernels.charset_chars(trie.concat, trie.offsets, trie.first_byte_end(), table,
+                                       CHARSET_LONGEST)
+        inside = np.flatnonzero(chars >= 0)
+        masks = length_masks(chars[inside], trie.token_ids[inside], trie.vocab_size)
+        return cls(table, chars, masks, trie)
 
     def mask(self, limit: int) -> np.ndarray:
         """uint32 words: the set's tokens of at most `limit` bytes."""
@@ -231,9 +237,7 @@ class CharsetView:
         found = self._parts.get(bucket)
         if found is None:
             t, chars = self._trie, self.chars
-            first = self.table[t.concat[t.offsets[:-1]]].astype(bool)
-            walk = chars < 0 if bucket <= 0 else (chars < 0) | (chars > bucket)
-            keep = np.flatnonzero(first & walk)
+            keep = np.flatnonzero(chars == -1 if bucket <= 0 else (chars == -1) | (chars > bucket))
             sub, pos = _sub_trie(t, keep)
             found = self._parts[bucket] = (sub, pos, np.ascontiguousarray(chars[keep]))
         return found
