@@ -33,7 +33,7 @@ from .mask_cache.plain_runs import (
     CHARSET_MIN,
     UNBOUNDED,
     canonical_charset,
-    charset_ladder,
+    charset_run,
     ladder,
     no_ladder,
     plain_closed,
@@ -513,7 +513,7 @@ class CompiledCFG(EngineBase):
         return best, exact, None
 
     def _charset_limit(self, members: tuple[tuple[int, int], ...]) -> tuple[int, bool, bytes | None]:
-        """The longest certain run over a member's own charset (`plain_runs.charset_ladder`):
+        """The longest certain run over a member's own charset (`plain_runs.charset_run`):
         a pattern-restricted string accepts only part of the plain set, and without this its
         every position walked each token starting with an allowed byte. Exact only for a lone
         member. (0, False, None) when no run is long enough to pay for its tables."""
@@ -523,11 +523,10 @@ class CompiledCFG(EngineBase):
             if term.aux is not None or \
                     _kernels.live_ascii(term.trans, q) < CHARSET_MIN:
                 continue        # too few bytes for a charset: skip the automaton's analysis
-            sets, runs, exact = charset_ladder(term.trans, term.accepting)
-            if int(runs[q]) > best[0]:
-                key = canonical_charset(sets[q])
-                if key is not None:
-                    best = (int(runs[q]), len(members) == 1 and bool(exact[q]), key)
+            bits, run, exact = charset_run(term.trans, term.accepting, q)
+            key = canonical_charset(bits) if run > best[0] and bits is not None else None
+            if key is not None:
+                best = (run, len(members) == 1 and exact, key)
         run, exact, _ = best
         if run >= UNBOUNDED or exact or run >= PLAIN_BUCKETS[0]:
             return best

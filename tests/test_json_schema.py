@@ -461,7 +461,7 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
 
 def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
     """Lexer states inside pattern-restricted strings take the charset shortcut
-    (`plain_runs.charset_ladder`) and must scan exactly like a full walk: counted patterns
+    (`plain_runs.charset_run`) and must scan exactly like a full walk: counted patterns
     whose run ends dead (exact), unbounded ones, a run whose end still takes part of the set
     (a bucketed walk), formats, and a pattern property beside a declared name (combined)."""
     from grammask.mask_cache.cfg_masks import scan_lexer_state

@@ -1760,90 +1760,106 @@ def plain_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
     return runs_np, exact_np
 
 
-def charset_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
-                   int32_t min_size, int64_t unbounded):
-    """`mask_cache.plain_runs.charset_ladder`: per state, its *charset* -- the largest set of
-    ASCII bytes that all move it to one live state (ties: the set holding the lowest byte),
-    kept when it has at least `min_size` bytes -- and how many characters of that set are
-    certainly accepted in a row. The run follows each state's charset step while the next
-    state's charset contains the current one (so every character of the first set keeps
-    moving all alike: a lower bound, `unbounded` on a cycle), and it is *exact* when, after
-    it, every byte of the set dies in a state that does not accept. Returns (uint64 [n, 2]
-    charset bits per state, zero without one; int32 runs; bool exact)."""
-    cdef Py_ssize_t n = trans.shape[0], q, top
-    cdef int32_t b, t, best_t, best_n
-    cdef int64_t s, base, stop
-    if trans.shape[1] < 128:
-        raise ValueError("charset_ladder: transition rows must cover the ASCII bytes")
-    sets_np = np.zeros((n, 2), dtype=np.uint64)
-    step_np = np.full(n, -1, dtype=np.int64)
-    runs_np = np.zeros(n, dtype=np.int32)
-    exact_np = np.zeros(n, dtype=np.bool_)
-    out_np = np.full(n, -1, dtype=np.int64)
-    end_np = np.arange(n, dtype=np.int64)
-    stack_np = np.empty(max(n, 1), dtype=np.int64)
-    stamp_np = np.full(max(n, 1), -1, dtype=np.int64)
-    count_np = np.zeros(max(n, 1), dtype=np.int32)
-    cdef uint64_t[:, ::1] sets = sets_np
-    cdef int64_t[::1] step = step_np, out = out_np, end = end_np, stack = stack_np
-    cdef int64_t[::1] stamp = stamp_np
-    cdef int32_t[::1] count = count_np, runs = runs_np
-    cdef uint8_t[::1] exact = exact_np.view(np.uint8)
+cdef int32_t _charset_group(const int32_t[:, ::1] trans, Py_ssize_t q, int32_t min_size,
+                            uint64_t* bits) noexcept nogil:
+    """The charset of state `q` (the largest group of ASCII bytes moving it to one live
+    state; ties: the group holding the lowest byte) into `bits` [2], and that state, or -1
+    (bits zero) when the group has under `min_size` bytes."""
+    cdef int32_t[128] targets
+    cdef int32_t[128] counts
+    cdef int32_t nt = 0, b, t, j, best = -1, best_n = 0
+    cdef Py_ssize_t n = trans.shape[0]
+    bits[0] = 0
+    bits[1] = 0
+    for b in range(128):
+        t = trans[q, b]
+        if t < 0 or t >= n:
+            continue
+        for j in range(nt):
+            if targets[j] == t:
+                counts[j] += 1
+                break
+        else:
+            targets[nt] = t
+            counts[nt] = 1
+            j = nt
+            nt += 1
+        if counts[j] > best_n:
+            best, best_n = t, counts[j]
+    if best_n < min_size or best_n == 0:
+        return -1
+    for b in range(128):
+        if trans[q, b] == best:
+            bits[b >> 6] |= (<uint64_t>1) << (b & 63)
+    return best
+
+
+def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t state,
+                int32_t min_size, int64_t unbounded, uint64_t[:, ::1] sets, int32_t[::1] steps,
+                int64_t[::1] runs, int64_t[::1] ends, uint8_t[::1] known):
+    """`mask_cache.plain_runs.charset_run` for one state, computed on the states its run
+    passes and memoised in the caller's arrays (one entry per state; `known` 0 for states
+    not yet seen): per state, its *charset* (`_charset_group`), and how many characters of
+    that set are certainly accepted in a row -- the run follows each state's charset step
+    while the next state's charset contains the current one (every character of the first
+    set keeps moving all alike: a lower bound; `unbounded` on a cycle). Returns (run,
+    exact): exact when, after the run, every byte of the set dies in a state that does not
+    accept. Only the states on the run are analysed: a long string's automaton has tens of
+    thousands of states, of which a text visits a few."""
+    cdef Py_ssize_t n = trans.shape[0], top = 0
+    cdef int64_t s = state, t, base, stop
+    cdef int64_t* path
+    cdef uint64_t[2] bits
+    cdef bint broke = False
+    if state < 0 or state >= n:
+        raise IndexError(f"charset_run: state {state} outside a table of {n} rows")
+    if trans.shape[1] < 128 or accepting.shape[0] < n or sets.shape[0] < n or steps.shape[0] < n \
+            or runs.shape[0] < n or ends.shape[0] < n or known.shape[0] < n:
+        raise ValueError("charset_run: memo arrays shorter than the automaton")
+    path = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
+    if path == NULL:
+        raise MemoryError("charset_run: out of memory")
     with nogil:
-        for q in range(n):
-            best_t, best_n = -1, 0
-            for b in range(128):
-                t = trans[q, b]
-                if t < 0 or t >= n:
-                    continue
-                if stamp[t] != q:
-                    stamp[t] = q
-                    count[t] = 0
-                count[t] += 1
-                if count[t] > best_n:
-                    best_t, best_n = t, count[t]
-            if best_n < min_size or best_n == 0:
-                out[q] = 0                  # no charset: no run
-                continue
-            step[q] = best_t
-            for b in range(128):
-                if trans[q, b] == best_t:
-                    sets[q, b >> 6] |= (<uint64_t>1) << (b & 63)
-        for q in range(n):
-            if out[q] >= 0:
-                continue
-            top = 0
-            s = q
-            # follow the steps while the next charset contains this one (-3: on the chain)
-            while out[s] == -1:
-                out[s] = -3
-                stack[top] = s
-                top += 1
-                if not _contains(sets, step[s], s):
-                    s = -1
-                    break
-                s = step[s]
-            if s >= 0 and out[s] == -3:     # a cycle: unbounded
-                base, stop = unbounded, -1
-            elif s >= 0:
-                base, stop = out[s], end[s]
-            else:
-                base, stop = 0, step[stack[top - 1]]
-                top -= 1                    # the state whose next charset broke the chain
-                out[stack[top]] = 1
-                end[stack[top]] = stop
-                base = 1
-            while top > 0:
-                top -= 1
-                t = <int32_t>stack[top]
-                base = unbounded if base >= unbounded else base + 1
-                out[t] = base
-                end[t] = stop
-        for q in range(n):
-            runs[q] = <int32_t>(out[q] if out[q] < unbounded else unbounded)
-            if 0 < out[q] < unbounded:
-                exact[q] = _set_dead(trans, accepting, end[q], sets, q)
-    return sets_np, runs_np, exact_np
+        # known: 0 unseen, 1 grouped, 2 on the path being followed, 3 run known
+        while known[s] != 3 and known[s] != 2:
+            if known[s] == 0:
+                steps[s] = _charset_group(trans, s, min_size, bits)
+                sets[s, 0], sets[s, 1] = bits[0], bits[1]
+                known[s] = 1
+            if steps[s] < 0:            # no charset (only `state` itself): no run
+                runs[s], ends[s], known[s] = 0, s, 3
+                break
+            known[s] = 2
+            path[top] = s
+            top += 1
+            t = steps[s]
+            if known[t] == 0:
+                steps[t] = _charset_group(trans, t, min_size, bits)
+                sets[t, 0], sets[t, 1] = bits[0], bits[1]
+                known[t] = 1
+            if not _contains(sets, t, s):
+                broke = True            # the run stops one step on
+                break
+            s = t
+        if broke:
+            top -= 1
+            s = path[top]
+            base, stop = 1, steps[s]
+            runs[s], ends[s], known[s] = 1, stop, 3
+        elif known[s] == 2:             # a cycle of contained steps: unbounded
+            base, stop = unbounded, -1
+        else:
+            base, stop = runs[s], ends[s]
+        while top > 0:
+            top -= 1
+            t = path[top]
+            base = unbounded if base >= unbounded else base + 1
+            runs[t], ends[t], known[t] = base, stop, 3
+    free(path)
+    s = state
+    if runs[s] <= 0 or runs[s] >= unbounded:
+        return int(min(runs[s], unbounded)), False
+    return int(runs[s]), bool(_set_dead(trans, accepting, ends[s], sets, s))
 
 
 cdef inline bint _contains(const uint64_t[:, ::1] sets, int64_t outer, int64_t inner) noexcept nogil:

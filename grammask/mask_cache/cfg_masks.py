@@ -73,7 +73,7 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     `plain_limit` > 0: plain tokens of at most that many characters stay in the lexeme
     (`plain_runs`), so only the other tokens are walked. `plain_exact`: longer plain tokens
     are certainly refused, so only the non-plain tokens are walked at all. With `charset`
-    (`plain_runs.charset_ladder`'s bits) the same holds for the tokens spelled with that set
+    (`plain_runs.charset_run`'s bits) the same holds for the tokens spelled with that set
     of bytes instead of the plain ones."""
     if charset is not None and not (plain_exact or plain_limit >= PLAIN_BUCKETS[0]):
         charset, plain_limit = None, 0      # too short a run for its sub-tries: walk all

@@ -15,6 +15,9 @@ token's character count in trie order (-1 for tokens that are not plain). The vo
 (`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..automata.regex_parser import MAX_CP
@@ -66,9 +69,10 @@ CANONICAL_CHARSETS = [_bits(c) for c in sorted((
 _CANONICAL_WORDS = np.frombuffer(b"".join(CANONICAL_CHARSETS), np.uint64).reshape(-1, 2)
 
 
-def canonical_charset(bits: np.ndarray) -> bytes | None:
-    """The largest of `CANONICAL_CHARSETS` inside the set `bits` (uint64 [2]), or None."""
-    inside = ((_CANONICAL_WORDS & ~bits) == 0).all(axis=1)
+def canonical_charset(bits: bytes) -> bytes | None:
+    """The largest of `CANONICAL_CHARSETS` inside the set `bits` (16 bytes), or None."""
+    words = np.frombuffer(bits, np.uint64)
+    inside = ((_CANONICAL_WORDS & ~words) == 0).all(axis=1)
     hit = np.flatnonzero(inside)
     return CANONICAL_CHARSETS[int(hit[0])] if hit.shape[0] else None
 
@@ -89,19 +93,38 @@ def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.nda
     return _ladders.get((trans, accepting), make)
 
 
-def charset_ladder(trans: np.ndarray, accepting: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per state: its charset (uint64 [n, 2] bits, zero without one), the run of that set's
-    characters certainly accepted, and whether the run ends dead (`_kernels.charset_ladder`).
+def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
+                ) -> tuple[bytes | None, int, bool]:
+    """For one state: its charset (16-byte key, None without one), the run of that set's
+    characters certainly accepted, and whether the run ends dead (`_kernels.charset_run`).
     The plain ladder's generalisation for patterns and formats that allow only part of the
     plain set (`[\\w+-]{5,96}`, an e-mail's local part): the same shortcut with the state's
-    own set. Sets under `CHARSET_MIN` bytes are not worth their tables. Memoised per
-    automaton array."""
-    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return _kernels.charset_ladder(np.ascontiguousarray(trans, np.int32),
-                                       np.ascontiguousarray(accepting, np.uint8),
-                                       CHARSET_MIN, UNBOUNDED)
-    return _charsets.get((trans, accepting), make)
+    own set. Sets under `CHARSET_MIN` bytes are not worth their tables. Analysed lazily, on
+    the states a run passes, memoised per automaton array."""
+    n = trans.shape[0]
+    memo = _charsets.get((trans, accepting), lambda: _CharsetMemo(
+        np.ascontiguousarray(trans, np.int32), np.ascontiguousarray(accepting, np.uint8),
+        np.zeros((n, 2), np.uint64), np.zeros(n, np.int32), np.zeros(n, np.int64),
+        np.zeros(n, np.int64), np.zeros(n, np.uint8)))
+    with memo.lock:
+        run, exact = _kernels.charset_run(memo.trans, memo.accepting, state, CHARSET_MIN,
+                                          UNBOUNDED, memo.sets, memo.steps, memo.runs,
+                                          memo.ends, memo.known)
+    return (memo.sets[state].tobytes() if run else None), run, exact
+
+
+@dataclass
+class _CharsetMemo:
+    """`charset_run`'s per-state memo for one automaton (see `_kernels.charset_run`)."""
+
+    trans: np.ndarray
+    accepting: np.ndarray
+    sets: np.ndarray
+    steps: np.ndarray
+    runs: np.ndarray
+    ends: np.ndarray
+    known: np.ndarray
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:

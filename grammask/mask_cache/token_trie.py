@@ -110,7 +110,7 @@ class TokenTrie:
         return masks[min(limit, len(masks) - 1)]
 
     def charset_view(self, bits: bytes) -> CharsetView:
-        """The tables of a charset run (`plain_runs.charset_ladder`) for the ASCII set `bits`
+        """The tables of a charset run (`plain_runs.charset_run`) for the ASCII set `bits`
         (16 bytes: two little-endian uint64 words, bit b for byte b), built on first use and
         kept (least recently used out first) within `CHARSET_VIEW_BYTES`."""
         build = self._derived("charset_views", lambda t: memo_by_bytes(
