@@ -39,7 +39,7 @@ from .mask_cache.plain_runs import (
     plain_closed,
     terminal_plain_closed,
 )
-from .mask_cache.token_trie import PLAIN_BUCKETS
+from .mask_cache.token_trie import CHARSET_BUCKET
 from .tokenizer_info import TokenizerInfo
 
 __all__ = ["DEAD", "TERMINATED", "CompiledCFG"]
@@ -528,7 +528,7 @@ class CompiledCFG(EngineBase):
             if key is not None:
                 best = (run, len(members) == 1 and exact, key)
         run, exact, _ = best
-        if run >= UNBOUNDED or exact or run >= PLAIN_BUCKETS[0]:
+        if run >= UNBOUNDED or exact or run >= CHARSET_BUCKET:
             return best
         return 0, False, None
 

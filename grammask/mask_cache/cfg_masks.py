@@ -27,7 +27,7 @@ import numpy as np
 
 from ..kernels import _kernels, bitmask_words
 from .plain_runs import UNBOUNDED
-from .token_trie import PLAIN_BUCKETS, TokenTrie
+from .token_trie import CHARSET_BUCKET, TokenTrie
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,12 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     are certainly refused, so only the non-plain tokens are walked at all. With `charset`
     (`plain_runs.charset_run`'s bits) the same holds for the tokens spelled with that set
     of bytes instead of the plain ones."""
-    if charset is not None and not (plain_exact or plain_limit >= PLAIN_BUCKETS[0]):
+    if charset is not None and not (plain_exact or plain_limit >= CHARSET_BUCKET):
         charset, plain_limit = None, 0      # too short a run for its sub-tries: walk all
     limit = min(plain_limit, UNBOUNDED)
     if charset is not None:
         view = trie.charset_view(charset)
-        bucket = 0 if plain_limit >= UNBOUNDED or plain_exact else \
-            max(b for b in PLAIN_BUCKETS if b <= plain_limit)
+        bucket = 0 if plain_limit >= UNBOUNDED or plain_exact else CHARSET_BUCKET
         sub, pos, chars = view.part(bucket)
         parts = [_part(trie, trie.plain_chars(), 0, skip_first=view.table),
                  _part(sub, chars, limit, pos)]

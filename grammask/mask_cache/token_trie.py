@@ -24,6 +24,10 @@ PLAIN_BUCKETS = (4, 6, 8, 12, 16)
 CHARSET_VIEW_BYTES = 64 << 20
 # tokens of a charset longer than this are walked (the view keeps a mask per length)
 CHARSET_LONGEST = 48
+# an inexact charset run (its end still takes part of the set) of at least this many
+# characters walks the set's tokens longer than it; shorter runs walk everything. One bucket
+# keeps a view to at most two sub-tries.
+CHARSET_BUCKET = 16
 _cache: OrderedDict[str, TokenTrie] = OrderedDict()
 _cache_lock = threading.Lock()
 
