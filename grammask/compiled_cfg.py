@@ -121,6 +121,7 @@ class CompiledCFG(EngineBase):
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
         self._ladders: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # tid -> plain_runs.ladder
+        self._charset_runs: dict[tuple[int, int], tuple[bytes | None, int, bool]] = {}
         self._masks: dict[int, StoredMask] = {}
         self._boundary_memo: dict[int, int] = {}
         self._pairs: dict[int, tuple[StoredMask, np.ndarray]] = {}
@@ -519,18 +520,24 @@ class CompiledCFG(EngineBase):
         member. (0, False, None) when no run is long enough to pay for its tables."""
         best: tuple[int, bool, bytes | None] = (0, False, None)
         for tid, q in members:
-            term = self.lexer.terminals[tid]
-            if term.aux is not None or \
-                    _kernels.live_ascii(term.trans, q) < CHARSET_MIN:
-                continue        # too few bytes for a charset: skip the automaton's analysis
-            bits, run, exact = charset_run(term.trans, term.accepting, q)
-            key = canonical_charset(bits) if run > best[0] and bits is not None else None
-            if key is not None:
+            found = self._charset_runs.get((tid, q))
+            if found is None:
+                found = self._charset_runs[(tid, q)] = self._charset_of(tid, q)
+            key, run, exact = found
+            if key is not None and run > best[0]:
                 best = (run, len(members) == 1 and exact, key)
         run, exact, _ = best
         if run >= UNBOUNDED or exact or run >= CHARSET_BUCKET:
             return best
         return 0, False, None
+
+    def _charset_of(self, tid: int, q: int) -> tuple[bytes | None, int, bool]:
+        """(canonical charset key or None, run, exact) of terminal `tid`'s state `q`."""
+        term = self.lexer.terminals[tid]
+        if term.aux is not None or _kernels.live_ascii(term.trans, q) < CHARSET_MIN:
+            return None, 0, False   # too few bytes for a charset: skip the automaton's analysis
+        bits, run, exact = charset_run(term.trans, term.accepting, q)
+        return (canonical_charset(bits) if bits is not None else None), run, exact
 
     def _plain_closed_state(self, lx: int) -> bool:
         """`plain_closed` for a lexer state. A combined state lives while any member lives,

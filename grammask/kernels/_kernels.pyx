@@ -1881,13 +1881,21 @@ cdef uint8_t _set_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepting
     return 1
 
 
-def live_ascii(const int32_t[:, ::1] trans, Py_ssize_t state):
-    """How many ASCII bytes do not die from `state` (a charset needs `CHARSET_MIN` of them)."""
+def live_ascii(object trans, Py_ssize_t state):
+    """How many ASCII bytes do not die from `state` of `trans` (int32 [n, >= 128], C order):
+    a charset needs `CHARSET_MIN` of them."""
+    cdef const int32_t* t
+    cdef Py_ssize_t size, width
     cdef int32_t b, n = 0
-    if state < 0 or state >= trans.shape[0] or trans.shape[1] < 128:
-        raise IndexError(f"live_ascii: state {state} outside a table of {trans.shape[0]} rows")
+    _i32(trans, "live_ascii trans", &t, &size)
+    if cnp.PyArray_NDIM(<cnp.ndarray>trans) != 2:
+        raise ValueError("live_ascii: a 2-d transition table expected")
+    width = cnp.PyArray_DIM(<cnp.ndarray>trans, 1)
+    if width < 128 or state < 0 or state >= size // width:
+        raise IndexError(f"live_ascii: state {state} outside a table of {size // max(width, 1)} rows")
+    t += state * width
     for b in range(128):
-        n += trans[state, b] >= 0
+        n += t[b] >= 0
     return n
 
 

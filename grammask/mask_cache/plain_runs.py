@@ -69,12 +69,19 @@ CANONICAL_CHARSETS = [_bits(c) for c in sorted((
 _CANONICAL_WORDS = np.frombuffer(b"".join(CANONICAL_CHARSETS), np.uint64).reshape(-1, 2)
 
 
+_canonical: dict[bytes, bytes | None] = {}
+
+
 def canonical_charset(bits: bytes) -> bytes | None:
     """The largest of `CANONICAL_CHARSETS` inside the set `bits` (16 bytes), or None."""
-    words = np.frombuffer(bits, np.uint64)
-    inside = ((_CANONICAL_WORDS & ~words) == 0).all(axis=1)
-    hit = np.flatnonzero(inside)
-    return CANONICAL_CHARSETS[int(hit[0])] if hit.shape[0] else None
+    found = _canonical.get(bits, False)
+    if found is False:
+        words = np.frombuffer(bits, np.uint64)
+        hit = np.flatnonzero(((_CANONICAL_WORDS & ~words) == 0).all(axis=1))
+        found = CANONICAL_CHARSETS[int(hit[0])] if hit.shape[0] else None
+        if len(_canonical) < 4096:
+            _canonical[bits] = found
+    return found  # type: ignore[return-value]
 
 
 def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,11 +113,14 @@ def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
         np.ascontiguousarray(trans, np.int32), np.ascontiguousarray(accepting, np.uint8),
         np.zeros((n, 2), np.uint64), np.zeros(n, np.int32), np.zeros(n, np.int64),
         np.zeros(n, np.int64), np.zeros(n, np.uint8)))
-    with memo.lock:
-        run, exact = _kernels.charset_run(memo.trans, memo.accepting, state, CHARSET_MIN,
-                                          UNBOUNDED, memo.sets, memo.steps, memo.runs,
-                                          memo.ends, memo.known)
-    return (memo.sets[state].tobytes() if run else None), run, exact
+    found = memo.results.get(state)
+    if found is None:
+        with memo.lock:
+            run, exact = _kernels.charset_run(memo.trans, memo.accepting, state, CHARSET_MIN,
+                                              UNBOUNDED, memo.sets, memo.steps, memo.runs,
+                                              memo.ends, memo.known)
+        found = memo.results[state] = ((memo.sets[state].tobytes() if run else None), run, exact)
+    return found
 
 
 @dataclass
@@ -125,6 +135,7 @@ class _CharsetMemo:
     ends: np.ndarray
     known: np.ndarray
     lock: threading.Lock = field(default_factory=threading.Lock)
+    results: dict[int, tuple[bytes | None, int, bool]] = field(default_factory=dict)
 
 
 def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
