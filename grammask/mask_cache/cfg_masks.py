@@ -77,27 +77,35 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     of bytes instead of the plain ones."""
     if charset is not None and not (plain_exact or plain_limit >= CHARSET_BUCKET):
         charset, plain_limit = None, 0      # too short a run for its sub-tries: walk all
-    limit = min(plain_limit, UNBOUNDED)
-    if charset is not None:
-        view = trie.charset_view(charset)
-        bucket = 0 if plain_limit >= UNBOUNDED or plain_exact else CHARSET_BUCKET
-        sub, pos, chars = view.part(bucket)
-        parts = [_part(trie, trie.plain_chars(), 0, skip_first=view.table),
-                 _part(sub, chars, limit, pos)]
-        acc = view.mask(plain_limit).copy()
-        depth = max(trie.max_depth, 1)
-    else:
-        walked, pos = trie, None
-        if plain_limit >= UNBOUNDED or plain_exact:
-            walked, pos = trie.non_plain()     # every plain token stays: walk only the rest
-        elif plain_limit > 0:
-            walked, pos = trie.plain_above(plain_limit)
-        parts = [_part(walked, walked.plain_chars(), limit, pos)]
-        acc = trie.plain_mask(plain_limit).copy() if plain_limit > 0 else \
-            np.zeros(bitmask_words(vocab_size), dtype=np.uint32)
-        depth = max(walked.max_depth, 1)
+    parts, acc, depth = _plain_walk(trie, plain_limit, plain_exact, vocab_size) \
+        if charset is None else _charset_walk(trie, charset, plain_limit, plain_exact)
     f0_bytes, *straddlers = _kernels.lexer_scan(parts, trans, emit, state, depth, trie.concat, acc)
     return LexStateMasks(acc, _first_byte_union(trie, f0_bytes), *straddlers)
+
+
+def _plain_walk(trie: TokenTrie, limit: int, exact: bool, vocab_size: int
+                ) -> tuple[list[tuple], np.ndarray, int]:
+    """(scan parts, accepted tokens decided unwalked, deepest token) of a plain-run scan."""
+    walked, pos = trie, None
+    if limit >= UNBOUNDED or exact:
+        walked, pos = trie.non_plain()         # every plain token stays: walk only the rest
+    elif limit > 0:
+        walked, pos = trie.plain_above(limit)
+    acc = trie.plain_mask(limit).copy() if limit > 0 else \
+        np.zeros(bitmask_words(vocab_size), dtype=np.uint32)
+    parts = [_part(walked, walked.plain_chars(), min(limit, UNBOUNDED), pos)]
+    return parts, acc, max(walked.max_depth, 1)
+
+
+def _charset_walk(trie: TokenTrie, charset: bytes, limit: int, exact: bool
+                  ) -> tuple[list[tuple], np.ndarray, int]:
+    """The same for a charset run: the full trie with the set's first bytes jumped, then
+    the view's sub-trie of the tokens starting in the set that must be walked."""
+    view = trie.charset_view(charset)
+    sub, pos, chars = view.part(0 if limit >= UNBOUNDED or exact else CHARSET_BUCKET)
+    parts = [_part(trie, trie.plain_chars(), 0, skip_first=view.table),
+             _part(sub, chars, min(limit, UNBOUNDED), pos)]
+    return parts, view.mask(limit).copy(), max(trie.max_depth, 1)
 
 
 _NO_I64 = np.zeros(0, dtype=np.int64)

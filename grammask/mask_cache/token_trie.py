@@ -20,7 +20,7 @@ _CACHE_SIZE = 8
 # Llama-3, a scan accepting plain tokens up to 4 / 8 / 16 characters unwalked walks 80k /
 # 27k / 6.9k tokens instead of 128k (beyond 16 characters it is the 6.2k non-plain ones)
 PLAIN_BUCKETS = (4, 6, 8, 12, 16)
-# memory for charset views per trie (`TokenTrie.charset_view`, ~1 MB each with Llama-3)
+# memory for views of other than the canonical charsets, per trie (`TokenTrie.charset_view`)
 CHARSET_VIEW_BYTES = 64 << 20
 # tokens of a charset longer than this are walked (the view keeps a mask per length)
 CHARSET_LONGEST = 48
@@ -116,8 +116,8 @@ class TokenTrie:
     def charset_view(self, bits: bytes) -> CharsetView:
         """The tables of a charset run (`plain_runs.charset_run`) for the ASCII set `bits`
         (16 bytes: two little-endian uint64 words, bit b for byte b). The canonical sets'
-        views (`plain_runs.CANONICAL_CHARSETS`, ~35 MB with Llama-3) are built together on
-        the first request, with their exact sub-tries (~50 ms once per tokenizer and
+        views (`plain_runs.CANONICAL_CHARSETS`, ~29 MB with Llama-3) are built together on
+        the first request, with their exact sub-tries (~30 ms once per tokenizer and
         process, instead of 1-4 ms on the first mask of each set, spread over a run's
         tail); any other set's view is built on first use and kept (least recently used out
         first) within `CHARSET_VIEW_BYTES`."""
