@@ -8,6 +8,11 @@ a quiet machine, and percentiles of those minima compare versions fairly.
 
     python benchmarks/mask_min_runs.py --grammar json --max-texts 20 --runs 5
     python benchmarks/mask_min_runs.py --grammar python --runs 3 --json
+    python benchmarks/mask_min_runs.py --grammar maskbench --max-texts 300 --runs 5
+
+`--grammar maskbench` takes `--max-texts` seeded MaskBench records (`maskbench.py --sample N
+--seed 0`'s) instead: each record's schema compiled, its instances teacher-forced up to
+the first refused token (the masks `maskbench.py`'s TBM times).
 
 Each run is a fresh `python` process (nothing memoised carries over), grammask only, the
 Llama-3 tokenizer of `cfg_masks.py`, garbage collection off while masks are timed as there.
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,24 +39,59 @@ DEFAULT_TOKENIZER_DIR = os.environ.get("GRAMMASK_BENCH_TOKENIZER",
                                        os.path.join(cfg_corpus.SHARED, "tokenizers", "llama3"))
 
 
+def _cfg_units(grammar: str, max_texts: int, info, tok) -> Iterator[tuple[Callable, list]]:
+    """(compile, token ids of each text) per grammar file of a `cfg_corpus` grammar."""
+    import grammask as gm
+
+    entry = cfg_corpus.BY_NAME[grammar]
+    units, _ = cfg_corpus.load(entry, max_texts)
+    extra = {"start": entry.start} if entry.start else {}
+    for unit in units:
+        source = Path(unit.path).read_text()
+        yield (lambda src=source: gm.compile_grammar(src, info, cache=False, **extra),
+               [tok.encode(t, add_special_tokens=False).ids for t in unit.texts])
+
+
+def _maskbench_units(records: int, info, tok) -> Iterator[tuple[Callable, list]]:
+    """The same per seeded MaskBench record, valid and invalid instances alike as
+    `maskbench.py` times them (compile None: a schema grammask refuses, left out)."""
+    import maskbench as mb
+
+    import grammask as gm
+
+    data = mb.default_data_dir()
+    recs = mb.load_records(data)
+    mb.resolve_schemas(recs, mb.SchemaStore(data))
+    def compile_schema(schema: object) -> object | None:
+        try:
+            return gm.compile_json_schema(schema, info, cache=False)
+        except gm.GrammaskError:
+            return None
+
+    for rec in mb.seeded_sample(recs, records, 0):
+        yield (lambda schema=rec["schema"]: compile_schema(schema),
+               [tok.encode(mb.serialise(t["data"]), add_special_tokens=False).ids
+                for t in rec["tests"]])
+
+
 def one_run(grammar: str, max_texts: int, tokenizer_dir: str, out: str) -> None:
     """Compile `grammar`, time every mask of its texts, save the times (µs) to `out`."""
     from tokenizers import Tokenizer
 
     import grammask as gm
 
-    entry = cfg_corpus.BY_NAME[grammar]
-    units, _ = cfg_corpus.load(entry, max_texts)
     info = gm.TokenizerInfo.from_pretrained(tokenizer_dir)
     tok = Tokenizer.from_file(str(Path(tokenizer_dir) / "tokenizer.json"))
     bitmask = gm.allocate_token_bitmask(1, info.vocab_size)
     times: list[float] = []
     compile_ms: list[float] = []
-    for unit in units:
-        texts = [tok.encode(t, add_special_tokens=False).ids for t in unit.texts]
+    units = _maskbench_units(max_texts, info, tok) if grammar == "maskbench" else \
+        _cfg_units(grammar, max_texts, info, tok)
+    for compile_unit, texts in units:
         t0 = time.perf_counter()
-        extra = {"start": entry.start} if entry.start else {}
-        compiled = gm.compile_grammar(Path(unit.path).read_text(), info, cache=False, **extra)
+        compiled = compile_unit()
+        if compiled is None:        # a schema grammask refuses
+            continue
         compile_ms.append((time.perf_counter() - t0) * 1e3)
         gc.collect()
         gc.disable()
@@ -97,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args._run:
         one_run(args.grammar, args.max_texts, args.tokenizer, args._run)
         return 0
-    if args.grammar not in cfg_corpus.BY_NAME:
+    if args.grammar not in cfg_corpus.BY_NAME and args.grammar != "maskbench":
         raise SystemExit(f"unknown grammar {args.grammar!r}: {', '.join(cfg_corpus.BY_NAME)}")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
