@@ -34,9 +34,8 @@ from .mask_cache.plain_runs import (
     UNBOUNDED,
     canonical_charset,
     charset_run,
-    ladder,
-    no_ladder,
     plain_closed,
+    plain_run,
     terminal_plain_closed,
 )
 from .mask_cache.token_trie import CHARSET_BUCKET
@@ -120,7 +119,7 @@ class CompiledCFG(EngineBase):
         self._configs = self._config_ids.keys
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
-        self._ladders: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # tid -> plain_runs.ladder
+        self._plain_runs: dict[tuple[int, int], tuple[int, bool]] = {}   # plain_runs.plain_run
         self._charset_runs: dict[tuple[int, int], tuple[bytes | None, int, bool]] = {}
         self._masks: dict[int, StoredMask] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -497,13 +496,13 @@ class CompiledCFG(EngineBase):
         best, exact = 0, False
         members = self.lexer.members(lx)
         for tid, q in members:
-            runs = self._ladders.get(tid)
-            if runs is None:
+            found = self._plain_runs.get((tid, q))
+            if found is None:
                 term = self.lexer.terminals[tid]
-                runs = self._ladders[tid] = ladder(term.trans, term.accepting) \
-                    if term.aux is None else no_ladder(term.trans.shape[0])
-            best = max(best, int(runs[0][q]))
-            exact = len(members) == 1 and bool(runs[1][q])
+                found = self._plain_runs[(tid, q)] = (0, False) if term.aux is not None else \
+                    plain_run(term.trans, term.accepting, q)
+            best = max(best, found[0])
+            exact = len(members) == 1 and found[1]
         # the ladder needs every plain character to move to one common state; a state whose
         # plain successors differ (a property-name pattern that tracks declared names, a
         # literal beside the string of all other names) may still never die on plain text

@@ -450,7 +450,7 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
         members = c.lexer.members(lx)
         combined += len(members) > 1
         single_unladdered += len(members) == 1 and limit >= UNBOUNDED and \
-            c._ladders[members[0][0]][0][members[0][1]] < UNBOUNDED
+            c._plain_runs[members[0]][0] < UNBOUNDED
         args = (c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx, tok.vocab_size)
         full, fast = scan_lexer_state(*args, 0), scan_lexer_state(*args, limit, exact, charset)
         for field in ("acc", "link_tokens", "walk_tokens", "link_emits", "walk_emits"):

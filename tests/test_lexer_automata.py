@@ -96,6 +96,43 @@ def test_plain_closure_is_closed_exactly_when_no_plain_text_kills(seed: int) -> 
 
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_run_follows_the_unique_plain_step(seed: int) -> None:
+    """`plain_run` against a plain definition: the run is the number of steps along the
+    states' unique plain successor (unbounded on a cycle), exact when it ends in a state
+    that does not accept and that no plain character continues; states asked in any order
+    share the memo."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 12))
+    trans = np.full((n, 256), -1, np.int32)
+    for q in range(n):
+        nxt = q + 1 if q + 1 < n else (q if rng.random() < 0.4 else -1)
+        if nxt >= 0 and rng.random() < 0.85:
+            trans[q, _ASCII] = nxt
+            trans[q, 0x80:] = -1
+            trans[q, 0xC2:0xF5] = nxt if rng.random() < 0.5 else -1
+            trans[nxt if nxt >= 0 else q, 0x80:0xC0] = trans[nxt if nxt >= 0 else q, 0x80:0xC0]
+        if rng.random() < 0.15:
+            trans[q, rng.choice(_ASCII)] = rng.integers(0, n)
+    accepting = (rng.random(n) < 0.3).astype(np.uint8)
+    unbounded = 1 << 30
+    memo = tuple(np.zeros(n, np.int32) for _ in range(3)) + (np.zeros(n, np.uint8),)
+    for q in rng.permutation(n).tolist():
+        run, exact = _kernels.plain_run(trans, accepting, q, _ASCII, _SHAPE_TABLE, unbounded, *memo)
+        s, steps, seen = q, 0, set()
+        while True:
+            nxt = plain_next(trans, s)
+            if nxt is None or len(nxt) != 1 or s in seen:
+                break
+            seen.add(s)
+            s, steps = nxt.pop(), steps + 1
+        if s in seen and run >= unbounded:
+            continue                                 # a cycle of unique steps
+        assert run == steps, (q, run, steps)
+        dead = not accepting[s] and all(trans[s, b] < 0 for b in [*_ASCII.tolist(), *range(0xC2, 0xF5)])
+        assert exact == dead
+
+
 def test_plain_closure_refuses_bad_input() -> None:
     trans = np.zeros((2, 256), np.int32)
     with pytest.raises(IndexError, match="out of range"):
@@ -149,8 +186,8 @@ def test_charset_runs_are_certain_and_exact_ends_refuse(seed: int) -> None:
     accepting = np.zeros(n, np.uint8)
     accepting[n - 1] = rng.random() < 0.5
     unbounded = 1 << 30
-    memo = (np.zeros((n, 2), np.uint64), np.zeros(n, np.int32), np.zeros(n, np.int64),
-            np.zeros(n, np.int64), np.zeros(n, np.uint8))
+    memo = (np.zeros((n, 2), np.uint64), np.zeros(n, np.int32), np.zeros(n, np.int32),
+            np.zeros(n, np.int32), np.zeros(n, np.uint8))
     for q in rng.permutation(n).tolist():          # states asked in any order share the memo
         run, exact = _kernels.charset_run(trans, accepting, q, 3, unbounded, *memo)
         cs, _ = charset_of(trans, q)

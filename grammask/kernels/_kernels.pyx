@@ -1701,63 +1701,55 @@ cdef uint8_t _plain_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepti
     return 1
 
 
-def plain_ladder(const int32_t[:, ::1] trans, const uint8_t[::1] accepting,
-                 const int64_t[::1] ascii, const int32_t[:, :, ::1] shapes, int64_t unbounded):
-    """`mask_cache.plain_runs.ladder` in one pass: per state, the run of plain characters
-    along the step function (each state's one live successor on every plain character, when
-    there is one) until a state without such a successor (`unbounded` for runs that reach a
-    cycle), and whether that last state is dead on plain text. Returns (int32 runs, bool
-    exact)."""
-    cdef Py_ssize_t n = trans.shape[0], q, top
-    cdef int64_t s, t, base, stop
+def plain_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t state,
+              const int64_t[::1] ascii, const int32_t[:, :, ::1] shapes, int32_t unbounded,
+              int32_t[::1] steps, int32_t[::1] runs, int32_t[::1] ends, uint8_t[::1] known):
+    """`mask_cache.plain_runs.plain_run` for one state, computed on the states its run
+    passes and memoised in the caller's arrays (one entry per state; `known` 0 for states
+    not yet seen): the run of plain characters along the step function (each state's one
+    live successor on every plain character, when there is one) until a state without such
+    a successor (`unbounded` for runs that reach a cycle). Returns (run, exact): exact when
+    the state the run ends in is dead on plain text. Only the states on the run are
+    analysed (a `_plain_next` each): a long string's automaton has thousands of states, of
+    which a text visits a few."""
+    cdef Py_ssize_t n = trans.shape[0], top = 0
+    cdef int32_t s = state, t, base, stop
+    cdef int32_t* path
     cdef int32_t[1] only
-    step_np = np.full(n, -2, dtype=np.int64)
-    runs_np = np.empty(n, dtype=np.int32)
-    exact_np = np.zeros(n, dtype=np.bool_)
-    out_np = np.full(n, -1, dtype=np.int64)
-    end_np = np.arange(n, dtype=np.int64)
-    stack_np = np.empty(max(n, 1), dtype=np.int64)
-    dead_np = np.full(n, 2, dtype=np.uint8)           # 2: not yet known
-    cdef int64_t[::1] step = step_np, out = out_np, end = end_np, stack = stack_np
-    cdef int32_t[::1] runs = runs_np
-    cdef uint8_t[::1] exact = exact_np.view(np.uint8), dead = dead_np
+    if state < 0 or state >= n:
+        raise IndexError(f"plain_run: state {state} outside a table of {n} rows")
+    if accepting.shape[0] < n or steps.shape[0] < n or runs.shape[0] < n \
+            or ends.shape[0] < n or known.shape[0] < n:
+        raise ValueError("plain_run: memo arrays shorter than the automaton")
+    path = <int32_t*>malloc(max(n, 1) * sizeof(int32_t))
+    if path == NULL:
+        raise MemoryError("plain_run: out of memory")
     with nogil:
-        for q in range(n):
-            if _plain_next(trans, <int32_t>q, ascii, shapes, &only[0], 1) == 1:
-                step[q] = only[0]
-            if step[q] == q:
-                out[q] = unbounded
-            elif step[q] < 0:
-                out[q] = 0
-        for q in range(n):
-            if out[q] >= 0:
-                continue
-            top = 0
-            s = q
-            while out[s] == -1:             # -3 marks the chain being followed
-                out[s] = -3
-                stack[top] = s
-                top += 1
-                s = step[s]
-            if out[s] == -3:                # a cycle of live steps: unbounded
-                base = unbounded
-                stop = -1
-            else:
-                base = out[s]
-                stop = end[s]
-            while top > 0:
-                top -= 1
-                t = stack[top]
-                base = unbounded if base >= unbounded else base + 1
-                out[t] = base
-                end[t] = stop
-        for q in range(n):
-            runs[q] = <int32_t>(out[q] if out[q] < unbounded else unbounded)
-            if out[q] < unbounded and end[q] >= 0:
-                if dead[end[q]] == 2:
-                    dead[end[q]] = _plain_dead(trans, accepting, end[q], ascii)
-                exact[q] = dead[end[q]]
-    return runs_np, exact_np
+        # known: 0 unseen, 1 stepped, 2 on the path being followed, 3 run known
+        while known[s] != 3 and known[s] != 2:
+            if known[s] == 0:
+                steps[s] = only[0] if _plain_next(trans, s, ascii, shapes, &only[0], 1) == 1 else -1
+                known[s] = 1
+            if steps[s] < 0 or steps[s] >= n:
+                runs[s], ends[s], known[s] = 0, s, 3
+                break
+            known[s] = 2
+            path[top] = s
+            top += 1
+            s = steps[s]
+        if known[s] == 2:               # a cycle of live steps: unbounded
+            base, stop = unbounded, -1
+        else:
+            base, stop = runs[s], ends[s]
+        while top > 0:
+            top -= 1
+            t = path[top]
+            base = unbounded if base >= unbounded else base + 1
+            runs[t], ends[t], known[t] = base, stop, 3
+    free(path)
+    if runs[state] >= unbounded:
+        return int(unbounded), False
+    return int(runs[state]), bool(_plain_dead(trans, accepting, ends[state], ascii))
 
 
 cdef int32_t _charset_group(const int32_t[:, ::1] trans, Py_ssize_t q, int32_t min_size,
@@ -1795,8 +1787,8 @@ cdef int32_t _charset_group(const int32_t[:, ::1] trans, Py_ssize_t q, int32_t m
 
 
 def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t state,
-                int32_t min_size, int64_t unbounded, uint64_t[:, ::1] sets, int32_t[::1] steps,
-                int64_t[::1] runs, int64_t[::1] ends, uint8_t[::1] known):
+                int32_t min_size, int32_t unbounded, uint64_t[:, ::1] sets, int32_t[::1] steps,
+                int32_t[::1] runs, int32_t[::1] ends, uint8_t[::1] known):
     """`mask_cache.plain_runs.charset_run` for one state, computed on the states its run
     passes and memoised in the caller's arrays (one entry per state; `known` 0 for states
     not yet seen): per state, its *charset* (`_charset_group`), and how many characters of
@@ -1807,8 +1799,8 @@ def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32
     accept. Only the states on the run are analysed: a long string's automaton has tens of
     thousands of states, of which a text visits a few."""
     cdef Py_ssize_t n = trans.shape[0], top = 0
-    cdef int64_t s = state, t, base, stop
-    cdef int64_t* path
+    cdef int32_t s = state, t, base, stop
+    cdef int32_t* path
     cdef uint64_t[2] bits
     cdef bint broke = False
     if state < 0 or state >= n:
@@ -1816,7 +1808,7 @@ def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32
     if trans.shape[1] < 128 or accepting.shape[0] < n or sets.shape[0] < n or steps.shape[0] < n \
             or runs.shape[0] < n or ends.shape[0] < n or known.shape[0] < n:
         raise ValueError("charset_run: memo arrays shorter than the automaton")
-    path = <int64_t*>malloc(max(n, 1) * sizeof(int64_t))
+    path = <int32_t*>malloc(max(n, 1) * sizeof(int32_t))
     if path == NULL:
         raise MemoryError("charset_run: out of memory")
     with nogil:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ for _k, _seq in enumerate(_SEQUENCES):
     _SHAPE_TABLE[_k, :len(_seq)] = _seq
 # memos per automaton *array* (the JSON Schema compiler hands every grammar the same arrays for
 # the same constraints)
-_ladders: ArrayMemo = ArrayMemo()
+_plain_runs: ArrayMemo = ArrayMemo()
 _closed: ArrayMemo = ArrayMemo()
 _charsets: ArrayMemo = ArrayMemo()
 CHARSET_MIN = 10        # bytes a charset needs (the digits) to get its own token tables
@@ -84,20 +85,25 @@ def canonical_charset(bits: bytes) -> bytes | None:
     return found  # type: ignore[return-value]
 
 
-def ladder(trans: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per state: plain characters certainly accepted in a row (see the module docstring),
-    and whether the ladder ends *dead*: after that many plain characters every plain
-    character dies and the lexeme cannot end there (a `maxLength` string's last rung), so a
-    longer plain token is refused without a walk. Memoised per automaton array."""
-    def make() -> tuple[np.ndarray, np.ndarray]:
-        if not (trans[:, 0x7E] >= 0).any():
-            # a state with a plain run is live on every plain byte, '~' included; most small
-            # automata (literals, numbers, keys) have none: skip the analysis
-            return no_ladder(trans.shape[0])
-        return _kernels.plain_ladder(np.ascontiguousarray(trans, np.int32),
-                                     np.ascontiguousarray(accepting, np.uint8),
-                                     _ASCII, _SHAPE_TABLE, UNBOUNDED)
-    return _ladders.get((trans, accepting), make)
+def plain_run(trans: np.ndarray, accepting: np.ndarray, state: int) -> tuple[int, bool]:
+    """For one state of a byte DFA: how many plain characters are certainly accepted in a
+    row (see the module docstring), and whether the run ends *dead*: after that many plain
+    characters every plain character dies and the lexeme cannot end there (a `maxLength`
+    string's last rung), so a longer plain token is refused without a walk. Analysed
+    lazily, on the states the run passes (`_kernels.plain_run`), memoised per automaton
+    array: a 6k-state `maxLength` string's whole ladder cost ~0.5-4 ms on its first mask."""
+    if trans[state, 0x7E] < 0:
+        # a state with a plain run is live on every plain byte, '~' included; most states
+        # of small automata (literals, numbers, keys) have none: skip the analysis
+        return 0, False
+    memo = _plain_runs.get((trans, accepting), lambda: _RunMemo.for_automaton(trans, accepting))
+    found = memo.results.get(state)
+    if found is None:
+        with memo.lock:
+            found = memo.results[state] = _kernels.plain_run(
+                memo.trans, memo.accepting, state, _ASCII, _SHAPE_TABLE, UNBOUNDED,
+                memo.steps, memo.runs, memo.ends, memo.known)
+    return found  # type: ignore[no-any-return]
 
 
 def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
@@ -108,11 +114,8 @@ def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
     plain set (`[\\w+-]{5,96}`, an e-mail's local part): the same shortcut with the state's
     own set. Sets under `CHARSET_MIN` bytes are not worth their tables. Analysed lazily, on
     the states a run passes, memoised per automaton array."""
-    n = trans.shape[0]
-    memo = _charsets.get((trans, accepting), lambda: _CharsetMemo(
-        np.ascontiguousarray(trans, np.int32), np.ascontiguousarray(accepting, np.uint8),
-        np.zeros((n, 2), np.uint64), np.zeros(n, np.int32), np.zeros(n, np.int64),
-        np.zeros(n, np.int64), np.zeros(n, np.uint8)))
+    memo = _charsets.get((trans, accepting),
+                         lambda: _RunMemo.for_automaton(trans, accepting, charsets=True))
     found = memo.results.get(state)
     if found is None:
         with memo.lock:
@@ -124,8 +127,9 @@ def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
 
 
 @dataclass
-class _CharsetMemo:
-    """`charset_run`'s per-state memo for one automaton (see `_kernels.charset_run`)."""
+class _RunMemo:
+    """`plain_run`'s and `charset_run`'s per-state memo for one automaton (the kernels'
+    arrays, see `_kernels.plain_run` and `_kernels.charset_run`, and the answers)."""
 
     trans: np.ndarray
     accepting: np.ndarray
@@ -135,13 +139,16 @@ class _CharsetMemo:
     ends: np.ndarray
     known: np.ndarray
     lock: threading.Lock = field(default_factory=threading.Lock)
-    results: dict[int, tuple[bytes | None, int, bool]] = field(default_factory=dict)
+    results: dict[int, Any] = field(default_factory=dict)
 
-
-def no_ladder(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """`ladder`'s answer for `n` states without plain runs (or whose runs are not analysed,
-    such as counter automata): no certain plain character, no dead end."""
-    return np.zeros(n, np.int32), np.zeros(n, np.bool_)
+    @classmethod
+    def for_automaton(cls, trans: np.ndarray, accepting: np.ndarray,
+                      charsets: bool = False) -> _RunMemo:
+        """Empty memo arrays for `trans` (13 bytes a state; charsets add 16)."""
+        n = trans.shape[0]
+        return cls(np.ascontiguousarray(trans, np.int32), np.ascontiguousarray(accepting, np.uint8),
+                   np.zeros((n if charsets else 0, 2), np.uint64), np.zeros(n, np.int32),
+                   np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.uint8))
 
 
 def token_plain_chars(token_bytes_sorted: list[bytes]) -> np.ndarray:
