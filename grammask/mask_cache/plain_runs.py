@@ -8,11 +8,17 @@ automaton the same way — back to the same state when the length is unbounded, 
 ladder when `maxLength` counts characters. For such a state the fate of a plain token is
 known without walking it: it stays in the lexeme when its character count fits the ladder.
 
-`ladder(trans)` computes, for every state of a byte DFA, how many plain characters are
-certainly accepted from it (each moving every plain character to one common, live next state;
-`UNBOUNDED` for a state that loops on all of them), and whether every longer plain run dies. `token_plain_chars(trie)` gives each
-token's character count in trie order (-1 for tokens that are not plain). The vocabulary scan
-(`_kernels.lexer_scan`) then only walks the tokens the shortcut does not decide."""
+`plain_run(trans, accepting, state)` computes, for a state of a byte DFA, how many plain
+characters are certainly accepted from it (each moving every plain character to one common,
+live next state; `UNBOUNDED` for a state that loops on all of them), and whether every longer
+plain run dies. `token_plain_chars(trie)` gives each token's character count in trie order
+(-1 for tokens that are not plain). The vocabulary scan (`_kernels.lexer_scan`) then only
+walks the tokens the shortcut does not decide.
+
+Patterns and formats often allow only part of the plain set (`[\\w-]{1,64}`, a URI, an
+e-mail's local part). `charset_run` is the same shortcut over a state's own set of ASCII
+bytes, rounded down to one of `CANONICAL_CHARSETS` whose token tables
+(`TokenTrie.charset_view`) a process builds once."""
 from __future__ import annotations
 
 import threading
