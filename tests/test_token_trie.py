@@ -83,3 +83,27 @@ def test_charset_view_parts_hold_the_tokens_a_scan_must_walk(bucket: int) -> Non
     assert chars.tolist() == view.chars[keep].tolist()
     assert np.array_equal(trie.concat[pos], sub.concat)
     assert trie.charset_view(np.packbits(bits, bitorder="little").tobytes()) is view
+
+
+def test_lexer_scan_refuses_inconsistent_parts() -> None:
+    """The scan kernel checks what it is handed: part arrays of mismatched lengths, remapped
+    positions outside the full trie and token ids outside the bitmask raise, never read out
+    of range."""
+    from grammask.kernels import _kernels
+    from grammask.mask_cache.cfg_masks import _part
+    trie = small_trie(4, longest=8)
+    trans = np.full((1, 256), -1, np.int32)
+    trans[0, [0x61, 0x62, 0x63]] = 0                  # 'd' ends the lexeme: straddlers
+    emit = np.zeros(1, np.int32)
+    acc = np.zeros((trie.vocab_size + 31) // 32, np.uint32)
+    sub, pos = trie.plain_above(4)
+    good = _part(sub, sub.plain_chars(), 0, pos)
+    _kernels.lexer_scan([good], trans, emit, 0, trie.max_depth, trie.concat, acc.copy())
+    bad_len = good[:6] + (good[6][:-1],) + good[7:]
+    with pytest.raises(ValueError, match="inconsistent"):
+        _kernels.lexer_scan([bad_len], trans, emit, 0, trie.max_depth, trie.concat, acc.copy())
+    bad_pos = _part(sub, sub.plain_chars(), 0, pos + 10**6)
+    with pytest.raises(ValueError, match="outside concat"):
+        _kernels.lexer_scan([bad_pos], trans, emit, 0, trie.max_depth, trie.concat, acc.copy())
+    with pytest.raises(IndexError, match="outside acc_words"):
+        _kernels.lexer_scan([good], trans, emit, 0, trie.max_depth, trie.concat, acc[:1].copy())

@@ -779,6 +779,10 @@ def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int3
             raise ValueError(f"lexer_scan: a token longer than max_depth {max_depth}")
         if rc < 0:
             raise MemoryError("lexer_scan: out of memory growing its result lists")
+        for i in range(out.ns):             # remapped positions must lie in `concat`
+            if out.soff[i] < 0 or out.send[i] > concat.shape[0] or out.soff[i] >= out.send[i]:
+                raise ValueError(f"lexer_scan: a straddler's suffix [{out.soff[i]}, "
+                                 f"{out.send[i]}) lies outside concat ({concat.shape[0]} bytes)")
         return (f0_np,) + _organise(&out, &concat[0])
     finally:
         free(ps)
