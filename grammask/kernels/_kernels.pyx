@@ -1705,6 +1705,24 @@ cdef uint8_t _plain_dead(const int32_t[:, ::1] trans, const uint8_t[::1] accepti
     return 1
 
 
+cdef void _settle_path(const int32_t* path, Py_ssize_t top, int32_t last, int32_t unbounded,
+                       int32_t[::1] runs, int32_t[::1] ends, uint8_t[::1] known) noexcept nogil:
+    """`plain_run` and `charset_run`: give the `top` states of a followed run (`path`, in
+    order) their runs, last first, each one more than the state after it. `last` is where
+    the run stopped: a state on the path (`known` 2: a cycle, unbounded) or one whose run is
+    known (3), whose end state all of them share."""
+    cdef int32_t t, base, stop
+    if known[last] == 2:
+        base, stop = unbounded, -1
+    else:
+        base, stop = runs[last], ends[last]
+    while top > 0:
+        top -= 1
+        t = path[top]
+        base = unbounded if base >= unbounded else base + 1
+        runs[t], ends[t], known[t] = base, stop, 3
+
+
 def plain_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t state,
               const int64_t[::1] ascii, const int32_t[:, :, ::1] shapes, int32_t unbounded,
               int32_t[::1] steps, int32_t[::1] runs, int32_t[::1] ends, uint8_t[::1] known):
@@ -1717,7 +1735,7 @@ def plain_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t
     analysed (a `_plain_next` each): a long string's automaton has thousands of states, of
     which a text visits a few."""
     cdef Py_ssize_t n = trans.shape[0], top = 0
-    cdef int32_t s = state, t, base, stop
+    cdef int32_t s = state
     cdef int32_t* path
     cdef int32_t[1] only
     if state < 0 or state >= n:
@@ -1741,15 +1759,7 @@ def plain_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t
             path[top] = s
             top += 1
             s = steps[s]
-        if known[s] == 2:               # a cycle of live steps: unbounded
-            base, stop = unbounded, -1
-        else:
-            base, stop = runs[s], ends[s]
-        while top > 0:
-            top -= 1
-            t = path[top]
-            base = unbounded if base >= unbounded else base + 1
-            runs[t], ends[t], known[t] = base, stop, 3
+        _settle_path(path, top, s, unbounded, runs, ends, known)
     free(path)
     if runs[state] >= unbounded:
         return int(unbounded), False
@@ -1790,6 +1800,17 @@ cdef int32_t _charset_group(const int32_t[:, ::1] trans, Py_ssize_t q, int32_t m
     return best
 
 
+cdef inline void _group_once(const int32_t[:, ::1] trans, Py_ssize_t q, int32_t min_size,
+                             uint64_t[:, ::1] sets, int32_t[::1] steps,
+                             uint8_t[::1] known) noexcept nogil:
+    """`charset_run`: state `q`'s charset and step into the memo, unless already there."""
+    cdef uint64_t[2] bits
+    if known[q] == 0:
+        steps[q] = _charset_group(trans, q, min_size, bits)
+        sets[q, 0], sets[q, 1] = bits[0], bits[1]
+        known[q] = 1
+
+
 def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32_t state,
                 int32_t min_size, int32_t unbounded, uint64_t[:, ::1] sets, int32_t[::1] steps,
                 int32_t[::1] runs, int32_t[::1] ends, uint8_t[::1] known):
@@ -1803,10 +1824,8 @@ def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32
     accept. Only the states on the run are analysed: a long string's automaton has tens of
     thousands of states, of which a text visits a few."""
     cdef Py_ssize_t n = trans.shape[0], top = 0
-    cdef int32_t s = state, t, base, stop
+    cdef int32_t s = state, t
     cdef int32_t* path
-    cdef uint64_t[2] bits
-    cdef bint broke = False
     if state < 0 or state >= n:
         raise IndexError(f"charset_run: state {state} outside a table of {n} rows")
     if trans.shape[1] < 128 or accepting.shape[0] < n or sets.shape[0] < n or steps.shape[0] < n \
@@ -1818,10 +1837,7 @@ def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32
     with nogil:
         # known: 0 unseen, 1 grouped, 2 on the path being followed, 3 run known
         while known[s] != 3 and known[s] != 2:
-            if known[s] == 0:
-                steps[s] = _charset_group(trans, s, min_size, bits)
-                sets[s, 0], sets[s, 1] = bits[0], bits[1]
-                known[s] = 1
+            _group_once(trans, s, min_size, sets, steps, known)
             if steps[s] < 0:            # no charset (only `state` itself): no run
                 runs[s], ends[s], known[s] = 0, s, 3
                 break
@@ -1829,28 +1845,14 @@ def charset_run(const int32_t[:, ::1] trans, const uint8_t[::1] accepting, int32
             path[top] = s
             top += 1
             t = steps[s]
-            if known[t] == 0:
-                steps[t] = _charset_group(trans, t, min_size, bits)
-                sets[t, 0], sets[t, 1] = bits[0], bits[1]
-                known[t] = 1
+            _group_once(trans, t, min_size, sets, steps, known)
             if not _contains(sets, t, s):
-                broke = True            # the run stops one step on
+                # the run stops one step on: this state's run is 1, ending there
+                top -= 1
+                runs[s], ends[s], known[s] = 1, t, 3
                 break
             s = t
-        if broke:
-            top -= 1
-            s = path[top]
-            base, stop = 1, steps[s]
-            runs[s], ends[s], known[s] = 1, stop, 3
-        elif known[s] == 2:             # a cycle of contained steps: unbounded
-            base, stop = unbounded, -1
-        else:
-            base, stop = runs[s], ends[s]
-        while top > 0:
-            top -= 1
-            t = path[top]
-            base = unbounded if base >= unbounded else base + 1
-            runs[t], ends[t], known[t] = base, stop, 3
+        _settle_path(path, top, s, unbounded, runs, ends, known)
     free(path)
     s = state
     if runs[s] <= 0 or runs[s] >= unbounded:
