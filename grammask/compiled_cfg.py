@@ -137,7 +137,8 @@ class CompiledCFG(EngineBase):
         self.deep_rechecks = 0
         self.masks_forgotten = 0
         self.window_misses = 0
-        self._suffix_walks: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._suffix_walks: dict[tuple[int, int, int, bool],
+                                 tuple[np.ndarray, np.ndarray]] = {}
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
         self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._interner = MaskInterner(tokenizer_info.vocab_size)
@@ -692,11 +693,12 @@ class CompiledCFG(EngineBase):
             if after[2] == state:
                 own.append((starts, ends))
                 continue
-            count = int((ends - starts).sum())
-            if (after[2] in busy or count <= _WALK_GROUP
-                    or len(busy) >= _MAX_NESTED_MASKS) and after[2] not in self._pairs:
-                self._walk_entries(after[0], after[1], info.link_start, info.link_end,
-                                   info.link_tokens, (starts, ends), sure, deep)
+            if after[2] not in self._pairs and (
+                    after[2] in busy or len(busy) >= _MAX_NESTED_MASKS
+                    or self._sim_stack(after[0])[0] >= 0
+                    or int((ends - starts).sum()) <= _WALK_GROUP):
+                self._walk_group((lx, k, after[1], True), after, info.link_start,
+                                 info.link_end, info.link_tokens, ranges, sure, deep)
             else:
                 sub_sure, sub_deep = self._dense_pair(after[2], busy)
                 _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,
@@ -707,28 +709,38 @@ class CompiledCFG(EngineBase):
 
     def _unlinked(self, p: int, lx: int, info: LexStateMasks, sure: np.ndarray,
                   deep: np.ndarray) -> None:
-        """Straddlers whose suffix is no token. Walking a suffix from the fresh lexer state
-        after the lexeme does not involve the parser until it ends another lexeme, so that
-        walk is cached per (lexer state, lexeme kind, fresh lexer state): its live tokens are
-        OR-ed in and only the entries that reach a further boundary are walked with the
-        parser (in Cython)."""
+        """Straddlers whose suffix is no token: their suffixes walked (`_walk_group`)."""
         for k, after in self._groups_after(p, lx, info.walk_emits, info.walk_ranges,
                                            info.walk_tokens, deep):
-            key = (lx, k, after[1])
-            cached = self._suffix_walks.get(key)
-            if cached is None:
-                starts, ends = self._live_ranges(info.walk_ranges, k, after[1])
-                live, pending = _kernels.walk_suffix_ranges(
-                    self.lexer.trans, self.lexer.emit, self.trie.concat, info.walk_start,
-                    info.walk_end, starts, ends, after[1])
-                cached = (info.walk_tokens[live], pending)
-                self._suffix_walks[key] = cached
-            live_ids, pending = cached
-            if live_ids.shape[0]:
-                _kernels.ids_to_mask(live_ids, sure)
-            if pending.shape[0]:
-                self._walk_entries(after[0], after[1], info.walk_start, info.walk_end,
-                                   info.walk_tokens, (pending, pending + 1), sure, deep)
+            key = (lx, k, after[1], False)
+            ranges = None if key in self._suffix_walks else \
+                self._live_ranges(info.walk_ranges, k, after[1])
+            self._walk_group(key, after, info.walk_start, info.walk_end, info.walk_tokens,
+                             ranges, sure, deep)
+
+    def _walk_group(self, key: tuple[int, int, int, bool], after: tuple[int, int, int],
+                    spos: np.ndarray, epos: np.ndarray, tokens: np.ndarray,
+                    ranges: tuple[np.ndarray, np.ndarray] | None, sure: np.ndarray,
+                    deep: np.ndarray) -> None:
+        """Walk a straddler group's suffixes (entries `ranges` of spos/epos/tokens) from the
+        configuration `after` its lexeme. Walking a suffix from the fresh lexer state does
+        not involve the parser until it ends another lexeme, so that walk is cached per `key`
+        (lexer state, group, fresh lexer state, linked?): its live tokens are OR-ed in and
+        only the entries that reach a further boundary are walked with the parser (in
+        Cython). `ranges` may be None when the walk is cached."""
+        cached = self._suffix_walks.get(key)
+        if cached is None:
+            assert ranges is not None
+            live, pending = _kernels.walk_suffix_ranges(
+                self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, ranges[0],
+                ranges[1], after[1])
+            cached = self._suffix_walks[key] = (tokens[live], pending)
+        live_ids, pending = cached
+        if live_ids.shape[0]:
+            _kernels.ids_to_mask(live_ids, sure)
+        if pending.shape[0]:
+            self._walk_entries(after[0], after[1], spos, epos, tokens, (pending, pending + 1),
+                               sure, deep)
 
     def _walk_ids(self, p: int, lx: int, ids: np.ndarray, sure: np.ndarray,
                   deep: np.ndarray) -> None:

@@ -898,6 +898,36 @@ def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
         assert fast._sim is not None and slow._sim is None     # each took its own path
 
 
+def _unit_chain_grammar(depth: int, ops: dict[int, str]) -> str:
+    """Rules c0 -> c1 -> ... -> c{depth} -> atom, with a binary operator at the levels in
+    `ops`: after a NAME, the lookahead decides how far up the chain reductions go."""
+    lines = ['start: c0 (";" c0)*', 'atom: NAME | "(" c0 ")"', "NAME: /[a-z]+/"]
+    for i in range(depth):
+        op = ops.get(i)
+        lines.append(f'c{i}: c{i + 1}' + (f' | c{i} "{op}" c{i + 1}' if op else ""))
+    lines.append(f"c{depth}: atom")
+    return "\n".join(lines) + "\n"
+
+
+@needs_engine
+def test_lalr_c_walker_follows_long_reduction_chains() -> None:
+    """The C walker finds the terminals that shift on a stack by following them together
+    through the reductions they share (`LalrSim.shifting`), one at a time past
+    `_SHIFTING_DEPTH` (256) reductions: a 300-rule unit chain with operators at its top,
+    middle and bottom takes both paths, and every mask must be the Python walker's."""
+    src = _unit_chain_grammar(300, {0: "+", 150: "*", 290: "^"})
+    toks = [b"a", b"b", b"+", b"*", b"^", b"(", b")", b";", b"a+", b")*", b"a)", b"(a",
+            b"b^", b"+(", b");", b"a;b"]
+    info = TokenizerInfo(toks + [None], eos_token_ids=[len(toks)])
+    for seed in range(4):
+        fast, slow = (grammask.compile_grammar(src, info, parser="lalr", cache=False,
+                                               limits=grammask.Limits(precompute_windows=n))
+                      for n in (4096, 0))
+        slow._sim_ok, slow._sim = False, None
+        walk_in_lockstep(fast, slow, info, random.Random(seed), ("chain", seed), steps=40)
+        assert fast._sim is not None and slow._sim is None
+
+
 @needs_engine
 @pytest.mark.parametrize("spec", [ARITH, JSON, KEYWORDS, COMMENTS], ids=lambda s: s.name)
 def test_precomputed_windows_give_the_lazy_masks(spec: Spec) -> None:

@@ -2129,6 +2129,7 @@ cdef enum:
     _SIM_UNKNOWN = -3
     _EMIT_SEVERAL = -3      # emit_term: a lexeme of several kinds (stepped each, see step_emit)
     _EMIT_PYTHON = -4       # emit_term: a lexeme only the Python walker takes
+    _SHIFTING_DEPTH = 256   # reductions `LalrSim.shifting` follows together (deeper: singly)
     _MAX_INDENTS = 512      # indentation levels a walk can hold (deeper: the Python walker)
     _NODE_UNKNOWN = -2147483647 - 1     # a step's "no single stack": never a local node id
 
@@ -2340,14 +2341,83 @@ cdef class LalrSim:
         self.steps.used += 1
         return out
 
+    cdef int32_t shifting(self, int32_t node, const int32_t* above, int32_t n,
+                          int32_t* terms, Py_ssize_t nt, uint64_t* words,
+                          int32_t depth) except? -4:
+        """Set in `words` the bits of the terminals terms[:nt] that eventually shift on the
+        stack `node` + above[:n] (`shifts` for each, 0 returned), or return _SIM_DEEP when one
+        of them reads the sentinel. The terminals are followed together: those the top state
+        reduces by the same rule share that reduction (one pop and goto for the group, then
+        the group alone further down), so a long chain of unit reductions, as expression
+        grammars have, is walked once per stack rather than once per terminal. terms[:nt]
+        is reordered (grouped by action)."""
+        cdef int32_t lr, act, t, size, lr2, cur, m, k
+        cdef Py_ssize_t i, j, g
+        cdef int32_t below[64]
+        lr = above[n - 1] if n else self.lr_of(node)
+        if lr < 0:
+            return _SIM_DEEP
+        if depth >= _SHIFTING_DEPTH:            # (deeper: one terminal at a time)
+            for i in range(nt):
+                act = self.shifts(self.spill(node, above, n), terms[i])
+                if act == _SIM_DEEP:
+                    return act
+                if act != _SIM_DEAD:
+                    words[terms[i] >> 6] |= (<uint64_t>1) << (terms[i] & 63)
+            return 0
+        m = 0                                   # reducing terminals first, sorted by action
+        for i in range(nt):
+            t = terms[i]
+            act = self.action[lr, t]
+            if act > 0:
+                words[t >> 6] |= (<uint64_t>1) << (t & 63)
+            elif act < 0:
+                j = m
+                while j > 0 and self.action[lr, terms[j - 1]] > act:
+                    terms[j] = terms[j - 1]
+                    j -= 1
+                terms[j] = t
+                m += 1
+        g = 0
+        while g < m:
+            act = self.action[lr, terms[g]]
+            j = g + 1
+            while j < m and self.action[lr, terms[j]] == act:
+                j += 1
+            size = self.rule_size[-act - 1]
+            cur, k = node, n
+            if size <= k:
+                k -= size
+            else:
+                for i in range(size - k):
+                    cur = self.parent_of(cur)
+                k = 0
+            lr2 = above[k - 1] if k else self.lr_of(cur)
+            if lr2 < 0:
+                return _SIM_DEEP
+            lr2 = self.goto_[lr2, self.rule_lhs[-act - 1]]
+            if lr2 >= 0:
+                if k == 64:
+                    cur = self.spill(cur, above, k)
+                    k = 0
+                memcpy(below, above, k * sizeof(int32_t))
+                below[k] = lr2
+                if self.shifting(cur, below, k + 1, &terms[g], j - g, words,
+                                 depth + 1) == _SIM_DEEP:
+                    return _SIM_DEEP
+            g = j
+        return 0
+
     cdef int32_t lex_start(self, int32_t node) except? -4:
         """The lexer's start state on stack `node`: keyed by the terminals that eventually
         shift there (each simulated; the lexer is contextual), _SIM_DEEP when that reads the
         sentinel."""
         cdef int64_t key = <int64_t>node + _NODE_BIAS + 1
         cdef Py_ssize_t i
-        cdef int32_t t, r, lx
+        cdef int32_t t, lx
         cdef uint64_t words[4]
+        cdef int32_t terms[256]
+        cdef int32_t above[64]
         if self.lexstarts.used * 2 >= self.lexstarts.size and _table_grow(&self.lexstarts) != 0:
             raise MemoryError("LalrSim: out of memory")
         i = _slot(&self.lexstarts, key)
@@ -2356,12 +2426,9 @@ cdef class LalrSim:
         lx = 0
         memset(words, 0, sizeof(words))
         for t in range(self.nterm):
-            r = self.shifts(node, t)
-            if r == _SIM_DEEP:
-                lx = _SIM_DEEP
-                break
-            if r != _SIM_DEAD:
-                words[t >> 6] |= (<uint64_t>1) << (t & 63)
+            terms[t] = t
+        if self.shifting(node, above, 0, terms, self.nterm, words, 0) == _SIM_DEEP:
+            lx = _SIM_DEEP
         if lx != _SIM_DEEP:
             bits = words[0]                 # (a Python int: past 64 terminals, wider)
             for t in range(1, (self.nterm + 63) >> 6):
