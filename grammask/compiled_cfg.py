@@ -47,6 +47,7 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 # A straddler group this small is walked token by token rather than by computing the whole
 # mask of the configuration after its lexeme (which could recurse through every nesting level).
 _WALK_GROUP = 256
+_SPLIT_GROUP = 64             # a linked group walked again splits off its lexer-only part past this
 _MAX_NESTED_MASKS = 2
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep token groups a window mask may leave to per-stack rechecks
@@ -141,6 +142,8 @@ class CompiledCFG(EngineBase):
                                  tuple[np.ndarray, np.ndarray]] = {}
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
         self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # linked groups walked whole once (`_linked`): walked with `_walk_group` from then on
+        self._walked_before: set[tuple[int, int, int, bool]] = set()
         self._interner = MaskInterner(tokenizer_info.vocab_size)
         # LALR walks in C (`_kernels.LalrSim`, Python's indenter included): possible without
         # bounded whitespace (its lexemes are not plain LR steps) and with at most 256
@@ -677,8 +680,9 @@ class CompiledCFG(EngineBase):
                 deep: np.ndarray, busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Straddlers whose suffix is a token: one gather from the next configuration's pair.
         When that configuration is this one (an ignored lexeme such as whitespace) the ranges
-        are returned for the caller's final fixpoint. Small groups, and configurations already
-        being computed, are walked instead."""
+        are returned for the caller's final fixpoint. Small groups, configurations already
+        being computed, and large groups under the C walker (`_walk_group`) are walked
+        instead."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
         for k, after in self._groups_after(p, lx, info.link_emits, info.link_offsets,
                                            info.link_tokens, deep):
@@ -693,18 +697,28 @@ class CompiledCFG(EngineBase):
             if after[2] == state:
                 own.append((starts, ends))
                 continue
-            if after[2] not in self._pairs and (
-                    after[2] in busy or len(busy) >= _MAX_NESTED_MASKS
-                    or self._sim_stack(after[0])[0] >= 0
-                    or int((ends - starts).sum()) <= _WALK_GROUP):
-                self._walk_group((lx, k, after[1], True), after, info.link_start,
-                                 info.link_end, info.link_tokens, ranges, sure, deep)
-            else:
-                sub_sure, sub_deep = self._dense_pair(after[2], busy)
-                _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,
-                                            starts, ends, sure)
-                _kernels.gather_bits_ranges(sub_deep, info.link_suffix, info.link_tokens,
-                                            starts, ends, deep)
+            count = int((ends - starts).sum())
+            walked = (lx, k, after[1], True) if count > _SPLIT_GROUP else None
+            if after[2] not in self._pairs:
+                if walked is not None and (walked in self._walked_before or (
+                        count > _WALK_GROUP and self._sim_stack(after[0])[0] >= 0)):
+                    # walked again from this fresh lexer state, or a large group under the
+                    # C walker: its lexer-only part cached (cheaper than composing the next
+                    # configuration's whole mask)
+                    self._walk_group(walked, after, info.link_start, info.link_end,
+                                     info.link_tokens, ranges, sure, deep)
+                    continue
+                if after[2] in busy or count <= _WALK_GROUP or len(busy) >= _MAX_NESTED_MASKS:
+                    self._walk_entries(after[0], after[1], info.link_start, info.link_end,
+                                       info.link_tokens, ranges, sure, deep)
+                    if walked is not None:
+                        self._walked_before.add(walked)
+                    continue
+            sub_sure, sub_deep = self._dense_pair(after[2], busy)
+            _kernels.gather_bits_ranges(sub_sure, info.link_suffix, info.link_tokens,
+                                        starts, ends, sure)
+            _kernels.gather_bits_ranges(sub_deep, info.link_suffix, info.link_tokens,
+                                        starts, ends, deep)
         return own
 
     def _unlinked(self, p: int, lx: int, info: LexStateMasks, sure: np.ndarray,
