@@ -380,28 +380,35 @@ class LalrParser:
         return pops, tuple(reversed(pushed))
 
     def _simulate(self, node: int, t: int) -> int:
+        """The stack after terminal t: its reductions, then the shift. The LR states that
+        reductions push stay in a local list (`above`) and only the final stack is
+        interned: an expression grammar's chain of unit reductions would otherwise intern a
+        node per passing goto. (Reading them never lowers `low`: they lie above nodes read.)"""
         cur = node
-        result = -1
+        above: list[int] = []
         while True:
-            lr = self._lr(cur)
+            lr = above[-1] if above else self._lr(cur)
             if t == -1 and lr == self._end_lr:
-                result = node
-                break
+                return node
             act = self._actions[lr].get(t)
             if act is None:
-                break
+                return -1
             shift, arg = act
             if shift:
-                result = self._push(cur, arg)
-                break
+                for s in above:
+                    cur = self._push(cur, s)
+                return self._push(cur, arg)
             lhs, size = self._reduce[arg]
-            for _ in range(size):
-                cur = self._nodes[cur][0]
-            goto = self._actions[self._lr(cur)].get(lhs)
+            if size <= len(above):
+                del above[len(above) - size:]
+            else:
+                for _ in range(size - len(above)):
+                    cur = self._nodes[cur][0]
+                above.clear()
+            goto = self._actions[above[-1] if above else self._lr(cur)].get(lhs)
             if goto is None:
-                break
-            cur = self._push(cur, goto[1])
-        return result
+                return -1
+            above.append(goto[1])
 
     def _push(self, parent: int, lr: int) -> int:
         return self._node_ids.id_of((parent, lr), self._new_node)
