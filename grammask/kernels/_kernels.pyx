@@ -2271,33 +2271,44 @@ cdef class LalrSim:
         yet interned, 64 at most: past that they are spilled into nodes) until t shifts:
         returns the LR state it shifts to, _SIM_DEAD on an error, _SIM_DEEP on reading the
         sentinel (as `LalrParser._simulate`)."""
-        cdef int32_t lr, act, size, k, n = nabove[0]
+        cdef int32_t lr, act, r
         while True:
-            lr = above[n - 1] if n else self.lr_of(cur[0])
+            lr = above[nabove[0] - 1] if nabove[0] else self.lr_of(cur[0])
             if lr < 0:
                 return _SIM_DEEP
             act = self.action[lr, t]
             if act >= 0:
-                nabove[0] = n
                 return act - 1 if act else _SIM_DEAD
-            size = self.rule_size[-act - 1]
-            if size <= n:
-                n -= size
-            else:
-                for k in range(size - n):
-                    cur[0] = self.parent_of(cur[0])
-                n = 0
-            lr = above[n - 1] if n else self.lr_of(cur[0])
-            if lr < 0:
-                return _SIM_DEEP
-            lr = self.goto_[lr, self.rule_lhs[-act - 1]]
-            if lr < 0:
-                return _SIM_DEAD
-            if n == 64:
-                cur[0] = self.spill(cur[0], above, n)
-                n = 0
-            above[n] = lr
-            n += 1
+            r = self.reduce_by(-act - 1, cur, above, nabove)
+            if r < 0:
+                return r
+
+    cdef inline int32_t reduce_by(self, int32_t rule, int32_t* cur, int32_t* above,
+                                  int32_t* nabove) except? -4:
+        """Reduce by `rule` on the stack `cur[0]` + above[:nabove], in place: pop its right
+        side, push the goto on its left side (spilling a full `above` into nodes first).
+        Returns the LR state pushed, _SIM_DEAD without a goto, _SIM_DEEP when the state
+        uncovered is the sentinel. (`reductions` for one terminal, `shifting` for a group.)"""
+        cdef int32_t size = self.rule_size[rule], n = nabove[0], k, lr
+        if size <= n:
+            n -= size
+        else:
+            for k in range(size - n):
+                cur[0] = self.parent_of(cur[0])
+            n = 0
+        nabove[0] = n
+        lr = above[n - 1] if n else self.lr_of(cur[0])
+        if lr < 0:
+            return _SIM_DEEP
+        lr = self.goto_[lr, self.rule_lhs[rule]]
+        if lr < 0:
+            return _SIM_DEAD
+        if n == 64:
+            cur[0] = self.spill(cur[0], above, n)
+            n = 0
+        above[n] = lr
+        nabove[0] = n + 1
+        return lr
 
     cdef int32_t spill(self, int32_t node, int32_t* above, int32_t n) except? -4:
         """`node` with the LR states above[:n] pushed (interned)."""
@@ -2351,15 +2362,16 @@ cdef class LalrSim:
         the group alone further down), so a long chain of unit reductions, as expression
         grammars have, is walked once per stack rather than once per terminal. terms[:nt]
         is reordered (grouped by action)."""
-        cdef int32_t lr, act, t, size, lr2, cur, m, k
+        cdef int32_t lr, act, t, lr2, cur, m, k
         cdef Py_ssize_t i, j, g
         cdef int32_t below[64]
         lr = above[n - 1] if n else self.lr_of(node)
         if lr < 0:
             return _SIM_DEEP
         if depth >= _SHIFTING_DEPTH:            # (deeper: one terminal at a time)
+            cur = self.spill(node, above, n)
             for i in range(nt):
-                act = self.shifts(self.spill(node, above, n), terms[i])
+                act = self.shifts(cur, terms[i])
                 if act == _SIM_DEEP:
                     return act
                 if act != _SIM_DEAD:
@@ -2384,27 +2396,14 @@ cdef class LalrSim:
             j = g + 1
             while j < m and self.action[lr, terms[j]] == act:
                 j += 1
-            size = self.rule_size[-act - 1]
-            cur, k = node, n
-            if size <= k:
-                k -= size
-            else:
-                for i in range(size - k):
-                    cur = self.parent_of(cur)
-                k = 0
-            lr2 = above[k - 1] if k else self.lr_of(cur)
-            if lr2 < 0:
+            cur, k = node, n                    # the group's stack: a copy of this one
+            memcpy(below, above, n * sizeof(int32_t))
+            lr2 = self.reduce_by(-act - 1, &cur, below, &k)
+            if lr2 == _SIM_DEEP:
                 return _SIM_DEEP
-            lr2 = self.goto_[lr2, self.rule_lhs[-act - 1]]
-            if lr2 >= 0:
-                if k == 64:
-                    cur = self.spill(cur, above, k)
-                    k = 0
-                memcpy(below, above, k * sizeof(int32_t))
-                below[k] = lr2
-                if self.shifting(cur, below, k + 1, &terms[g], j - g, words,
-                                 depth + 1) == _SIM_DEEP:
-                    return _SIM_DEEP
+            if lr2 >= 0 and self.shifting(cur, below, k, &terms[g], j - g, words,
+                                          depth + 1) == _SIM_DEEP:
+                return _SIM_DEEP
             g = j
         return 0
 
