@@ -680,9 +680,10 @@ class CompiledCFG(EngineBase):
                 deep: np.ndarray, busy: set[int]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Straddlers whose suffix is a token: one gather from the next configuration's pair.
         When that configuration is this one (an ignored lexeme such as whitespace) the ranges
-        are returned for the caller's final fixpoint. Small groups, configurations already
-        being computed, and large groups under the C walker (`_walk_group`) are walked
-        instead."""
+        are returned for the caller's final fixpoint. Small groups and configurations already
+        being computed are walked instead; so are large groups under the C walker, and groups
+        of over `_SPLIT_GROUP` tokens walked before, with their lexer-only part cached
+        (`_walk_group`)."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
         for k, after in self._groups_after(p, lx, info.link_emits, info.link_offsets,
                                            info.link_tokens, deep):

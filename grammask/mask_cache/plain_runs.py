@@ -22,6 +22,7 @@ bytes, rounded down to one of `CANONICAL_CHARSETS` whose token tables
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,13 +104,9 @@ def plain_run(trans: np.ndarray, accepting: np.ndarray, state: int) -> tuple[int
         # of small automata (literals, numbers, keys) have none: skip the analysis
         return 0, False
     memo = _plain_runs.get((trans, accepting), lambda: _RunMemo.for_automaton(trans, accepting))
-    found = memo.results.get(state)
-    if found is None:
-        with memo.lock:
-            found = memo.results[state] = _kernels.plain_run(
-                memo.trans, memo.accepting, state, _ASCII, _SHAPE_TABLE, UNBOUNDED,
-                memo.steps, memo.runs, memo.ends, memo.known)
-    return found  # type: ignore[no-any-return]
+    return memo.answer(state, lambda m: _kernels.plain_run(  # type: ignore[no-any-return]
+        m.trans, m.accepting, state, _ASCII, _SHAPE_TABLE, UNBOUNDED, m.steps, m.runs, m.ends,
+        m.known))
 
 
 def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
@@ -120,16 +117,14 @@ def charset_run(trans: np.ndarray, accepting: np.ndarray, state: int
     plain set (`[\\w+-]{5,96}`, an e-mail's local part): the same shortcut with the state's
     own set. Sets under `CHARSET_MIN` bytes are not worth their tables. Analysed lazily, on
     the states a run passes, memoised per automaton array."""
+    def compute(m: _RunMemo) -> tuple[bytes | None, int, bool]:
+        run, exact = _kernels.charset_run(m.trans, m.accepting, state, CHARSET_MIN, UNBOUNDED,
+                                          m.sets, m.steps, m.runs, m.ends, m.known)
+        return (m.sets[state].tobytes() if run else None), run, exact
+
     memo = _charsets.get((trans, accepting),
                          lambda: _RunMemo.for_automaton(trans, accepting, charsets=True))
-    found = memo.results.get(state)
-    if found is None:
-        with memo.lock:
-            run, exact = _kernels.charset_run(memo.trans, memo.accepting, state, CHARSET_MIN,
-                                              UNBOUNDED, memo.sets, memo.steps, memo.runs,
-                                              memo.ends, memo.known)
-        found = memo.results[state] = ((memo.sets[state].tobytes() if run else None), run, exact)
-    return found
+    return memo.answer(state, compute)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -146,6 +141,15 @@ class _RunMemo:
     known: np.ndarray
     lock: threading.Lock = field(default_factory=threading.Lock)
     results: dict[int, Any] = field(default_factory=dict)
+
+    def answer(self, state: int, compute: Callable[[_RunMemo], Any]) -> Any:
+        """The memoised answer for `state`, computed (under the lock: the kernels write the
+        shared arrays) on the first request."""
+        found = self.results.get(state)
+        if found is None:
+            with self.lock:
+                found = self.results[state] = compute(self)
+        return found
 
     @classmethod
     def for_automaton(cls, trans: np.ndarray, accepting: np.ndarray,
