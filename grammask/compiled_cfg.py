@@ -27,7 +27,13 @@ from .grammar.ir import Grammar
 from .kernels import _kernels, bitmask_words
 from .limits import DEFAULT_LIMITS, Limits, checkpoint
 from .mask_cache import TokenTrie
-from .mask_cache.cfg_masks import SHARED_SHAPE_STATES, LexStateMasks, scan_lexer_state, shared_scan
+from .mask_cache.cfg_masks import (
+    SHARED_SHAPE_STATES,
+    LexStateMasks,
+    scan_lexer_state,
+    scan_over_base,
+    shared_scan,
+)
 from .mask_cache.mask_store import MaskInterner, StoredMask
 from .mask_cache.plain_runs import (
     CHARSET_MIN,
@@ -121,6 +127,8 @@ class CompiledCFG(EngineBase):
         self._lex_masks: dict[int, LexStateMasks] = {}
         self._plain_closed: dict[int, bool] = {}     # lexer state -> plain_runs.plain_closed
         self._plain_runs: dict[tuple[int, int], tuple[int, bool]] = {}   # plain_runs.plain_run
+        self._plain_limits: dict[int, tuple[int, bool, bytes | None]] = {}
+        self._plain_everywhere_memo: dict[tuple[int, bool], bool] = {}
         self._charset_runs: dict[tuple[int, int], tuple[bytes | None, int, bool]] = {}
         self._masks: dict[int, StoredMask] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -478,9 +486,9 @@ class CompiledCFG(EngineBase):
         found = self._lex_masks.get(lx)
         if found is None:
             def scan() -> LexStateMasks:
-                return scan_lexer_state(self.trie, self._token_bytes, self.lexer.trans,
-                                        self.lexer.emit, lx, self.tokenizer_info.vocab_size,
-                                        *self._plain_limit(lx))
+                return self._successor_scan(lx) or scan_lexer_state(
+                    self.trie, self._token_bytes, self.lexer.trans, self.lexer.emit, lx,
+                    self.tokenizer_info.vocab_size, *self._plain_limit(lx))
             shape = _kernels.lexer_shape(self.lexer.trans, self.lexer.emit, lx,
                                          SHARED_SHAPE_STATES)
             if shape is None:
@@ -491,12 +499,47 @@ class CompiledCFG(EngineBase):
             self._lex_masks[lx] = found
         return found
 
+    def _successor_scan(self, lx: int) -> LexStateMasks | None:
+        """The scan of lexer state `lx` through a state that moves like it on most first
+        bytes (`scan_over_base`), or None. A property name's state, say, where the names of
+        undeclared properties sit beside a few declared ones, goes on every byte that starts
+        no declared name to the same state as any string's inside does: that state's scan is
+        shared across grammars, and only the non-plain tokens starting with the other bytes
+        are walked from `lx`. Both states must accept all plain text."""
+        base, count = _kernels.row_mode(self.lexer.trans, lx)
+        if count < _SUCCESSOR_BYTES or base == lx or not self._plain_everywhere(base, shared=True) \
+                or not self._plain_everywhere(lx):
+            return None
+        masks = self.lex_masks(base)
+        trans = self.lexer.trans
+        return scan_over_base(self.trie, trans, self.lexer.emit, lx, masks,
+                              (trans[lx] == trans[base]).view(np.uint8))
+
+    def _plain_everywhere(self, lx: int, shared: bool = False) -> bool:
+        """Whether lexer state `lx` keeps every plain text inside its lexeme (memoised);
+        `shared`: and its scan is cheap (made already, or shared across grammars)."""
+        key = (lx, shared)
+        found = self._plain_everywhere_memo.get(key)
+        if found is None:
+            limit, _, charset = self._plain_limit(lx)     # a charset's run is not plain text
+            found = limit >= UNBOUNDED and charset is None and (
+                not shared or lx in self._lex_masks or _kernels.lexer_shape(
+                    self.lexer.trans, self.lexer.emit, lx, SHARED_SHAPE_STATES) is not None)
+            self._plain_everywhere_memo[key] = found
+        return found
+
     def _plain_limit(self, lx: int) -> tuple[int, bool, bytes | None]:
         """How many plain characters some member of lexer state `lx` certainly takes, and
         whether every longer plain token is certainly refused (a lone member whose ladder
         ends dead): then the scan walks only the non-plain tokens. Where no plain character
         is certain, the same for the charset of a member (`_charset_limit`), whose bits come
-        third (None for plain text)."""
+        third (None for plain text). Memoised per state."""
+        found = self._plain_limits.get(lx)
+        if found is None:
+            found = self._plain_limits[lx] = self._compute_plain_limit(lx)
+        return found
+
+    def _compute_plain_limit(self, lx: int) -> tuple[int, bool, bytes | None]:
         best, exact = 0, False
         members = self.lexer.members(lx)
         for tid, q in members:
@@ -1006,6 +1049,8 @@ class CompiledCFG(EngineBase):
 
 # ---------------------------------------------------------------------------------------------
 _NO_IDS = np.zeros(0, np.int32)
+# `_successor_scan` needs its base state to be the successor on at least this many bytes
+_SUCCESSOR_BYTES = 64
 
 
 def _one_range(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -459,6 +459,46 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     assert checked >= 10 and combined >= 5 and single_unladdered >= 1 and exact_ends >= 3
 
 
+def _straddler_entries(masks, linked: bool) -> set[tuple[int, int, int, int]]:
+    """A scan's straddlers as (emit, token id, suffix start, suffix end), order aside."""
+    kind = "link" if linked else "walk"
+    emits = getattr(masks, f"{kind}_emits")
+    table = masks.link_offsets if linked else masks.walk_ranges
+    ids, starts, ends = (getattr(masks, f"{kind}_{f}") for f in ("tokens", "start", "end"))
+    return {(int(emits[r]), int(ids[i]), int(starts[i]), int(ends[i]))
+            for r in range(emits.shape[0]) for i in range(table[r, 0], table[r, 256])}
+
+
+def test_successor_scans_equal_full_scans(tok, encode):
+    """A lexer state scanned through the state it moves to on most bytes
+    (`CompiledCFG._successor_scan`: declared property names beside the names of undeclared
+    properties, escapes and non-ASCII names included) classifies every token exactly like
+    a full walk from it."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    schema = {"type": "object", "properties": {
+        "name": {}, "named": {"type": "string"}, "nickname": {}, "description": {},
+        "d\u00e9j\u00e0": {}, 'q"uote': {}, "back\\slash": {}},
+        "required": ["name"]}
+    c = gm.compile_json_schema(schema, tok, cache=False)
+    text = dumps({"name": 1, "named": "x", "nickname": 2, "descriptive": 3, "déjà": 4,
+                  'q"uote': 5, "back\\slash": 6, "zzz": 7})
+    assert accepts(c, encode, text)
+    checked = 0
+    for lx in range(c.lexer.num_states):
+        fast = c._successor_scan(lx)
+        if fast is None:
+            continue
+        checked += 1
+        full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
+                                tok.vocab_size, 0)
+        assert np.array_equal(full.acc, fast.acc), lx
+        assert (full.f0 is None) == (fast.f0 is None) and (
+            full.f0 is None or np.array_equal(full.f0, fast.f0)), lx
+        for linked in (True, False):
+            assert _straddler_entries(full, linked) == _straddler_entries(fast, linked), lx
+    assert checked >= 10, checked
+
+
 def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
     """Lexer states inside pattern-restricted strings take the charset shortcut
     (`plain_runs.charset_run`) and must scan exactly like a full walk: counted patterns

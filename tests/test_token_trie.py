@@ -107,3 +107,20 @@ def test_lexer_scan_refuses_inconsistent_parts() -> None:
         _kernels.lexer_scan([bad_pos], trans, emit, 0, trie.max_depth, trie.concat, acc.copy())
     with pytest.raises(IndexError, match="outside acc_words"):
         _kernels.lexer_scan([good], trans, emit, 0, trie.max_depth, trie.concat, acc[:1].copy())
+    # a base scan (`cfg_masks.scan_over_base`): one part skipping the covered bytes, and
+    # straddler arrays that agree with each other
+    covered = np.ones(256, np.uint8)
+    covered[0x61] = 0
+    base = _kernels.lexer_scan([good], trans, emit, 0, trie.max_depth, trie.concat, acc.copy())
+    over = _part(sub, sub.plain_chars(), 0, pos, skip_first=covered)
+    arrays = (*base[1:], covered, trie.first_bytes())
+    _kernels.lexer_scan([over], trans, emit, 0, trie.max_depth, trie.concat, acc.copy(), arrays)
+    with pytest.raises(ValueError, match="one part that skips"):
+        _kernels.lexer_scan([good], trans, emit, 0, trie.max_depth, trie.concat, acc.copy(),
+                            arrays)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _kernels.lexer_scan([over], trans, emit, 0, trie.max_depth, trie.concat, acc.copy(),
+                            (*base[1:3], base[3][:-1], *base[4:], covered, trie.first_bytes()))
+    with pytest.raises(IndexError, match="first-byte table"):
+        _kernels.lexer_scan([over], trans, emit, 0, trie.max_depth, trie.concat, acc.copy(),
+                            (*base[1:], covered, trie.first_bytes()[:1]))

@@ -723,7 +723,8 @@ cdef int _part(object spec, _Part* p) except -1:
 
 
 def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,
-               int32_t max_depth, const uint8_t[::1] concat, object acc_words):
+               int32_t max_depth, const uint8_t[::1] concat, object acc_words,
+               object base=None):
     """Classify every token walked from lexer state `start`:
     * accepted: all bytes stay inside the current lexeme;
     * boundary at 0: the first byte extends no candidate but `start` ends a lexeme (the
@@ -747,7 +748,15 @@ def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int3
     walk (sorted order); a token sharing the prefix up to and including a previous token's
     stopping byte has the same outcome, and a rejected prefix skips its whole subtree
     (`skip`, from `subtree_skip`), so the cost is the live part of the trie, not the
-    vocabulary."""
+    vocabulary.
+
+    `base` (optional) decides the tokens whose first byte it *covers* from another scan:
+    (its 11 straddler arrays as `cfg_masks.LexStateMasks` orders them, covered uint8 [256],
+    first byte per token id uint8 [vocab]). Its straddlers with a covered first byte are
+    taken as they are, a covered first byte that is dead from `start` is flagged when
+    `start` ends a lexeme, and `parts` must skip covered first bytes (`skip_first`). The
+    caller vouches that the other scan's state moves like `start` on every covered byte
+    (`CompiledCFG._member_scan`) and ORs its accepted tokens into `acc_words`."""
     cdef uint32_t* acc
     cdef Py_ssize_t acc_n, i, n_parts = len(parts)
     _u32_out(acc_words, "lexer_scan acc_words", &acc, &acc_n)
@@ -767,6 +776,10 @@ def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int3
     try:
         for i in range(n_parts):
             _part(parts[i], &ps[i])
+        if base is not None:
+            if n_parts != 1 or ps[0].skip_first == NULL:
+                raise ValueError("lexer_scan: a base needs one part that skips covered bytes")
+            _base_prepare(base[11], &ps[0], trans, emit, start, &f0[0], acc, acc_n)
         with nogil:
             for i in range(n_parts):
                 rc = _scan_part(&ps[i], &trans[0, 0], trans.shape[1], &emit[0], start,
@@ -783,10 +796,181 @@ def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int3
             if out.soff[i] < 0 or out.send[i] > concat.shape[0] or out.soff[i] >= out.send[i]:
                 raise ValueError(f"lexer_scan: a straddler's suffix [{out.soff[i]}, "
                                  f"{out.send[i]}) lies outside concat ({concat.shape[0]} bytes)")
-        return (f0_np,) + _organise(&out, &concat[0])
+        if base is None:
+            return (f0_np,) + _organise(&out, &concat[0])
+        return (f0_np,) + _merge_base(base, _organise(&out, &concat[0]))
     finally:
         free(ps)
         _free_scan_out(&out)
+
+
+cdef int _base_prepare(object covered_a, const _Part* p, const int32_t[:, ::1] trans,
+                       const int32_t[::1] emit, int32_t start, uint8_t* f0, uint32_t* acc,
+                       Py_ssize_t acc_n) except -1:
+    """`lexer_scan`'s `base` before the walk: the part's tokens starting with a byte the base
+    does not cover leave `acc` (the base's verdicts; the walk sets them anew), and a covered
+    first byte dead from `start` ends the lexeme there when `start` can end one."""
+    cdef const uint8_t* covered
+    cdef Py_ssize_t n_cov, b, k, lo = 0
+    cdef int32_t t
+    _u8(covered_a, "lexer_scan base covered", &covered, &n_cov)
+    if n_cov != 256:
+        raise ValueError(f"lexer_scan: base covered has {n_cov} entries, not 256")
+    for b in range(256):
+        if covered[b]:
+            if emit[start] >= 0 and trans[start, b] < 0:
+                f0[b] = 1
+        else:
+            for k in range(lo, p.first_end[b]):
+                t = p.token_ids[k]
+                if t < 0 or t >= acc_n * 32:
+                    raise IndexError(f"lexer_scan: token id {t} outside acc_words")
+                acc[t >> 5] &= ~(<uint32_t>1 << (t & 31))
+        lo = p.first_end[b]
+    return 0
+
+
+cdef tuple _merge_base(tuple base, tuple patch):
+    """`lexer_scan`'s result with `base`: the base's straddlers whose token starts with a
+    covered byte, merged into the scan's own (`patch`, organised), both parts in
+    `_organise`'s layout. The base's entries are already grouped, so they are copied bucket
+    by bucket (a second counting sort of a thousand straddlers cost more than the walk)."""
+    cdef const uint8_t* covered
+    cdef const uint8_t* first
+    cdef Py_ssize_t n_cov, n_first
+    _u8(base[11], "lexer_scan base covered", &covered, &n_cov)
+    _u8(base[12], "lexer_scan base first bytes", &first, &n_first)
+    return (_merge_groups(base[0:6], patch[0:6], covered, first, n_first)
+            + _merge_groups(base[6:11], patch[6:11], covered, first, n_first))
+
+
+cdef struct _Groups:
+    # one part of a scan's straddlers in `_organise`'s layout (link NULL: the walked part)
+    const int32_t* emits
+    const int64_t* table
+    const int32_t* ids
+    const int32_t* link
+    const int64_t* pos
+    const int64_t* end
+    Py_ssize_t k, n
+
+
+cdef int _groups(tuple arrays, _Groups* g) except -1:
+    """Unpack (emits, table [k, 257], ids[, suffix ids], starts, ends), lengths checked."""
+    cdef Py_ssize_t n_table, n_link, n_pos, n_end
+    cdef bint linked = len(arrays) == 6
+    _i32(arrays[0], "lexer_scan straddler emits", &g.emits, &g.k)
+    _i64(arrays[1], "lexer_scan straddler table", &g.table, &n_table)
+    _i32(arrays[2], "lexer_scan straddler ids", &g.ids, &g.n)
+    g.link = NULL
+    if linked:
+        _i32(arrays[3], "lexer_scan straddler suffix ids", &g.link, &n_link)
+    _i64(arrays[4 if linked else 3], "lexer_scan straddler starts", &g.pos, &n_pos)
+    _i64(arrays[5 if linked else 4], "lexer_scan straddler ends", &g.end, &n_end)
+    if (n_table != g.k * 257 or n_pos != g.n or n_end != g.n or (linked and n_link != g.n)
+            or (g.k and (g.table[0] != 0 or g.table[g.k * 257 - 1] != g.n))):
+        raise ValueError("lexer_scan: straddler arrays of inconsistent lengths")
+    return 0
+
+
+cdef tuple _merge_groups(tuple base_a, tuple patch_a, const uint8_t* covered,
+                         const uint8_t* first, Py_ssize_t n_first):
+    """`_merge_base` for one part: rows are the base's emits, then the patch's new ones."""
+    cdef _Groups bg, pg
+    _groups(base_a, &bg)
+    _groups(patch_a, &pg)
+    cdef bint linked = len(base_a) == 6
+    cdef Py_ssize_t r, q, b, i, total = 0, k = bg.k, m = 0
+    cdef int32_t t
+    cdef int64_t* cnt = <int64_t*>calloc((bg.k + pg.k) * 256 + 1, sizeof(int64_t))
+    cdef Py_ssize_t* row_of = <Py_ssize_t*>malloc((pg.k + 1) * sizeof(Py_ssize_t))
+    if cnt == NULL or row_of == NULL:
+        free(cnt)
+        free(row_of)
+        raise MemoryError("lexer_scan: out of memory merging straddlers")
+    try:
+        for q in range(pg.k):           # the patch's rows among the output's
+            row_of[q] = -1
+            for r in range(bg.k):
+                if bg.emits[r] == pg.emits[q]:
+                    row_of[q] = r
+            if row_of[q] < 0:
+                row_of[q] = k
+                k += 1
+        for i in range(bg.n):
+            t = bg.ids[i]
+            if t < 0 or t >= n_first:
+                raise IndexError(f"lexer_scan: base token id {t} outside the first-byte table")
+        for r in range(bg.k):
+            for b in range(256):
+                for i in range(bg.table[r * 257 + b], bg.table[r * 257 + b + 1]):
+                    cnt[r * 256 + b] += covered[first[bg.ids[i]]]
+        for q in range(pg.k):
+            for b in range(256):
+                cnt[row_of[q] * 256 + b] += pg.table[q * 257 + b + 1] - pg.table[q * 257 + b]
+        for i in range(k * 256):
+            m += cnt[i]
+        emits_np = np.empty(k, dtype=np.int32)
+        table_np = np.empty((k, 257), dtype=np.int64)
+        ids_np = np.empty(m, dtype=np.int32)
+        link_np = np.empty(m if linked else 0, dtype=np.int32)
+        pos_np = np.empty(m, dtype=np.int64)
+        end_np = np.empty(m, dtype=np.int64)
+        if k:
+            _merge_fill(&bg, &pg, covered, first, row_of, cnt, k,
+                        <int32_t*>_ptr(emits_np), <int64_t*>_ptr(table_np),
+                        <int32_t*>_ptr(ids_np) if m else NULL,
+                        <int32_t*>_ptr(link_np) if linked and m else NULL,
+                        <int64_t*>_ptr(pos_np) if m else NULL,
+                        <int64_t*>_ptr(end_np) if m else NULL)
+        if linked:
+            return emits_np, table_np, ids_np, link_np, pos_np, end_np
+        return emits_np, table_np, ids_np, pos_np, end_np
+    finally:
+        free(cnt)
+        free(row_of)
+
+
+cdef void _merge_fill(const _Groups* bg, const _Groups* pg, const uint8_t* covered,
+                      const uint8_t* first, const Py_ssize_t* row_of, const int64_t* cnt,
+                      Py_ssize_t k, int32_t* emits, int64_t* table, int32_t* ids,
+                      int32_t* link, int64_t* pos, int64_t* end) noexcept nogil:
+    """`_merge_groups`' copy: per output row and suffix first byte, the base's kept entries
+    then the patch's (`cnt`: their counts)."""
+    cdef Py_ssize_t r, q, b, i, at = 0
+    for r in range(bg.k):
+        emits[r] = bg.emits[r]
+    for q in range(pg.k):
+        emits[row_of[q]] = pg.emits[q]
+    for r in range(k):
+        for b in range(256):
+            table[r * 257 + b] = at
+            at += cnt[r * 256 + b]
+        table[r * 257 + 256] = at
+    for r in range(bg.k):
+        for b in range(256):
+            at = table[r * 257 + b]
+            for i in range(bg.table[r * 257 + b], bg.table[r * 257 + b + 1]):
+                if covered[first[bg.ids[i]]]:
+                    _copy_entry(bg, i, at, ids, link, pos, end)
+                    at += 1
+    for q in range(pg.k):
+        for b in range(256):
+            r = row_of[q]
+            # after the base's kept entries of this bucket
+            at = table[r * 257 + b + 1] - (pg.table[q * 257 + b + 1] - pg.table[q * 257 + b])
+            for i in range(pg.table[q * 257 + b], pg.table[q * 257 + b + 1]):
+                _copy_entry(pg, i, at, ids, link, pos, end)
+                at += 1
+
+
+cdef inline void _copy_entry(const _Groups* g, Py_ssize_t i, Py_ssize_t at, int32_t* ids,
+                             int32_t* link, int64_t* pos, int64_t* end) noexcept nogil:
+    ids[at] = g.ids[i]
+    if link != NULL:
+        link[at] = g.link[i]
+    pos[at] = g.pos[i]
+    end[at] = g.end[i]
 
 
 cdef int _scan_part(const _Part* p, const int32_t* trans, Py_ssize_t width,
@@ -2046,6 +2230,32 @@ cdef int32_t _local_id(ChildTable* t, _IntList* order, int64_t key, bint* failed
         t.values[i] = <int32_t>(order.n - 1)
         t.used += 1
     return t.values[i]
+
+
+def row_mode(const int32_t[:, ::1] trans, Py_ssize_t state):
+    """(the successor `state` goes to on the most bytes, how many), (-1, 0) for a dead row:
+    the base state of `cfg_masks.scan_over_base`."""
+    if state < 0 or state >= trans.shape[0] or trans.shape[1] != 256:
+        raise IndexError(f"row_mode: state {state} outside the table")
+    cdef int32_t keys[512]
+    cdef int32_t counts[512]
+    cdef int32_t v, best = -1, most = 0
+    cdef Py_ssize_t b, h
+    for h in range(512):
+        keys[h] = -1
+        counts[h] = 0
+    for b in range(256):
+        v = trans[state, b]
+        if v < 0:
+            continue
+        h = (<uint32_t>v * <uint32_t>2654435761) >> 23      # 9 bits
+        while keys[h] != -1 and keys[h] != v:
+            h = (h + 1) & 511
+        keys[h] = v
+        counts[h] += 1
+        if counts[h] > most:
+            best, most = v, counts[h]
+    return best, most
 
 
 def lexer_shape(const int32_t[:, ::1] trans, const int32_t[::1] emit, int32_t start,

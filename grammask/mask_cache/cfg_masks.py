@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,9 +30,10 @@ from .plain_runs import UNBOUNDED
 from .token_trie import CHARSET_BUCKET, TokenTrie
 
 
-@dataclass(frozen=True)
-class LexStateMasks:
-    """The context-independent classification of the vocabulary from one lexer state.
+class LexStateMasks(NamedTuple):
+    """The context-independent classification of the vocabulary from one lexer state (a
+    named tuple: a shared scan's hit builds one per lexer state, and a frozen dataclass's
+    constructor cost more than the rest of the hit).
 
     Straddlers come in two kinds: *linked* ones, whose suffix after the lexeme is itself a
     token (the usual case in BPE vocabularies: `" the"`, `"",`): their bit is that token's bit
@@ -80,6 +81,27 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
     parts, acc, depth = _plain_walk(trie, plain_limit, plain_exact, vocab_size) \
         if charset is None else _charset_walk(trie, charset, plain_limit, plain_exact)
     f0_bytes, *straddlers = _kernels.lexer_scan(parts, trans, emit, state, depth, trie.concat, acc)
+    return LexStateMasks(acc, _first_byte_union(trie, f0_bytes), *straddlers)
+
+
+def scan_over_base(trie: TokenTrie, trans: np.ndarray, emit: np.ndarray, state: int,
+                   base: LexStateMasks, covered: np.ndarray) -> LexStateMasks:
+    """The scan from lexer state `state`, taken from `base` for the tokens starting with a
+    byte `covered` flags: `base` is the scan of a state that goes to the same state as
+    `state` on each such byte. Both states keep every plain token inside the lexeme, so only
+    the non-plain tokens starting with another byte are walked. A property name's state
+    then walks the non-plain tokens starting with the declared names' next letters instead
+    of every non-plain token (`CompiledCFG._successor_scan`)."""
+    sub, pos = trie.non_plain()
+    acc = base.acc.copy()
+    part = _part(sub, sub.plain_chars(), 0, pos, skip_first=covered)
+    base_arrays = (base.link_emits, base.link_offsets, base.link_tokens, base.link_suffix,
+                   base.link_start, base.link_end, base.walk_emits, base.walk_ranges,
+                   base.walk_tokens, base.walk_start, base.walk_end, covered,
+                   trie.first_bytes())
+    f0_bytes, *straddlers = _kernels.lexer_scan([part], trans, emit, state,
+                                                max(sub.max_depth, 1), trie.concat, acc,
+                                                base_arrays)
     return LexStateMasks(acc, _first_byte_union(trie, f0_bytes), *straddlers)
 
 
@@ -185,4 +207,5 @@ def _renamed(masks: LexStateMasks, table: np.ndarray) -> LexStateMasks:
     """`masks` with each lexeme kind e of its straddler groups renamed to table[e]."""
     if not masks.link_emits.shape[0] and not masks.walk_emits.shape[0]:
         return masks
-    return replace(masks, link_emits=table[masks.link_emits], walk_emits=table[masks.walk_emits])
+    m = masks
+    return LexStateMasks(m.acc, m.f0, table[m.link_emits], *m[3:8], table[m.walk_emits], *m[9:])

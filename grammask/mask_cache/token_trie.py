@@ -78,6 +78,10 @@ class TokenTrie:
         dead prefix's tokens at once)."""
         return self._derived("subtree_skip", _subtree_skip)
 
+    def first_bytes(self) -> np.ndarray:
+        """uint8 [vocab_size]: the first byte of each token id (0 for ids without bytes)."""
+        return self._derived("first_bytes", _first_bytes)
+
     def first_byte_masks(self) -> tuple[np.ndarray, np.ndarray]:
         """(uint32 [256, words]: per first byte the mask of this trie's tokens starting with
         it; uint32 [words]: all of its tokens). A scan decides tokens whose first byte ends
@@ -180,6 +184,13 @@ def _first_byte_masks(trie: TokenTrie) -> tuple[np.ndarray, np.ndarray]:
             _kernels.ids_to_mask(np.ascontiguousarray(trie.token_ids[start:end]), rows[b])
         start = end
     return rows, np.bitwise_or.reduce(rows, axis=0)
+
+
+def _first_bytes(trie: TokenTrie) -> np.ndarray:
+    out = np.zeros(trie.vocab_size, dtype=np.uint8)
+    if trie.num_tokens:
+        out[trie.token_ids] = trie.concat[trie.offsets[:-1]]
+    return out
 
 
 def _first_byte_end(trie: TokenTrie) -> np.ndarray:
