@@ -124,3 +124,31 @@ def test_lexer_scan_refuses_inconsistent_parts() -> None:
     with pytest.raises(IndexError, match="first-byte table"):
         _kernels.lexer_scan([over], trans, emit, 0, trie.max_depth, trie.concat, acc.copy(),
                             (*base[1:], covered, trie.first_bytes()[:1]))
+
+
+@pytest.mark.parametrize("flagged", [0, 1, 5, 128, 129, 250, 256])
+def test_first_byte_union_is_the_or_of_the_flagged_rows(flagged: int) -> None:
+    """Each token has one first byte, so the rows are disjoint: the kernel ORs the flagged
+    rows, or takes `every` minus the unflagged ones past 128 flags, and either way gets the
+    tokens starting with a flagged byte (None when none is flagged)."""
+    from grammask.kernels import _kernels
+    rng = np.random.default_rng(flagged)
+    words, tokens = 7, 7 * 32
+    owner = rng.integers(0, 256, size=tokens)          # each token's first byte
+    rows = np.zeros((256, words), np.uint32)
+    for t, b in enumerate(owner):
+        rows[b, t // 32] |= np.uint32(1 << (t % 32))
+    every = np.bitwise_or.reduce(rows, axis=0)
+    flags = np.zeros(256, np.uint8)
+    flags[rng.choice(256, flagged, replace=False)] = 1
+    got = _kernels.first_byte_union(flags, rows, every)
+    if not flagged:
+        assert got is None
+    else:
+        want = np.zeros(words, np.uint32)
+        for t, b in enumerate(owner):
+            if flags[b]:
+                want[t // 32] |= np.uint32(1 << (t % 32))
+        assert np.array_equal(got, want)
+    with pytest.raises(ValueError, match="first_byte_union"):
+        _kernels.first_byte_union(flags[:255], rows, every)

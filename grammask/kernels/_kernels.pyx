@@ -2232,6 +2232,39 @@ cdef int32_t _local_id(ChildTable* t, _IntList* order, int64_t key, bint* failed
     return t.values[i]
 
 
+def first_byte_union(object flags, object rows, object every):
+    """The OR of the rows [256, words] of the flagged bytes (uint8 [256]), or `every` minus
+    the rows of the unflagged bytes when those are fewer; None when no byte is flagged. A
+    scan's tokens whose first byte ends the lexeme (`cfg_masks._first_byte_union`): a
+    number's state flags all but a dozen bytes, and numpy's fancy-indexed reduce of those
+    rows cost more than the scan's walk."""
+    cdef const uint8_t* f
+    cdef const uint32_t* r
+    cdef const uint32_t* e
+    cdef Py_ssize_t n_f, n_r, n_e, b, w, on = 0
+    _u8(flags, "first_byte_union flags", &f, &n_f)
+    _u32(rows, "first_byte_union rows", &r, &n_r)
+    _u32(every, "first_byte_union every", &e, &n_e)
+    if n_f != 256 or n_r != 256 * n_e:
+        raise ValueError(f"first_byte_union: {n_f} flags, {n_r} row words for {n_e} words")
+    for b in range(256):
+        on += f[b] != 0
+    if not on:
+        return None
+    out_np = np.zeros(n_e, dtype=np.uint32)
+    cdef uint32_t* out = <uint32_t*>_ptr(out_np)
+    cdef bint invert = on > 128
+    with nogil:
+        for b in range(256):
+            if (f[b] != 0) != invert:
+                for w in range(n_e):
+                    out[w] |= r[b * n_e + w]
+        if invert:
+            for w in range(n_e):
+                out[w] = e[w] & ~out[w]
+    return out_np
+
+
 def row_mode(const int32_t[:, ::1] trans, Py_ssize_t state):
     """(the successor `state` goes to on the most bytes, how many), (-1, 0) for a dead row:
     the base state of `cfg_masks.scan_over_base`."""

@@ -150,14 +150,8 @@ def _first_byte_union(trie: TokenTrie, flags: np.ndarray) -> np.ndarray | None:
     the flagged rows, or the complement of the unflagged ones when that is fewer rows. The
     full trie serves every scan: a flagged first byte is dead from the scan's state, and the
     tokens a sub-trie leaves out start with bytes that live."""
-    on = np.flatnonzero(flags)
-    if not on.shape[0]:
-        return None
     rows, every = trie.first_byte_masks()
-    if on.shape[0] <= 128:
-        return np.bitwise_or.reduce(rows[on], axis=0)
-    off = np.flatnonzero(flags == 0)
-    return every & ~np.bitwise_or.reduce(rows[off], axis=0) if off.shape[0] else every.copy()
+    return _kernels.first_byte_union(flags, rows, every)  # type: ignore[no-any-return]
 
 
 # -- scans shared between lexer states and grammars -------------------------------------------------
