@@ -129,6 +129,7 @@ class CompiledCFG(EngineBase):
         self._plain_runs: dict[tuple[int, int], tuple[int, bool]] = {}   # plain_runs.plain_run
         self._plain_limits: dict[int, tuple[int, bool, bytes | None]] = {}
         self._plain_everywhere_memo: dict[tuple[int, bool], bool] = {}
+        self._scanning: set[int] = set()       # lexer states whose scan is being made
         self._charset_runs: dict[tuple[int, int], tuple[bytes | None, int, bool]] = {}
         self._masks: dict[int, StoredMask] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -491,11 +492,15 @@ class CompiledCFG(EngineBase):
                     self.tokenizer_info.vocab_size, *self._plain_limit(lx))
             shape = _kernels.lexer_shape(self.lexer.trans, self.lexer.emit, lx,
                                          SHARED_SHAPE_STATES)
-            if shape is None:
-                found = scan()
-            else:
-                key = (self.tokenizer_info.fingerprint, shape[0])
-                found = shared_scan(key, shape[1], scan)
+            self._scanning.add(lx)
+            try:
+                if shape is None:
+                    found = scan()
+                else:
+                    key = (self.tokenizer_info.fingerprint, shape[0])
+                    found = shared_scan(key, shape[1], scan)
+            finally:
+                self._scanning.discard(lx)
             self._lex_masks[lx] = found
         return found
 
@@ -507,9 +512,9 @@ class CompiledCFG(EngineBase):
         shared across grammars, and only the non-plain tokens starting with the other bytes
         are walked from `lx`. Both states must accept all plain text."""
         base, count = _kernels.row_mode(self.lexer.trans, lx)
-        if count < _SUCCESSOR_BYTES or base == lx or not self._plain_everywhere(base, shared=True) \
-                or not self._plain_everywhere(lx):
-            return None
+        if count < _SUCCESSOR_BYTES or base == lx or base in self._scanning \
+                or not self._plain_everywhere(base, shared=True) or not self._plain_everywhere(lx):
+            return None         # (a base being scanned: states that go to each other)
         masks = self.lex_masks(base)
         trans = self.lexer.trans
         return scan_over_base(self.trie, trans, self.lexer.emit, lx, masks,

@@ -499,6 +499,23 @@ def test_successor_scans_equal_full_scans(tok, encode):
     assert checked >= 10, checked
 
 
+def test_successor_scans_of_states_that_go_to_each_other(tok, encode):
+    """A string of an even length alternates between two states that each go to the other on
+    every plain byte: each is the other's successor scan base, and the one asked second is
+    scanned by a full walk instead of asking the first again (no endless recursion)."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    c = gm.compile_json_schema({"type": "string", "pattern": "^(..)*$"}, tok, cache=False)
+    assert accepts(c, encode, dumps("abcdefgh"))
+    assert not accepts(c, encode, dumps("abcdefg"))
+    for lx in list(c._lex_masks):
+        full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
+                                tok.vocab_size, 0)
+        assert np.array_equal(full.acc, c._lex_masks[lx].acc), lx
+        for linked in (True, False):
+            assert _straddler_entries(full, linked) == \
+                _straddler_entries(c._lex_masks[lx], linked), lx
+
+
 def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
     """Lexer states inside pattern-restricted strings take the charset shortcut
     (`plain_runs.charset_run`) and must scan exactly like a full walk: counted patterns
