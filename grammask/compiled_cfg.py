@@ -55,6 +55,7 @@ _NEWLINE_NAMES = ("_NEWLINE", "_NL")
 _WALK_GROUP = 256
 _SPLIT_GROUP = 64             # a linked group walked again splits off its lexer-only part past this
 _MAX_NESTED_MASKS = 2
+_SUCCESSOR_BYTES = 64          # `_successor_scan`'s base: the successor on at least this many bytes
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep token groups a window mask may leave to per-stack rechecks
 _MAX_GROUPED = 4096          # deep tokens a window may group (beyond: the exact mask)
@@ -1054,8 +1055,6 @@ class CompiledCFG(EngineBase):
 
 # ---------------------------------------------------------------------------------------------
 _NO_IDS = np.zeros(0, np.int32)
-# `_successor_scan` needs its base state to be the successor on at least this many bytes
-_SUCCESSOR_BYTES = 64
 
 
 def _one_range(n: int) -> tuple[np.ndarray, np.ndarray]:

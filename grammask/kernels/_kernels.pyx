@@ -754,9 +754,11 @@ def lexer_scan(parts, const int32_t[:, ::1] trans, const int32_t[::1] emit, int3
     (its 11 straddler arrays as `cfg_masks.LexStateMasks` orders them, covered uint8 [256],
     first byte per token id uint8 [vocab]). Its straddlers with a covered first byte are
     taken as they are, a covered first byte that is dead from `start` is flagged when
-    `start` ends a lexeme, and `parts` must skip covered first bytes (`skip_first`). The
-    caller vouches that the other scan's state moves like `start` on every covered byte
-    (`CompiledCFG._member_scan`) and ORs its accepted tokens into `acc_words`."""
+    `start` ends a lexeme, and the one part must skip covered first bytes (`skip_first`).
+    The caller vouches that the other scan's state goes to the same state as `start` on
+    every covered byte (`CompiledCFG._successor_scan`) and hands in that scan's accepted
+    tokens as `acc_words`: the part's tokens with an uncovered first byte are cleared there
+    before the walk decides them."""
     cdef uint32_t* acc
     cdef Py_ssize_t acc_n, i, n_parts = len(parts)
     _u32_out(acc_words, "lexer_scan acc_words", &acc, &acc_n)
@@ -880,7 +882,7 @@ cdef tuple _merge_groups(tuple base_a, tuple patch_a, const uint8_t* covered,
     _groups(base_a, &bg)
     _groups(patch_a, &pg)
     cdef bint linked = len(base_a) == 6
-    cdef Py_ssize_t r, q, b, i, total = 0, k = bg.k, m = 0
+    cdef Py_ssize_t r, q, b, i, k = bg.k, m = 0
     cdef int32_t t
     cdef int64_t* cnt = <int64_t*>calloc((bg.k + pg.k) * 256 + 1, sizeof(int64_t))
     cdef Py_ssize_t* row_of = <Py_ssize_t*>malloc((pg.k + 1) * sizeof(Py_ssize_t))
@@ -932,36 +934,30 @@ cdef tuple _merge_groups(tuple base_a, tuple patch_a, const uint8_t* covered,
 
 
 cdef void _merge_fill(const _Groups* bg, const _Groups* pg, const uint8_t* covered,
-                      const uint8_t* first, const Py_ssize_t* row_of, const int64_t* cnt,
+                      const uint8_t* first, const Py_ssize_t* row_of, int64_t* cnt,
                       Py_ssize_t k, int32_t* emits, int64_t* table, int32_t* ids,
                       int32_t* link, int64_t* pos, int64_t* end) noexcept nogil:
     """`_merge_groups`' copy: per output row and suffix first byte, the base's kept entries
-    then the patch's (`cnt`: their counts)."""
-    cdef Py_ssize_t r, q, b, i, at = 0
+    then the patch's (`cnt`: their counts, used up as the buckets' cursors)."""
+    cdef Py_ssize_t r, q, b, i, slot
     for r in range(bg.k):
         emits[r] = bg.emits[r]
     for q in range(pg.k):
         emits[row_of[q]] = pg.emits[q]
-    for r in range(k):
-        for b in range(256):
-            table[r * 257 + b] = at
-            at += cnt[r * 256 + b]
-        table[r * 257 + 256] = at
+    _bucket_offsets(cnt, k, table)
     for r in range(bg.k):
         for b in range(256):
-            at = table[r * 257 + b]
+            slot = r * 256 + b
             for i in range(bg.table[r * 257 + b], bg.table[r * 257 + b + 1]):
                 if covered[first[bg.ids[i]]]:
-                    _copy_entry(bg, i, at, ids, link, pos, end)
-                    at += 1
+                    _copy_entry(bg, i, cnt[slot], ids, link, pos, end)
+                    cnt[slot] += 1
     for q in range(pg.k):
         for b in range(256):
-            r = row_of[q]
-            # after the base's kept entries of this bucket
-            at = table[r * 257 + b + 1] - (pg.table[q * 257 + b + 1] - pg.table[q * 257 + b])
+            slot = row_of[q] * 256 + b
             for i in range(pg.table[q * 257 + b], pg.table[q * 257 + b + 1]):
-                _copy_entry(pg, i, at, ids, link, pos, end)
-                at += 1
+                _copy_entry(pg, i, cnt[slot], ids, link, pos, end)
+                cnt[slot] += 1
 
 
 cdef inline void _copy_entry(const _Groups* g, Py_ssize_t i, Py_ssize_t at, int32_t* ids,
@@ -1201,6 +1197,21 @@ cdef tuple _organise_part(const _ScanOut* o, const uint8_t* concat, int32_t n_va
         free(cursor)
 
 
+cdef void _bucket_offsets(int64_t* counts, Py_ssize_t k, int64_t* table) noexcept nogil:
+    """The [k, 257] offsets table of straddlers grouped by (row, suffix's first byte) from
+    their `counts` [k, 256]: row r's bucket b starts at table[r, b] and the row ends at
+    table[r, 256]. Each count becomes its bucket's start, the fills' cursor."""
+    cdef Py_ssize_t r, b
+    cdef int64_t total = 0, c
+    for r in range(k):
+        for b in range(256):
+            c = counts[r * 256 + b]
+            table[r * 257 + b] = total
+            counts[r * 256 + b] = total
+            total += c
+        table[r * 257 + 256] = total
+
+
 cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, int32_t n_values,
                          bint linked, const int32_t* row_of,
                          int64_t* cursor, Py_ssize_t k, int32_t* emits, int64_t* table,
@@ -1208,7 +1219,7 @@ cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, int32_t n_val
                          int64_t* end) noexcept nogil:
     """The counting sort of `_organise_part` (k >= 1 rows, `cursor` zeroed [k, 256];
     `link` NULL for the walked part)."""
-    cdef Py_ssize_t i, b, total = 0, c, r, at, slot
+    cdef Py_ssize_t i, at, slot
     cdef int32_t e
     for e in range(n_values):
         if row_of[e]:
@@ -1216,13 +1227,7 @@ cdef void _organise_fill(const _ScanOut* o, const uint8_t* concat, int32_t n_val
     for i in range(o.ns):
         if (o.slink[i] >= 0) == linked:
             cursor[(row_of[o.sem[i]] - 1) * 256 + concat[o.soff[i]]] += 1
-    for r in range(k):
-        for b in range(256):
-            c = cursor[r * 256 + b]
-            table[r * 257 + b] = total
-            cursor[r * 256 + b] = total
-            total += c
-        table[r * 257 + 256] = total
+    _bucket_offsets(cursor, k, table)
     for i in range(o.ns):
         if (o.slink[i] >= 0) != linked:
             continue
