@@ -710,15 +710,16 @@ class CompiledCFG(EngineBase):
         return _kernels.live_ranges(table[k], self.lexer.trans[lx2])
 
     def _groups_after(self, p: int, lx: int, emits: np.ndarray, table: np.ndarray,
-                      tokens: np.ndarray, deep: np.ndarray
+                      tokens: np.ndarray, deep: np.ndarray, groups: list[int] | None = None
                       ) -> Iterator[tuple[int, tuple[int, int, int]]]:
         """(k, configuration after the lexeme) for each straddler group k of lexer state
-        lx's scan whose lexeme the parser takes; a group whose fate lies below a window's
-        sentinel is marked deep whole instead (`table[k]` delimits the group's entries of
-        `tokens`)."""
+        lx's scan (or of `groups`) whose lexeme the parser takes; a group whose fate lies
+        below a window's sentinel is marked deep whole instead (`table[k]` delimits the
+        group's entries of `tokens`)."""
         began = lx if self.lexer.is_start[lx] else -1
-        for k, e in enumerate(emits.tolist()):
-            after = self._after(p, e, began)
+        kinds = emits.tolist()
+        for k in range(len(kinds)) if groups is None else groups:
+            after = self._after(p, kinds[k], began)
             if after is True:
                 row = table[k]
                 _kernels.ids_to_mask(tokens[row[0]:row[256]], deep)
@@ -734,8 +735,11 @@ class CompiledCFG(EngineBase):
         of over `_SPLIT_GROUP` tokens walked before, with their lexer-only part cached
         (`_walk_group`)."""
         own: list[tuple[np.ndarray, np.ndarray]] = []
+        groups = self._compose_in_c(p, lx, info, True, sure, deep)
+        if groups is not None and not groups:
+            return own
         for k, after in self._groups_after(p, lx, info.link_emits, info.link_offsets,
-                                           info.link_tokens, deep):
+                                           info.link_tokens, deep, groups):
             key = (lx, k, after[1])
             ranges = self._link_ranges.get(key)
             if ranges is None:
@@ -774,13 +778,42 @@ class CompiledCFG(EngineBase):
     def _unlinked(self, p: int, lx: int, info: LexStateMasks, sure: np.ndarray,
                   deep: np.ndarray) -> None:
         """Straddlers whose suffix is no token: their suffixes walked (`_walk_group`)."""
+        groups = self._compose_in_c(p, lx, info, False, sure, deep)
+        if groups is not None and not groups:
+            return
         for k, after in self._groups_after(p, lx, info.walk_emits, info.walk_ranges,
-                                           info.walk_tokens, deep):
+                                           info.walk_tokens, deep, groups):
             key = (lx, k, after[1], False)
             ranges = None if key in self._suffix_walks else \
                 self._live_ranges(info.walk_ranges, k, after[1])
             self._walk_group(key, after, info.walk_start, info.walk_end, info.walk_tokens,
                              ranges, sure, deep)
+
+    def _compose_in_c(self, p: int, lx: int, info: LexStateMasks, linked: bool,
+                      sure: np.ndarray, deep: np.ndarray) -> list[int] | None:
+        """Compose the linked (or unlinked) straddler groups of (p, lx) in C when the LALR
+        walker takes p (`_kernels.lalr_compose_groups`: each group's lexeme handed over and
+        its entries walked, with the lexer-only parts cached as `_walk_group` caches them).
+        A Python round per group cost ~40 µs (the parser's advance, interning, lexer start)
+        against a few µs of walking; a configuration of Python code has dozens of groups.
+        Returns the groups left to the Python path, or None when the walker cannot take p.
+        The C path walks where the Python one would gather from the next configuration's
+        pair (when that pair exists): both are exact, so the bits are the same."""
+        node, indents, parens = self._sim_stack(p)
+        if node < 0:
+            return None
+        emits = info.link_emits if linked else info.walk_emits
+        if not emits.shape[0]:
+            return []
+        if linked:
+            arrays = (info.link_offsets, info.link_start, info.link_end, info.link_tokens)
+        else:
+            arrays = (info.walk_ranges, info.walk_start, info.walk_end, info.walk_tokens)
+        with self._lock:        # the C walker is not reentrant
+            return _kernels.lalr_compose_groups(
+                self._lalr_sim(), self.trie.concat, emits, *arrays, node, lx, sure, deep,
+                np.array(indents, np.int32) if indents else None, parens, linked,
+                self._suffix_walks, self._walked_before, _SPLIT_GROUP, _WALK_GROUP)
 
     def _walk_group(self, key: tuple[int, int, int, bool], after: tuple[int, int, int],
                     spos: np.ndarray, epos: np.ndarray, tokens: np.ndarray,

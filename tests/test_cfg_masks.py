@@ -37,6 +37,7 @@ import grammask
 from grammask import TokenizerInfo
 from grammask.automata import compile_regex_dfa
 from grammask.grammar import Grammar, load_gbnf, load_lark
+from grammask.kernels import _kernels
 
 HAVE_ENGINE = hasattr(grammask, "compile_grammar")
 needs_engine = pytest.mark.skipif(not HAVE_ENGINE, reason="grammask.compile_grammar is not "
@@ -926,6 +927,64 @@ def test_lalr_c_walker_follows_long_reduction_chains() -> None:
         slow._sim_ok, slow._sim = False, None
         walk_in_lockstep(fast, slow, info, random.Random(seed), ("chain", seed), steps=40)
         assert fast._sim is not None and slow._sim is None
+
+
+@needs_engine
+@pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, KEYWORDS, COMMENTS],
+                         ids=lambda s: s.name)
+def test_straddler_groups_composed_in_c_match_the_python_rounds(spec: Spec) -> None:
+    """Under the LALR walker a configuration's straddler groups are composed in one C call
+    (`_kernels.lalr_compose_groups`: each group's lexeme handed over, its entries walked,
+    groups leading back to the same configuration left to Python). With that call switched
+    off every group takes the Python round (`_after`, then a walk or a gather from the next
+    configuration's pair); every mask must be bit for bit the same, windows, indentation
+    and ignored lexemes included."""
+    info = tokenizer_for(spec)
+    for seed in range(6):
+        fast, slow = (grammask.compile_grammar(spec.source, info, syntax=spec.syntax,
+                                               start=spec.start, parser="lalr", cache=False,
+                                               limits=grammask.Limits(precompute_windows=0))
+                      for _ in range(2))
+        calls = []
+        fast_compose = fast._compose_in_c
+        def counted(*args, _f=fast_compose):
+            out = _f(*args)
+            calls.append(out)
+            return out
+        fast._compose_in_c = counted
+        slow._compose_in_c = lambda *args: None
+        walk_in_lockstep(fast, slow, info, random.Random(seed), (spec.name, seed))
+        assert any(out is not None for out in calls)        # the C path was taken
+
+
+@needs_engine
+def test_lalr_compose_groups_refuses_inconsistent_arrays() -> None:
+    """The kernel reads its arrays raw: offsets that are not [groups, 257] or point past the
+    entries, and entry arrays of different lengths, are refused before any walk."""
+    info = tokenizer_for(JSON)
+    cg = grammask.compile_grammar(JSON.source, info, syntax=JSON.syntax, start=JSON.start,
+                                  parser="lalr", cache=False)
+    sim = cg._lalr_sim()
+    node = cg._sim_stack(cg._configs[grammask.Matcher(cg).state][0])[0]
+    words = np.zeros(cg._words, np.uint32)
+    deep = np.zeros(cg._words, np.uint32)
+    emits = np.zeros(1, np.int32)
+    pos = np.zeros(2, np.int64)
+    toks = np.zeros(2, np.int32)
+    good = np.zeros((1, 257), np.int64)
+    def call(offsets, spos=pos, tokens=toks):
+        return _kernels.lalr_compose_groups(sim, cg.trie.concat, emits, offsets, spos, pos,
+                                            tokens, node, 0, words, deep, None, 0, True, {},
+                                            set(), 64, 256)
+    assert call(good) == []
+    with pytest.raises(ValueError, match="257"):
+        call(np.zeros((1, 256), np.int64))
+    past = good.copy()
+    past[0, 256] = 3
+    with pytest.raises(ValueError, match="past the entries"):
+        call(past)
+    with pytest.raises(ValueError, match="differ in length"):
+        call(good, tokens=np.zeros(3, np.int32))
 
 
 @needs_engine

@@ -2743,6 +2743,25 @@ cdef class LalrSim:
             return node
         return self.step(node, t) if t >= 0 else self.step_emit(node, e)
 
+    cdef inline int32_t hand_over(self, int32_t node, int32_t e, int32_t* ind,
+                                  Py_ssize_t* nind, int32_t* parens) except? -4:
+        """The stack after handing a finished lexeme of kind `e` (a valid emit id) to the
+        parser: with the indenter, a newline outside brackets goes through `newline` (the
+        indentation stack ind[:nind] updated) and one inside them is dropped, and the
+        bracket depth follows the lexeme; else `boundary`."""
+        cdef int32_t b
+        if self.indented and self.emit_term[e] == self.nl_term:
+            if parens[0] == 0:
+                return self.newline(node, max(self.emit_aux[e], 0), ind, nind)
+            return node
+        node = self.boundary(node, e)
+        b = self.emit_bracket[e]            # (0 for every lexeme without an indenter)
+        if b == 1:
+            parens[0] += 1
+        elif b == 2 and parens[0] > 0:
+            parens[0] -= 1
+        return node
+
     cdef int32_t walk(self, const uint8_t* data, Py_ssize_t start, Py_ssize_t end,
                       int32_t node, int32_t lx, int32_t* ind, Py_ssize_t nind,
                       int32_t parens, int64_t* at=NULL, int32_t* final=NULL,
@@ -2757,7 +2776,7 @@ cdef class LalrSim:
         to it, with the stack unchanged: a window whose start state reads below its sentinel
         still knows it (its configuration holds the real stack's)."""
         cdef Py_ssize_t i
-        cdef int32_t nxt, e, t, b
+        cdef int32_t nxt, e, t
         if began == -2:
             began = lx if self.is_start[lx] else -1
         for i in range(start, end):
@@ -2768,17 +2787,10 @@ cdef class LalrSim:
                     return _SIM_DEAD
                 if at != NULL:
                     at[0], at[1], at[2] = node, lx, i
+                if e >= self.emit_term.shape[0]:
+                    return _SIM_UNKNOWN     # a kind added since the tables were taken
                 t = self.emit_term[e]
-                if self.indented and t == self.nl_term:
-                    if parens == 0:
-                        node = self.newline(node, max(self.emit_aux[e], 0), ind, &nind)
-                else:
-                    node = self.boundary(node, e)
-                    b = self.emit_bracket[e]        # (0 for every lexeme without an indenter)
-                    if b == 1:
-                        parens += 1
-                    elif b == 2 and parens > 0:
-                        parens -= 1
+                node = self.hand_over(node, e, ind, &nind, &parens)
                 if _halted(node):
                     return node
                 if node == _NODE_UNKNOWN:
@@ -2832,6 +2844,183 @@ def lalr_walk_tokens(LalrSim sim, object concat, object spos, object epos,
             elif out == _SIM_UNKNOWN:
                 undecided.append(i)
     return undecided
+
+
+cdef bint _walk_range(LalrSim sim, const uint8_t* concat, const int64_t* spos,
+                      const int64_t* epos, const int32_t* tokens, const int64_t* idx,
+                      Py_ssize_t a, Py_ssize_t b, int32_t node, int32_t lx,
+                      const int32_t* ind0, Py_ssize_t nind, int32_t parens, uint32_t* words,
+                      uint32_t* deep) except -1:
+    """Walk the entries i (idx[j] for j in [a, b), or j itself when idx is NULL) from (stack
+    `node`, lexer state `lx`, indentation ind0[:nind], bracket depth `parens`), as
+    `lalr_walk_tokens` does: live tokens into `words`, those reading the sentinel into
+    `deep`. Returns whether some entry was left undecided (the Python walker's)."""
+    cdef Py_ssize_t j, i
+    cdef int32_t out
+    cdef int32_t ind[_MAX_INDENTS]
+    cdef bint undecided = False
+    for j in range(a, b):
+        i = idx[j] if idx != NULL else j
+        if nind:
+            memcpy(ind, ind0, nind * sizeof(int32_t))
+        out = sim.walk(concat, spos[i], epos[i], node, lx, ind, nind, parens)
+        if out == 1:
+            _set_bit(words, tokens[i])
+        elif out == _SIM_DEEP:
+            _set_bit(deep, tokens[i])
+        elif out == _SIM_UNKNOWN:
+            undecided = True
+    return undecided
+
+
+cdef tuple _lexer_part(LalrSim sim, const uint8_t* concat, const int64_t* spos,
+                       const int64_t* epos, const int32_t* tokens, const int64_t* rs,
+                       const int64_t* re, Py_ssize_t nr, int32_t state):
+    """`walk_suffix_ranges` for the ranges rs[:nr] / re[:nr], with the live entries' token
+    ids: (tokens that stay inside the lexeme, int32; entries that end one, int64)."""
+    cdef Py_ssize_t r, g, i, nl = 0, nb = 0, total = 0
+    cdef int32_t s, nxt
+    for r in range(nr):
+        total += re[r] - rs[r]
+    live_np = np.empty(max(total, 1), dtype=np.int32)
+    pend_np = np.empty(max(total, 1), dtype=np.int64)
+    cdef int32_t* live = <int32_t*>cnp.PyArray_DATA(<cnp.ndarray>live_np)
+    cdef int64_t* pend = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>pend_np)
+    for r in range(nr):
+        for g in range(rs[r], re[r]):
+            s = state
+            i = spos[g]
+            while i < epos[g]:
+                nxt = sim.trans[s, concat[i]]
+                if nxt < 0:
+                    break
+                s = nxt
+                i += 1
+            if i == epos[g]:
+                live[nl] = tokens[g]
+                nl += 1
+            elif sim.emit[s] >= 0:
+                pend[nb] = g
+                nb += 1
+    return live_np[:nl].copy(), pend_np[:nb].copy()
+
+
+def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object offsets_a,
+                        object spos_a, object epos_a, object tokens_a, int32_t node,
+                        int32_t lx, object words_a, object deep_a,
+                        const int32_t[::1] indents, int32_t parens, bint linked,
+                        dict suffix_walks, set walked_before, Py_ssize_t split_group,
+                        Py_ssize_t walk_group):
+    """A lexer state's straddler groups composed on one stack in C (`CompiledCFG._linked` /
+    `_unlinked` under the LALR walker, without a Python round per group). Group k holds
+    the entries whose first lexeme ends with kind emits[k], offsets[k] (int64 [k, 257]) their
+    ranges by the suffix's first byte. Per group: the lexeme handed over on (stack `node`,
+    lexer state `lx`, indentation `indents`, bracket depth `parens`) as `walk` does; a group
+    the parser refuses is dropped, one whose fate reads below a window's sentinel is set in
+    `deep` whole; the entries whose suffix can start the fresh lexeme are then walked from
+    there. As in `_linked`, a linked group of over `split_group` entries that was walked
+    before, or of over `walk_group`, and every unlinked group, walk their suffixes' lexer-only
+    part once per (lx, k, fresh lexer state, linked) (`suffix_walks`, shared with
+    `_walk_group`) and only the entries that reach a further boundary with the parser.
+
+    Returns the groups left to the Python path: a lexeme or walk this walker cannot take
+    (several surviving kinds, deep indentation), and linked groups whose lexeme leads back
+    to this same configuration (the caller's fixpoint). Bits this call set for those stay
+    set: the Python path finds the same ones."""
+    cdef const uint8_t* concat
+    cdef const int32_t *emits, *tokens
+    cdef const int64_t *off, *row, *spos, *epos
+    cdef uint32_t *words, *deep
+    cdef Py_ssize_t n, ne, nk, nt, k, b, nr, count, nind0, nind2, m
+    cdef int32_t e, node2, lx2, parens2, began
+    cdef int32_t ind2[_MAX_INDENTS]
+    cdef int64_t rs[256]
+    cdef int64_t re[256]
+    cdef const int32_t* live
+    cdef const int64_t* pend
+    cdef bint cached_part, undecided
+    _u8(concat_a, "lalr_compose_groups concat", &concat, &n)
+    _i32(emits_a, "lalr_compose_groups emits", &emits, &nk)
+    _i64(offsets_a, "lalr_compose_groups offsets", &off, &n)
+    if n != nk * 257:
+        raise ValueError("lalr_compose_groups: offsets must be [len(emits), 257]")
+    _i64(spos_a, "lalr_compose_groups spos", &spos, &ne)
+    _i64(epos_a, "lalr_compose_groups epos", &epos, &n)
+    _i32(tokens_a, "lalr_compose_groups tokens", &tokens, &nt)
+    if n != ne or nt != ne:
+        raise ValueError("lalr_compose_groups: spos, epos and tokens differ in length")
+    for k in range(nk):
+        if off[k * 257] < 0 or off[k * 257 + 256] > ne:
+            raise ValueError("lalr_compose_groups: an offsets row points past the entries")
+    _u32_out(words_a, "lalr_compose_groups words", &words, &n)
+    _u32_out(deep_a, "lalr_compose_groups deep", &deep, &n)
+    nind0 = 0 if indents is None else indents.shape[0]
+    if nind0 > _MAX_INDENTS or (sim.indented and nind0 == 0):
+        return list(range(nk))
+    left = []
+    began = lx if sim.is_start[lx] else -1
+    for k in range(nk):
+        e = emits[k]
+        row = off + k * 257
+        if e < 0 or e >= sim.emit_term.shape[0]:
+            left.append(k)
+            continue
+        if nind0:
+            memcpy(ind2, &indents[0], nind0 * sizeof(int32_t))
+        nind2, parens2 = nind0, parens
+        node2 = sim.hand_over(node, e, ind2, &nind2, &parens2)
+        if node2 == _SIM_DEAD:
+            continue
+        if node2 == _NODE_UNKNOWN:
+            left.append(k)
+            continue
+        lx2 = _SIM_DEEP
+        if node2 != _SIM_DEEP:
+            lx2 = began if sim.emit_term[e] == -1 and began >= 0 else sim.lex_start(node2)
+        if lx2 == _SIM_DEEP:        # the whole group's fate lies below the sentinel
+            for m in range(row[0], row[256]):
+                _set_bit(deep, tokens[m])
+            continue
+        if (linked and node2 == node and lx2 == lx and parens2 == parens and nind2 == nind0
+                and (nind0 == 0 or memcmp(ind2, &indents[0], nind0 * sizeof(int32_t)) == 0)):
+            left.append(k)          # back to this configuration: the caller's fixpoint
+            continue
+        nr = count = 0
+        for b in range(256):
+            if sim.trans[lx2, b] >= 0 and row[b + 1] > row[b]:
+                rs[nr], re[nr] = row[b], row[b + 1]
+                count += row[b + 1] - row[b]
+                nr += 1
+        if nr == 0:
+            continue
+        cached_part = not linked
+        if linked and count > split_group:
+            key = (lx, k, lx2, True)
+            cached_part = count > walk_group or key in walked_before
+            if not cached_part:
+                walked_before.add(key)
+        if not cached_part:
+            undecided = False
+            for b in range(nr):
+                undecided |= _walk_range(sim, concat, spos, epos, tokens, NULL, rs[b], re[b],
+                                         node2, lx2, ind2, nind2, parens2, words, deep)
+            if undecided:
+                left.append(k)
+            continue
+        key = (lx, k, lx2, linked)
+        found = suffix_walks.get(key)
+        if found is None:
+            found = suffix_walks[key] = _lexer_part(sim, concat, spos, epos, tokens, rs, re,
+                                                    nr, lx2)
+        live_np, pend_np = found
+        _i32(live_np, "lalr_compose_groups live", &live, &n)
+        for m in range(n):
+            _set_bit(words, live[m])
+        _i64(pend_np, "lalr_compose_groups pending", &pend, &n)
+        if n and _walk_range(sim, concat, spos, epos, tokens, pend, 0, n, node2, lx2, ind2,
+                             nind2, parens2, words, deep):
+            left.append(k)
+    return left
 
 
 def lalr_deep_points(LalrSim sim, object concat_a, object spos_a, object epos_a, int32_t node,
