@@ -947,9 +947,9 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(spec: Spec) -> N
                       for _ in range(2))
         calls = []
         fast_compose = fast._compose_in_c
-        def counted(*args, _f=fast_compose):
+        def counted(*args, _f=fast_compose, _calls=calls):
             out = _f(*args)
-            calls.append(out)
+            _calls.append(out)
             return out
         fast._compose_in_c = counted
         slow._compose_in_c = lambda *args: None
