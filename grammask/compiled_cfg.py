@@ -791,17 +791,19 @@ class CompiledCFG(EngineBase):
 
     def _compose_in_c(self, p: int, lx: int, info: LexStateMasks, linked: bool,
                       sure: np.ndarray, deep: np.ndarray) -> list[int] | None:
-        """Compose the linked (or unlinked) straddler groups of (p, lx) in C when the LALR
-        walker takes p (`_kernels.lalr_compose_groups`: each group's lexeme handed over and
-        its entries walked, with the lexer-only parts cached as `_walk_group` caches them).
-        A Python round per group cost ~40 µs (the parser's advance, interning, lexer start)
-        against a few µs of walking; a configuration of Python code has dozens of groups.
-        Returns the groups left to the Python path, or None when the walker cannot take p.
-        The C path walks where the Python one would gather from the next configuration's
-        pair (when that pair exists): both are exact, so the bits are the same."""
+        """Compose the linked (or unlinked) straddler groups of (p, lx) in C: under the
+        LALR walker with `_kernels.lalr_compose_groups` (each group's lexeme handed over on
+        the C stack), with any other parser with `_kernels.cfg_compose_groups` (through the
+        boundary memo); entries are walked, with the lexer-only parts cached as
+        `_walk_group` caches them. A Python round per group cost ~40 µs (the parser's
+        advance, interning, lexer start) against a few µs of walking; a configuration of
+        Python code has dozens of groups, a new JSON Schema object's a few. Returns the
+        groups left to the Python path, or None when neither walker takes p. The C path
+        walks where the Python one would gather from the next configuration's pair (when
+        that pair exists): both are exact, so the bits are the same."""
         node, indents, parens = self._sim_stack(p)
-        if node < 0:
-            return None
+        if node < 0 and self.parser_kind == "lalr":
+            return None         # (several stacks: windows' lexemes need `_after`'s `began`)
         emits = info.link_emits if linked else info.walk_emits
         if not emits.shape[0]:
             return []
@@ -809,6 +811,10 @@ class CompiledCFG(EngineBase):
             arrays = (info.link_offsets, info.link_start, info.link_end, info.link_tokens)
         else:
             arrays = (info.walk_ranges, info.walk_start, info.walk_end, info.walk_tokens)
+        if node < 0:            # Earley: lexemes handed over through the boundary memo
+            return _kernels.cfg_compose_groups(
+                self, self.trie.concat, emits, *arrays, p, lx, sure, deep, linked,
+                self._suffix_walks, self._walked_before, _SPLIT_GROUP, _WALK_GROUP)
         with self._lock:        # the C walker is not reentrant
             return _kernels.lalr_compose_groups(
                 self._lalr_sim(), self.trie.concat, emits, *arrays, node, lx, sure, deep,

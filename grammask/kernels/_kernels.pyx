@@ -2873,9 +2873,10 @@ cdef bint _walk_range(LalrSim sim, const uint8_t* concat, const int64_t* spos,
     return undecided
 
 
-cdef tuple _lexer_part(LalrSim sim, const uint8_t* concat, const int64_t* spos,
-                       const int64_t* epos, const int32_t* tokens, const int64_t* rs,
-                       const int64_t* re, Py_ssize_t nr, int32_t state):
+cdef tuple _lexer_part(const int32_t[:, ::1] trans, const int32_t[::1] emit,
+                       const uint8_t* concat, const int64_t* spos, const int64_t* epos,
+                       const int32_t* tokens, const int64_t* rs, const int64_t* re,
+                       Py_ssize_t nr, int32_t state):
     """`walk_suffix_ranges` for the ranges rs[:nr] / re[:nr], with the live entries' token
     ids: (tokens that stay inside the lexeme, int32; entries that end one, int64)."""
     cdef Py_ssize_t r, g, i, nl = 0, nb = 0, total = 0
@@ -2891,7 +2892,7 @@ cdef tuple _lexer_part(LalrSim sim, const uint8_t* concat, const int64_t* spos,
             s = state
             i = spos[g]
             while i < epos[g]:
-                nxt = sim.trans[s, concat[i]]
+                nxt = trans[s, concat[i]]
                 if nxt < 0:
                     break
                 s = nxt
@@ -2899,7 +2900,7 @@ cdef tuple _lexer_part(LalrSim sim, const uint8_t* concat, const int64_t* spos,
             if i == epos[g]:
                 live[nl] = tokens[g]
                 nl += 1
-            elif sim.emit[s] >= 0:
+            elif emit[s] >= 0:
                 pend[nb] = g
                 nb += 1
     return live_np[:nl].copy(), pend_np[:nb].copy()
@@ -2985,12 +2986,7 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
                 and (nind0 == 0 or memcmp(ind2, &indents[0], nind0 * sizeof(int32_t)) == 0)):
             left.append(k)          # back to this configuration: the caller's fixpoint
             continue
-        nr = count = 0
-        for b in range(256):
-            if sim.trans[lx2, b] >= 0 and row[b + 1] > row[b]:
-                rs[nr], re[nr] = row[b], row[b + 1]
-                count += row[b + 1] - row[b]
-                nr += 1
+        nr = _live_buckets(sim.trans, lx2, row, rs, re, &count)
         if nr == 0:
             continue
         cached_part = not linked
@@ -3010,8 +3006,8 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
         key = (lx, k, lx2, linked)
         found = suffix_walks.get(key)
         if found is None:
-            found = suffix_walks[key] = _lexer_part(sim, concat, spos, epos, tokens, rs, re,
-                                                    nr, lx2)
+            found = suffix_walks[key] = _lexer_part(sim.trans, sim.emit, concat, spos, epos,
+                                                    tokens, rs, re, nr, lx2)
         live_np, pend_np = found
         _i32(live_np, "lalr_compose_groups live", &live, &n)
         for m in range(n):
@@ -3020,6 +3016,123 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
         if n and _walk_range(sim, concat, spos, epos, tokens, pend, 0, n, node2, lx2, ind2,
                              nind2, parens2, words, deep):
             left.append(k)
+    return left
+
+
+cdef Py_ssize_t _live_buckets(const int32_t[:, ::1] trans, int32_t lx, const int64_t* row,
+                              int64_t* rs, int64_t* re, Py_ssize_t* count) noexcept:
+    """`live_ranges` into rs / re: the non-empty buckets of an offsets row whose first byte
+    is live in lexer state lx; returns how many, `count` the entries they hold."""
+    cdef Py_ssize_t b, nr = 0
+    count[0] = 0
+    for b in range(256):
+        if trans[lx, b] >= 0 and row[b + 1] > row[b]:
+            rs[nr], re[nr] = row[b], row[b + 1]
+            count[0] += row[b + 1] - row[b]
+            nr += 1
+    return nr
+
+
+cdef int _cfg_walk_range(_LexTables tabs, const uint8_t* concat, const int64_t* spos,
+                         const int64_t* epos, const int32_t* tokens, const int64_t* idx,
+                         Py_ssize_t a, Py_ssize_t b, int64_t p, int32_t lx, uint32_t* words,
+                         uint32_t* deep) except -1:
+    """`cfg_walk_ranges` over entries idx[j] (or j when idx is NULL), j in [a, b)."""
+    cdef Py_ssize_t j, i
+    cdef int64_t out
+    for j in range(a, b):
+        i = idx[j] if idx != NULL else j
+        out = _cfg_walk(tabs, concat, spos[i], epos[i], p, lx)
+        if out >= 0:
+            _set_bit(words, tokens[i])
+        elif out == -2:
+            _set_bit(deep, tokens[i])
+    return 0
+
+
+def cfg_compose_groups(object engine, object concat_a, object emits_a, object offsets_a,
+                       object spos_a, object epos_a, object tokens_a, int64_t p, int32_t lx,
+                       object words_a, object deep_a, bint linked, dict suffix_walks,
+                       set walked_before, Py_ssize_t split_group, Py_ssize_t walk_group):
+    """`lalr_compose_groups` for every other parser (Earley): each group's lexeme handed
+    over through the engine's boundary memo (`_LexTables.boundary`, the Python parser only on
+    a miss) and its entries walked with `_cfg_walk`, without a Python round per group. A
+    linked group of over `walk_group` entries not walked before is left to the Python path,
+    which composes the next configuration's mask once and gathers from it; so is a group
+    whose lexeme leads back to this configuration (the caller's fixpoint). Returns those
+    groups."""
+    cdef const uint8_t* concat
+    cdef const int32_t *emits, *tokens
+    cdef const int64_t *off, *row, *spos, *epos
+    cdef uint32_t *words, *deep
+    cdef Py_ssize_t n, ne, nk, nt, k, b, nr, count, m
+    cdef int64_t packed, p2
+    cdef int32_t e, lx2
+    cdef int64_t rs[256]
+    cdef int64_t re[256]
+    cdef const int32_t* live
+    cdef const int64_t* pend
+    _u8(concat_a, "cfg_compose_groups concat", &concat, &n)
+    _i32(emits_a, "cfg_compose_groups emits", &emits, &nk)
+    _i64(offsets_a, "cfg_compose_groups offsets", &off, &n)
+    if n != nk * 257:
+        raise ValueError("cfg_compose_groups: offsets must be [len(emits), 257]")
+    _i64(spos_a, "cfg_compose_groups spos", &spos, &ne)
+    _i64(epos_a, "cfg_compose_groups epos", &epos, &n)
+    _i32(tokens_a, "cfg_compose_groups tokens", &tokens, &nt)
+    if n != ne or nt != ne:
+        raise ValueError("cfg_compose_groups: spos, epos and tokens differ in length")
+    for k in range(nk):
+        if off[k * 257] < 0 or off[k * 257 + 256] > ne:
+            raise ValueError("cfg_compose_groups: an offsets row points past the entries")
+    _u32_out(words_a, "cfg_compose_groups words", &words, &n)
+    _u32_out(deep_a, "cfg_compose_groups deep", &deep, &n)
+    cdef _LexTables tabs = _tables(engine)
+    left = []
+    for k in range(nk):
+        e = emits[k]
+        row = off + k * 257
+        if e < 0:
+            left.append(k)
+            continue
+        packed = tabs.boundary(p, e)
+        if packed == -1:
+            continue
+        if packed == -2:            # the whole group's fate lies below the sentinel
+            for m in range(row[0], row[256]):
+                _set_bit(deep, tokens[m])
+            continue
+        p2 = packed >> 32
+        lx2 = <int32_t>(packed & <int64_t>0xFFFFFFFF)
+        if linked and p2 == p and lx2 == lx:
+            left.append(k)          # back to this configuration: the caller's fixpoint
+            continue
+        nr = _live_buckets(tabs.trans, lx2, row, rs, re, &count)
+        if nr == 0:
+            continue
+        if linked:
+            key = (lx, k, lx2, True)
+            if count <= split_group or key not in walked_before:
+                if count > walk_group:
+                    left.append(k)  # composed once and gathered from, in Python
+                    continue
+                for b in range(nr):
+                    _cfg_walk_range(tabs, concat, spos, epos, tokens, NULL, rs[b], re[b], p2,
+                                    lx2, words, deep)
+                if count > split_group:
+                    walked_before.add(key)
+                continue
+        key = (lx, k, lx2, linked)
+        found = suffix_walks.get(key)
+        if found is None:
+            found = suffix_walks[key] = _lexer_part(tabs.trans, tabs.emit, concat, spos, epos,
+                                                    tokens, rs, re, nr, lx2)
+        live_np, pend_np = found
+        _i32(live_np, "cfg_compose_groups live", &live, &n)
+        for m in range(n):
+            _set_bit(words, live[m])
+        _i64(pend_np, "cfg_compose_groups pending", &pend, &n)
+        _cfg_walk_range(tabs, concat, spos, epos, tokens, pend, 0, n, p2, lx2, words, deep)
     return left
 
 
