@@ -930,19 +930,23 @@ def test_lalr_c_walker_follows_long_reduction_chains() -> None:
 
 
 @needs_engine
-@pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, KEYWORDS, COMMENTS],
-                         ids=lambda s: s.name)
-def test_straddler_groups_composed_in_c_match_the_python_rounds(spec: Spec) -> None:
-    """Under the LALR walker a configuration's straddler groups are composed in one C call
-    (`_kernels.lalr_compose_groups`: each group's lexeme handed over, its entries walked,
-    groups leading back to the same configuration left to Python). With that call switched
-    off every group takes the Python round (`_after`, then a walk or a gather from the next
-    configuration's pair); every mask must be bit for bit the same, windows, indentation
-    and ignored lexemes included."""
+@pytest.mark.parametrize("parser,spec", [
+    ("lalr", ARITH), ("lalr", JSON), ("lalr", PYTHON), ("lalr", KEYWORDS), ("lalr", COMMENTS),
+    ("earley", ARITH), ("earley", JSON), ("earley", AMBIGUOUS), ("earley", OPTIONAL),
+    ("earley", COMMENTS), ("earley", PYTHON)], ids=lambda x: getattr(x, "name", x))
+def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
+                                                                spec: Spec) -> None:
+    """A configuration's straddler groups are composed in one C call: under the LALR walker
+    `_kernels.lalr_compose_groups` (each group's lexeme handed over on the C stack), else
+    `_kernels.cfg_compose_groups` (through the boundary memo); groups leading back to the
+    same configuration, and the Earley path's large groups not walked before, are left to
+    Python. With that call switched off every group takes the Python round (`_after`, then
+    a walk or a gather from the next configuration's pair); every mask must be bit for bit
+    the same, windows, indentation, ambiguity and ignored lexemes included."""
     info = tokenizer_for(spec)
     for seed in range(6):
         fast, slow = (grammask.compile_grammar(spec.source, info, syntax=spec.syntax,
-                                               start=spec.start, parser="lalr", cache=False,
+                                               start=spec.start, parser=parser, cache=False,
                                                limits=grammask.Limits(precompute_windows=0))
                       for _ in range(2))
         calls = []
@@ -958,9 +962,9 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(spec: Spec) -> N
 
 
 @needs_engine
-def test_lalr_compose_groups_refuses_inconsistent_arrays() -> None:
-    """The kernel reads its arrays raw: offsets that are not [groups, 257] or point past the
-    entries, and entry arrays of different lengths, are refused before any walk."""
+def test_compose_groups_refuse_inconsistent_arrays() -> None:
+    """The kernels read their arrays raw: offsets that are not [groups, 257] or point past
+    the entries, and entry arrays of different lengths, are refused before any walk."""
     info = tokenizer_for(JSON)
     cg = grammask.compile_grammar(JSON.source, info, syntax=JSON.syntax, start=JSON.start,
                                   parser="lalr", cache=False)
@@ -972,19 +976,23 @@ def test_lalr_compose_groups_refuses_inconsistent_arrays() -> None:
     pos = np.zeros(2, np.int64)
     toks = np.zeros(2, np.int32)
     good = np.zeros((1, 257), np.int64)
-    def call(offsets, spos=pos, tokens=toks):
+    def lalr(offsets, spos=pos, tokens=toks):
         return _kernels.lalr_compose_groups(sim, cg.trie.concat, emits, offsets, spos, pos,
                                             tokens, node, 0, words, deep, None, 0, True, {},
                                             set(), 64, 256)
-    assert call(good) == []
-    with pytest.raises(ValueError, match="257"):
-        call(np.zeros((1, 256), np.int64))
-    past = good.copy()
-    past[0, 256] = 3
-    with pytest.raises(ValueError, match="past the entries"):
-        call(past)
-    with pytest.raises(ValueError, match="differ in length"):
-        call(good, tokens=np.zeros(3, np.int32))
+    def earley(offsets, spos=pos, tokens=toks):
+        return _kernels.cfg_compose_groups(cg, cg.trie.concat, emits, offsets, spos, pos,
+                                           tokens, 0, 0, words, deep, True, {}, set(), 64, 256)
+    for call in (lalr, earley):
+        assert call(good) == []
+        with pytest.raises(ValueError, match="257"):
+            call(np.zeros((1, 256), np.int64))
+        past = good.copy()
+        past[0, 256] = 3
+        with pytest.raises(ValueError, match="past the entries"):
+            call(past)
+        with pytest.raises(ValueError, match="differ in length"):
+            call(good, tokens=np.zeros(3, np.int32))
 
 
 @needs_engine
