@@ -925,6 +925,12 @@ cdef tuple _merge_groups(tuple base_a, tuple patch_a, const uint8_t* covered,
                         <int32_t*>_ptr(link_np) if linked and m else NULL,
                         <int64_t*>_ptr(pos_np) if m else NULL,
                         <int64_t*>_ptr(end_np) if m else NULL)
+            keep = table_np[:, 256] > table_np[:, 0]
+            if not keep.all():      # a base's kind none of whose entries was kept (a start
+                # state's base reaches lexemes this state cannot): dropped, as a scan of
+                # this state would not list it (shared scans rename only the kinds it has)
+                emits_np = emits_np[keep]
+                table_np = np.ascontiguousarray(table_np[keep])
         if linked:
             return emits_np, table_np, ids_np, link_np, pos_np, end_np
         return emits_np, table_np, ids_np, pos_np, end_np

@@ -85,14 +85,18 @@ def scan_lexer_state(trie: TokenTrie, token_bytes: list, trans: np.ndarray, emit
 
 
 def scan_over_base(trie: TokenTrie, trans: np.ndarray, emit: np.ndarray, state: int,
-                   base: LexStateMasks, covered: np.ndarray) -> LexStateMasks:
+                   base: LexStateMasks, covered: np.ndarray, plain: bool = True
+                   ) -> LexStateMasks:
     """The scan from lexer state `state`, taken from `base` for the tokens starting with a
     byte `covered` flags: `base` is the scan of a state that goes to the same state as
-    `state` on each such byte. Both states keep every plain token inside the lexeme, so only
-    the non-plain tokens starting with another byte are walked. A property name's state
-    then walks the non-plain tokens starting with the declared names' next letters instead
-    of every non-plain token (`CompiledCFG._successor_scan`)."""
-    sub, pos = trie.non_plain()
+    `state` on each such byte. `plain`: both states keep every plain token inside the
+    lexeme, so only the non-plain tokens starting with another byte are walked; a property
+    name's state then walks the non-plain tokens starting with the declared names' next
+    letters instead of every non-plain token (`CompiledCFG._successor_scan`). Without it
+    every token starting with another byte is walked (two start states of Python code
+    whose candidates differ by a few keywords: the tokens starting with a space, a digit
+    or a bracket are the base's)."""
+    sub, pos = trie.non_plain() if plain else (trie, None)
     acc = base.acc.copy()
     part = _part(sub, sub.plain_chars(), 0, pos, skip_first=covered)
     base_arrays = (base.link_emits, base.link_offsets, base.link_tokens, base.link_suffix,
