@@ -961,6 +961,59 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
         assert any(out is not None for out in calls)        # the C path was taken
 
 
+def _scan_entries(masks, linked: bool) -> set[tuple[int, int, int, int]]:
+    """A scan's straddlers as (kind, token id, suffix start, suffix end), order aside."""
+    kind = "link" if linked else "walk"
+    emits = getattr(masks, f"{kind}_emits")
+    table = masks.link_offsets if linked else masks.walk_ranges
+    ids, starts, ends = (getattr(masks, f"{kind}_{f}") for f in ("tokens", "start", "end"))
+    return {(int(emits[r]), int(ids[i]), int(starts[i]), int(ends[i]))
+            for r in range(emits.shape[0]) for i in range(table[r, 0], table[r, 256])}
+
+
+@needs_engine
+@pytest.mark.parametrize("parser,spec", [("lalr", PYTHON), ("lalr", KEYWORDS),
+                                         ("earley", JSON), ("earley", COMMENTS)],
+                         ids=lambda x: getattr(x, "name", x))
+def test_start_states_scanned_through_a_base_equal_full_scans(parser: str,
+                                                              spec: Spec) -> None:
+    """A new start state is scanned through an earlier one that goes to the same state on
+    the first bytes of most tokens (`CompiledCFG._start_base_scan`): every token starting
+    with another byte is walked, the rest taken from the base. Its accepted tokens, its
+    first-byte ends, its straddlers and its list of lexeme kinds (a base's kinds this state
+    cannot reach are dropped) must be a full walk's."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    info = tokenizer_for(spec)
+    cg = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
+                                  parser=parser, cache=False)
+    rng = random.Random(0)
+    for _ in range(8):          # random walks meet start states of several candidate sets
+        m = grammask.Matcher(cg)
+        for _ in range(30):
+            text = [int(t) for t in m.allowed_token_ids() if info.token_bytes[int(t)]]
+            if not text:
+                break
+            assert m.accept_token(rng.choice(text))
+    checked = 0
+    starts = [lx for lx in range(cg.lexer.num_states) if cg.lexer.is_start[lx]]
+    for lx in starts:
+        fast = cg._start_base_scan(lx)
+        if fast is None:
+            continue
+        checked += 1
+        full = scan_lexer_state(cg.trie, cg._token_bytes, cg.lexer.trans, cg.lexer.emit, lx,
+                                info.vocab_size, 0)
+        assert np.array_equal(full.acc, fast.acc), lx
+        assert (full.f0 is None) == (fast.f0 is None) and (
+            full.f0 is None or np.array_equal(full.f0, fast.f0)), lx
+        for linked in (True, False):
+            assert _scan_entries(full, linked) == _scan_entries(fast, linked), lx
+        for kinds in ("link_emits", "walk_emits"):
+            assert sorted(getattr(full, kinds).tolist()) == \
+                sorted(getattr(fast, kinds).tolist()), lx
+    assert checked >= 2, (checked, len(starts))
+
+
 @needs_engine
 def test_compose_groups_refuse_inconsistent_arrays() -> None:
     """The kernels read their arrays raw: offsets that are not [groups, 257] or point past
