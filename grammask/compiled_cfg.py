@@ -531,19 +531,26 @@ class CompiledCFG(EngineBase):
 
     def _start_base_scan(self, lx: int) -> LexStateMasks | None:
         """The scan of start state `lx` through the scanned start state that goes where it
-        goes on the first bytes of the most tokens (`scan_over_base` without the plain-text
-        shortcut), or None when none takes over `_START_BASE_SHARE` of the vocabulary. Start
+        goes on the live first bytes of the most tokens (`scan_over_base` without the
+        plain-text shortcut), or None when none takes over `_START_BASE_SHARE` of the
+        vocabulary (a JSON value's start, where most first bytes are dead, scans faster
+        alone). Start
         states of one grammar differ in their candidates (Python's: which keywords and
         operators the stack takes), mostly on a few first bytes: on every byte where two of
         them go to the same state they classify every token alike, and a Python start
         state's full scan (~60k straddlers) cost ~4 ms."""
-        if not self._scanned_starts:
-            return None
         trans = self.lexer.trans
+        least = _START_BASE_SHARE * self.trie.num_tokens
+        if not self._scanned_starts or \
+                self._first_byte_counts()[trans[lx] >= 0].sum() < least:
+            return None
         same = trans[self._scanned_starts] == trans[lx]
-        taken = same.astype(np.int64) @ self._first_byte_counts()
+        # the tokens the base saves a walk of: those starting with a covered byte that
+        # lives (a dead one is skipped whole by a walk anyway); below a quarter of the
+        # vocabulary the base's merge and clearing cost more than they save
+        taken = (same & (trans[lx] >= 0)).astype(np.int64) @ self._first_byte_counts()
         best = int(np.argmax(taken))
-        if taken[best] < _START_BASE_SHARE * self.trie.num_tokens:
+        if taken[best] < least:
             return None
         base = self._lex_masks[self._scanned_starts[best]]
         return scan_over_base(self.trie, trans, self.lexer.emit, lx, base,
