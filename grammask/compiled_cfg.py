@@ -534,11 +534,10 @@ class CompiledCFG(EngineBase):
         goes on the live first bytes of the most tokens (`scan_over_base` without the
         plain-text shortcut), or None when none takes over `_START_BASE_SHARE` of the
         vocabulary (a JSON value's start, where most first bytes are dead, scans faster
-        alone). Start
-        states of one grammar differ in their candidates (Python's: which keywords and
-        operators the stack takes), mostly on a few first bytes: on every byte where two of
-        them go to the same state they classify every token alike, and a Python start
-        state's full scan (~60k straddlers) cost ~4 ms."""
+        alone). Start states of one grammar differ in their candidates (Python's: which
+        keywords and operators the stack takes), mostly on a few first bytes: on every byte
+        where two of them go to the same state they classify every token alike, and a
+        Python start state's full scan (~60k straddlers) cost ~4 ms."""
         trans = self.lexer.trans
         least = _START_BASE_SHARE * self.trie.num_tokens
         if not self._scanned_starts or \
