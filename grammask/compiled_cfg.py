@@ -58,6 +58,7 @@ _MAX_NESTED_MASKS = 2
 _SUCCESSOR_BYTES = 64          # `_successor_scan`'s base: the successor on at least this many bytes
 _START_BASES = 64             # scanned start states `_start_base_scan` compares a new one with
 _START_BASE_SHARE = 0.25      # share of the vocabulary a start state's base must take over
+_INDENT_WIDTHS = 32           # a newline's indentation widths scanned at compile (indenter)
 _EMIT_SPAN = 1 << 20          # boundary memo key: parser state * _EMIT_SPAN + emit id
 _MAX_DEEP = 1024              # deep token groups a window mask may leave to per-stack rechecks
 _MAX_GROUPED = 4096          # deep tokens a window may group (beyond: the exact mask)
@@ -173,6 +174,7 @@ class CompiledCFG(EngineBase):
         self._initial = self._config(self.parser.initial, self.lex_start(self.parser.initial))
         self.mask(self._initial)          # time to first mask is part of compile
         self.precompute_masks()
+        self.indent_scans = self._precompute_indent_scans()
         self.compile_seconds = time.perf_counter() - t0
 
     # -- engine interface ----------------------------------------------------------------------
@@ -1010,6 +1012,7 @@ class CompiledCFG(EngineBase):
             "deep_rechecks": self.deep_rechecks,
             "window_misses": self.window_misses,
             "windows_precomputed": self.windows_precomputed,
+            "indent_scans": self.indent_scans,
             "unique_masks": self._interner.count,
             "memory_bytes": self.memory_bytes(),
         }
@@ -1037,6 +1040,24 @@ class CompiledCFG(EngineBase):
                 self._precompute_window(c)
             count = len(windows) + self._precompute_deeper(windows, pred, limit - len(windows))
         self.windows_precomputed += count
+        return count
+
+    def _precompute_indent_scans(self) -> int:
+        """Scan now the lexer states of a newline followed by 0 to `_INDENT_WIDTHS` spaces
+        (grammars behind Python's indenter). Each is a lone state of the newline terminal,
+        one per width, and its scan holds every space-led token as a straddler (~60k): 2–4
+        ms, which used to land in the first mask that ended a token inside an indentation
+        of that width, among a Python text's slowest. Returns how many were scanned."""
+        cfg = self.parser.indent
+        term = None if cfg is None else self.lexer.terminals.get(cfg.newline)
+        if term is None:
+            return 0
+        count, q = 0, int(term.trans[0, ord("\n")])
+        with self._lock:
+            while q >= 0 and count <= _INDENT_WIDTHS:
+                self.lex_masks(self.lexer.terminal_state(cfg.newline, q))
+                count += 1
+                q = int(term.trans[q, ord(" ")])
         return count
 
     def _precompute_deeper(self, windows: dict[int, tuple[int, ...]], pred: list[list[int]],

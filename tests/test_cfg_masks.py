@@ -1015,6 +1015,34 @@ def test_start_states_scanned_through_a_base_equal_full_scans(parser: str,
 
 
 @needs_engine
+def test_indentation_states_are_scanned_at_compile_time() -> None:
+    """A grammar behind Python's indenter scans the lexer states of a newline followed by
+    0 to 32 spaces at compile time (one per width: each was a first mask of milliseconds);
+    a first visit later finds them. Other grammars scan none."""
+    from grammask.compiled_cfg import _INDENT_WIDTHS
+    info = tokenizer_for(PYTHON)
+    cg = grammask.compile_grammar(PYTHON.source, info, syntax=PYTHON.syntax,
+                                  start=PYTHON.start, parser="lalr", cache=False)
+    assert 2 <= cg.stats()["indent_scans"] <= _INDENT_WIDTHS + 1
+    newline = cg.parser.indent.newline
+    term = cg.lexer.terminals[newline]
+    q = int(term.trans[0, ord("\n")])
+    for _ in range(cg.stats()["indent_scans"]):
+        assert cg.lexer.terminal_state(newline, q) in cg._lex_masks
+        q = int(term.trans[q, ord(" ")])
+    precomputed = set(cg._lex_masks)
+    for width in (0, 1, 4, 8):     # a text that stops inside an indentation of that width
+        m = grammask.Matcher(cg)
+        assert m.accept_string(b"def f(a):\n" + b" " * width)
+        lx = cg._configs[m.state][1]
+        assert cg.lexer.members(lx) == ((newline, cg.lexer.members(lx)[0][1]),)
+        assert lx in precomputed, width
+    plain = grammask.compile_grammar(JSON.source, tokenizer_for(JSON), syntax=JSON.syntax,
+                                     start=JSON.start, parser="lalr", cache=False)
+    assert plain.stats()["indent_scans"] == 0
+
+
+@needs_engine
 def test_compose_groups_refuse_inconsistent_arrays() -> None:
     """The kernels read their arrays raw: offsets that are not [groups, 257] or point past
     the entries, and entry arrays of different lengths, are refused before any walk."""

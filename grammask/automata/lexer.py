@@ -129,6 +129,10 @@ class Lexer:
             return ((t, state - self._offset[t]),)
         return self._pairs(self._members[state - self._base])
 
+    def terminal_state(self, tid: int, q: int) -> int:
+        """The lexer state whose lone member is terminal `tid`'s DFA state q."""
+        return self._offset[tid] + q
+
     def member_ids(self, state: int) -> tuple[int, ...]:
         """The members of `state` as global terminal-DFA state ids (rows of `trans`)."""
         return (state,) if state < self._base else self._members[state - self._base]
