@@ -135,7 +135,6 @@ class CompiledCFG(EngineBase):
         self._plain_everywhere_memo: dict[tuple[int, bool], bool] = {}
         self._scanning: set[int] = set()       # lexer states whose scan is being made
         self._scanned_starts: list[int] = []   # start states scanned, the latest last
-        self._fb_counts: np.ndarray | None = None
         self._charset_runs: dict[tuple[int, int], tuple[bytes | None, int, bool]] = {}
         self._masks: dict[int, StoredMask] = {}
         self._boundary_memo: dict[int, int] = {}
@@ -524,7 +523,8 @@ class CompiledCFG(EngineBase):
         base, count = _kernels.row_mode(self.lexer.trans, lx)
         if count < _SUCCESSOR_BYTES or base == lx or base in self._scanning \
                 or not self._plain_everywhere(base, shared=True) or not self._plain_everywhere(lx):
-            # (a base being scanned: states that go to each other)
+            # (a base being scanned: states that go to each other); a start state may still
+            # share the scan of another start state
             return self._start_base_scan(lx) if self.lexer.is_start[lx] else None
         masks = self.lex_masks(base)
         trans = self.lexer.trans
@@ -540,28 +540,21 @@ class CompiledCFG(EngineBase):
         keywords and operators the stack takes), mostly on a few first bytes: on every byte
         where two of them go to the same state they classify every token alike, and a
         Python start state's full scan (~60k straddlers) cost ~4 ms."""
-        trans = self.lexer.trans
+        trans, counts = self.lexer.trans, self.trie.first_byte_counts()
         least = _START_BASE_SHARE * self.trie.num_tokens
-        if not self._scanned_starts or \
-                self._first_byte_counts()[trans[lx] >= 0].sum() < least:
+        if not self._scanned_starts or counts[trans[lx] >= 0].sum() < least:
             return None
         same = trans[self._scanned_starts] == trans[lx]
         # the tokens the base saves a walk of: those starting with a covered byte that
         # lives (a dead one is skipped whole by a walk anyway); below a quarter of the
         # vocabulary the base's merge and clearing cost more than they save
-        taken = (same & (trans[lx] >= 0)).astype(np.int64) @ self._first_byte_counts()
+        taken = (same & (trans[lx] >= 0)).astype(np.int64) @ counts
         best = int(np.argmax(taken))
         if taken[best] < least:
             return None
         base = self._lex_masks[self._scanned_starts[best]]
         return scan_over_base(self.trie, trans, self.lexer.emit, lx, base,
                               same[best].view(np.uint8), plain=False)
-
-    def _first_byte_counts(self) -> np.ndarray:
-        """int64 [256]: how many tokens of the trie start with each byte."""
-        if self._fb_counts is None:
-            self._fb_counts = np.diff(self.trie.first_byte_end(), prepend=0)
-        return self._fb_counts
 
     def _plain_everywhere(self, lx: int, shared: bool = False) -> bool:
         """Whether lexer state `lx` keeps every plain text inside its lexeme (memoised);
@@ -876,10 +869,9 @@ class CompiledCFG(EngineBase):
         cached = self._suffix_walks.get(key)
         if cached is None:
             assert ranges is not None
-            live, pending = _kernels.walk_suffix_ranges(
-                self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, ranges[0],
-                ranges[1], after[1])
-            cached = self._suffix_walks[key] = (tokens[live], pending)
+            cached = self._suffix_walks[key] = _kernels.walk_suffix_ranges(
+                self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, tokens,
+                ranges[0], ranges[1], after[1])
         live_ids, pending = cached
         if live_ids.shape[0]:
             _kernels.ids_to_mask(live_ids, sure)

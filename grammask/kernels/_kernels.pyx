@@ -1331,39 +1331,31 @@ def gather_bits_ranges(object src, object src_ids, object dst_ids, object starts
 
 
 def walk_suffix_ranges(const int32_t[:, ::1] trans, const int32_t[::1] emit,
-                       const uint8_t[::1] concat, const int64_t[::1] spos,
-                       const int64_t[::1] epos, const int64_t[::1] starts,
-                       const int64_t[::1] ends, int32_t state):
-    """Walk each entry's suffix concat[spos[i]:epos[i]] (i in the ranges) from lexer state
-    `state` alone (no parser). Returns (entries that stay inside the lexeme, entries that end
-    a lexeme — the parser must decide those); entries that die are dropped. The result depends
-    only on the lexer, so callers cache it per (lexer state, emit, start state)."""
-    cdef Py_ssize_t r, g, i
-    cdef int32_t s, nxt
-    cdef Py_ssize_t nl = 0, nb = 0, total = 0
-    for r in range(starts.shape[0]):
-        total += ends[r] - starts[r]
-    live_np = np.empty(max(total, 1), dtype=np.int64)
-    pend_np = np.empty(max(total, 1), dtype=np.int64)
-    cdef int64_t[::1] live = live_np, pend = pend_np
-    with nogil:
-        for r in range(starts.shape[0]):
-            for g in range(starts[r], ends[r]):
-                s = state
-                i = spos[g]
-                while i < epos[g]:
-                    nxt = trans[s, concat[i]]
-                    if nxt < 0:
-                        break
-                    s = nxt
-                    i += 1
-                if i == epos[g]:
-                    live[nl] = g
-                    nl += 1
-                elif emit[s] >= 0:
-                    pend[nb] = g
-                    nb += 1
-    return live_np[:nl].copy(), pend_np[:nb].copy()
+                       object concat_a, object spos_a, object epos_a, object tokens_a,
+                       object starts_a, object ends_a, int32_t state):
+    """Walk each entry's suffix concat[spos[i]:epos[i]] (i in the index ranges
+    [starts[r], ends[r])) from lexer state `state` alone (no parser). Returns (token ids of
+    the entries that stay inside the lexeme, int32; entries that end a lexeme, int64: the
+    parser must decide those); entries that die are dropped. The result depends only on the
+    lexer, so callers cache it per (lexer state, group, start state) (`_lexer_part`)."""
+    cdef const uint8_t* concat
+    cdef const int64_t *spos, *epos, *rs, *re
+    cdef const int32_t* tokens
+    cdef Py_ssize_t n, ne, nr, r
+    _u8(concat_a, "walk_suffix_ranges concat", &concat, &n)
+    _i64(spos_a, "walk_suffix_ranges spos", &spos, &ne)
+    _i64(epos_a, "walk_suffix_ranges epos", &epos, &n)
+    _i32(tokens_a, "walk_suffix_ranges tokens", &tokens, &r)
+    if n != ne or r != ne:
+        raise ValueError("walk_suffix_ranges: spos, epos and tokens differ in length")
+    _i64(starts_a, "walk_suffix_ranges starts", &rs, &nr)
+    _i64(ends_a, "walk_suffix_ranges ends", &re, &n)
+    if n != nr:
+        raise ValueError("walk_suffix_ranges: starts and ends differ in length")
+    for r in range(nr):
+        if rs[r] < 0 or rs[r] > re[r] or re[r] > ne:
+            raise ValueError("walk_suffix_ranges: a range points past the entries")
+    return _lexer_part(trans, emit, concat, spos, epos, tokens, rs, re, nr, state)
 
 
 cdef enum:
@@ -1528,7 +1520,7 @@ def live_ranges(object row, object trans_row):
     (starts, ends)."""
     cdef const int64_t* r
     cdef const int32_t* tr
-    cdef Py_ssize_t b, n = 0, nr, nt
+    cdef Py_ssize_t n, nr, nt, count
     _i64(row, "live_ranges row", &r, &nr)
     _i32(trans_row, "live_ranges trans_row", &tr, &nt)
     if nr < 257 or nt < 256:
@@ -1538,12 +1530,23 @@ def live_ranges(object row, object trans_row):
     cdef int64_t* st = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>starts_np)
     cdef int64_t* en = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>ends_np)
     with nogil:
-        for b in range(256):
-            if tr[b] >= 0 and r[b + 1] > r[b]:
-                st[n] = r[b]
-                en[n] = r[b + 1]
-                n += 1
+        n = _live_buckets(tr, r, st, en, &count)
     return starts_np[:n], ends_np[:n]
+
+
+cdef Py_ssize_t _live_buckets(const int32_t* trans_row, const int64_t* row, int64_t* rs,
+                              int64_t* re, Py_ssize_t* count) noexcept nogil:
+    """The non-empty buckets of an offsets row (257 offsets) whose first byte is live in a
+    lexer state (its row of `trans`) into rs / re; returns how many, `count` the entries
+    they hold (`live_ranges`, and the compose kernels per group)."""
+    cdef Py_ssize_t b, nr = 0
+    count[0] = 0
+    for b in range(256):
+        if trans_row[b] >= 0 and row[b + 1] > row[b]:
+            rs[nr], re[nr] = row[b], row[b + 1]
+            count[0] += row[b + 1] - row[b]
+            nr += 1
+    return nr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2852,6 +2855,62 @@ def lalr_walk_tokens(LalrSim sim, object concat, object spos, object epos,
     return undecided
 
 
+cdef struct _GroupArrays:
+    # a scan's straddler groups as the compose kernels read them (`_group_arrays`)
+    const uint8_t* concat
+    const int32_t* emits
+    const int64_t* off           # [nk, 257]: per group and suffix first byte, entry ranges
+    const int64_t* spos
+    const int64_t* epos
+    const int32_t* tokens
+    Py_ssize_t nk
+    uint32_t* words
+    uint32_t* deep
+
+
+cdef int _group_arrays(str what, object concat, object emits, object offsets, object spos,
+                       object epos, object tokens, object words, object deep,
+                       _GroupArrays* g) except -1:
+    """The checked arrays of `lalr_compose_groups` / `cfg_compose_groups` (`what`): offsets
+    [len(emits), 257] within the entries, spos / epos / tokens of one length. The arrays'
+    own checks name them without the kernel (no string is built on a call that passes)."""
+    cdef Py_ssize_t n, ne, nt, k
+    _u8(concat, "compose groups concat", &g.concat, &n)
+    _i32(emits, "compose groups emits", &g.emits, &g.nk)
+    _i64(offsets, "compose groups offsets", &g.off, &n)
+    if n != g.nk * 257:
+        raise ValueError(f"{what}: offsets must be [len(emits), 257]")
+    _i64(spos, "compose groups spos", &g.spos, &ne)
+    _i64(epos, "compose groups epos", &g.epos, &n)
+    _i32(tokens, "compose groups tokens", &g.tokens, &nt)
+    if n != ne or nt != ne:
+        raise ValueError(f"{what}: spos, epos and tokens differ in length")
+    for k in range(g.nk):
+        if g.off[k * 257] < 0 or g.off[k * 257 + 256] > ne:
+            raise ValueError(f"{what}: an offsets row points past the entries")
+    _u32_out(words, "compose groups words", &g.words, &n)
+    _u32_out(deep, "compose groups deep", &g.deep, &n)
+    return 0
+
+
+cdef object _cached_part(dict suffix_walks, tuple key, const int32_t[:, ::1] trans,
+                         const int32_t[::1] emit, const _GroupArrays* g, const int64_t* rs,
+                         const int64_t* re, Py_ssize_t nr, int32_t lx2):
+    """A group's lexer-only part from fresh lexer state lx2 (`_lexer_part`, kept in
+    `suffix_walks` under `key` as `_walk_group` keeps it): its live tokens' bits are set in
+    g.words; returns its pending entries (int64), which the parser must walk."""
+    cdef const int32_t* live
+    cdef Py_ssize_t n, m
+    found = suffix_walks.get(key)
+    if found is None:
+        found = suffix_walks[key] = _lexer_part(trans, emit, g.concat, g.spos, g.epos,
+                                                g.tokens, rs, re, nr, lx2)
+    _i32(found[0], "suffix walk live tokens", &live, &n)
+    for m in range(n):
+        _set_bit(g.words, live[m])
+    return found[1]
+
+
 cdef bint _walk_range(LalrSim sim, const uint8_t* concat, const int64_t* spos,
                       const int64_t* epos, const int32_t* tokens, const int64_t* idx,
                       Py_ssize_t a, Py_ssize_t b, int32_t node, int32_t lx,
@@ -2934,41 +2993,29 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
     (several surviving kinds, deep indentation), and linked groups whose lexeme leads back
     to this same configuration (the caller's fixpoint). Bits this call set for those stay
     set: the Python path finds the same ones."""
-    cdef const uint8_t* concat
-    cdef const int32_t *emits, *tokens
-    cdef const int64_t *off, *row, *spos, *epos
-    cdef uint32_t *words, *deep
-    cdef Py_ssize_t n, ne, nk, nt, k, b, nr, count, nind0, nind2, m
+    cdef _GroupArrays g
+    cdef const int64_t *row, *pend
+    cdef Py_ssize_t n, k, b, nr, count, nind0, nind2, m
     cdef int32_t e, node2, lx2, parens2, began
     cdef int32_t ind2[_MAX_INDENTS]
     cdef int64_t rs[256]
     cdef int64_t re[256]
-    cdef const int32_t* live
-    cdef const int64_t* pend
     cdef bint cached_part, undecided
-    _u8(concat_a, "lalr_compose_groups concat", &concat, &n)
-    _i32(emits_a, "lalr_compose_groups emits", &emits, &nk)
-    _i64(offsets_a, "lalr_compose_groups offsets", &off, &n)
-    if n != nk * 257:
-        raise ValueError("lalr_compose_groups: offsets must be [len(emits), 257]")
-    _i64(spos_a, "lalr_compose_groups spos", &spos, &ne)
-    _i64(epos_a, "lalr_compose_groups epos", &epos, &n)
-    _i32(tokens_a, "lalr_compose_groups tokens", &tokens, &nt)
-    if n != ne or nt != ne:
-        raise ValueError("lalr_compose_groups: spos, epos and tokens differ in length")
-    for k in range(nk):
-        if off[k * 257] < 0 or off[k * 257 + 256] > ne:
-            raise ValueError("lalr_compose_groups: an offsets row points past the entries")
-    _u32_out(words_a, "lalr_compose_groups words", &words, &n)
-    _u32_out(deep_a, "lalr_compose_groups deep", &deep, &n)
+    _group_arrays("lalr_compose_groups", concat_a, emits_a, offsets_a, spos_a, epos_a,
+                  tokens_a, words_a, deep_a, &g)
+    cdef const uint8_t* concat = g.concat
+    cdef const int64_t *spos = g.spos, *epos = g.epos
+    cdef const int32_t* tokens = g.tokens
+    cdef uint32_t *words = g.words, *deep = g.deep
+    cdef Py_ssize_t nk = g.nk
     nind0 = 0 if indents is None else indents.shape[0]
     if nind0 > _MAX_INDENTS or (sim.indented and nind0 == 0):
         return list(range(nk))
     left = []
     began = lx if sim.is_start[lx] else -1
     for k in range(nk):
-        e = emits[k]
-        row = off + k * 257
+        e = g.emits[k]
+        row = g.off + k * 257
         if e < 0 or e >= sim.emit_term.shape[0]:
             left.append(k)
             continue
@@ -2992,7 +3039,7 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
                 and (nind0 == 0 or memcmp(ind2, &indents[0], nind0 * sizeof(int32_t)) == 0)):
             left.append(k)          # back to this configuration: the caller's fixpoint
             continue
-        nr = _live_buckets(sim.trans, lx2, row, rs, re, &count)
+        nr = _live_buckets(&sim.trans[lx2, 0], row, rs, re, &count)
         if nr == 0:
             continue
         cached_part = not linked
@@ -3009,34 +3056,13 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
             if undecided:
                 left.append(k)
             continue
-        key = (lx, k, lx2, linked)
-        found = suffix_walks.get(key)
-        if found is None:
-            found = suffix_walks[key] = _lexer_part(sim.trans, sim.emit, concat, spos, epos,
-                                                    tokens, rs, re, nr, lx2)
-        live_np, pend_np = found
-        _i32(live_np, "lalr_compose_groups live", &live, &n)
-        for m in range(n):
-            _set_bit(words, live[m])
+        pend_np = _cached_part(suffix_walks, (lx, k, lx2, linked), sim.trans, sim.emit, &g,
+                               rs, re, nr, lx2)
         _i64(pend_np, "lalr_compose_groups pending", &pend, &n)
         if n and _walk_range(sim, concat, spos, epos, tokens, pend, 0, n, node2, lx2, ind2,
                              nind2, parens2, words, deep):
             left.append(k)
     return left
-
-
-cdef Py_ssize_t _live_buckets(const int32_t[:, ::1] trans, int32_t lx, const int64_t* row,
-                              int64_t* rs, int64_t* re, Py_ssize_t* count) noexcept:
-    """`live_ranges` into rs / re: the non-empty buckets of an offsets row whose first byte
-    is live in lexer state lx; returns how many, `count` the entries they hold."""
-    cdef Py_ssize_t b, nr = 0
-    count[0] = 0
-    for b in range(256):
-        if trans[lx, b] >= 0 and row[b + 1] > row[b]:
-            rs[nr], re[nr] = row[b], row[b + 1]
-            count[0] += row[b + 1] - row[b]
-            nr += 1
-    return nr
 
 
 cdef int _cfg_walk_range(_LexTables tabs, const uint8_t* concat, const int64_t* spos,
@@ -3067,37 +3093,24 @@ def cfg_compose_groups(object engine, object concat_a, object emits_a, object of
     which composes the next configuration's mask once and gathers from it; so is a group
     whose lexeme leads back to this configuration (the caller's fixpoint). Returns those
     groups."""
-    cdef const uint8_t* concat
-    cdef const int32_t *emits, *tokens
-    cdef const int64_t *off, *row, *spos, *epos
-    cdef uint32_t *words, *deep
-    cdef Py_ssize_t n, ne, nk, nt, k, b, nr, count, m
+    cdef _GroupArrays g
+    cdef const int64_t *row, *pend
+    cdef Py_ssize_t n, k, b, nr, count, m
     cdef int64_t packed, p2
     cdef int32_t e, lx2
     cdef int64_t rs[256]
     cdef int64_t re[256]
-    cdef const int32_t* live
-    cdef const int64_t* pend
-    _u8(concat_a, "cfg_compose_groups concat", &concat, &n)
-    _i32(emits_a, "cfg_compose_groups emits", &emits, &nk)
-    _i64(offsets_a, "cfg_compose_groups offsets", &off, &n)
-    if n != nk * 257:
-        raise ValueError("cfg_compose_groups: offsets must be [len(emits), 257]")
-    _i64(spos_a, "cfg_compose_groups spos", &spos, &ne)
-    _i64(epos_a, "cfg_compose_groups epos", &epos, &n)
-    _i32(tokens_a, "cfg_compose_groups tokens", &tokens, &nt)
-    if n != ne or nt != ne:
-        raise ValueError("cfg_compose_groups: spos, epos and tokens differ in length")
-    for k in range(nk):
-        if off[k * 257] < 0 or off[k * 257 + 256] > ne:
-            raise ValueError("cfg_compose_groups: an offsets row points past the entries")
-    _u32_out(words_a, "cfg_compose_groups words", &words, &n)
-    _u32_out(deep_a, "cfg_compose_groups deep", &deep, &n)
+    _group_arrays("cfg_compose_groups", concat_a, emits_a, offsets_a, spos_a, epos_a,
+                  tokens_a, words_a, deep_a, &g)
+    cdef const uint8_t* concat = g.concat
+    cdef const int64_t *spos = g.spos, *epos = g.epos
+    cdef const int32_t* tokens = g.tokens
+    cdef uint32_t *words = g.words, *deep = g.deep
     cdef _LexTables tabs = _tables(engine)
     left = []
-    for k in range(nk):
-        e = emits[k]
-        row = off + k * 257
+    for k in range(g.nk):
+        e = g.emits[k]
+        row = g.off + k * 257
         if e < 0:
             left.append(k)
             continue
@@ -3113,7 +3126,7 @@ def cfg_compose_groups(object engine, object concat_a, object emits_a, object of
         if linked and p2 == p and lx2 == lx:
             left.append(k)          # back to this configuration: the caller's fixpoint
             continue
-        nr = _live_buckets(tabs.trans, lx2, row, rs, re, &count)
+        nr = _live_buckets(&tabs.trans[lx2, 0], row, rs, re, &count)
         if nr == 0:
             continue
         if linked:
@@ -3128,15 +3141,8 @@ def cfg_compose_groups(object engine, object concat_a, object emits_a, object of
                 if count > split_group:
                     walked_before.add(key)
                 continue
-        key = (lx, k, lx2, linked)
-        found = suffix_walks.get(key)
-        if found is None:
-            found = suffix_walks[key] = _lexer_part(tabs.trans, tabs.emit, concat, spos, epos,
-                                                    tokens, rs, re, nr, lx2)
-        live_np, pend_np = found
-        _i32(live_np, "cfg_compose_groups live", &live, &n)
-        for m in range(n):
-            _set_bit(words, live[m])
+        pend_np = _cached_part(suffix_walks, (lx, k, lx2, linked), tabs.trans, tabs.emit, &g,
+                               rs, re, nr, lx2)
         _i64(pend_np, "cfg_compose_groups pending", &pend, &n)
         _cfg_walk_range(tabs, concat, spos, epos, tokens, pend, 0, n, p2, lx2, words, deep)
     return left

@@ -73,6 +73,11 @@ class TokenTrie:
         """int64 [256]: for each first byte, the sorted index where its tokens end."""
         return self._derived("first_byte_end", _first_byte_end)
 
+    def first_byte_counts(self) -> np.ndarray:
+        """int64 [256]: how many tokens start with each byte."""
+        return self._derived("first_byte_counts",
+                             lambda t: np.diff(t.first_byte_end(), prepend=0))
+
     def subtree_skip(self) -> np.ndarray:
         """int32 aligned with `concat`: where the subtree below each byte ends (scans skip a
         dead prefix's tokens at once)."""
