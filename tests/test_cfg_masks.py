@@ -32,6 +32,7 @@ import pytest
 from cfg_oracle import PrefixOracle, reference_allowed
 from grammar_walks import dist_to_accept, rule_heights
 from lark.indenter import PythonIndenter
+from scan_checks import assert_same_scan
 
 import grammask
 from grammask import TokenizerInfo
@@ -961,16 +962,6 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
         assert any(out is not None for out in calls)        # the C path was taken
 
 
-def _scan_entries(masks, linked: bool) -> set[tuple[int, int, int, int]]:
-    """A scan's straddlers as (kind, token id, suffix start, suffix end), order aside."""
-    kind = "link" if linked else "walk"
-    emits = getattr(masks, f"{kind}_emits")
-    table = masks.link_offsets if linked else masks.walk_ranges
-    ids, starts, ends = (getattr(masks, f"{kind}_{f}") for f in ("tokens", "start", "end"))
-    return {(int(emits[r]), int(ids[i]), int(starts[i]), int(ends[i]))
-            for r in range(emits.shape[0]) for i in range(table[r, 0], table[r, 256])}
-
-
 @needs_engine
 @pytest.mark.parametrize("parser,spec", [("lalr", PYTHON), ("lalr", KEYWORDS),
                                          ("earley", JSON), ("earley", COMMENTS)],
@@ -1003,14 +994,7 @@ def test_start_states_scanned_through_a_base_equal_full_scans(parser: str,
         checked += 1
         full = scan_lexer_state(cg.trie, cg._token_bytes, cg.lexer.trans, cg.lexer.emit, lx,
                                 info.vocab_size, 0)
-        assert np.array_equal(full.acc, fast.acc), lx
-        assert (full.f0 is None) == (fast.f0 is None) and (
-            full.f0 is None or np.array_equal(full.f0, fast.f0)), lx
-        for linked in (True, False):
-            assert _scan_entries(full, linked) == _scan_entries(fast, linked), lx
-        for kinds in ("link_emits", "walk_emits"):
-            assert sorted(getattr(full, kinds).tolist()) == \
-                sorted(getattr(fast, kinds).tolist()), lx
+        assert_same_scan(full, fast, lx, kinds=True)
     assert checked >= 2, (checked, len(starts))
 
 

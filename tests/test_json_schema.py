@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 import pytest
+from scan_checks import assert_same_scan
 
 import grammask as gm
 from grammask.grammar.json_schema import schema_to_grammar
@@ -459,16 +460,6 @@ def test_plain_run_shortcut_scans_equal_full_scans(tok, encode):
     assert checked >= 10 and combined >= 5 and single_unladdered >= 1 and exact_ends >= 3
 
 
-def _straddler_entries(masks, linked: bool) -> set[tuple[int, int, int, int]]:
-    """A scan's straddlers as (emit, token id, suffix start, suffix end), order aside."""
-    kind = "link" if linked else "walk"
-    emits = getattr(masks, f"{kind}_emits")
-    table = masks.link_offsets if linked else masks.walk_ranges
-    ids, starts, ends = (getattr(masks, f"{kind}_{f}") for f in ("tokens", "start", "end"))
-    return {(int(emits[r]), int(ids[i]), int(starts[i]), int(ends[i]))
-            for r in range(emits.shape[0]) for i in range(table[r, 0], table[r, 256])}
-
-
 def test_successor_scans_equal_full_scans(tok, encode):
     """A lexer state scanned through the state it moves to on most bytes
     (`CompiledCFG._successor_scan`: declared property names beside the names of undeclared
@@ -491,11 +482,7 @@ def test_successor_scans_equal_full_scans(tok, encode):
         checked += 1
         full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
                                 tok.vocab_size, 0)
-        assert np.array_equal(full.acc, fast.acc), lx
-        assert (full.f0 is None) == (fast.f0 is None) and (
-            full.f0 is None or np.array_equal(full.f0, fast.f0)), lx
-        for linked in (True, False):
-            assert _straddler_entries(full, linked) == _straddler_entries(fast, linked), lx
+        assert_same_scan(full, fast, lx)
     assert checked >= 10, checked
 
 
@@ -510,10 +497,7 @@ def test_successor_scans_of_states_that_go_to_each_other(tok, encode):
     for lx in list(c._lex_masks):
         full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
                                 tok.vocab_size, 0)
-        assert np.array_equal(full.acc, c._lex_masks[lx].acc), lx
-        for linked in (True, False):
-            assert _straddler_entries(full, linked) == \
-                _straddler_entries(c._lex_masks[lx], linked), lx
+        assert_same_scan(full, c._lex_masks[lx], lx)
 
 
 def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
