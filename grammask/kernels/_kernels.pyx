@@ -5,6 +5,7 @@ without the GIL, so a server thread can fill masks while another runs the model'
 from libc.stdint cimport int32_t, uint32_t, uint8_t, int64_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
+from cpython.bytes cimport PyBytes_FromStringAndSize
 
 
 cimport numpy as cnp
@@ -2389,6 +2390,7 @@ cdef enum:
     _SHIFTING_DEPTH = 256   # reductions `LalrSim.shifting` follows together (deeper: singly)
     _MAX_INDENTS = 512      # indentation levels a walk can hold (deeper: the Python walker)
     _NODE_UNKNOWN = -2147483647 - 1     # a step's "no single stack": never a local node id
+    _READ_ALL = 1 << 30     # `shifting` read: the answer may depend on the whole stack
 
 
 # 2**31 as a C constant: a bare 2147483648 literal in an expression makes Cython compute the
@@ -2429,6 +2431,9 @@ cdef class LalrSim:
     cdef int32_t* llr
     cdef Py_ssize_t ln, lcap
     cdef ChildTable nodes, steps, lexstarts
+    # `lex_start` by the LR states it read (top first, int32 bytes) -> lexer start state, and
+    # per top LR state the depths such keys have (a new stack often repeats an old one's top)
+    cdef dict start_by_top, top_depths
     # (window key, group, stack, lexer state) -> live members' token ids, see
     # `lalr_recheck_groups`; keyed by this walker's own stack ids, so it lives and dies with it
     cdef public dict group_memo
@@ -2446,6 +2451,7 @@ cdef class LalrSim:
         INDENT, DEDENT) terminal ids of a grammar behind Python's indenter."""
         self.engine = engine
         self.group_memo = {}
+        self.start_by_top, self.top_depths = {}, {}
         self.action, self.goto_ = action, goto_
         self.rule_lhs, self.rule_size = rule_lhs, rule_size
         self.nterm = self.action.shape[1]
@@ -2541,19 +2547,25 @@ cdef class LalrSim:
                 return r
 
     cdef inline int32_t reduce_by(self, int32_t rule, int32_t* cur, int32_t* above,
-                                  int32_t* nabove) except? -4:
+                                  int32_t* nabove, int32_t* depth=NULL) except? -4:
         """Reduce by `rule` on the stack `cur[0]` + above[:nabove], in place: pop its right
         side, push the goto on its left side (spilling a full `above` into nodes first).
         Returns the LR state pushed, _SIM_DEAD without a goto, _SIM_DEEP when the state
-        uncovered is the sentinel. (`reductions` for one terminal, `shifting` for a group.)"""
+        uncovered is the sentinel. (`reductions` for one terminal, `shifting` for a group.)
+        `depth` (when given): [how far `cur` lies below the stack the caller began on, the
+        deepest such position whose LR state was read], both kept up to date."""
         cdef int32_t size = self.rule_size[rule], n = nabove[0], k, lr
         if size <= n:
             n -= size
         else:
             for k in range(size - n):
                 cur[0] = self.parent_of(cur[0])
+            if depth != NULL:
+                depth[0] += size - n
             n = 0
         nabove[0] = n
+        if n == 0 and depth != NULL and depth[0] > depth[1]:
+            depth[1] = depth[0]
         lr = above[n - 1] if n else self.lr_of(cur[0])
         if lr < 0:
             return _SIM_DEEP
@@ -2562,6 +2574,8 @@ cdef class LalrSim:
             return _SIM_DEAD
         if n == 64:
             cur[0] = self.spill(cur[0], above, n)
+            if depth != NULL:
+                depth[0] -= 64
             n = 0
         above[n] = lr
         nabove[0] = n + 1
@@ -2611,21 +2625,27 @@ cdef class LalrSim:
 
     cdef int32_t shifting(self, int32_t node, const int32_t* above, int32_t n,
                           int32_t* terms, Py_ssize_t nt, uint64_t* words,
-                          int32_t depth) except? -4:
+                          int32_t depth, int32_t* read) except? -4:
         """Set in `words` the bits of the terminals terms[:nt] that eventually shift on the
         stack `node` + above[:n] (`shifts` for each, 0 returned), or return _SIM_DEEP when one
         of them reads the sentinel. The terminals are followed together: those the top state
         reduces by the same rule share that reduction (one pop and goto for the group, then
         the group alone further down), so a long chain of unit reductions, as expression
         grammars have, is walked once per stack rather than once per terminal. terms[:nt]
-        is reordered (grouped by action)."""
+        is reordered (grouped by action). `read`: as `reduce_by`'s `depth` (`node` lies
+        read[0] below the stack the outermost call began on; read[1], the deepest position
+        read), read[1] = _READ_ALL when the answer may depend on the whole stack."""
         cdef int32_t lr, act, t, lr2, cur, m, k
         cdef Py_ssize_t i, j, g
         cdef int32_t below[64]
+        cdef int32_t at[2]
+        if n == 0 and read[0] > read[1]:
+            read[1] = read[0]
         lr = above[n - 1] if n else self.lr_of(node)
         if lr < 0:
             return _SIM_DEEP
         if depth >= _SHIFTING_DEPTH:            # (deeper: one terminal at a time)
+            read[1] = _READ_ALL
             cur = self.spill(node, above, n)
             for i in range(nt):
                 act = self.shifts(cur, terms[i])
@@ -2655,11 +2675,12 @@ cdef class LalrSim:
                 j += 1
             cur, k = node, n                    # the group's stack: a copy of this one
             memcpy(below, above, n * sizeof(int32_t))
-            lr2 = self.reduce_by(-act - 1, &cur, below, &k)
+            at[0], at[1] = read[0], read[1]
+            lr2 = self.reduce_by(-act - 1, &cur, below, &k, at)
+            if lr2 >= 0:
+                lr2 = self.shifting(cur, below, k, &terms[g], j - g, words, depth + 1, at)
+            read[1] = at[1]
             if lr2 == _SIM_DEEP:
-                return _SIM_DEEP
-            if lr2 >= 0 and self.shifting(cur, below, k, &terms[g], j - g, words,
-                                          depth + 1) == _SIM_DEEP:
                 return _SIM_DEEP
             g = j
         return 0
@@ -2667,23 +2688,60 @@ cdef class LalrSim:
     cdef int32_t lex_start(self, int32_t node) except? -4:
         """The lexer's start state on stack `node`: keyed by the terminals that eventually
         shift there (each simulated; the lexer is contextual), _SIM_DEEP when that reads the
-        sentinel."""
+        sentinel. Memoised per node, and by the top LR states the simulation read: a walk
+        meets new stacks all the time, but their tops repeat (`start_by_top`)."""
         cdef int64_t key = <int64_t>node + _NODE_BIAS + 1
         cdef Py_ssize_t i
-        cdef int32_t t, lx
-        cdef uint64_t words[4]
-        cdef int32_t terms[256]
-        cdef int32_t above[64]
+        cdef int32_t lx
         if self.lexstarts.used * 2 >= self.lexstarts.size and _table_grow(&self.lexstarts) != 0:
             raise MemoryError("LalrSim: out of memory")
         i = _slot(&self.lexstarts, key)
         if self.lexstarts.keys[i] != 0:
             return self.lexstarts.values[i]
-        lx = 0
+        lx = self.start_of_top(node)
+        self.lexstarts.keys[i] = key
+        self.lexstarts.values[i] = lx
+        self.lexstarts.used += 1
+        return lx
+
+    cdef bytes top_key(self, int32_t node, int32_t depth):
+        """The LR states of stack `node` from the top down to `depth` (int32 bytes), or None
+        when the stack is shallower."""
+        cdef int32_t lrs[_SHIFTING_DEPTH]
+        cdef int32_t d
+        if depth >= _SHIFTING_DEPTH:
+            return None
+        for d in range(depth + 1):
+            if node == -1:
+                return None
+            lrs[d] = self.lr_of(node)
+            if d < depth:
+                node = self.parent_of(node)
+        return PyBytes_FromStringAndSize(<char*>lrs, (depth + 1) * sizeof(int32_t))
+
+    cdef int32_t start_of_top(self, int32_t node) except? -4:
+        """`lex_start` without the per-node memo: looked up by the top LR states of the
+        depths earlier answers read, else simulated (`shifting`, which says how deep it
+        read) and kept under its own."""
+        cdef int32_t t, lx = 0
+        cdef uint64_t words[4]
+        cdef int32_t terms[256]
+        cdef int32_t above[64]
+        cdef int32_t read[2]
+        lr = self.lr_of(node)
+        depths = self.top_depths.get(lr)
+        if depths is not None:
+            for d in <list>depths:
+                key = self.top_key(node, d)
+                if key is not None:
+                    found = self.start_by_top.get(key)
+                    if found is not None:
+                        return found
         memset(words, 0, sizeof(words))
         for t in range(self.nterm):
             terms[t] = t
-        if self.shifting(node, above, 0, terms, self.nterm, words, 0) == _SIM_DEEP:
+        read[0], read[1] = 0, -1
+        if self.shifting(node, above, 0, terms, self.nterm, words, 0, read) == _SIM_DEEP:
             lx = _SIM_DEEP
         if lx != _SIM_DEEP:
             bits = words[0]                 # (a Python int: past 64 terminals, wider)
@@ -2694,9 +2752,13 @@ cdef class LalrSim:
                 found = self.engine._lex_start_bits(bits)
                 self.refresh()
             lx = found
-        self.lexstarts.keys[i] = key
-        self.lexstarts.values[i] = lx
-        self.lexstarts.used += 1
+        key = self.top_key(node, read[1])
+        if key is not None:
+            self.start_by_top[key] = lx
+            if depths is None:
+                self.top_depths[lr] = [read[1]]
+            elif read[1] not in depths:
+                depths.append(read[1])
         return lx
 
     def lexer_start(self, int32_t node) -> int:
