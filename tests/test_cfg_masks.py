@@ -931,6 +931,45 @@ def test_lalr_c_walker_follows_long_reduction_chains() -> None:
 
 
 @needs_engine
+@pytest.mark.parametrize("source", [PYTHON.source, ARITH.source,
+                                    _unit_chain_grammar(300, {0: "+", 150: "*", 290: "^"})],
+                         ids=["python", "arith", "chain"])
+def test_lexer_starts_memoised_by_stack_top_equal_the_parsers(source: str) -> None:
+    """The C walker keeps a stack's lexer start state under the top LR states its
+    simulation read (`LalrSim.start_by_top`), and new stacks with the same top take it from
+    there. Every state's start state the walker gave must be the Python parser's (its
+    allowed terminals, then the lexer's start), and some tops must have served several."""
+    from grammask.automata.lalr import DeepRead
+    spec = next((s for s in (PYTHON, ARITH) if s.source == source), None)
+    if spec is None:
+        toks = [b"a", b"b", b"+", b"*", b"^", b"(", b")", b";", b"a+", b")*", b"(a", b"a;b"]
+        info, syntax, start = TokenizerInfo(toks + [None], eos_token_ids=[len(toks)]), "lark", None
+    else:
+        info, syntax, start = tokenizer_for(spec), spec.syntax, spec.start
+    cg = grammask.compile_grammar(source, info, syntax=syntax, start=start, parser="lalr",
+                                  cache=False, limits=grammask.Limits(precompute_windows=0))
+    rng = random.Random(0)
+    for _ in range(12):
+        m = grammask.Matcher(cg)
+        for _ in range(40):
+            ids = [int(t) for t in m.allowed_token_ids() if info.token_bytes[int(t)]]
+            if not ids:
+                break
+            assert m.accept_token(rng.choice(ids))
+    checked = 0
+    for p, lx in list(cg._lex_start.items()):
+        try:
+            expected = cg.lexer.start(cg.parser.candidates(p))
+        except DeepRead:
+            continue
+        assert lx == expected, (p, lx, expected)
+        checked += 1
+    assert checked >= 20
+    sim = cg._lalr_sim()
+    assert len(sim.start_by_top) < sim.lex_starts / 2      # most stacks took an older top's
+
+
+@needs_engine
 @pytest.mark.parametrize("parser,spec", [
     ("lalr", ARITH), ("lalr", JSON), ("lalr", PYTHON), ("lalr", KEYWORDS), ("lalr", COMMENTS),
     ("earley", ARITH), ("earley", JSON), ("earley", AMBIGUOUS), ("earley", OPTIONAL),

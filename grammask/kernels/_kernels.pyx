@@ -2433,7 +2433,8 @@ cdef class LalrSim:
     cdef ChildTable nodes, steps, lexstarts
     # `lex_start` by the LR states it read (top first, int32 bytes) -> lexer start state, and
     # per top LR state the depths such keys have (a new stack often repeats an old one's top)
-    cdef dict start_by_top, top_depths
+    cdef readonly dict start_by_top
+    cdef dict top_depths
     # (window key, group, stack, lexer state) -> live members' token ids, see
     # `lalr_recheck_groups`; keyed by this walker's own stack ids, so it lives and dies with it
     cdef public dict group_memo
@@ -2493,6 +2494,11 @@ cdef class LalrSim:
     @property
     def local_nodes(self) -> int:
         return self.ln
+
+    @property
+    def lex_starts(self) -> int:
+        """How many stacks' lexer start states are memoised (`lex_start`)."""
+        return self.lexstarts.used
 
     cdef inline int32_t lr_of(self, int32_t node) noexcept:
         return self.node_lr[node] if node >= 0 else self.llr[-node - 3]
