@@ -152,6 +152,8 @@ class CompiledCFG(EngineBase):
         self.deep_rechecks = 0
         self.masks_forgotten = 0
         self.window_misses = 0
+        # (lexer state, group, fresh lexer state, linked?) -> (live token ids, or mask words
+        # when they are many; pending entries): `_walk_group`, the compose kernels
         self._suffix_walks: dict[tuple[int, int, int, bool],
                                  tuple[np.ndarray, np.ndarray]] = {}
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
@@ -872,9 +874,11 @@ class CompiledCFG(EngineBase):
             cached = self._suffix_walks[key] = _kernels.walk_suffix_ranges(
                 self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, tokens,
                 ranges[0], ranges[1], after[1])
-        live_ids, pending = cached
-        if live_ids.shape[0]:
-            _kernels.ids_to_mask(live_ids, sure)
+        live, pending = cached
+        if live.dtype == np.uint32:         # many live tokens: kept as mask words
+            sure |= live
+        elif live.shape[0]:
+            _kernels.ids_to_mask(live, sure)
         if pending.shape[0]:
             self._walk_entries(after[0], after[1], spos, epos, tokens, (pending, pending + 1),
                                sure, deep)

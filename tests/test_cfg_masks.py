@@ -1002,6 +1002,28 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
 
 
 @needs_engine
+@pytest.mark.parametrize("parser", ["lalr", "earley"])
+def test_dense_lexer_parts_give_the_python_rounds_masks(parser: str) -> None:
+    """A straddler group's lexer-only part with more live tokens than the mask has words is
+    kept as mask words and OR-ed word by word (`_kernels._lexer_part`). Here every `x(`
+    token ends a name and leaves its `(` inside the next lexeme (no token spells a lone
+    `(`): parts of ~30 live tokens over a 2-word mask. Masks must equal the Python rounds'
+    (`_walk_group`, which reads a dense part as well, and makes id lists)."""
+    src = 'start: (NAME "(" NAME ")")+\nNAME: /[a-z]+/\n'
+    letters = [bytes([c]) for c in range(ord("a"), ord("z") + 1)]
+    toks = letters + [b + b"(" for b in letters] + [b")", b"x)", b"ab", b"cd"]
+    info = TokenizerInfo(toks + [None], eos_token_ids=[len(toks)])
+    for seed in range(4):
+        fast, slow = (grammask.compile_grammar(src, info, parser=parser, cache=False,
+                                               limits=grammask.Limits(precompute_windows=0))
+                      for _ in range(2))
+        slow._compose_in_c = lambda *args: None
+        walk_in_lockstep(fast, slow, info, random.Random(seed), ("dense", seed))
+        kinds = [live.dtype for live, _ in fast._suffix_walks.values()]
+        assert np.dtype(np.uint32) in kinds, kinds          # dense parts were made
+
+
+@needs_engine
 @pytest.mark.parametrize("parser,spec", [("lalr", PYTHON), ("lalr", KEYWORDS),
                                          ("earley", JSON), ("earley", COMMENTS)],
                          ids=lambda x: getattr(x, "name", x))

@@ -2934,6 +2934,7 @@ cdef struct _GroupArrays:
     Py_ssize_t nk
     uint32_t* words
     uint32_t* deep
+    Py_ssize_t nwords
 
 
 cdef int _group_arrays(str what, object concat, object emits, object offsets, object spos,
@@ -2956,8 +2957,10 @@ cdef int _group_arrays(str what, object concat, object emits, object offsets, ob
     for k in range(g.nk):
         if g.off[k * 257] < 0 or g.off[k * 257 + 256] > ne:
             raise ValueError(f"{what}: an offsets row points past the entries")
-    _u32_out(words, "compose groups words", &g.words, &n)
+    _u32_out(words, "compose groups words", &g.words, &g.nwords)
     _u32_out(deep, "compose groups deep", &g.deep, &n)
+    if n != g.nwords:
+        raise ValueError(f"{what}: words and deep differ in length")
     return 0
 
 
@@ -2966,16 +2969,25 @@ cdef object _cached_part(dict suffix_walks, tuple key, const int32_t[:, ::1] tra
                          const int64_t* re, Py_ssize_t nr, int32_t lx2):
     """A group's lexer-only part from fresh lexer state lx2 (`_lexer_part`, kept in
     `suffix_walks` under `key` as `_walk_group` keeps it): its live tokens' bits are set in
-    g.words; returns its pending entries (int64), which the parser must walk."""
+    g.words; returns its pending entries (int64), which the parser must walk. A part of
+    many live tokens is kept as mask words (`_lexer_part`): OR-ed word by word."""
     cdef const int32_t* live
+    cdef const uint32_t* dense
     cdef Py_ssize_t n, m
     found = suffix_walks.get(key)
     if found is None:
         found = suffix_walks[key] = _lexer_part(trans, emit, g.concat, g.spos, g.epos,
-                                                g.tokens, rs, re, nr, lx2)
-    _i32(found[0], "suffix walk live tokens", &live, &n)
-    for m in range(n):
-        _set_bit(g.words, live[m])
+                                                g.tokens, rs, re, nr, lx2, g.nwords)
+    if cnp.PyArray_TYPE(<cnp.ndarray>found[0]) == cnp.NPY_UINT32:
+        _u32(found[0], "suffix walk live words", &dense, &n)
+        if n != g.nwords:
+            raise ValueError("suffix walk live words: not the mask's length")
+        for m in range(n):
+            g.words[m] |= dense[m]
+    else:
+        _i32(found[0], "suffix walk live tokens", &live, &n)
+        for m in range(n):
+            _set_bit(g.words, live[m])
     return found[1]
 
 
@@ -3009,9 +3021,11 @@ cdef bint _walk_range(LalrSim sim, const uint8_t* concat, const int64_t* spos,
 cdef tuple _lexer_part(const int32_t[:, ::1] trans, const int32_t[::1] emit,
                        const uint8_t* concat, const int64_t* spos, const int64_t* epos,
                        const int32_t* tokens, const int64_t* rs, const int64_t* re,
-                       Py_ssize_t nr, int32_t state):
+                       Py_ssize_t nr, int32_t state, Py_ssize_t nwords=0):
     """`walk_suffix_ranges` for the ranges rs[:nr] / re[:nr], with the live entries' token
-    ids: (tokens that stay inside the lexeme, int32; entries that end one, int64)."""
+    ids: (tokens that stay inside the lexeme, int32; entries that end one, int64). With
+    `nwords` > 0 live tokens more than that come as a mask of nwords uint32 words instead
+    (smaller than the ids, and OR-ed a word at a time)."""
     cdef Py_ssize_t r, g, i, nl = 0, nb = 0, total = 0
     cdef int32_t s, nxt
     for r in range(nr):
@@ -3036,6 +3050,13 @@ cdef tuple _lexer_part(const int32_t[:, ::1] trans, const int32_t[::1] emit,
             elif emit[s] >= 0:
                 pend[nb] = g
                 nb += 1
+    if 0 < nwords < nl:
+        dense_np = np.zeros(nwords, dtype=np.uint32)
+        for g in range(nl):
+            if live[g] < 0 or live[g] >= nwords * 32:
+                raise IndexError(f"suffix walk: token id {live[g]} outside the mask")
+            _set_bit(<uint32_t*>cnp.PyArray_DATA(<cnp.ndarray>dense_np), live[g])
+        return dense_np, pend_np[:nb].copy()
     return live_np[:nl].copy(), pend_np[:nb].copy()
 
 
