@@ -156,6 +156,7 @@ class CompiledCFG(EngineBase):
         # when they are many; pending entries): `_walk_group`, the compose kernels
         self._suffix_walks: dict[tuple[int, int, int, bool],
                                  tuple[np.ndarray, np.ndarray]] = {}
+        self._suffix_read: dict[int, np.ndarray] = {}       # `_suffix_sources`
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
         self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         # linked groups walked whole once (`_linked`): walked with `_walk_group` from then on
@@ -726,13 +727,15 @@ class CompiledCFG(EngineBase):
         self._unlinked(p, lx, info, sure, deep)
         if own:     # straddlers whose suffix starts this same configuration again (after an
             # ignored lexeme): gather from this pair until nothing changes — suffixes are
-            # shorter than their tokens, so the fixpoint is reached (in practice in two passes)
+            # shorter than their tokens, so the fixpoint is reached. Another pass is needed
+            # only when a bit some suffix reads was set (in practice: never, one pass)
             starts = np.concatenate([a for a, _ in own])
             ends = np.concatenate([b for _, b in own])
+            read = self._suffix_sources(lx, info)
             while (_kernels.gather_bits_ranges(sure, info.link_suffix, info.link_tokens,
-                                               starts, ends, sure)
+                                               starts, ends, sure, read)
                    + _kernels.gather_bits_ranges(deep, info.link_suffix, info.link_tokens,
-                                                 starts, ends, deep)):
+                                                 starts, ends, deep, read)):
                 pass
         try:
             if self._can_end(p, lx):
@@ -740,6 +743,15 @@ class CompiledCFG(EngineBase):
         except DeepRead:
             self._set_eos(deep)
         return sure, deep
+
+    def _suffix_sources(self, lx: int, info: LexStateMasks) -> np.ndarray:
+        """Mask words of the tokens that spell some linked straddler's suffix in lexer state
+        lx's scan (the bits its gathers read), memoised per state."""
+        found = self._suffix_read.get(lx)
+        if found is None:
+            found = self._suffix_read[lx] = np.zeros(self._words, dtype=np.uint32)
+            _kernels.ids_to_mask(info.link_suffix, found)
+        return found
 
     def _live_ranges(self, table: np.ndarray, k: int, lx2: int) -> tuple[np.ndarray, np.ndarray]:
         """Index ranges of row `k` of a per-first-byte offsets table whose first byte can

@@ -1003,6 +1003,33 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
 
 @needs_engine
 @pytest.mark.parametrize("parser", ["lalr", "earley"])
+def test_ignored_lexeme_chains_reach_the_fixpoint(parser: str) -> None:
+    """Straddlers whose first lexeme is ignored lead back to their own configuration and
+    read their suffix token's bit in the mask being built: a gather repeated while a bit
+    some suffix reads was set (`_suffix_sources`). Chains of ignored lexemes (space,
+    comment, newline, then a name, and the other way round) need a second pass whatever
+    the entries' order; every mask must be the byte-level walk's."""
+    src = ('start: NAME+\nNAME: /[a-z]+/\nCOMMENT: /#[^\\n]*/\n'
+           '%ignore " "\n%ignore "\\n"\n%ignore COMMENT\n')
+    toks = [b" #x\nb", b"#x\nb", b"\nb", b"#x\n b", b"\n b", b" b", b"b", b"a", b" ",
+            b"\n", b"#x", b"x", b"a #x\nb"]
+    info = TokenizerInfo(toks + [None], eos_token_ids=[len(toks)])
+    cg = grammask.compile_grammar(src, info, parser=parser, cache=False)
+    for path in ([7], [7, 0], [7, 3], [12], [7, 8, 7]):
+        m = grammask.Matcher(cg)
+        prefix = b""
+        for tid in path + [None]:
+            want = {t for t, b in enumerate(toks)
+                    if grammask.Matcher(cg).accept_string(prefix + b)}
+            assert set(m.allowed_token_ids().tolist()) - {len(toks)} == want, (path, prefix)
+            if tid is None:
+                break
+            assert m.accept_token(tid)
+            prefix += toks[tid]
+
+
+@needs_engine
+@pytest.mark.parametrize("parser", ["lalr", "earley"])
 def test_dense_lexer_parts_give_the_python_rounds_masks(parser: str) -> None:
     """A straddler group's lexer-only part with more live tokens than the mask has words is
     kept as mask words and OR-ed word by word (`_kernels._lexer_part`). Here every `x(`

@@ -1299,15 +1299,18 @@ def suffix_links(const uint8_t[::1] concat, const int64_t[::1] offsets,
 
 
 def gather_bits_ranges(object src, object src_ids, object dst_ids, object starts, object ends,
-                       object dst):
+                       object dst, object sources=None):
     """`gather_bits` over the index ranges [starts[r], ends[r]); returns how many bits of `dst`
-    went from 0 to 1 (src may be dst: callers iterate to a fixpoint). Arrays: src / dst uint32
-    words, src_ids / dst_ids int32, starts / ends int64."""
+    went from 0 to 1 (src may be dst: callers iterate to a fixpoint), counting only those set
+    in `sources` when given (mask words of every token some entry reads: a bit no entry
+    reads changes nothing on another pass). Arrays: src / dst / sources uint32 words,
+    src_ids / dst_ids int32, starts / ends int64."""
     cdef const uint32_t* sw
+    cdef const uint32_t* rw = NULL
     cdef uint32_t* dw
     cdef const int32_t *si, *di
     cdef const int64_t *st, *en
-    cdef Py_ssize_t r, i, n, nr, changed = 0
+    cdef Py_ssize_t r, i, n, nr, nd, changed = 0
     cdef int32_t s, d
     cdef uint32_t bit
     _u32(src, "gather_bits_ranges src", &sw, &n)
@@ -1317,7 +1320,11 @@ def gather_bits_ranges(object src, object src_ids, object dst_ids, object starts
     _i64(ends, "gather_bits_ranges ends", &en, &n)
     if n != nr:
         raise ValueError("gather_bits_ranges: starts and ends differ in length")
-    _u32_out(dst, "gather_bits_ranges dst", &dw, &n)
+    _u32_out(dst, "gather_bits_ranges dst", &dw, &nd)
+    if sources is not None:
+        _u32(sources, "gather_bits_ranges sources", &rw, &n)
+        if n != nd:
+            raise ValueError("gather_bits_ranges: sources and dst differ in length")
     with nogil:
         for r in range(nr):
             for i in range(st[r], en[r]):
@@ -1327,7 +1334,8 @@ def gather_bits_ranges(object src, object src_ids, object dst_ids, object starts
                     bit = (<uint32_t>1) << (d & 31)
                     if not (dw[d >> 5] & bit):
                         dw[d >> 5] |= bit
-                        changed += 1
+                        if rw == NULL or rw[d >> 5] & bit:
+                            changed += 1
     return changed
 
 
