@@ -153,9 +153,9 @@ class CompiledCFG(EngineBase):
         self.masks_forgotten = 0
         self.window_misses = 0
         # (lexer state, group, fresh lexer state, linked?) -> (live token ids, or mask words
-        # when they are many; pending entries): `_walk_group`, the compose kernels
-        self._suffix_walks: dict[tuple[int, int, int, bool],
-                                 tuple[np.ndarray, np.ndarray]] = {}
+        # when they are many; pending entries[; their kinds, `_kernels._Kinds`, which the LALR
+        # compose kernel adds]): `_walk_group`, the compose kernels
+        self._suffix_walks: dict[tuple[int, int, int, bool], tuple[Any, ...]] = {}
         self._suffix_read: dict[int, np.ndarray] = {}       # `_suffix_sources`
         # (lexer state, linked group, fresh lexer state after its lexeme) -> `_live_ranges`
         self._link_ranges: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -886,7 +886,7 @@ class CompiledCFG(EngineBase):
             cached = self._suffix_walks[key] = _kernels.walk_suffix_ranges(
                 self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, tokens,
                 ranges[0], ranges[1], after[1])
-        live, pending = cached
+        live, pending = cached[0], cached[1]    # (and the C walker's kinds, see below)
         if live.dtype == np.uint32:         # many live tokens: kept as mask words
             sure |= live
         elif live.shape[0]:

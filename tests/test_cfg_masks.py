@@ -1002,6 +1002,30 @@ def test_straddler_groups_composed_in_c_match_the_python_rounds(parser: str,
 
 
 @needs_engine
+def test_pending_entries_composed_by_kind_match_the_python_rounds() -> None:
+    """Under the LALR walker a straddler group's pending entries (those whose suffix ends
+    another lexeme) are walked on per kind of that lexeme: handed over once, then the rest
+    of every entry is a lexer-only part from the next start state, kept per kind and state
+    (`_kernels._Kinds`, two levels deep; kinds of up to 16 entries are walked one by one).
+    `x(a`...`x(z` end a name, then a bracket, then start a name: 26 entries of one kind;
+    `x(a)`... go a level further. Masks must equal the Python rounds' (one walk per entry),
+    and child parts must have been made."""
+    src = 'start: call+\ncall: NAME "(" NAME ")"\nNAME: /[a-z]+/\n%ignore " "\n'
+    letters = [bytes([c]) for c in range(ord("a"), ord("z") + 1)]
+    toks = (letters + [b"(", b")", b" ", b"x)"] + [b"x(" + b for b in letters]
+            + [b"x(" + b + b")" for b in letters] + [b"x(" + b + b") y(" for b in letters])
+    info = TokenizerInfo(toks + [None], eos_token_ids=[len(toks)])
+    for seed in range(4):
+        fast, slow = (grammask.compile_grammar(src, info, parser="lalr", cache=False,
+                                               limits=grammask.Limits(precompute_windows=0))
+                      for _ in range(2))
+        slow._compose_in_c = lambda *args: None
+        walk_in_lockstep(fast, slow, info, random.Random(seed), ("kinds", seed))
+        made = [len(part[2].children) for part in fast._suffix_walks.values() if len(part) > 2]
+        assert sum(made) > 0, made
+
+
+@needs_engine
 @pytest.mark.parametrize("parser", ["lalr", "earley"])
 def test_ignored_lexeme_chains_reach_the_fixpoint(parser: str) -> None:
     """Straddlers whose first lexeme is ignored lead back to their own configuration and

@@ -2978,31 +2978,206 @@ cdef int _group_arrays(str what, object concat, object emits, object offsets, ob
     return 0
 
 
-cdef object _cached_part(dict suffix_walks, tuple key, const int32_t[:, ::1] trans,
-                         const int32_t[::1] emit, const _GroupArrays* g, const int64_t* rs,
-                         const int64_t* re, Py_ssize_t nr, int32_t lx2):
-    """A group's lexer-only part from fresh lexer state lx2 (`_lexer_part`, kept in
-    `suffix_walks` under `key` as `_walk_group` keeps it): its live tokens' bits are set in
-    g.words; returns its pending entries (int64), which the parser must walk. A part of
-    many live tokens is kept as mask words (`_lexer_part`): OR-ed word by word."""
+cdef int _or_live(object live_a, const _GroupArrays* g) except -1:
+    """OR a part's live tokens into g.words: token ids (int32), or mask words (uint32)."""
     cdef const int32_t* live
     cdef const uint32_t* dense
     cdef Py_ssize_t n, m
-    found = suffix_walks.get(key)
-    if found is None:
-        found = suffix_walks[key] = _lexer_part(trans, emit, g.concat, g.spos, g.epos,
-                                                g.tokens, rs, re, nr, lx2, g.nwords)
-    if cnp.PyArray_TYPE(<cnp.ndarray>found[0]) == cnp.NPY_UINT32:
-        _u32(found[0], "suffix walk live words", &dense, &n)
+    if cnp.PyArray_TYPE(<cnp.ndarray>live_a) == cnp.NPY_UINT32:
+        _u32(live_a, "suffix walk live words", &dense, &n)
         if n != g.nwords:
             raise ValueError("suffix walk live words: not the mask's length")
         for m in range(n):
             g.words[m] |= dense[m]
     else:
-        _i32(found[0], "suffix walk live tokens", &live, &n)
+        _i32(live_a, "suffix walk live tokens", &live, &n)
         for m in range(n):
             _set_bit(g.words, live[m])
-    return found[1]
+    return 0
+
+
+cdef tuple _cached_part(dict suffix_walks, tuple key, const int32_t[:, ::1] trans,
+                        const int32_t[::1] emit, const _GroupArrays* g, const int64_t* rs,
+                        const int64_t* re, Py_ssize_t nr, int32_t lx2):
+    """A group's lexer-only part from fresh lexer state lx2 (`_lexer_part`, kept in
+    `suffix_walks` under `key` as `_walk_group` keeps it): its live tokens' bits are set in
+    g.words; returns the kept tuple, whose pending entries (item 1) the parser must walk.
+    A part of many live tokens is kept as mask words (`_lexer_part`): OR-ed word by word."""
+    found = suffix_walks.get(key)
+    if found is None:
+        found = suffix_walks[key] = _lexer_part(trans, emit, g.concat, g.spos, g.epos,
+                                                g.tokens, rs, re, nr, lx2, g.nwords)
+    _or_live(found[0], g)
+    return <tuple>found
+
+
+cdef class _Kinds:
+    """Pending entries of a lexer-only part grouped by the kind of the lexeme they end,
+    with where it ends (`_kinds_of`), and the parts of each kind's rest from the next start
+    state, made as walks meet them (`children`, key kind << 32 | start state). Kept with
+    the part they refine (`_compose_pending`)."""
+    cdef object ints                # int64 [pending, boundary, offsets]; keeps them alive
+    cdef object kinds_np            # int32 [kinds]
+    cdef object live                # this rest's live tokens (None for a group's own part)
+    cdef const int64_t* pend        # entry indices, grouped by kind
+    cdef const int64_t* at          # where each one's lexeme ends
+    cdef const int64_t* off         # kind q holds [off[q], off[q + 1])
+    cdef const int32_t* kinds
+    cdef Py_ssize_t nk
+    cdef readonly dict children
+
+
+cdef _Kinds _kinds_of(const int32_t[:, ::1] trans, const int32_t[::1] emit,
+                      const _GroupArrays* g, const int64_t* idx, const int64_t* start,
+                      Py_ssize_t n, int32_t state, bint with_live):
+    """Walk entry idx[j]'s bytes from start[j] (NULL: its suffix's start) to its end, j < n,
+    from lexer state `state`
+    alone: those that end a lexeme grouped by its kind (a counting sort), with the live
+    ones' tokens when `with_live` (ids, or mask words past g.nwords of them, as
+    `_lexer_part`). Entries dead at their first byte, or where no lexeme ends, drop out."""
+    cdef Py_ssize_t j, e, i, nb = 0, nl = 0, q, nk = 0, top = 0
+    cdef int32_t s, nxt, kind
+    cdef int64_t* raw = <int64_t*>malloc(max(n, 1) * 3 * sizeof(int64_t))
+    if raw == NULL:
+        raise MemoryError("suffix walk: out of memory")
+    cdef int32_t* live = <int32_t*>malloc(max(n, 1) * sizeof(int32_t))
+    if live == NULL:
+        free(raw)
+        raise MemoryError("suffix walk: out of memory")
+    cdef _Kinds out = _Kinds.__new__(_Kinds)
+    cdef int64_t* count
+    cdef int64_t* ints
+    cdef int32_t* kinds
+    try:
+        for j in range(n):                  # raw: (entry, boundary, kind) triples
+            i, e = (start[j] if start != NULL else g.spos[idx[j]]), g.epos[idx[j]]
+            s = trans[state, g.concat[i]] if i < e else state
+            if s < 0:
+                continue
+            i += 1
+            while i < e:
+                nxt = trans[s, g.concat[i]]
+                if nxt < 0:
+                    break
+                s = nxt
+                i += 1
+            if i >= e:
+                live[nl] = g.tokens[idx[j]]
+                nl += 1
+            elif emit[s] >= 0:
+                raw[3 * nb], raw[3 * nb + 1], raw[3 * nb + 2] = idx[j], i, emit[s]
+                top = max(top, emit[s] + 1)
+                nb += 1
+        count = <int64_t*>calloc(top + 1, sizeof(int64_t))
+        if count == NULL:
+            raise MemoryError("suffix walk: out of memory")
+        for j in range(nb):
+            count[raw[3 * j + 2] + 1] += 1
+        for kind in range(top):
+            nk += count[kind + 1] > 0
+            count[kind + 1] += count[kind]
+        out.ints = np.empty(2 * nb + nk + 1, dtype=np.int64)
+        out.kinds_np = np.empty(nk, dtype=np.int32)
+        ints = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>out.ints)
+        kinds = <int32_t*>cnp.PyArray_DATA(<cnp.ndarray>out.kinds_np)
+        q = 0
+        for kind in range(top):
+            if count[kind + 1] > count[kind]:
+                kinds[q], ints[2 * nb + q] = kind, count[kind]
+                q += 1
+        ints[2 * nb + nk] = nb
+        for j in range(nb):                 # stable: entries keep their order per kind
+            i = count[raw[3 * j + 2]]
+            count[raw[3 * j + 2]] += 1
+            ints[i], ints[nb + i] = raw[3 * j], raw[3 * j + 1]
+        free(count)
+        out.pend, out.at, out.off, out.kinds, out.nk = ints, ints + nb, ints + 2 * nb, kinds, nk
+        out.children = {}
+        out.live = None
+        if with_live:
+            if 0 < g.nwords < nl:
+                out.live = np.zeros(g.nwords, dtype=np.uint32)
+                for j in range(nl):
+                    if live[j] < 0 or live[j] >= g.nwords * 32:
+                        raise IndexError(f"suffix walk: token id {live[j]} outside the mask")
+                    _set_bit(<uint32_t*>cnp.PyArray_DATA(<cnp.ndarray>out.live), live[j])
+            else:
+                out.live = np.empty(nl, dtype=np.int32)
+                if nl:
+                    memcpy(cnp.PyArray_DATA(<cnp.ndarray>out.live), live, nl * sizeof(int32_t))
+        return out
+    finally:
+        free(raw)
+        free(live)
+
+
+cdef enum:
+    _KIND_WALK = 16         # a kind's pending entries walked one by one up to this many
+    _KIND_DEPTH = 3         # lexemes deep (past that, walked one by one)
+
+
+cdef int _compose_pending(LalrSim sim, _Kinds part, const _GroupArrays* g, int32_t node,
+                          int32_t lx, const int32_t* ind, Py_ssize_t nind, int32_t parens,
+                          int32_t depth) except -1:
+    """A part's pending entries (`_Kinds`) walked on from the stack `node`, lexer state
+    `lx` (the start state their lexeme began in), indentation ind[:nind] and bracket depth
+    `parens`, as `LalrSim.walk` would walk each whole: per kind, the lexeme is handed over
+    once for all its entries, then their rest is the child part from the next start state,
+    whose live tokens are OR-ed in and whose pending entries go one level down. Small kinds,
+    and past _KIND_DEPTH lexemes, each entry is walked on its own. Entries reading the
+    sentinel go to g.deep. Returns 1 when some entry was left undecided (a lexeme the C
+    walker cannot take), else 0."""
+    cdef Py_ssize_t j, m, a, b, nind3
+    cdef int32_t e, node3, lx3, parens3, out
+    cdef int32_t ind3[_MAX_INDENTS]
+    cdef int32_t scratch[_MAX_INDENTS]
+    cdef int undecided = 0
+    cdef _Kinds child
+    for j in range(part.nk):
+        a, b, e = part.off[j], part.off[j + 1], part.kinds[j]
+        if e >= sim.emit_term.shape[0]:
+            undecided = 1               # a kind added since the tables were taken
+            continue
+        if nind:
+            memcpy(ind3, ind, nind * sizeof(int32_t))
+        nind3, parens3 = nind, parens
+        node3 = sim.hand_over(node, e, ind3, &nind3, &parens3)
+        if node3 == _SIM_DEAD:
+            continue
+        if node3 == _NODE_UNKNOWN:
+            undecided = 1
+            continue
+        lx3 = _SIM_DEEP
+        if node3 != _SIM_DEEP:
+            lx3 = lx if sim.emit_term[e] == -1 else sim.lex_start(node3)
+        if lx3 == _SIM_DEEP:
+            for m in range(a, b):
+                _set_bit(g.deep, g.tokens[part.pend[m]])
+            continue
+        if b - a <= _KIND_WALK or depth >= _KIND_DEPTH:
+            for m in range(a, b):
+                if nind3:
+                    memcpy(scratch, ind3, nind3 * sizeof(int32_t))
+                out = sim.walk(g.concat, part.at[m], g.epos[part.pend[m]], node3, lx3,
+                               scratch, nind3, parens3)
+                if out == 1:
+                    _set_bit(g.words, g.tokens[part.pend[m]])
+                elif out == _SIM_DEEP:
+                    _set_bit(g.deep, g.tokens[part.pend[m]])
+                elif out == _SIM_UNKNOWN:
+                    undecided = 1
+            continue
+        key = (<int64_t>e << 32) | lx3
+        found = part.children.get(key)
+        if found is None:
+            found = part.children[key] = _kinds_of(sim.trans, sim.emit, g, &part.pend[a],
+                                                   &part.at[a], b - a, lx3, True)
+        child = <_Kinds>found
+        _or_live(child.live, g)
+        if child.nk and _compose_pending(sim, child, g, node3, lx3, ind3, nind3, parens3,
+                                         depth + 1):
+            undecided = 1
+    return undecided
 
 
 cdef bint _walk_range(LalrSim sim, const uint8_t* concat, const int64_t* spos,
@@ -3159,11 +3334,15 @@ def lalr_compose_groups(LalrSim sim, object concat_a, object emits_a, object off
             if undecided:
                 left.append(k)
             continue
-        pend_np = _cached_part(suffix_walks, (lx, k, lx2, linked), sim.trans, sim.emit, &g,
-                               rs, re, nr, lx2)
-        _i64(pend_np, "lalr_compose_groups pending", &pend, &n)
-        if n and _walk_range(sim, concat, spos, epos, tokens, pend, 0, n, node2, lx2, ind2,
-                             nind2, parens2, words, deep):
+        key = (lx, k, lx2, linked)
+        part = _cached_part(suffix_walks, key, sim.trans, sim.emit, &g, rs, re, nr, lx2)
+        _i64(part[1], "lalr_compose_groups pending", &pend, &n)
+        if not n:
+            continue
+        if len(part) == 2:          # its pending entries by kind, made on first use
+            part = suffix_walks[key] = part + (_kinds_of(
+                sim.trans, sim.emit, &g, pend, NULL, n, lx2, False),)
+        if _compose_pending(sim, <_Kinds>part[2], &g, node2, lx2, ind2, nind2, parens2, 1):
             left.append(k)
     return left
 
@@ -3245,7 +3424,7 @@ def cfg_compose_groups(object engine, object concat_a, object emits_a, object of
                     walked_before.add(key)
                 continue
         pend_np = _cached_part(suffix_walks, (lx, k, lx2, linked), tabs.trans, tabs.emit, &g,
-                               rs, re, nr, lx2)
+                               rs, re, nr, lx2)[1]
         _i64(pend_np, "cfg_compose_groups pending", &pend, &n)
         _cfg_walk_range(tabs, concat, spos, epos, tokens, pend, 0, n, p2, lx2, words, deep)
     return left
