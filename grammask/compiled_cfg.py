@@ -732,10 +732,11 @@ class CompiledCFG(EngineBase):
             starts = np.concatenate([a for a, _ in own])
             ends = np.concatenate([b for _, b in own])
             read = self._suffix_sources(lx, info)
+            deep_too = _kernels.any_bits(deep)     # (no deep bit: none to gather, ever)
             while (_kernels.gather_bits_ranges(sure, info.link_suffix, info.link_tokens,
                                                starts, ends, sure, read)
-                   + _kernels.gather_bits_ranges(deep, info.link_suffix, info.link_tokens,
-                                                 starts, ends, deep, read)):
+                   + (deep_too and _kernels.gather_bits_ranges(
+                       deep, info.link_suffix, info.link_tokens, starts, ends, deep, read))):
                 pass
         try:
             if self._can_end(p, lx):
