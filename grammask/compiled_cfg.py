@@ -887,7 +887,7 @@ class CompiledCFG(EngineBase):
             cached = self._suffix_walks[key] = _kernels.walk_suffix_ranges(
                 self.lexer.trans, self.lexer.emit, self.trie.concat, spos, epos, tokens,
                 ranges[0], ranges[1], after[1])
-        live, pending = cached[0], cached[1]    # (and the C walker's kinds, see below)
+        live, pending = cached[0], cached[1]    # (a third item: the LALR kernel's `_Kinds`)
         if live.dtype == np.uint32:         # many live tokens: kept as mask words
             sure |= live
         elif live.shape[0]:

@@ -881,7 +881,7 @@ cdef tuple _merge_groups(tuple base_a, tuple patch_a, const uint8_t* covered,
     """`_merge_base` for one part: rows are the base's emits, then the patch's new ones. One
     pass in output order: per row and suffix first byte, the base's kept entries (their
     order kept), then the patch's (a contiguous run, copied whole). A start state's base
-    holds ~70k straddlers: a counting pass before the copy cost a third of the scan."""
+    holds ~70k straddlers; a counting pass before the copy was a third of the merge."""
     cdef _Groups bg, pg
     _groups(base_a, &bg)
     _groups(patch_a, &pg)
@@ -940,9 +940,7 @@ cdef Py_ssize_t _merge_fill(const _Groups* bg, const _Groups* pg, const uint8_t*
                             const uint8_t* first, const Py_ssize_t* patch_of, Py_ssize_t k,
                             int32_t* emits, int64_t* table, int32_t* ids, int32_t* link,
                             int64_t* pos, int64_t* end) noexcept nogil:
-    """`_merge_groups`' copy, in output order; returns the entries written. (The base's
-    arrays are read through locals: stores through the output pointers would otherwise
-    make the compiler reload every field of `bg` per entry.)"""
+    """`_merge_groups`' copy, in output order; returns the entries written."""
     cdef Py_ssize_t r, q, b, i, lo, n, at = 0
     cdef const int32_t* b_ids = bg.ids
     cdef const int32_t* b_link = bg.link
@@ -3045,7 +3043,7 @@ cdef _Kinds _kinds_of(const int32_t[:, ::1] trans, const int32_t[::1] emit,
         free(raw)
         raise MemoryError("suffix walk: out of memory")
     cdef _Kinds out = _Kinds.__new__(_Kinds)
-    cdef int64_t* count
+    cdef int64_t* count = NULL
     cdef int64_t* ints
     cdef int32_t* kinds
     try:
@@ -3090,7 +3088,6 @@ cdef _Kinds _kinds_of(const int32_t[:, ::1] trans, const int32_t[::1] emit,
             i = count[raw[3 * j + 2]]
             count[raw[3 * j + 2]] += 1
             ints[i], ints[nb + i] = raw[3 * j], raw[3 * j + 1]
-        free(count)
         out.pend, out.at, out.off, out.kinds, out.nk = ints, ints + nb, ints + 2 * nb, kinds, nk
         out.children = {}
         out.live = None
@@ -3109,6 +3106,7 @@ cdef _Kinds _kinds_of(const int32_t[:, ::1] trans, const int32_t[::1] emit,
     finally:
         free(raw)
         free(live)
+        free(count)
 
 
 cdef enum:
