@@ -1070,7 +1070,7 @@ def test_dense_lexer_parts_give_the_python_rounds_masks(parser: str) -> None:
                       for _ in range(2))
         slow._compose_in_c = lambda *args: None
         walk_in_lockstep(fast, slow, info, random.Random(seed), ("dense", seed))
-        kinds = [live.dtype for live, _ in fast._suffix_walks.values()]
+        kinds = [part[0].dtype for part in fast._suffix_walks.values()]
         assert np.dtype(np.uint32) in kinds, kinds          # dense parts were made
 
 
