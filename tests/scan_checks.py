@@ -28,3 +28,11 @@ def assert_same_scan(full, fast, label: object, kinds: bool = False) -> None:
         for field in ("link_emits", "walk_emits"):
             assert sorted(getattr(full, field).tolist()) == \
                 sorted(getattr(fast, field).tolist()), label
+
+
+def full_scan(engine, lx: int):
+    """The scan of lexer state `lx` of a compiled CFG engine by a full walk of the
+    vocabulary (no shortcut, no base, no sharing): what every faster scan must equal."""
+    from grammask.mask_cache.cfg_masks import scan_lexer_state
+    return scan_lexer_state(engine.trie, engine._token_bytes, engine.lexer.trans,
+                            engine.lexer.emit, lx, engine.tokenizer_info.vocab_size, 0)

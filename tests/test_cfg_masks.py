@@ -32,7 +32,7 @@ import pytest
 from cfg_oracle import PrefixOracle, reference_allowed
 from grammar_walks import dist_to_accept, rule_heights
 from lark.indenter import PythonIndenter
-from scan_checks import assert_same_scan
+from scan_checks import assert_same_scan, full_scan
 
 import grammask
 from grammask import TokenizerInfo
@@ -866,6 +866,19 @@ def test_engine_forced_bytes_match_reference(spec: Spec) -> None:
             assert m.find_forced_bytes() == want, (spec.name, prefix)
 
 
+def random_walks(cg, info: TokenizerInfo, rng: random.Random, walks: int, steps: int) -> None:
+    """`walks` random walks of up to `steps` text tokens each through engine `cg` (a token
+    picked among the allowed ones at every step): they meet many configurations, lexer
+    states and start states, whose memos the caller then inspects."""
+    for _ in range(walks):
+        m = grammask.Matcher(cg)
+        for _ in range(steps):
+            text = [int(t) for t in m.allowed_token_ids() if info.token_bytes[int(t)]]
+            if not text:
+                break
+            assert m.accept_token(rng.choice(text))
+
+
 def walk_in_lockstep(one, other, info: TokenizerInfo, rng: random.Random, label: object,
                      steps: int = 60) -> None:
     """Random walk of up to `steps` text tokens through two engines compiled from the same
@@ -948,14 +961,7 @@ def test_lexer_starts_memoised_by_stack_top_equal_the_parsers(source: str) -> No
         info, syntax, start = tokenizer_for(spec), spec.syntax, spec.start
     cg = grammask.compile_grammar(source, info, syntax=syntax, start=start, parser="lalr",
                                   cache=False, limits=grammask.Limits(precompute_windows=0))
-    rng = random.Random(0)
-    for _ in range(12):
-        m = grammask.Matcher(cg)
-        for _ in range(40):
-            ids = [int(t) for t in m.allowed_token_ids() if info.token_bytes[int(t)]]
-            if not ids:
-                break
-            assert m.accept_token(rng.choice(ids))
+    random_walks(cg, info, random.Random(0), 12, 40)
     checked = 0
     for p, lx in list(cg._lex_start.items()):
         try:
@@ -1085,18 +1091,10 @@ def test_start_states_scanned_through_a_base_equal_full_scans(parser: str,
     with another byte is walked, the rest taken from the base. Its accepted tokens, its
     first-byte ends, its straddlers and its list of lexeme kinds (a base's kinds this state
     cannot reach are dropped) must be a full walk's."""
-    from grammask.mask_cache.cfg_masks import scan_lexer_state
     info = tokenizer_for(spec)
     cg = grammask.compile_grammar(spec.source, info, syntax=spec.syntax, start=spec.start,
                                   parser=parser, cache=False)
-    rng = random.Random(0)
-    for _ in range(8):          # random walks meet start states of several candidate sets
-        m = grammask.Matcher(cg)
-        for _ in range(30):
-            text = [int(t) for t in m.allowed_token_ids() if info.token_bytes[int(t)]]
-            if not text:
-                break
-            assert m.accept_token(rng.choice(text))
+    random_walks(cg, info, random.Random(0), 8, 30)   # start states of several candidate sets
     checked = 0
     starts = [lx for lx in range(cg.lexer.num_states) if cg.lexer.is_start[lx]]
     for lx in starts:
@@ -1104,9 +1102,7 @@ def test_start_states_scanned_through_a_base_equal_full_scans(parser: str,
         if fast is None:
             continue
         checked += 1
-        full = scan_lexer_state(cg.trie, cg._token_bytes, cg.lexer.trans, cg.lexer.emit, lx,
-                                info.vocab_size, 0)
-        assert_same_scan(full, fast, lx, kinds=True)
+        assert_same_scan(full_scan(cg, lx), fast, lx, kinds=True)
     assert checked >= 2, (checked, len(starts))
 
 

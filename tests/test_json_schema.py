@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 import pytest
-from scan_checks import assert_same_scan
+from scan_checks import assert_same_scan, full_scan
 
 import grammask as gm
 from grammask.grammar.json_schema import schema_to_grammar
@@ -465,7 +465,6 @@ def test_successor_scans_equal_full_scans(tok, encode):
     (`CompiledCFG._successor_scan`: declared property names beside the names of undeclared
     properties, escapes and non-ASCII names included) classifies every token exactly like
     a full walk from it."""
-    from grammask.mask_cache.cfg_masks import scan_lexer_state
     schema = {"type": "object", "properties": {
         "name": {}, "named": {"type": "string"}, "nickname": {}, "description": {},
         "d\u00e9j\u00e0": {}, 'q"uote': {}, "back\\slash": {}},
@@ -480,9 +479,7 @@ def test_successor_scans_equal_full_scans(tok, encode):
         if fast is None:
             continue
         checked += 1
-        full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
-                                tok.vocab_size, 0)
-        assert_same_scan(full, fast, lx)
+        assert_same_scan(full_scan(c, lx), fast, lx)
     assert checked >= 10, checked
 
 
@@ -490,14 +487,11 @@ def test_successor_scans_of_states_that_go_to_each_other(tok, encode):
     """A string of an even length alternates between two states that each go to the other on
     every plain byte: each is the other's successor scan base, and the one asked second is
     scanned by a full walk instead of asking the first again (no endless recursion)."""
-    from grammask.mask_cache.cfg_masks import scan_lexer_state
     c = gm.compile_json_schema({"type": "string", "pattern": "^(..)*$"}, tok, cache=False)
     assert accepts(c, encode, dumps("abcdefgh"))
     assert not accepts(c, encode, dumps("abcdefg"))
     for lx in list(c._lex_masks):
-        full = scan_lexer_state(c.trie, c._token_bytes, c.lexer.trans, c.lexer.emit, lx,
-                                tok.vocab_size, 0)
-        assert_same_scan(full, c._lex_masks[lx], lx)
+        assert_same_scan(full_scan(c, lx), c._lex_masks[lx], lx)
 
 
 def test_charset_run_shortcut_scans_equal_full_scans(tok, encode):
