@@ -724,6 +724,8 @@ class CompiledCFG(EngineBase):
                     sure |= info.f0 & sub_sure
                     deep |= info.f0 & sub_deep
         own = self._linked(state, p, lx, info, sure, deep, busy)
+        if len(busy) == 1 and not real and _kernels.popcount_words(deep) > _MAX_GROUPED:
+            raise _TooDeep      # a window this deep already: `_window` would refuse it
         self._unlinked(p, lx, info, sure, deep)
         if own:     # straddlers whose suffix starts this same configuration again (after an
             # ignored lexeme): gather from this pair until nothing changes — suffixes are
@@ -1096,7 +1098,8 @@ class CompiledCFG(EngineBase):
 
     def _precompute_window(self, c: int) -> None:
         checkpoint("precomputing window masks")
-        self._window(c)
+        if self._window(c) is None:
+            self._pairs.setdefault(c, None)     # refused, as `_exact_mask` records it
 
     def _has_windows(self, limit: int) -> bool:
         """Can `precompute_masks` enumerate this grammar's windows (LALR under the C walker,

@@ -895,6 +895,36 @@ def walk_in_lockstep(one, other, info: TokenizerInfo, rng: random.Random, label:
 
 
 @needs_engine
+@pytest.mark.parametrize("spec", [ARITH, JSON, KEYWORDS, COMMENTS], ids=lambda s: s.name)
+def test_windows_refused_midway_for_deep_tokens_give_the_reference_masks(
+        spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window configuration whose linked straddlers already leave more deep tokens than
+    `_MAX_GROUPED` is refused before its unlinked ones are composed (`_window` would refuse
+    it anyway); every stack with that top then takes its exact mask. With the bound at 0
+    (Llama-3's windows reach 58k deep tokens; these vocabularies a few) that path is taken
+    all the time, at compile-time precompute and on first use, and the masks stay the
+    reference's."""
+    import grammask.compiled_cfg as compiled_cfg
+    monkeypatch.setattr(compiled_cfg, "_MAX_GROUPED", 0)
+    info = tokenizer_for(spec)
+    cg = compile_spec(spec, info, "lalr")
+    engine = cg._cfg if hasattr(cg, "_cfg") else cg
+    w = Walker(spec, info)
+    rng = random.Random(31)
+    for _ in range(WALKS):
+        m = grammask.Matcher(cg)
+        prefix = b""
+        for _ in range(STEPS):
+            tid = pick(rng, w.check(m, prefix, "refused windows"), info, set())
+            if tid is None:
+                break
+            assert m.accept_token(tid)
+            prefix += info.token_bytes[tid]
+    refused = [v for v, pair in engine._pairs.items() if pair is None]
+    assert refused, f"[{spec.name}] no window was refused for its deep tokens"
+
+
+@needs_engine
 @pytest.mark.parametrize("spec", [ARITH, JSON, PYTHON, KEYWORDS, COMMENTS],
                          ids=lambda s: s.name)
 def test_lalr_c_walker_matches_python_walker(spec: Spec) -> None:
