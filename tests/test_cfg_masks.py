@@ -904,7 +904,7 @@ def test_windows_refused_midway_for_deep_tokens_give_the_reference_masks(
     (Llama-3's windows reach 58k deep tokens; these vocabularies a few) that path is taken
     all the time, at compile-time precompute and on first use, and the masks stay the
     reference's."""
-    import grammask.compiled_cfg as compiled_cfg
+    from grammask import compiled_cfg
     monkeypatch.setattr(compiled_cfg, "_MAX_GROUPED", 0)
     info = tokenizer_for(spec)
     cg = compile_spec(spec, info, "lalr")
