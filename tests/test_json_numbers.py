@@ -332,3 +332,35 @@ def test_sizes_stay_small() -> None:
     assert number_dfa(0, 1).num_states <= 10
     assert number_dfa(multiple_of=0.01).num_states <= 10
     assert integer_dfa(multiple_of=9999).num_states <= 10_003   # residues + start, "-", "0"
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_not_multiple_of_random(seed: int) -> None:
+    """`not_multiple_of` (``not {multipleOf}``) beside random bounds and multipleOf: the
+    number and integer automata agree with the Fraction reference on the whole pool, stay
+    trimmed, and every word they generate is a number no listed value divides."""
+    rng = random.Random(1000 + seed)
+    avoid = [m for m in rng.sample(MULTS, rng.randint(1, 2)) if m is not None and
+             not isinstance(m, list)] or [3]
+    lo, hi = sorted(rng.sample([-50, -7, -1, 0, 2, 9, 40], 2)) if rng.random() < 0.5 else (None, None)
+    mult = rng.choice([None, None, 2, 0.5])
+
+    def ref(t: str, integer: bool) -> bool:
+        base = ref_integer(t, lo, hi, mult) if integer else ref_number(t, lo, hi, None, None, mult)
+        if not base or "e" in t or "E" in t:
+            return False
+        v = Fraction(Decimal(t))
+        return all((v / exact(m)).denominator != 1 for m in avoid)
+
+    for integer in (False, True):
+        try:
+            dfa = integer_dfa(lo, hi, mult, not_multiple_of=avoid) if integer else \
+                number_dfa(lo, hi, None, None, mult, not_multiple_of=avoid)
+        except SchemaError:
+            assert not any(ref(t, integer) for t in POOL + [str(i) for i in range(-60, 61)])
+            continue
+        assert_trimmed(dfa)
+        for t in (POOL_INT if integer else POOL) + [str(i) for i in range(-60, 61)]:
+            assert dfa.matches(t.encode()) == ref(t, integer), (t, integer, lo, hi, mult, avoid)
+        for t in random_words(dfa, random.Random(seed), 60):
+            assert ref(t, integer), (t, integer, lo, hi, mult, avoid)

@@ -226,7 +226,8 @@ def test_separators_option(tok, encode):
     ({"type": "strin"}, "#/type", "unknown type"),
     ({"properties": {"a": {"minLength": -1}}}, "#/properties/a/minLength", "non-negative"),
     ({"type": "string", "pattern": "(?<=a)b"}, "#/pattern", "pattern"),
-    ({"not": {"multipleOf": 3}}, "#/not/multipleOf", "multipleOf"),
+    ({"not": {"propertyNames": {"maxLength": 3}}}, "#/not/propertyNames", "propertyNames"),
+    ({"not": {"multipleOf": 0}}, "#/not/multipleOf", "> 0"),
 ])
 def test_refusals_name_the_schema_path(schema, path, words):
     with pytest.raises(gm.SchemaError) as info:
@@ -670,6 +671,83 @@ def test_unevaluated_never_accepts_invalid(tok, encode, index):
             accepted += 1
             assert validator.is_valid(json.loads(text)), (schema, text)
     assert accepted
+
+
+SEVERAL_CONTAINS = [
+    {"type": "array", "allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}]},
+    {"type": "array", "allOf": [{"contains": {"type": "integer"}}, {"contains": {"minimum": 3}}]},
+    {"type": "array", "allOf": [{"contains": {"const": 1}, "maxContains": 1},
+                                {"contains": {"type": "integer"}, "minContains": 2}]},
+    {"type": "array", "maxItems": 3,
+     "allOf": [{"contains": {"const": 1}, "minContains": 2, "maxContains": 3},
+               {"contains": {"const": 2}, "minContains": 0, "maxContains": 0}]},
+    {"type": "array", "items": {"type": "integer"},
+     "allOf": [{"contains": {"enum": [1, 2]}}, {"contains": {"enum": [2, 3]}},
+               {"contains": {"const": 4}, "maxContains": 1}]},
+    {"type": "array", "prefixItems": [{"const": 1}],
+     "allOf": [{"contains": {"const": 1}}, {"contains": {"const": 1}, "minContains": 2}]},
+    {"type": "array", "allOf": [{"contains": {"const": 1}}, {"contains": {"const": 2}}],
+     "unevaluatedItems": {"const": 3}},
+    # oneOf's exact form: each branch with the other negated, `not items` -> contains
+    {"oneOf": [{"type": "array", "items": {"const": 1}},
+               {"type": "array", "items": {"enum": [1, 2]}}]},
+]
+
+
+@pytest.mark.parametrize("index", range(len(SEVERAL_CONTAINS)))
+def test_several_contains_in_one_conjunction_are_exact(tok, encode, index):
+    """Every array of up to 3 items over a small domain: accepted exactly when jsonschema
+    says valid (one item may count for several `contains`; one with maxContains must not
+    match once its count is full)."""
+    import itertools
+    schema = SEVERAL_CONTAINS[index]
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(schema)
+    seen = set()
+    for n in range(4):
+        for items in itertools.product([1, 2, 3, 4, "a"], repeat=n):
+            text = dumps(list(items))
+            want = validator.is_valid(list(items))
+            assert accepts(compiled, encode, text) == want, (schema, text, want)
+            seen.add(want)
+    assert seen == {True, False}
+
+
+NOT_MULTIPLE_OF = [
+    {"not": {"multipleOf": 3}},
+    {"type": "integer", "not": {"multipleOf": 3}, "minimum": -20, "maximum": 40},
+    {"type": "number", "not": {"multipleOf": 0.5}, "maximum": 3},
+    {"allOf": [{"not": {"multipleOf": 5}}, {"not": {"multipleOf": 3}}, {"multipleOf": 2}]},
+    {"type": "array", "items": {"type": "integer"}, "contains": {"not": {"multipleOf": 2}}},
+    {"not": {"not": {"multipleOf": 4}}},
+]
+
+
+@pytest.mark.parametrize("index", range(len(NOT_MULTIPLE_OF)))
+def test_not_multiple_of_is_exact(tok, encode, index):
+    """`not {multipleOf}`: numbers (integers, decimals, negatives) accepted exactly when
+    jsonschema says valid; other types satisfy multipleOf vacuously, so `not` refuses them.
+    (1.0-style spellings of integers are left out: grammask's integers are spelled without a
+    fraction, a documented under-approximation.)"""
+    schema = NOT_MULTIPLE_OF[index]
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(schema)
+    texts = [str(i) for i in range(-12, 31)] + ["0.5", "1.5", "2.5", "-4.5", "7.25", "0.75",
+                                                  '"a"', "null", "true", "{}", "[]", "[2]",
+                                                  "[2,4]", "[2,3]", "[1]", "[6,10]"]
+    seen = set()
+    for text in texts:
+        want = validator.is_valid(json.loads(text))
+        assert accepts(compiled, encode, text) == want, (schema, text, want)
+        seen.add(want)
+    assert seen == {True, False}
+
+
+def test_more_contains_than_the_limit_are_refused_with_the_path(tok):
+    schema = {"allOf": [{"contains": {"const": i}} for i in range(5)]}
+    with pytest.raises(gm.SchemaError) as info:
+        gm.compile_json_schema(schema, tok)
+    assert "more than 4 'contains'" in str(info.value) and "#/allOf/4" in str(info.value)
 
 
 def test_unevaluated_anyof_with_many_evaluating_branches_is_refused():

@@ -1,19 +1,26 @@
-"""Arrays: an automaton over (items so far, items matching `contains` so far), both
-saturating, so `prefixItems`, `items`, `minItems`/`maxItems` and `contains` with
-`minContains`/`maxContains` are exact. `uniqueItems: true` is not context-free and is refused
-(naming the schema path) unless at most one item is allowed."""
+"""Arrays: an automaton over (items so far, items matching each `contains` so far), all
+saturating, so `prefixItems`, `items`, `minItems`/`maxItems` and every `contains` of the
+conjunction with its `minContains`/`maxContains` are exact. An item's element says, per
+`contains`, whether it counts for it (the item matches it), must not match it (one with a
+maxContains: an item that matches is always counted), or leaves it open; one item may count
+for several (`allOf [{contains: A}, {contains: B}]` takes `[x]` when x is both). `uniqueItems:
+true` is not context-free and is refused (naming the schema path) unless at most one item is
+allowed."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ...errors import SchemaError
 from .automaton_rules import automaton_rules
-from .constraints import Constraints, Sub
+from .constraints import Constraints, Contains, Sub
 
 if TYPE_CHECKING:
     from .builder import GrammarBuilder
 
-State = tuple[int, int]              # (items so far, capped; contains matches so far, capped)
+# (items so far, capped; per `contains`, its matches so far, capped)
+State = tuple[int, tuple[int, ...]]
+# per `contains`: counted (the item matches it), False (it must not), None (either)
+Choice = tuple[bool | None, ...]
 
 
 def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...]]:
@@ -33,14 +40,11 @@ class _ArrayAutomaton:
         self.b, self.c = b, c
         self.k = len(c.prefix_items)
         self.closed = any(s is False for s, _ in c.items)          # no items after the prefix
-        self.min_c = 0
-        self.max_c: int | None = None
-        if c.contains:
-            self.min_c = 1 if c.min_contains is None else c.min_contains
-            self.max_c = c.max_contains
         self.cap = max(1, self.k, c.min_items, (c.max_items + 1) if c.max_items is not None else 0)
-        self.ccap = (self.max_c + 1) if self.max_c is not None else self.min_c
-        self._elements: dict[tuple[int, bool | None], str | None] = {}
+        # a count saturates at its minimum (more matches change nothing) unless bounded above,
+        # where it stops at the maximum (moves past it are not offered)
+        self.ccaps = tuple(x.least if x.most is None else x.most for x in c.contains)
+        self._elements: dict[tuple[int, Choice], str | None] = {}
 
     def _subs(self, j: int) -> list[Sub]:
         """The schemas of the item at position j (capped at the prefix length): prefixItems,
@@ -55,48 +59,65 @@ class _ArrayAutomaton:
                             else u.sub)
         return subs
 
-    def _element(self, j: int, counted: bool | None) -> str | None:
-        """The element rule at position j (capped): plain (counted None), matching `contains`
-        (True) or, when maxContains is set, not matching it (False)."""
-        key = (min(j, self.k), counted)
+    def _element(self, j: int, choice: Choice) -> str | None:
+        """The element rule at position j (capped) for a choice per `contains`: the item
+        matches it (True), does not (False) or either (None)."""
+        key = (min(j, self.k), choice)
         if key not in self._elements:
             subs = self._subs(min(j, self.k))
             if any(s is False for s, _ in subs):
                 self._elements[key] = None
             else:
-                if counted is True:
-                    subs = subs + list(self.c.contains)
-                elif counted is False:
-                    schema, where = self.c.contains[0]
-                    negated = {"not": schema}
-                    self.b.collector.keep.append(negated)
-                    subs = subs + [(negated, where)]
+                for x, counted in zip(self.c.contains, choice):
+                    if counted is True:
+                        subs.append(x.sub)
+                    elif counted is False:
+                        subs.append(self._negated(x))
                 self._elements[key] = self.b.value(subs or [(True, "#")])
         return self._elements[key]
 
+    def _negated(self, x: Contains) -> Sub:
+        schema, where = x.sub
+        negated = {"not": schema}
+        self.b.collector.keep.append(negated)
+        return negated, where
+
+    def _choices(self, counts: tuple[int, ...]) -> list[tuple[Choice, tuple[int, ...]]]:
+        """Each way an item may stand to the `contains` (with the counts it leads to): one
+        with a maxContains is counted (while below it) or must not match; one without is
+        counted (until saturated) or left open."""
+        options: list[list[tuple[bool | None, int]]] = []
+        for x, n, cap in zip(self.c.contains, counts, self.ccaps):
+            if x.most is None:
+                options.append([(None, n)] + ([(True, n + 1)] if n < cap else []))
+            else:
+                options.append([(False, n)] + ([(True, n + 1)] if n < cap else []))
+        out: list[tuple[Choice, tuple[int, ...]]] = [((), ())]
+        for opts in options:
+            out = [(ch + (o,), ns + (n,)) for ch, ns in out for o, n in opts]
+        return out
+
     def _moves(self, s: State) -> list[tuple[str, State]]:
-        n, cc = s
+        n, counts = s
         if self.c.max_items is not None and n >= self.c.max_items:
             return []
         if n >= self.k and self.closed:
             return []
         nxt = min(n + 1, self.cap)
         out = []
-        if self.c.contains and (self.max_c is None or cc < self.ccap):
-            e = self._element(n, True)
+        for choice, after in self._choices(counts):
+            e = self._element(n, choice)
             if e is not None:
-                out.append((e, (nxt, min(cc + 1, self.ccap))))
-        counted = False if self.max_c is not None else None
-        e = self._element(n, counted)
-        if e is not None:
-            out.append((e, (nxt, cc)))
-        self.b.long_strings.note_group(m for m, _ in out)     # an item may match either
-        return [(e, t) for e, t in out if self.max_c is None or t[1] <= self.max_c]
+                out.append((e, (nxt, after)))
+        self.b.long_strings.note_group(m for m, _ in out)     # an item may match several
+        return out
 
     def _accepts(self, s: State) -> bool:
-        n, cc = s
-        return n >= self.c.min_items and cc >= self.min_c
+        n, counts = s
+        return n >= self.c.min_items and all(m >= x.least
+                                             for m, x in zip(counts, self.c.contains))
 
     def rules(self) -> str | None:
-        return automaton_rules(self.b, (0, 0), self._moves, self._accepts, lambda s: s[0] > 0,
+        start = (0, tuple(0 for _ in self.c.contains))
+        return automaton_rules(self.b, start, self._moves, self._accepts, lambda s: s[0] > 0,
                                self.b.options.max_array_states, "max_array_states")

@@ -365,17 +365,20 @@ class GrammarBuilder:
         if integer and c.non_integer:
             return None
         key = ("int" if integer else "num", c.minimum, c.maximum, c.exclusive_minimum,
-               c.exclusive_maximum, tuple(c.multiple_of), excluded, c.non_integer)
+               c.exclusive_maximum, tuple(c.multiple_of), tuple(c.not_multiple_of), excluded,
+               c.non_integer)
 
         def make() -> Any:
             if integer:
                 dfa = integer_dfa(c.minimum, c.maximum, c.multiple_of or None,
                                   exclusive_minimum=c.exclusive_minimum,
-                                  exclusive_maximum=c.exclusive_maximum, path="#",
+                                  exclusive_maximum=c.exclusive_maximum,
+                                  not_multiple_of=c.not_multiple_of or None, path="#",
                                   limits=self.limits)
             else:
                 dfa = number_dfa(c.minimum, c.maximum, c.exclusive_minimum, c.exclusive_maximum,
-                                 c.multiple_of or None, path="#", limits=self.limits)
+                                 c.multiple_of or None, not_multiple_of=c.not_multiple_of or None,
+                                 path="#", limits=self.limits)
             if c.non_integer:
                 dfa = dfa_ops.intersect(dfa, compile_regex_dfa(_NON_INTEGER), self.limits)
             if excluded:

@@ -97,6 +97,19 @@ class Group:
     exclusive: bool = False
 
 
+@dataclass(frozen=True)
+class Contains:
+    """One `contains` keyword: at least `least` and at most `most` (None: any number) items
+    match `sub` (minContains / maxContains sit beside it in the same schema object)."""
+
+    sub: Sub
+    least: int = 1
+    most: int | None = None
+
+
+MAX_CONTAINS = 4    # `contains` per conjunction: an item's element chooses which it counts for
+
+
 @dataclass
 class Constraints:
     """Everything a conjunction of schemas asks of one JSON value."""
@@ -112,6 +125,7 @@ class Constraints:
     exclusive_minimum: Fraction | None = None
     exclusive_maximum: Fraction | None = None
     multiple_of: list[Fraction] = field(default_factory=list)
+    not_multiple_of: list[Fraction] = field(default_factory=list)     # from not {multipleOf}
     non_integer: bool = False                  # numbers with a non-zero fraction only
     # strings
     min_length: int = 0
@@ -141,9 +155,8 @@ class Constraints:
     items_after: int = 0              # `items` applies from this index (max prefix length)
     min_items: int = 0
     max_items: int | None = None
-    contains: list[Sub] = field(default_factory=list)
-    min_contains: int | None = None
-    max_contains: int | None = None
+    # each `contains` of the conjunction with its own minContains (default 1) and maxContains
+    contains: list[Contains] = field(default_factory=list)
     unique_items: tuple[bool, str] = (False, "")
     unevaluated_items: list[UnevaluatedItems] = field(default_factory=list)
     # combinators left for the builder
@@ -278,6 +291,9 @@ class Collector:
         c.forbidden.update(s.get("_forbidden", ()))
         if s.get("_nonInteger"):
             c.non_integer = True
+        m = _frac(s.get("_notMultipleOf"))
+        if m is not None and m not in c.not_multiple_of:
+            c.not_multiple_of.append(m)
         if "_needExtra" in s:
             c.need_extra.append(frozenset(s["_needExtra"]))
 
@@ -425,13 +441,12 @@ class Collector:
         if "maxItems" in s:
             c.max_items = _tighter(c.max_items, _count(s, "maxItems", path), min)
         if "contains" in s:
-            if c.contains:
-                raise SchemaError("two 'contains' in one allOf are not supported", path)
-            c.contains.append((s["contains"], f"{path}/contains"))
-            if "minContains" in s:
-                c.min_contains = _count(s, "minContains", path)
-            if "maxContains" in s:
-                c.max_contains = _count(s, "maxContains", path)
+            if len(c.contains) >= MAX_CONTAINS:
+                raise SchemaError(f"more than {MAX_CONTAINS} 'contains' in one allOf are not "
+                                  "supported", path)
+            least = _count(s, "minContains", path) if "minContains" in s else 1
+            most = _count(s, "maxContains", path) if "maxContains" in s else None
+            c.contains.append(Contains((s["contains"], f"{path}/contains"), least, most))
         if s.get("uniqueItems") is True:
             c.unique_items = (True, f"{path}/uniqueItems")
         contains = ((s["contains"], f"{path}/contains"),) if "contains" in s else ()

@@ -6,15 +6,16 @@ schema: ``not {minimum: 5}`` is "a number < 5" (values of other types satisfy `m
 they are not in its complement); ``not {required: [k]}`` is "an object without k";
 ``not {items: S}`` is "an array containing an element of ``not S``"; ``not {prefixItems:
 [A, B]}`` is "an array whose item 0 fails A, or whose item 1 fails B". Negations that would
-need a complement the grammar cannot express (``not {multipleOf}``, ``not {uniqueItems}``,
+need a complement the grammar cannot express (``not {uniqueItems}``,
 ``not {patternProperties}``, ``items`` past a prefix) raise `SchemaError` naming the keyword,
 so nothing is silently dropped; such keywords whose subschemas are all trivially true
 (``unevaluatedProperties: true``, ``patternProperties: {"x": {}}``) constrain nothing and have
 an empty complement.
 
-The branches use three private keywords the collector understands: ``_notIn`` (values
-excluded), ``_notPattern`` (patterns a string must not match) and ``_forbidden`` (property
-names that must not occur)."""
+The branches use private keywords the collector understands: ``_notIn`` (values
+excluded), ``_notPattern`` (patterns a string must not match), ``_forbidden`` (property
+names that must not occur) and ``_notMultipleOf`` (``not {multipleOf: m}``: a number that is
+no multiple of m, decided by the number automaton's own residue arithmetic)."""
 from __future__ import annotations
 
 from typing import Any
@@ -239,6 +240,13 @@ def _format(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
     return [({"type": "string", "_notFormat": value}, where)] if isinstance(value, str) else []
 
 
+def _multiple_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # numbers that are no multiple of the value (other types satisfy multipleOf vacuously)
+    if value <= 0:
+        raise SchemaError("multipleOf must be > 0", where)
+    return [({"type": "number", "_notMultipleOf": value}, where)]
+
+
 def _unique_items(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     # uniqueItems: false constrains nothing, so its complement is empty
     return [] if value is False else _refuse(schema, value, where, resolver, depth)
@@ -273,7 +281,7 @@ def _refuse(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
 _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
-    "multipleOf": _refuse, "uniqueItems": _unique_items, "format": _format,
+    "multipleOf": _multiple_of, "uniqueItems": _unique_items, "format": _format,
     "patternProperties": _vacuous_or_refuse, "propertyNames": _refuse,
     "dependentRequired": _refuse, "dependentSchemas": _vacuous_or_refuse,
     "dependencies": _refuse, "prefixItems": _prefix_items,

@@ -19,7 +19,9 @@ directly as a product explored from the start state. A state is
   value: for "-m" the result is reversed, so "-0" and "-0.0" compare as 0;
 * the residue automaton for multipleOf a/b (lowest terms) tracks the integer part's ``x*b mod
   a`` and then, per fraction digit, the scaled amount still missing to the next multiple (see
-  `_Residue`); it is exact for every decimal text.
+  `_Residue`); it is exact for every decimal text. ``not {multipleOf}`` (`not_multiple_of`)
+  runs one such automaton per value and accepts where it does not, a text that leaves every
+  multiple behind staying accepted (`_complements`).
 
 The explored automaton is trimmed and minimised with the regex compiler's own routines
 (`automata.dfa._trim` / `_minimize`, so minimality means the same thing everywhere), then laid
@@ -77,7 +79,8 @@ Cmp = tuple[int, int]                # a comparator state, see `_Bound`
 _OK: Cmp = (-2, 0)                   # comparator whose bound is certainly satisfied
 _EQ_FRAC = -1                        # first item of "fraction digits equal so far" states
 Res = tuple[int, int]                # a multipleOf residue state, see `_Residue`
-State = tuple[int, int, tuple[Cmp, ...], Res]
+# (syntax, sign, comparators, multipleOf residue, one residue per `not {multipleOf}`)
+State = tuple[int, int, tuple[Cmp, ...], Res, tuple[Res, ...]]
 """Product state: syntax, sign (1 = '-'), comparator states, residue state."""
 
 __all__ = ["JSON_NUMBER_REGEX", "MAX_RESIDUE_STATES", "EmptyRange", "integer_dfa", "number_dfa"]
@@ -90,10 +93,10 @@ class EmptyRange(SchemaError):
 # ----------------------------------------------------------------------------- public API
 def integer_dfa(minimum: Num | None = None, maximum: Num | None = None,
                 multiple_of: MultipleOf = None, *, exclusive_minimum: Num | None = None,
-                exclusive_maximum: Num | None = None, path: str = "#",
-                limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
-    """JSON integer texts ``-?(0|[1-9][0-9]*)`` (never "-0") whose value v satisfies the bounds
-    and is a multiple of every `multiple_of`.
+                exclusive_maximum: Num | None = None, not_multiple_of: MultipleOf = None,
+                path: str = "#", limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """JSON integer texts ``-?(0|[1-9][0-9]*)`` (never "-0") whose value v satisfies the bounds,
+    is a multiple of every `multiple_of` and of none of `not_multiple_of` (``not {multipleOf}``).
 
     Bounds may be any number (a non-integral minimum 0.5 simply means v >= 1); the exclusive
     ones are a convenience for the schema compiler. For integers, "multiple of a/b" (lowest
@@ -101,23 +104,25 @@ def integer_dfa(minimum: Num | None = None, maximum: Num | None = None,
     when no integer qualifies, `LimitExceededError` past ``limits.max_dfa_states``."""
     given = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
              "exclusiveMaximum": exclusive_maximum}
-    return _build(False, given, multiple_of, path, limits)
+    return _build(False, given, multiple_of, path, limits, not_multiple_of)
 
 
 def number_dfa(minimum: Num | None = None, maximum: Num | None = None,
                exclusive_minimum: Num | None = None, exclusive_maximum: Num | None = None,
-               multiple_of: MultipleOf = None, *, path: str = "#",
-               limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
-    """JSON number texts whose value satisfies the bounds and multipleOf.
+               multiple_of: MultipleOf = None, *, not_multiple_of: MultipleOf = None,
+               path: str = "#", limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """JSON number texts whose value satisfies the bounds and multipleOf, and is a multiple
+    of none of `not_multiple_of`.
 
     Unconstrained: the full RFC 8259 syntax. Constrained: exactly the texts without exponent
     that satisfy every constraint ("-0", "-0.0" count as 0). `multiple_of` may be one value or
     several (as collected from allOf); several mean their least common multiple."""
     given = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
              "exclusiveMaximum": exclusive_maximum}
-    if all(v is None for v in given.values()) and multiple_of in (None, [], ()):
+    if all(v is None for v in given.values()) and multiple_of in (None, [], ()) \
+            and not_multiple_of in (None, [], ()):
         return compile_regex_dfa(JSON_NUMBER_REGEX, limits)
-    return _build(True, given, multiple_of, path, limits)
+    return _build(True, given, multiple_of, path, limits, not_multiple_of)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -312,7 +317,7 @@ class _Residue:
 
 # ----------------------------------------------------------------------------- construction
 def _build(fractions_allowed: bool, given: dict[str, Num | None], multiple_of: MultipleOf,
-           path: str, limits: Limits) -> ByteDFA:
+           path: str, limits: Limits, not_multiple_of: MultipleOf = None) -> ByteDFA:
     """Explore the product automaton (see module docstring), trim, minimise, lay out."""
     ops = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
     bounds = [(ops[k], _rational(v, k, path)) for k, v in given.items() if v is not None]
@@ -321,11 +326,12 @@ def _build(fractions_allowed: bool, given: dict[str, Num | None], multiple_of: M
         mult = Fraction(mult.numerator)        # integer multiples of a/b = multiples of a
     residue = None if mult is None or mult == 1 and not fractions_allowed else \
         _Residue(mult, fractions_allowed, path)
+    avoid = _complements(not_multiple_of, fractions_allowed, path)
     branches = [_branch(bounds, neg, limits, path) for neg in (False, True)]
     sign_free = branches[0] == () and branches[1] == ()
 
     def step(state: State, sym: int) -> State | None:
-        syn, neg, comps, res = state
+        syn, neg, comps, res, off = state
         if syn == _START:
             neg = 1 if sym == _MINUS else 0
             start = branches[neg]
@@ -333,7 +339,7 @@ def _build(fractions_allowed: bool, given: dict[str, Num | None], multiple_of: M
                 return None
             comps = ((0, 0),) * len(start)
             if sym == _MINUS:
-                return (_NEG, 1, comps, res)
+                return (_NEG, 1, comps, res, off)
         elif sym == _MINUS:
             return None
         cs = branches[neg] or ()
@@ -353,23 +359,46 @@ def _build(fractions_allowed: bool, given: dict[str, Num | None], multiple_of: M
         nres = residue.table[res][sym] if residue is not None else res
         if nres is None or None in new:
             return None
+        noff = tuple([_OFF if r == _OFF else (a.table[r][sym] or _OFF) for a, r in zip(avoid, off)])
         # Without comparators the sign no longer matters: both signs share their states.
-        return (syn, 0 if sign_free else neg, cast(tuple[Cmp, ...], new), nres)
+        return (syn, 0 if sign_free else neg, cast(tuple[Cmp, ...], new), nres, noff)
 
     def accepting(state: State) -> bool:
-        syn, neg, comps, res = state
+        syn, neg, comps, res, off = state
         return syn in (_ZERO, _INT, _FRAC) and res[1] == 0 and \
+            all(r == _OFF or r[1] != 0 for r in off) and \
             all(b.final(st) for b, st in zip(branches[neg] or (), comps))
 
-    rows, acc = _explore((_START, 0, (), (-1, 0)), step, accepting, path, limits)
+    rows, acc = _explore((_START, 0, (), (-1, 0), ((-1, 0),) * len(avoid)), step, accepting,
+                         path, limits)
     trimmed = _trim(rows, acc)
     if trimmed is None:
-        what = ", ".join(f"{k}={v}" for k, v in [*given.items(), ("multipleOf", multiple_of)]
+        what = ", ".join(f"{k}={v}" for k, v in [*given.items(), ("multipleOf", multiple_of),
+                                                 ("not multipleOf", not_multiple_of or None)]
                          if v is not None)
         kind = "number" if fractions_allowed else "integer"
         raise EmptyRange(f"empty numeric range: no JSON {kind} satisfies {what}", path)
     rows, acc = _minimize(*trimmed, len(_SYMBOLS))
     return _to_bytes(rows, acc)
+
+
+_OFF: Res = (-2, 1)     # a complement's "a multiple no more, whatever follows" (accepting)
+
+
+def _complements(values: MultipleOf, fractions_allowed: bool, path: str) -> list[_Residue]:
+    """One residue automaton per ``not {multipleOf: m}``, read the other way round: the text
+    must end outside its multiples. Where the automaton for "a multiple" dies (a fraction
+    digit past every multiple, a point after which none can follow) the text is certainly
+    no multiple: `_OFF`, accepting from then on. Exact for every decimal text, as the
+    positive automaton is."""
+    out = []
+    for v in [] if values is None else values if isinstance(values, (list, tuple)) else [values]:
+        m = _rational(v, "multipleOf", path)
+        if m <= 0:
+            raise SchemaError(f"multipleOf must be > 0, got {v!r}", f"{path}/not/multipleOf")
+        out.append(_Residue(m if fractions_allowed else Fraction(m.numerator),
+                            fractions_allowed, path))
+    return out
 
 
 def _branch(bounds: list[tuple[str, Fraction]], neg: bool, limits: Limits,
