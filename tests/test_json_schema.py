@@ -226,7 +226,7 @@ def test_separators_option(tok, encode):
     ({"type": "strin"}, "#/type", "unknown type"),
     ({"properties": {"a": {"minLength": -1}}}, "#/properties/a/minLength", "non-negative"),
     ({"type": "string", "pattern": "(?<=a)b"}, "#/pattern", "pattern"),
-    ({"not": {"propertyNames": {"maxLength": 3}}}, "#/not/propertyNames", "propertyNames"),
+    ({"not": {"dependencies": {"a": ["b"]}}}, "#/not/dependencies", "dependencies"),
     ({"not": {"multipleOf": 0}}, "#/not/multipleOf", "> 0"),
 ])
 def test_refusals_name_the_schema_path(schema, path, words):
@@ -741,6 +741,61 @@ def test_not_multiple_of_is_exact(tok, encode, index):
         assert accepts(compiled, encode, text) == want, (schema, text, want)
         seen.add(want)
     assert seen == {True, False}
+
+
+EXISTS = [
+    {"type": "object", "not": {"patternProperties": {"^a": {"type": "integer"}}}},
+    {"type": "object", "not": {"propertyNames": {"maxLength": 1}}},
+    {"type": "object", "not": {"propertyNames": {"enum": ["a", "b"]}}},
+    {"type": "object", "not": {"propertyNames": {"not": {"const": "b"}}}},
+    {"type": "object", "properties": {"a": {"type": "integer"}},
+     "not": {"additionalProperties": {"type": "integer"}}},
+    {"type": "object", "properties": {"a": {}}, "patternProperties": {"^b": {}},
+     "not": {"additionalProperties": False}},
+    {"type": "object", "properties": {"a": {"type": "integer"}, "b": {}}, "required": ["a"],
+     "allOf": [{"not": {"patternProperties": {"a": {"minimum": 2}}}},
+               {"not": {"propertyNames": {"not": {"const": "ab"}}}}]},
+    {"type": "object", "oneOf": [{"patternProperties": {"^a": {"type": "string"}}},
+                                 {"patternProperties": {"b$": {"type": "integer"}}}]},
+    {"not": {"patternProperties": {"^a": {"type": "integer"}, "b": False}}, "maxProperties": 2},
+]
+
+
+def _objects() -> list[str]:
+    import itertools
+    out = ["1", '"x"', "[]"]
+    for n in range(3):
+        for names in itertools.permutations(["a", "b", "ab", "c"], n):
+            for vals in itertools.product([1, 5, "s"], repeat=n):
+                out.append(dumps(dict(zip(names, vals))))
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(EXISTS)))
+def test_required_property_witnesses_are_exact(tok, encode, index):
+    """`not {patternProperties / propertyNames / additionalProperties}` ask for some property
+    whose name and value fail them: with properties in any order every small object is
+    accepted exactly when jsonschema says valid; in schema order, never an invalid one."""
+    schema = EXISTS[index]
+    validator = jsonschema.Draft202012Validator(schema)
+    anywhere = gm.compile_json_schema(schema, tok, property_order="any")
+    in_order = gm.compile_json_schema(schema, tok)
+    seen = set()
+    for text in _objects():
+        want = validator.is_valid(json.loads(text))
+        assert accepts(anywhere, encode, text) == want, (schema, text, want)
+        assert want or not accepts(in_order, encode, text), (schema, text)
+        seen.add(want)
+    assert seen == {True, False}
+
+
+def test_more_required_properties_than_the_limit_are_refused_with_the_path(tok):
+    schema = {"type": "object",
+              "allOf": [{"not": {"propertyNames": {"not": {"const": f"p{i}"}}}} for i in range(5)]}
+    with pytest.raises(gm.SchemaError) as info:
+        gm.compile_json_schema(schema, tok)
+    assert "more than 4 properties required to exist" in str(info.value)
+    assert "#/allOf/4/not/propertyNames" in str(info.value)
 
 
 def test_more_contains_than_the_limit_are_refused_with_the_path(tok):

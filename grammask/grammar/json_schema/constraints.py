@@ -144,6 +144,9 @@ class Constraints:
     forbidden: set[str] = field(default_factory=set)         # from not: {required: [x]}
     # from not {additionalProperties: false}: some property outside each of these name sets
     need_extra: list[frozenset[str]] = field(default_factory=list)
+    # from not {patternProperties / propertyNames / additionalProperties}: for each, some
+    # property whose name satisfies the first schema and whose value the second
+    exists: list[tuple[Sub, Sub]] = field(default_factory=list)
     min_properties: int = 0
     max_properties: int | None = None
     dependent_required: dict[str, set[str]] = field(default_factory=dict)
@@ -296,6 +299,9 @@ class Collector:
             c.not_multiple_of.append(m)
         if "_needExtra" in s:
             c.need_extra.append(frozenset(s["_needExtra"]))
+        if "_exists" in s:
+            name, value = s["_exists"]
+            c.exists.append((tuple(name), tuple(value)))
 
     def _numbers(self, c: Constraints, s: dict, path: str) -> None:
         for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):

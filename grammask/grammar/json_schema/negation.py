@@ -6,16 +6,18 @@ schema: ``not {minimum: 5}`` is "a number < 5" (values of other types satisfy `m
 they are not in its complement); ``not {required: [k]}`` is "an object without k";
 ``not {items: S}`` is "an array containing an element of ``not S``"; ``not {prefixItems:
 [A, B]}`` is "an array whose item 0 fails A, or whose item 1 fails B". Negations that would
-need a complement the grammar cannot express (``not {uniqueItems}``,
-``not {patternProperties}``, ``items`` past a prefix) raise `SchemaError` naming the keyword,
+need a complement the grammar cannot express (``not {uniqueItems}``, ``not {dependencies}``,
+``items`` past a prefix) raise `SchemaError` naming the keyword,
 so nothing is silently dropped; such keywords whose subschemas are all trivially true
 (``unevaluatedProperties: true``, ``patternProperties: {"x": {}}``) constrain nothing and have
 an empty complement.
 
 The branches use private keywords the collector understands: ``_notIn`` (values
 excluded), ``_notPattern`` (patterns a string must not match), ``_forbidden`` (property
-names that must not occur) and ``_notMultipleOf`` (``not {multipleOf: m}``: a number that is
-no multiple of m, decided by the number automaton's own residue arithmetic)."""
+names that must not occur), ``_notMultipleOf`` (``not {multipleOf: m}``: a number that is
+no multiple of m, decided by the number automaton's own residue arithmetic) and ``_exists``
+(an object with some property whose name satisfies one schema and whose value another: the
+complements of ``patternProperties``, ``propertyNames`` and ``additionalProperties``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -168,6 +170,14 @@ def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[d
         return [] if key != "contains" else [{"maxItems": 0}]
     if key == "additionalProperties" and value is False and not schema.get("patternProperties"):
         return [{"_needExtra": list(schema.get("properties", {}))}]
+    if key == "additionalProperties":
+        # some property neither declared nor matching a patternProperties of this schema
+        # whose value fails the subschema
+        pats = schema.get("patternProperties", {})
+        names = {"_notIn": list(schema.get("properties", {})),
+                 "_notPattern": [(p, f"{where.rsplit('/', 1)[0]}/patternProperties")
+                                 for p in pats]}
+        return [{"_exists": [(names, where), ({"not": value}, where)]}]
     raise SchemaError(f"not: the complement of {key!r} cannot be expressed by a grammar", where)
 
 
@@ -240,6 +250,34 @@ def _format(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
     return [({"type": "string", "_notFormat": value}, where)] if isinstance(value, str) else []
 
 
+def _pattern_properties(schema: dict, value: Any, where: str, resolver: Any,
+                        depth: int) -> list[Sub]:
+    # not {patternProperties: {P: S, ...}} = an object with a property matching some P whose
+    # value fails its S (one branch per pattern)
+    if not isinstance(value, dict):
+        raise SchemaError("patternProperties must be an object", where)
+    out: list[Sub] = []
+    for pat, sub in value.items():
+        if _trivially_true(sub):
+            continue
+        at = f"{where}/{_escape(pat)}"
+        out.append(({"type": "object", "_exists": [({"pattern": pat}, at), ({"not": sub}, at)]},
+                    where))
+    return out
+
+
+def _property_names(schema: dict, value: Any, where: str, resolver: Any,
+                    depth: int) -> list[Sub]:
+    # not {propertyNames: S} = an object with a property name outside S: one branch per
+    # branch of S's complement (names are strings; other types' branches hold none)
+    return [({"type": "object", "_exists": [(branch, at), (True, where)]}, where)
+            for branch, at in negate(value, where, resolver, depth + 1) if branch is not False]
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
 def _multiple_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     # numbers that are no multiple of the value (other types satisfy multipleOf vacuously)
     if value <= 0:
@@ -282,7 +320,7 @@ _HANDLERS = {
     "type": _type, "enum": _values, "const": _values, "$ref": _ref, "not": _not,
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
     "multipleOf": _multiple_of, "uniqueItems": _unique_items, "format": _format,
-    "patternProperties": _vacuous_or_refuse, "propertyNames": _refuse,
+    "patternProperties": _pattern_properties, "propertyNames": _property_names,
     "dependentRequired": _refuse, "dependentSchemas": _vacuous_or_refuse,
     "dependencies": _refuse, "prefixItems": _prefix_items,
     "unevaluatedProperties": _vacuous_or_refuse, "unevaluatedItems": _vacuous_or_refuse,

@@ -2,7 +2,14 @@
 
 A state is (next named property, anything emitted yet, property count, presence flags). The
 count is tracked only under `minProperties`/`maxProperties` and the flags only for names in
-`dependentRequired`; both saturate, so the automaton is finite and small for real schemas."""
+`dependentRequired`, for `need_extra` sets and for `exists` entries; all saturate, so the
+automaton is finite and small for real schemas.
+
+An `exists` entry (from ``not {patternProperties}``, ``not {propertyNames}``, ``not
+{additionalProperties}``) asks for some property whose name satisfies one schema and whose
+value another. Its *witnesses* are pairs like the others with the name and value narrowed to
+those schemas; emitting one sets the entry's flag, and a witness for several entries at once
+(every subset of them) sets several."""
 from __future__ import annotations
 
 import json
@@ -21,6 +28,7 @@ if TYPE_CHECKING:
     from .builder import GrammarBuilder
 
 _MAX_PATTERN_PROPERTIES = 4
+_MAX_EXISTS = 4         # `exists` entries per object (witnesses come per subset of them)
 
 State = tuple[int, bool, int, int]      # (next named property, started, count, flags)
 
@@ -41,8 +49,11 @@ def object_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ..
     named = [_Named(n, _pair(b, c, n, allowed), n in c.required) for n in names]
     if any(p.required and p.pair is None for p in named):
         return []
-    extras = _extra_pairs(b, c, names, names_c)
-    body = _Automaton(b, c, named, extras).rules()
+    extras = [(rule, 0) for rule in _extra_pairs(b, c, names, names_c)]
+    witnesses = _witnesses(b, c, named, names, names_c)
+    if witnesses is None:
+        return []
+    body = _Automaton(b, c, named, extras + witnesses[1], witnesses[0]).rules()
     if body is None:
         return []
     return [(b._punct["{"], body, b._punct["}"])] if body else [(b._punct["{"], b._punct["}"])]
@@ -142,37 +153,43 @@ def _search(pattern: str, name: str) -> bool:
     return string_dfa(pattern=pattern, path="#/patternProperties").matches(_spelling(name))
 
 
-def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str],
-                 names_c: Constraints) -> list[str]:
+def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str], names_c: Constraints,
+                 also: tuple[Constraints, ...] = (), values: tuple[Sub, ...] = ()) -> list[str]:
     """Rules `key ':' value` for property names outside `names`, one per region of names
-    (which patternProperties they match); `names_c` is the collected `propertyNames`."""
+    (which patternProperties they match); `names_c` is the collected `propertyNames`. `also`:
+    name constraints the key must meet as well, `values`: schemas the value must meet as well
+    (an `exists` witness)."""
     pats = list(c.pattern_properties)
     if len(pats) > _MAX_PATTERN_PROPERTIES:
         raise SchemaError(f"more than {_MAX_PATTERN_PROPERTIES} patternProperties in one object "
                           f"are not supported", "#/patternProperties")
-    if names_c.false or names_c.enum is not None:
-        return _extra_pairs_enum(b, c, names, pats, names_c)
+    name_cs = (names_c, *also)
+    if any(n.false for n in name_cs) or any("string" not in n.types for n in also):
+        return []
+    if any(n.enum is not None for n in name_cs):
+        return _extra_pairs_enum(b, c, names, pats, name_cs, values)
     taken = tuple(names) + tuple(sorted(c.forbidden - set(names)))
+    wanted = tuple(q for n in name_cs for q, _ in n.patterns)
+    shunned = tuple(q for n in name_cs for q, _ in n.not_patterns)
+    excluded = taken + tuple(v for n in name_cs for v in n.not_values if isinstance(v, str))
+    least = max(n.min_length for n in name_cs)
+    most = min((n.max_length for n in name_cs if n.max_length is not None), default=None)
+    formats = tuple(f for n in name_cs for f, _ in n.formats)
     out = []
     for mask in range(1 << len(pats)):
         matched = {p for i, p in enumerate(pats) if mask >> i & 1}
-        subs = _region_subs(b, c, matched)
+        subs = _region_subs(b, c, matched, values)
         if subs is None:
             continue
         inside = tuple(p for i, p in enumerate(pats) if mask >> i & 1)
         outside = tuple(p for i, p in enumerate(pats) if not mask >> i & 1)
-        key = ("extra", tuple(q for q, _ in names_c.patterns) + inside, outside, taken,
-               names_c.min_length, names_c.max_length, tuple(f for f, _ in names_c.formats))
+        key = ("extra", wanted + inside, outside + shunned, excluded, least, most, formats)
 
         def make(inside: tuple[str, ...] = inside, outside: tuple[str, ...] = outside) -> Any:
             from .formats import format_regex
-            return string_dfa(patterns=tuple(q for q, _ in names_c.patterns) + inside,
-                              not_patterns=outside + tuple(q for q, _ in names_c.not_patterns),
-                              excluded=taken + tuple(v for v in names_c.not_values
-                                                     if isinstance(v, str)),
-                              min_length=names_c.min_length, max_length=names_c.max_length,
-                              formats=[f for f, _ in names_c.formats
-                                       if format_regex(f) is not None],
+            return string_dfa(patterns=wanted + inside, not_patterns=outside + shunned,
+                              excluded=excluded, min_length=least, max_length=most,
+                              formats=[f for f in formats if format_regex(f) is not None],
                               path="#/propertyNames", limits=b.limits)
         term = b._terminal(key, make, "property name")
         if term is not None:
@@ -180,16 +197,83 @@ def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str],
     return out
 
 
-def _region_subs(b: GrammarBuilder, c: Constraints, matched: set[str]) -> list[Sub] | None:
-    """Value schemas for extra names matching exactly the patterns `matched`; None when no
-    such property may occur."""
+def _region_subs(b: GrammarBuilder, c: Constraints, matched: set[str],
+                 values: tuple[Sub, ...] = ()) -> list[Sub] | None:
+    """Value schemas for extra names matching exactly the patterns `matched` (and `values`);
+    None when no such property may occur."""
     if not matched and not c.additional and not c.unevaluated_properties and \
             b.options.additional_properties is False:
         return None
-    subs = _value_subs(c, None, matched)
+    subs = _value_subs(c, None, matched) + list(values)
     if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
         return None
     return subs
+
+
+def _witnesses(b: GrammarBuilder, c: Constraints, named: list[_Named], names: list[str],
+               names_c: Constraints
+               ) -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int]]] | None:
+    """The `exists` witnesses: per declared name its narrowed pairs, and the narrowed extra
+    pairs, each with the flags (one bit per entry, from bit 0) it sets; None when some entry
+    has no witness at all (no object satisfies the constraints)."""
+    if not c.exists:
+        return {}, []
+    if len(c.exists) > _MAX_EXISTS:
+        raise SchemaError(f"more than {_MAX_EXISTS} properties required to exist (from not "
+                          f"patternProperties/propertyNames/additionalProperties) in one object "
+                          f"are not supported", c.exists[_MAX_EXISTS][0][1])
+    wanted = [_collect_names(b, sub) for sub, _ in c.exists]
+    subsets = [[i for i in range(len(wanted)) if m >> i & 1] for m in range(1, 1 << len(wanted))]
+    by_name: dict[str, list[tuple[str, int]]] = {}
+    for p in named:
+        if p.pair is None:
+            continue
+        fits = {i for i, w in enumerate(wanted) if _name_ok(b, w, p.name)}
+        for subset in subsets:
+            if set(subset) <= fits:
+                rule = _narrowed_pair(b, c, p.name, [c.exists[i][1] for i in subset])
+                if rule is not None:
+                    by_name.setdefault(p.name, []).append((rule, _bits(subset)))
+    extras = [(rule, _bits(subset)) for subset in subsets
+              for rule in _extra_pairs(b, c, names, names_c, tuple(wanted[i] for i in subset),
+                                       tuple(c.exists[i][1] for i in subset))]
+    met = 0
+    for _, bits in extras + [w for ws in by_name.values() for w in ws]:
+        met |= bits
+    return (by_name, extras) if met == (1 << len(wanted)) - 1 else None
+
+
+def _bits(subset: list[int]) -> int:
+    return sum(1 << i for i in subset)
+
+
+def _collect_names(b: GrammarBuilder, sub: Sub) -> Constraints:
+    """A name schema collected as string constraints (combinators refused, as in
+    `propertyNames`)."""
+    found = b.collector.collect([sub])
+    if found.any_of:
+        raise SchemaError("a required property name given with anyOf/oneOf/not is not "
+                          "supported", sub[1])
+    return found
+
+
+def _name_ok(b: GrammarBuilder, names: Constraints, name: str) -> bool:
+    """Does a property name satisfy collected name constraints (their own string terminal)?"""
+    if "string" not in names.types:
+        return False
+    term = _names_terminal(b, names)
+    return term is not None and b.terminals[term].dfa.matches(_spelling(name))
+
+
+def _narrowed_pair(b: GrammarBuilder, c: Constraints, name: str,
+                   values: list[Sub]) -> str | None:
+    """A declared property's pair with its value narrowed to `values` too (None: none)."""
+    matched = {p for p in c.pattern_properties if _search(p, name)}
+    subs = _value_subs(c, name, matched) + values
+    if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
+        return None
+    key = b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
+    return _pair_rule(b, key, subs)
 
 
 def _pair_rule(b: GrammarBuilder, key: str, subs: list[Sub]) -> str:
@@ -199,18 +283,20 @@ def _pair_rule(b: GrammarBuilder, key: str, subs: list[Sub]) -> str:
 
 
 def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats: list[str],
-                      names_c: Constraints) -> list[str]:
-    """propertyNames given as an enum (or refusing everything): each allowed extra name is a
-    literal key with its own value schema."""
-    if names_c.false or names_c.enum is None:
-        return []
+                      name_cs: tuple[Constraints, ...], values: tuple[Sub, ...] = ()
+                      ) -> list[str]:
+    """Name constraints with an enum (propertyNames, or a witness's name): each extra name
+    the first enum lists that every constraint allows is a literal key with its own value
+    schema."""
+    listed = next(n.enum for n in name_cs if n.enum is not None)
     out = []
-    for name in names_c.enum:
+    for name in listed:
         if not isinstance(name, str) or name in names or name in c.forbidden or \
-                name in names_c.not_values:
+                any(name in n.not_values for n in name_cs) or \
+                not all(_name_ok(b, n, name) for n in name_cs):
             continue
         matched = {p for p in pats if _search(p, name)}
-        subs = _region_subs(b, c, matched)
+        subs = _region_subs(b, c, matched, values)
         term = b._terminal(("key", name), lambda n=name: spelling_dfa(n), json.dumps(name))
         if subs is not None and term is not None:
             out.append(_pair_rule(b, term, subs))
@@ -222,8 +308,9 @@ class _Automaton:
     empty body) or None when no object satisfies the constraints."""
 
     def __init__(self, b: GrammarBuilder, c: Constraints, named: list[_Named],
-                 extras: list[str]) -> None:
-        self.b, self.c, self.named, self.extras = b, c, named, extras
+                 extras: list[tuple[str, int]], witnesses: dict[str, list[tuple[str, int]]]
+                 ) -> None:
+        self.b, self.c, self.named = b, c, named
         self.counting = c.min_properties > 0 or c.max_properties is not None
         self.cap = (c.max_properties + 1 if c.max_properties is not None else c.min_properties)
         tracked = sorted(set(c.dependent_required) |
@@ -233,18 +320,25 @@ class _Automaton:
         base = len(tracked)
         self.need = [(1 << (base + k), names) for k, names in enumerate(c.need_extra)]
         self.need_all = sum(b for b, _ in self.need)
+        # then one bit per `exists` entry, set by its witnesses (their bits shifted up here)
+        shift = base + len(self.need)
+        self.extras = [(rule, bits << shift) for rule, bits in extras]
+        self.witnesses = {n: [(rule, bits << shift) for rule, bits in ws]
+                          for n, ws in witnesses.items()}
+        self.need_all |= ((1 << len(c.exists)) - 1) << shift
         # "any": named properties in any order (state: the set emitted, a bitmask over named),
         # for objects small enough that the 2^n subsets stay cheap
         self.any_order = b.options.property_order == "any" and \
             len(named) <= b.options.max_any_order_properties
         self.required_mask = sum(1 << j for j, p in enumerate(named) if p.required)
 
-    def _next(self, s: State, emitted: str | None) -> State | None:
+    def _next(self, s: State, emitted: str | None, bits: int = 0) -> State | None:
         i, _, count, flags = s
         if self.counting:
             count = min(count + 1, self.cap)
             if self.c.max_properties is not None and count > self.c.max_properties:
                 return None
+        flags |= bits
         if emitted is not None:
             flags |= self.bit.get(emitted, 0)
         for bit, names in self.need:
@@ -256,26 +350,32 @@ class _Automaton:
         """(pair rule or None for a skip, next state)."""
         i, started, count, flags = s
         out: list[tuple[str | None, State]] = []
-        for rule in self.extras:
-            nxt = self._next(s, None)
+        for rule, bits in self.extras:
+            nxt = self._next(s, None, bits)
             if nxt is not None:
                 out.append((rule, nxt))
         if self.any_order:
             for j, p in enumerate(self.named):
-                if not i >> j & 1 and p.pair is not None:
-                    nxt = self._next(s, p.name)
-                    if nxt is not None:
-                        out.append((p.pair, (i | 1 << j, True, nxt[2], nxt[3])))
+                if not i >> j & 1:
+                    for rule, bits in self._pairs(p):
+                        nxt = self._next(s, p.name, bits)
+                        if nxt is not None:
+                            out.append((rule, (i | 1 << j, True, nxt[2], nxt[3])))
             return out
         if i < len(self.named):
             p = self.named[i]
-            if p.pair is not None:
-                nxt = self._next(s, p.name)
+            for rule, bits in self._pairs(p):
+                nxt = self._next(s, p.name, bits)
                 if nxt is not None:
-                    out.append((p.pair, (i + 1, True, nxt[2], nxt[3])))
+                    out.append((rule, (i + 1, True, nxt[2], nxt[3])))
             if not p.required:
                 out.append((None, (i + 1, started, count, flags)))
         return out
+
+    def _pairs(self, p: _Named) -> list[tuple[str, int]]:
+        """A named property's pair and its `exists` witnesses, with the flags each sets."""
+        plain = [(p.pair, 0)] if p.pair is not None else []
+        return plain + self.witnesses.get(p.name, [])
 
     def _accepts(self, s: State) -> bool:
         i, _, count, flags = s
