@@ -226,7 +226,7 @@ def test_separators_option(tok, encode):
     ({"type": "strin"}, "#/type", "unknown type"),
     ({"properties": {"a": {"minLength": -1}}}, "#/properties/a/minLength", "non-negative"),
     ({"type": "string", "pattern": "(?<=a)b"}, "#/pattern", "pattern"),
-    ({"not": {"dependencies": {"a": ["b"]}}}, "#/not/dependencies", "dependencies"),
+    ({"not": {"uniqueItems": True}}, "#/not/uniqueItems", "uniqueItems"),
     ({"not": {"multipleOf": 0}}, "#/not/multipleOf", "> 0"),
 ])
 def test_refusals_name_the_schema_path(schema, path, words):
@@ -758,6 +758,10 @@ EXISTS = [
     {"type": "object", "oneOf": [{"patternProperties": {"^a": {"type": "string"}}},
                                  {"patternProperties": {"b$": {"type": "integer"}}}]},
     {"not": {"patternProperties": {"^a": {"type": "integer"}, "b": False}}, "maxProperties": 2},
+    {"not": {"dependentRequired": {"a": ["b", "c"]}}},
+    {"type": "object", "not": {"dependentSchemas": {"a": {"properties": {"b": {"minimum": 2}}}}}},
+    {"type": "object", "properties": {"a": {}, "b": {}},
+     "oneOf": [{"dependentRequired": {"a": ["b"]}}, {"required": ["b"]}]},
 ]
 
 
@@ -774,7 +778,8 @@ def _objects() -> list[str]:
 @pytest.mark.parametrize("index", range(len(EXISTS)))
 def test_required_property_witnesses_are_exact(tok, encode, index):
     """`not {patternProperties / propertyNames / additionalProperties}` ask for some property
-    whose name and value fail them: with properties in any order every small object is
+    whose name and value fail them, `not {dependentRequired / dependentSchemas}` for a
+    property without what it needs: with properties in any order every small object is
     accepted exactly when jsonschema says valid; in schema order, never an invalid one."""
     schema = EXISTS[index]
     validator = jsonschema.Draft202012Validator(schema)

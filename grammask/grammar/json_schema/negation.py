@@ -6,8 +6,8 @@ schema: ``not {minimum: 5}`` is "a number < 5" (values of other types satisfy `m
 they are not in its complement); ``not {required: [k]}`` is "an object without k";
 ``not {items: S}`` is "an array containing an element of ``not S``"; ``not {prefixItems:
 [A, B]}`` is "an array whose item 0 fails A, or whose item 1 fails B". Negations that would
-need a complement the grammar cannot express (``not {uniqueItems}``, ``not {dependencies}``,
-``items`` past a prefix) raise `SchemaError` naming the keyword,
+need a complement the grammar cannot express (``not {uniqueItems}``, ``items`` past a prefix)
+raise `SchemaError` naming the keyword,
 so nothing is silently dropped; such keywords whose subschemas are all trivially true
 (``unevaluatedProperties: true``, ``patternProperties: {"x": {}}``) constrain nothing and have
 an empty complement.
@@ -278,6 +278,30 @@ def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
 
 
+def _dependencies(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
+    # not {dependentRequired: {a: [b, ...]}} = an object with a and without one of its b;
+    # not {dependentSchemas: {a: S}} = an object with a that fails S; `dependencies` (draft
+    # <= 7) holds either kind per name
+    if not isinstance(value, dict):
+        raise SchemaError(f"{where.rsplit('/', 1)[-1]} must be an object", where)
+    key = where.rsplit("/", 1)[-1]
+    out: list[Sub] = []
+    for name, dep in value.items():
+        at = f"{where}/{_escape(name)}"
+        if isinstance(dep, list) and key != "dependentSchemas":
+            if not all(isinstance(d, str) for d in dep):
+                raise SchemaError(f"{key}: the required names must be strings", at)
+            out += [({"type": "object", "required": [name], "_forbidden": [d]}, at)
+                    for d in dep if d != name]
+        elif isinstance(dep, (dict, bool)) and key != "dependentRequired":
+            if not _trivially_true(dep):
+                out.append(({"type": "object", "required": [name], "allOf": [{"not": dep}]}, at))
+        else:
+            raise SchemaError(f"{key} values must be "
+                              f"{'schemas' if key == 'dependentSchemas' else 'arrays'}", at)
+    return out
+
+
 def _multiple_of(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     # numbers that are no multiple of the value (other types satisfy multipleOf vacuously)
     if value <= 0:
@@ -321,8 +345,8 @@ _HANDLERS = {
     "anyOf": _any_of, "allOf": _all_of, "if": _if, "oneOf": _one_of,
     "multipleOf": _multiple_of, "uniqueItems": _unique_items, "format": _format,
     "patternProperties": _pattern_properties, "propertyNames": _property_names,
-    "dependentRequired": _refuse, "dependentSchemas": _vacuous_or_refuse,
-    "dependencies": _refuse, "prefixItems": _prefix_items,
+    "dependentRequired": _dependencies, "dependentSchemas": _dependencies,
+    "dependencies": _dependencies, "prefixItems": _prefix_items,
     "unevaluatedProperties": _vacuous_or_refuse, "unevaluatedItems": _vacuous_or_refuse,
     "$dynamicRef": _refuse, "$recursiveRef": _refuse,
 }
