@@ -803,6 +803,24 @@ def test_more_required_properties_than_the_limit_are_refused_with_the_path(tok):
     assert "#/allOf/4/not/propertyNames" in str(info.value)
 
 
+def test_branches_the_rest_contradicts_do_not_count_toward_max_branches(tok, encode):
+    """Two anyOf of 40 branches each (1,600 combinations, above max_branches = 1,024) of which
+    only two per group can hold a string: the string's 4 live combinations are built, the
+    others dropped before they count; past the bound in live branches it is still refused."""
+    def group(pats):
+        return {"anyOf": [{"type": "string", "pattern": p} for p in pats] +
+                         [{"type": "integer", "minimum": k} for k in range(38)]}
+    schema = {"type": "string", "allOf": [group(["^a", "^b"]), group(["c$", "d$"])]}
+    compiled = gm.compile_json_schema(schema, tok)
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in ['"ac"', '"bd"', '"ad"', '"ab"', '"cd"', '"a"', "5"]:
+        assert accepts(compiled, encode, text) == validator.is_valid(json.loads(text)), text
+    wide = {"allOf": [{"anyOf": [{"minimum": k} for k in range(40)]},
+                      {"anyOf": [{"maximum": k} for k in range(40)]}]}
+    with pytest.raises(gm.SchemaError, match="max_branches"):
+        gm.compile_json_schema(wide, tok)
+
+
 def test_more_contains_than_the_limit_are_refused_with_the_path(tok):
     schema = {"allOf": [{"contains": {"const": i}} for i in range(5)]}
     with pytest.raises(gm.SchemaError) as info:

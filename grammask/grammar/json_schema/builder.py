@@ -46,6 +46,9 @@ _STANDARD_FORMATS = frozenset({
     "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
     "json-pointer", "relative-json-pointer", "regex"})
 _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
+# branches built per distribution level before the contradicted ones are dropped, as a
+# multiple of max_branches (which bounds the live ones)
+_BUILD_SLACK = 8
 _NO_EXPONENT = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?"
 # Numbers that are not integers (JSON Schema: 1.0 is an integer); exponent forms are left out
 # (an under-approximation: they are never generated where this applies).
@@ -208,10 +211,8 @@ class GrammarBuilder:
         branches = list(g.branches)
         if g.scope and not g.one and not g.exclusive:
             branches = self.collector.annotation_subsets(g)
-        width = max(width, 1) * len(branches)
-        if width > self.options.max_branches:
-            raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
-                              f"{self.options.max_branches} branches (max_branches)", g.path)
+        if max(width, 1) * len(branches) > self.options.max_branches * _BUILD_SLACK:
+            self._too_wide(g)
         built: list[Constraints] = []
         for schema, where in branches:
             b = _clone(rest)
@@ -219,6 +220,13 @@ class GrammarBuilder:
             built.append(b)
         if g.one and not self._disjoint_all(built):
             return self._exactly_one(rest, g, width)
+        # only branches that can hold a value count toward the bound: a branch the rest
+        # contradicts (an object branch of a value that must be a string) adds no leaf
+        live = [(br, b) for br, b in zip(branches, built) if not b.false and b.types]
+        width = max(width, 1) * len(live)
+        if width > self.options.max_branches:
+            self._too_wide(g)
+        branches, built = [br for br, _ in live], [b for _, b in live]
         out: list[tuple[str, ...]]
         if rest == Constraints():
             out = [(self.value([br]),) for br in branches]
@@ -230,6 +238,10 @@ class GrammarBuilder:
                 out.append((name,))
         self.long_strings.note_group(alt[0] for alt in out)
         return out
+
+    def _too_wide(self, g: Group) -> None:
+        raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
+                          f"{self.options.max_branches} branches (max_branches)", g.path)
 
     @staticmethod
     def _disjoint_all(built: list[Constraints]) -> bool:
@@ -248,7 +260,7 @@ class GrammarBuilder:
             exact.append((synthetic, where))
         c = _clone(rest)
         c.any_of = [Group(tuple(exact), False, g.path, g.scope, exclusive=True)] + rest.any_of
-        return self._distribute(c, width // max(len(g.branches), 1))
+        return self._distribute(c, width)
 
     # -- enum / const ---------------------------------------------------------------------------
     def _enum(self, c: Constraints) -> list[tuple[str, ...]]:
