@@ -821,6 +821,40 @@ def test_branches_the_rest_contradicts_do_not_count_toward_max_branches(tok, enc
         gm.compile_json_schema(wide, tok)
 
 
+MANY_PATTERNS = [
+    {"type": "object", "additionalProperties": {"type": "null"},
+     "patternProperties": {"^a": {"type": "integer"}, "^b": {"type": "string"}, "c$": {"minimum": 3},
+                           "^d": False, "x": {"type": "integer"}, "^ab": {"maximum": 4}}},
+    {"type": "object", "additionalProperties": False,
+     "patternProperties": {f"^k{i}$": {"const": i} for i in range(7)}},
+]
+
+
+@pytest.mark.parametrize("index", range(len(MANY_PATTERNS)))
+def test_more_than_four_pattern_properties_split_names_into_live_regions(tok, encode, index):
+    """Past four patternProperties the extra names are split into the regions that exist
+    (not 2^n): every small object is still accepted exactly when jsonschema says valid."""
+    import itertools
+    schema = MANY_PATTERNS[index]
+    compiled = gm.compile_json_schema(schema, tok, property_order="any")
+    validator = jsonschema.Draft202012Validator(schema)
+    seen = set()
+    for n in range(3):
+        for names in itertools.permutations(["a", "ab", "bc", "d", "xa", "k1", "k3", "z"], n):
+            for vals in itertools.product([1, 7, "s", None], repeat=n):
+                text = dumps(dict(zip(names, vals)))
+                want = validator.is_valid(json.loads(text))
+                assert accepts(compiled, encode, text) == want, (schema, text, want)
+                seen.add(want)
+    assert seen == {True, False}
+
+
+def test_pattern_properties_splitting_names_too_finely_are_refused(tok):
+    schema = {"type": "object", "patternProperties": {c: {"type": "integer"} for c in "abcdefg"}}
+    with pytest.raises(gm.SchemaError, match="more than 64 regions"):
+        gm.compile_json_schema(schema, tok)
+
+
 def test_more_contains_than_the_limit_are_refused_with_the_path(tok):
     schema = {"allOf": [{"contains": {"const": i}} for i in range(5)]}
     with pytest.raises(gm.SchemaError) as info:

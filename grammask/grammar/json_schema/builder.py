@@ -124,6 +124,7 @@ class GrammarBuilder:
         self.terminals: dict[str, Terminal] = {}
         self._rule_of: dict[tuple[int, ...], str] = {}
         self._terminal_of: dict[Any, str] = {}
+        self.name_regions: dict[Any, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
         self._keep: list[Any] = []
         self._rules_made = 0
         self._depth = 0

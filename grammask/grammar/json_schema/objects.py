@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...automata import dfa_ops
 from ...automata.dfa import ByteDFA
 from ...errors import SchemaError
 from .automaton_rules import automaton_rules
@@ -27,7 +28,9 @@ from .strings import literals_dfa, string_dfa
 if TYPE_CHECKING:
     from .builder import GrammarBuilder
 
-_MAX_PATTERN_PROPERTIES = 4
+_MAX_PATTERN_PROPERTIES = 32     # patternProperties per object (`_regions`)
+_ALL_REGIONS = 4                 # up to this many, every combination is a region
+_MAX_REGIONS = 64                # non-empty regions of names past that
 _MAX_EXISTS = 4         # `exists` entries per object (witnesses come per subset of them)
 
 State = tuple[int, bool, int, int]      # (next named property, started, count, flags)
@@ -176,13 +179,10 @@ def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str], names_c: C
     most = min((n.max_length for n in name_cs if n.max_length is not None), default=None)
     formats = tuple(f for n in name_cs for f, _ in n.formats)
     out = []
-    for mask in range(1 << len(pats)):
-        matched = {p for i, p in enumerate(pats) if mask >> i & 1}
-        subs = _region_subs(b, c, matched, values)
+    for inside, outside in _regions(b, pats, wanted, shunned):
+        subs = _region_subs(b, c, set(inside), values)
         if subs is None:
             continue
-        inside = tuple(p for i, p in enumerate(pats) if mask >> i & 1)
-        outside = tuple(p for i, p in enumerate(pats) if not mask >> i & 1)
         key = ("extra", wanted + inside, outside + shunned, excluded, least, most, formats)
 
         def make(inside: tuple[str, ...] = inside, outside: tuple[str, ...] = outside) -> Any:
@@ -194,6 +194,42 @@ def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str], names_c: C
         term = b._terminal(key, make, "property name")
         if term is not None:
             out.append(_pair_rule(b, term, subs))
+    return out
+
+
+def _regions(b: GrammarBuilder, pats: list[str], wanted: tuple[str, ...],
+             shunned: tuple[str, ...]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The regions of extra names, as (patterns matched, patterns not matched). Up to
+    `_ALL_REGIONS` patterns, every combination (an empty one's key has no terminal and drops
+    out later). Past that, only the non-empty ones: a depth-first split, pattern by pattern,
+    of the names the key constraints (`wanted` / `shunned`) allow, a part no name reaches
+    pruned at once. Patterns of real schemas rarely overlap, so the regions stay about as
+    many as the patterns instead of 2^n; more than `_MAX_REGIONS` are refused."""
+    if len(pats) <= _ALL_REGIONS:
+        return [(tuple(p for i, p in enumerate(pats) if mask >> i & 1),
+                 tuple(p for i, p in enumerate(pats) if not mask >> i & 1))
+                for mask in range(1 << len(pats))]
+    memo_key = (tuple(pats), wanted, shunned)
+    found = b.name_regions.get(memo_key)
+    if found is not None:
+        return found
+    out: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    todo: list[tuple[tuple[str, ...], tuple[str, ...]]] = [((), ())]
+    while todo:
+        inside, outside = todo.pop()
+        if dfa_ops.is_empty(string_dfa(patterns=wanted + inside, not_patterns=outside + shunned,
+                                       path="#/patternProperties", limits=b.limits)):
+            continue
+        depth = len(inside) + len(outside)
+        if depth == len(pats):
+            out.append((inside, outside))
+            if len(out) > _MAX_REGIONS:
+                raise SchemaError(f"patternProperties split property names into more than "
+                                  f"{_MAX_REGIONS} regions", "#/patternProperties")
+            continue
+        todo.append((inside, outside + (pats[depth],)))
+        todo.append((inside + (pats[depth],), outside))
+    b.name_regions[memo_key] = out
     return out
 
 
