@@ -855,6 +855,24 @@ def test_pattern_properties_splitting_names_too_finely_are_refused(tok):
         gm.compile_json_schema(schema, tok)
 
 
+def test_recursive_one_of_with_overlapping_branches_converges(tok, encode):
+    """A oneOf on its own recursion cycle whose branches overlap is built in its exact form
+    ("this branch and not the others"); that form's synthetic schemas are the same objects
+    each round, so the recursion meets its rules again (it nested new ones until max_depth
+    before) and the language stays exact."""
+    schema = {"$defs": {"t": {"oneOf": [
+        {"type": "string"},
+        {"type": "object", "properties": {"x": {"$ref": "#/$defs/t"}}},
+        {"type": "object", "properties": {"y": {"type": "integer"}}, "required": ["y"]}]}},
+        "$ref": "#/$defs/t"}
+    compiled = gm.compile_json_schema(schema, tok, property_order="any")
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in ['"a"', '{}', '{"x":"a"}', '{"y":1}', '{"x":{"y":1}}', '{"x":{"x":{"y":2}}}',
+                 '{"x":"a","y":1}', '{"x":{}}', '{"y":"s"}', '{"x":{"x":{}}}', '1',
+                 '{"x":{"x":{"x":"b"}}}', '{"y":1,"x":{}}']:
+        assert accepts(compiled, encode, text) == validator.is_valid(json.loads(text)), text
+
+
 def test_more_contains_than_the_limit_are_refused_with_the_path(tok):
     schema = {"allOf": [{"contains": {"const": i}} for i in range(5)]}
     with pytest.raises(gm.SchemaError) as info:

@@ -254,10 +254,14 @@ class GrammarBuilder:
         (`negation` refuses, naming the keyword, what has no expressible complement). Only
         branch i succeeds there, so only its annotations count (`not` adds none)."""
         exact: list[Sub] = []
+        ids = tuple(id(b) for b, _ in g.branches)
         for i, (schema, where) in enumerate(g.branches):
-            others = [{"not": b} for j, (b, _) in enumerate(g.branches) if j != i]
-            synthetic = {"allOf": [schema, *others]}
-            self.collector.keep.append(synthetic)
+            # one synthetic schema per (group, branch), as `Collector.negation` keeps one per
+            # schema: a recursive oneOf meets its own rules again instead of new ones
+            others = [self.collector._synthesize(("not", id(b)), {"not": b})
+                      for j, (b, _) in enumerate(g.branches) if j != i]
+            synthetic = self.collector._synthesize(("one", i) + ids,
+                                                   {"allOf": [schema, *others]})
             exact.append((synthetic, where))
         c = _clone(rest)
         c.any_of = [Group(tuple(exact), False, g.path, g.scope, exclusive=True)] + rest.any_of

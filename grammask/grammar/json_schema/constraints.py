@@ -178,6 +178,7 @@ class Collector:
         self.format_assertion = format_assertion
         self.keep: list[Any] = []        # synthetic schemas: alive while ids key memos
         self._synthetic: dict[tuple[Any, ...], dict] = {}     # one object per synthesis
+        self._negations: dict[int, list[Sub]] = {}              # see `negation`
 
     def collect(self, subs: list[Sub] | tuple[Sub, ...]) -> Constraints:
         c = Constraints()
@@ -552,10 +553,16 @@ class Collector:
         return self._synthesize(key, {"anyOf": [x for x, _ in contains] + [sub[0]]}), sub[1]
 
     def negation(self, schema: Schema, path: str) -> list[Sub]:
-        """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos."""
-        branches = negate(schema, path, self.resolver)
-        self.keep.extend(b for b, _ in branches)
-        return branches
+        """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos,
+        and the same ones each time one schema object is negated again: a recursive schema
+        whose `not` (or oneOf's exact form) sits on its own cycle then meets the value memo
+        at the next round instead of nesting new synthetic schemas until `max_depth`."""
+        found = self._negations.get(id(schema))
+        if found is None:
+            found = self._negations[id(schema)] = negate(schema, path, self.resolver)
+            self.keep.extend(b for b, _ in found)
+            self.keep.append(schema)
+        return found
 
 
 # -- small helpers --------------------------------------------------------------------------------
