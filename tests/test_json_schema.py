@@ -345,12 +345,35 @@ def test_any_order_matches_jsonschema_on_shuffled_objects(tok, encode, index):
             (schema, dumps(value))
 
 
-def test_excluding_container_values_is_refused_not_ignored():
-    with pytest.raises(gm.SchemaError):
-        schema_to_grammar({"not": {"const": {"a": 1}}})
-    with pytest.raises(gm.SchemaError):
-        schema_to_grammar({"type": "array", "not": {"enum": [[1, 2]]}})
-    schema_to_grammar({"type": "string", "not": {"enum": [[1, 2], "x"]}})    # arrays not allowed
+CONTAINER_VALUES = [
+    {"not": {"const": {"a": 1}}},
+    {"type": "array", "not": {"enum": [[1, 2]]}},
+    {"not": {"const": [1, "x"]}},
+    {"not": {"enum": [{"a": 1, "b": [2]}, 3, "x", []]}},
+    {"type": "object", "properties": {"a": {}, "b": {}}, "not": {"const": {"a": 1, "b": {"c": 2}}}},
+    {"oneOf": [{"const": {"a": 1}}, {"type": "object", "properties": {"a": {"type": "integer"}}}]},
+    # a container const beside keywords it fails: once accepted (only its type was checked)
+    {"const": {"a": 1}, "properties": {"a": {"type": "string"}}},
+    {"enum": [{"a": 1}, {"a": "x"}, [1, 1]], "properties": {"a": {"type": "string"}},
+     "uniqueItems": True},
+    {"const": [1, "x"], "prefixItems": [{"type": "integer"}], "contains": {"type": "string"}},
+]
+
+
+@pytest.mark.parametrize("index", range(len(CONTAINER_VALUES)))
+def test_container_values_excluded_or_beside_keywords_are_exact(tok, encode, index):
+    """`not {const/enum}` of objects and arrays (structural: another type, a missing or extra
+    key, another length, a differing value) and container consts beside other keywords
+    (checked value by value): accepted exactly when jsonschema says valid."""
+    schema = CONTAINER_VALUES[index]
+    compiled = gm.compile_json_schema(schema, tok, property_order="any")
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in ["1", "3", '"x"', "null", "[]", "[1]", "[1,2]", '[1,"x"]', '[1,"y"]',
+                 '[1,"x",3]', "[1,1]", "{}", '{"a":1}', '{"a":2}', '{"a":"x"}', '{"b":1}',
+                 '{"a":1,"b":[2]}', '{"a":1,"b":[3]}', '{"a":1,"b":{"c":2}}',
+                 '{"a":1,"b":{"c":3}}', '{"a":1,"b":[2],"c":0}']:
+        want = validator.is_valid(json.loads(text))
+        assert accepts(compiled, encode, text) == want, (schema, text, want)
 
 
 # ------------------------------------------------------------------------------ random schemas

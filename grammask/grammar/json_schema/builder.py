@@ -33,7 +33,9 @@ from ...errors import GrammarError, LimitExceededError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
 from .constraints import Collector, Constraints, Group, Sub, json_equal
+from .container_values import value_allows
 from .long_strings import LongStrings, StringSpec
+from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver
 from .strings import literal_dfa, string_dfa
@@ -191,10 +193,8 @@ class GrammarBuilder:
             alts += self._terminal_alt(self._string_terminal(c))
         if "number" in types or "integer" in types:
             alts += self._terminal_alt(self._number_terminal(c))
-        for kind, py in (("object", dict), ("array", list)):
-            if kind in types and any(isinstance(v, py) for v in c.not_values):
-                raise SchemaError(f"excluding a specific {kind} value (not + const/enum) is "
-                                  f"not supported", "#")
+        if any(isinstance(v, (dict, list)) for v in c.not_values):
+            return self._without_containers(c, width)
         if "object" in types:
             alts += self._object(c)
         if "array" in types:
@@ -240,6 +240,21 @@ class GrammarBuilder:
         self.long_strings.note_group(alt[0] for alt in out)
         return out
 
+    def _without_containers(self, c: Constraints, width: int) -> list[tuple[str, ...]]:
+        """`c` whose excluded values include objects or arrays: those the value may be are
+        spelled out as groups of structural alternatives (`negation.not_container`: another
+        type, a missing or extra key, another length, a differing member), the others
+        dropped (they cannot occur)."""
+        out = _clone(c)
+        out.not_values = [v for v in c.not_values if not isinstance(v, (dict, list))]
+        for v in c.not_values:
+            if isinstance(v, (dict, list)) and \
+                    ("object" if isinstance(v, dict) else "array") in c.types:
+                branches = not_container(v, "#/not")
+                self.collector.keep.extend(b for b, _ in branches)
+                out.any_of.append(Group(tuple(branches), False, "#/not"))
+        return self._alternatives(out, width)
+
     def _too_wide(self, g: Group) -> None:
         raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
                           f"{self.options.max_branches} branches (max_branches)", g.path)
@@ -283,8 +298,11 @@ class GrammarBuilder:
 
     def _value_allowed(self, c: Constraints, v: Any) -> bool:
         """Whether a const/enum value also satisfies the schema's other constraints (checked
-        exactly for scalars; for objects and arrays only their type is checked, and other
-        constraints beside an enum of containers are refused)."""
+        exactly: scalars by the grammar's own terminals, objects and arrays structurally by
+        `container_values`, which once only checked their type and so let
+        `{"const": {"a": 1}, "properties": {"a": {"type": "string"}}}` accept `{"a":1}`)."""
+        if isinstance(v, (dict, list)):
+            return value_allows(self, c, v)
         kind = _json_type(v)
         if kind == "integer":
             kind = "integer" if "integer" in c.types or "number" in c.types else "none"

@@ -202,7 +202,34 @@ def _values(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> 
     values = [value] if where.endswith("/const") else value
     if not isinstance(values, list):
         raise SchemaError("enum must be an array", where)
+    # excluded objects and arrays stay in the list: where the value may be one, the builder
+    # spells their exclusion out structurally (`not_container`); elsewhere they cost nothing
     return [({"_notIn": list(values)}, where)]
+
+
+def not_container(value: dict | list, where: str) -> list[Sub]:
+    """Every value but this object or array, structurally: another type; an object missing
+    one of its keys, with a key it lacks, or with a key whose value differs; an array of
+    another length, or whose item i differs (item and property values compared the same way,
+    recursively through `not {const}`)."""
+    if isinstance(value, dict):
+        names = list(value)
+        out: list[Sub] = [({"type": [t for t in _ALL if t != "object"]}, where)]
+        out += [({"type": "object", "_forbidden": [k]}, where) for k in names]
+        out.append(({"type": "object", "_exists": [({"_notIn": names}, where), (True, where)]},
+                    where))
+        out += [({"type": "object", "required": [k], "properties": {k: {"not": {"const": v}}}},
+                 where) for k, v in value.items()]
+        return out
+    n = len(value)
+    out = [({"type": [t for t in _ALL if t != "array"]}, where),
+           ({"type": "array", "minItems": n + 1}, where)]
+    if n:
+        out.append(({"type": "array", "maxItems": n - 1}, where))
+    out += [({"type": "array", "minItems": i + 1,
+              "prefixItems": [True] * i + [{"not": {"const": v}}]}, where)
+            for i, v in enumerate(value)]
+    return out
 
 
 def _ref(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
