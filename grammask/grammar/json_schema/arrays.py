@@ -78,9 +78,7 @@ class _ArrayAutomaton:
 
     def _negated(self, x: Contains) -> Sub:
         schema, where = x.sub
-        negated = {"not": schema}
-        self.b.collector.keep.append(negated)
-        return negated, where
+        return self.b.collector.negated_schema(schema), where
 
     def _choices(self, counts: tuple[int, ...]) -> list[tuple[Choice, tuple[int, ...]]]:
         """Each way an item may stand to the `contains` (with the counts it leads to): one

@@ -37,7 +37,7 @@ from .container_values import value_allows
 from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
-from .refs import RefResolver
+from .refs import RefResolver, escape_pointer
 from .strings import literal_dfa, string_dfa
 
 # Formats draft 2020-12 defines: asserting validators check them, so with format_assertion one
@@ -183,6 +183,8 @@ class GrammarBuilder:
             return self._distribute(c, width)
         if c.enum is not None:
             return self._enum(c)
+        if any(isinstance(v, (dict, list)) for v in c.not_values):
+            return self._without_containers(c, width)     # before any alternative is built
         alts: list[tuple[str, ...]] = []
         types = c.types
         if "null" in types and not _excluded(c, None):
@@ -193,8 +195,6 @@ class GrammarBuilder:
             alts += self._terminal_alt(self._string_terminal(c))
         if "number" in types or "integer" in types:
             alts += self._terminal_alt(self._number_terminal(c))
-        if any(isinstance(v, (dict, list)) for v in c.not_values):
-            return self._without_containers(c, width)
         if "object" in types:
             alts += self._object(c)
         if "array" in types:
@@ -273,7 +273,7 @@ class GrammarBuilder:
         for i, (schema, where) in enumerate(g.branches):
             # one synthetic schema per (group, branch), as `Collector.negation` keeps one per
             # schema: a recursive oneOf meets its own rules again instead of new ones
-            others = [self.collector._synthesize(("not", id(b)), {"not": b})
+            others = [self.collector.negated_schema(b)
                       for j, (b, _) in enumerate(g.branches) if j != i]
             synthetic = self.collector._synthesize(("one", i) + ids,
                                                    {"allOf": [schema, *others]})
@@ -527,7 +527,7 @@ def _check_json_data(schema: Any) -> None:
                     raise SchemaError(f"object keys must be strings, got {type(k).__name__} "
                                       f"{k!r}", path)
                 _check_text(k, path)
-                todo.append((v, f"{path}/{_escape_pointer(k)}"))
+                todo.append((v, f"{path}/{escape_pointer(k)}"))
         elif isinstance(node, list):
             todo.extend((v, f"{path}/{i}") for i, v in enumerate(node))
         elif isinstance(node, str):
@@ -552,8 +552,6 @@ def _check_text(text: str, path: str) -> None:
                           path) from None
 
 
-def _escape_pointer(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 # -- helpers ----------------------------------------------------------------------------------------

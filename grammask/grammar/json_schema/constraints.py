@@ -28,7 +28,7 @@ from typing import Any
 from ...errors import SchemaError
 from .formats import format_regex
 from .negation import negate
-from .refs import RefResolver
+from .refs import RefResolver, escape_pointer
 
 Schema = Any
 Sub = tuple[Any, str]                  # (raw subschema, JSON pointer path for messages)
@@ -353,7 +353,7 @@ class Collector:
             if not isinstance(props, dict):
                 raise SchemaError("properties must be an object", f"{path}/properties")
             for name, sub in props.items():
-                c.properties.setdefault(name, []).append((sub, f"{path}/properties/{_esc(name)}"))
+                c.properties.setdefault(name, []).append((sub, f"{path}/properties/{escape_pointer(name)}"))
         pats = s.get("patternProperties")
         if pats is not None:
             if not isinstance(pats, dict):
@@ -361,7 +361,7 @@ class Collector:
                                   f"{path}/patternProperties")
             for pat, sub in pats.items():
                 c.pattern_properties.setdefault(pat, []).append(
-                    (sub, f"{path}/patternProperties/{_esc(pat)}"))
+                    (sub, f"{path}/patternProperties/{escape_pointer(pat)}"))
         if "additionalProperties" in s:
             # It applies to names outside *this* schema's properties/patternProperties.
             c.additional.append(((s["additionalProperties"], f"{path}/additionalProperties"),
@@ -405,7 +405,7 @@ class Collector:
                 deps[f"{key}\0{name}"] = dep
         for tagged, dep in deps.items():
             key, name = tagged.split("\0", 1)
-            where = f"{path}/{key}/{_esc(name)}"
+            where = f"{path}/{key}/{escape_pointer(name)}"
             if isinstance(dep, list) != (key != "dependentSchemas") and key != "dependencies":
                 raise SchemaError(f"{key} values must be "
                                   f"{'schemas' if key == 'dependentSchemas' else 'arrays'}", where)
@@ -552,6 +552,11 @@ class Collector:
         key = ("either", id(sub[0])) + tuple(id(x) for x, _ in contains)
         return self._synthesize(key, {"anyOf": [x for x, _ in contains] + [sub[0]]}), sub[1]
 
+    def negated_schema(self, schema: Schema) -> dict:
+        """`{"not": schema}`, one object per schema (ids key the builder's memos): every
+        element or branch that must fail `schema` shares its rule."""
+        return self._synthesize(("not", id(schema)), {"not": schema})
+
     def negation(self, schema: Schema, path: str) -> list[Sub]:
         """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos,
         and the same ones each time one schema object is negated again: a recursive schema
@@ -641,5 +646,3 @@ def _tighter(old: Any, new: Any, pick: Any) -> Any:
     return new if old is None else pick(old, new)
 
 
-def _esc(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import SchemaError
 from .constraints import Constraints, Sub, json_equal
-from .objects import _search, _value_subs
+from .objects import pair_subs
 
 if TYPE_CHECKING:
     from .builder import GrammarBuilder
@@ -64,7 +64,7 @@ def _object_allows(b: GrammarBuilder, c: Constraints, v: dict) -> bool:
         raise SchemaError("an object const/enum value beside unevaluatedProperties is not "
                           "supported", "#")
     keys = set(v)
-    if not c.required <= keys or c.forbidden & keys:
+    if not c.required <= keys:
         return False
     if len(v) < c.min_properties or (c.max_properties is not None and len(v) > c.max_properties):
         return False
@@ -76,11 +76,8 @@ def _object_allows(b: GrammarBuilder, c: Constraints, v: dict) -> bool:
     for k, x in v.items():
         if names is not None and not value_allows(b, names, k):
             return False
-        matched = {p for p in c.pattern_properties if _search(p, k)}
-        if k not in c.properties and not matched and not c.additional and \
-                b.options.additional_properties is False:
-            return False
-        if not _subs_allow(b, _value_subs(c, k, matched), x):
+        subs = pair_subs(b, c, k)
+        if subs is None or not _subs_allow(b, subs, x):
             return False
     return all(any(_sub_allows(b, name, k) and _sub_allows(b, value, x) for k, x in v.items())
                for name, value in c.exists)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import SchemaError
+from .refs import escape_pointer
 
 Sub = tuple[Any, str]
 _ALL = ("null", "boolean", "object", "array", "string", "number")
@@ -165,8 +166,7 @@ def _family_complement(key: str, value: Any, schema: dict, where: str) -> list[d
         for name, sub in value.items():
             out.append({"required": [name], "properties": {name: {"not": sub}}})
         return out
-    if key in ("additionalProperties", "items", "contains", "propertyNames") and \
-            _trivially_true(value):
+    if key in ("additionalProperties", "items", "contains") and _trivially_true(value):
         return [] if key != "contains" else [{"maxItems": 0}]
     if key == "additionalProperties" and value is False and not schema.get("patternProperties"):
         return [{"_needExtra": list(schema.get("properties", {}))}]
@@ -287,7 +287,7 @@ def _pattern_properties(schema: dict, value: Any, where: str, resolver: Any,
     for pat, sub in value.items():
         if _trivially_true(sub):
             continue
-        at = f"{where}/{_escape(pat)}"
+        at = f"{where}/{escape_pointer(pat)}"
         out.append(({"type": "object", "_exists": [({"pattern": pat}, at), ({"not": sub}, at)]},
                     where))
     return out
@@ -301,10 +301,6 @@ def _property_names(schema: dict, value: Any, where: str, resolver: Any,
             for branch, at in negate(value, where, resolver, depth + 1) if branch is not False]
 
 
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
 def _dependencies(schema: dict, value: Any, where: str, resolver: Any, depth: int) -> list[Sub]:
     # not {dependentRequired: {a: [b, ...]}} = an object with a and without one of its b;
     # not {dependentSchemas: {a: S}} = an object with a that fails S; `dependencies` (draft
@@ -314,7 +310,7 @@ def _dependencies(schema: dict, value: Any, where: str, resolver: Any, depth: in
     key = where.rsplit("/", 1)[-1]
     out: list[Sub] = []
     for name, dep in value.items():
-        at = f"{where}/{_escape(name)}"
+        at = f"{where}/{escape_pointer(name)}"
         if isinstance(dep, list) and key != "dependentSchemas":
             if not all(isinstance(d, str) for d in dep):
                 raise SchemaError(f"{key}: the required names must be strings", at)
@@ -352,12 +348,9 @@ def _prefix_items(schema: dict, value: Any, where: str, resolver: Any,
 
 def _vacuous_or_refuse(schema: dict, value: Any, where: str, resolver: Any,
                        depth: int) -> list[Sub]:
-    """Keywords without a general complement whose value is trivially true constrain
-    nothing (``patternProperties: {"x": true}``, ``unevaluatedProperties: true``): their
-    complement is empty. Anything else is refused."""
-    subs = list(value.values()) if isinstance(value, dict) and \
-        where.rsplit("/", 1)[-1] in ("patternProperties", "dependentSchemas") else [value]
-    if all(_trivially_true(v) for v in subs):
+    """`unevaluatedProperties` / `unevaluatedItems`: trivially true, they constrain nothing
+    and their complement is empty; anything else is refused."""
+    if _trivially_true(value):
         return []
     return _refuse(schema, value, where, resolver, depth)
 

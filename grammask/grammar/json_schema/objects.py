@@ -53,7 +53,7 @@ def object_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ..
     if any(p.required and p.pair is None for p in named):
         return []
     extras = [(rule, 0) for rule in _extra_pairs(b, c, names, names_c)]
-    witnesses = _witnesses(b, c, named, names, names_c)
+    witnesses = _witnesses(b, c, named, names, names_c, allowed)
     if witnesses is None:
         return []
     body = _Automaton(b, c, named, extras + witnesses[1], witnesses[0]).rules()
@@ -88,23 +88,43 @@ def _value_subs(c: Constraints, name: str | None, matched: set[str]) -> list[Sub
     return subs
 
 
-def _pair(b: GrammarBuilder, c: Constraints, name: str, allowed: str | None) -> str | None:
-    """The rule `key ':' value` of a named property, or None when it cannot occur (forbidden,
-    refused by `propertyNames` — whose terminal is `allowed` — or closed out)."""
-    if name in c.forbidden:
-        return None
+def _pair(b: GrammarBuilder, c: Constraints, name: str, allowed: str | None,
+          values: list[Sub] | tuple[Sub, ...] = ()) -> str | None:
+    """The rule `key ':' value` of a named property, its value narrowed to `values` too (an
+    `exists` witness), or None when it cannot occur (refused by `propertyNames` — whose
+    terminal is `allowed` — or by `pair_subs`)."""
     if c.property_names and (allowed is None or
                              not b.terminals[allowed].dfa.matches(_spelling(name))):
         return None
-    matched = {p for p in c.pattern_properties if _search(p, name)}
-    subs = _value_subs(c, name, matched)
+    subs = pair_subs(b, c, name, values)
+    return None if subs is None else _pair_rule(b, _key_terminal(b, name), subs)
+
+
+def pair_subs(b: GrammarBuilder, c: Constraints, name: str,
+              values: list[Sub] | tuple[Sub, ...] = ()) -> list[Sub] | None:
+    """The schemas property `name`'s value must satisfy (and `values`), or None when the
+    name cannot occur: forbidden, closed out (no properties / patternProperties /
+    additionalProperties entry, extra properties off) or no value fits. The grammar's pairs
+    and `container_values`' check of a const object both read it."""
+    if name in c.forbidden:
+        return None
+    matched = _matched(c, name)
     if name not in c.properties and not matched and not c.additional and \
             b.options.additional_properties is False and not c.unevaluated_properties:
         return None
-    if any(s is False for s, _ in subs):
+    subs = _value_subs(c, name, matched) + list(values)
+    if any(s is False for s, _ in subs) or (values and b.collector.collect(subs).false):
         return None
-    key = b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
-    return _pair_rule(b, key, subs)
+    return subs
+
+
+def _matched(c: Constraints, name: str) -> set[str]:
+    """The patternProperties a property name matches."""
+    return {p for p in c.pattern_properties if _search(p, name)}
+
+
+def _key_terminal(b: GrammarBuilder, name: str) -> str:
+    return b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
 
 
 def _spelling(name: str) -> bytes:
@@ -170,7 +190,7 @@ def _extra_pairs(b: GrammarBuilder, c: Constraints, names: list[str], names_c: C
     if any(n.false for n in name_cs) or any("string" not in n.types for n in also):
         return []
     if any(n.enum is not None for n in name_cs):
-        return _extra_pairs_enum(b, c, names, pats, name_cs, values)
+        return _extra_pairs_enum(b, c, names, name_cs, values)
     taken = tuple(names) + tuple(sorted(c.forbidden - set(names)))
     wanted = tuple(q for n in name_cs for q, _ in n.patterns)
     shunned = tuple(q for n in name_cs for q, _ in n.not_patterns)
@@ -247,7 +267,7 @@ def _region_subs(b: GrammarBuilder, c: Constraints, matched: set[str],
 
 
 def _witnesses(b: GrammarBuilder, c: Constraints, named: list[_Named], names: list[str],
-               names_c: Constraints
+               names_c: Constraints, allowed: str | None
                ) -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int]]] | None:
     """The `exists` witnesses: per declared name its narrowed pairs, and the narrowed extra
     pairs, each with the flags (one bit per entry, from bit 0) it sets; None when some entry
@@ -267,7 +287,7 @@ def _witnesses(b: GrammarBuilder, c: Constraints, named: list[_Named], names: li
         fits = {i for i, w in enumerate(wanted) if _name_ok(b, w, p.name)}
         for subset in subsets:
             if set(subset) <= fits:
-                rule = _narrowed_pair(b, c, p.name, [c.exists[i][1] for i in subset])
+                rule = _pair(b, c, p.name, allowed, [c.exists[i][1] for i in subset])
                 if rule is not None:
                     by_name.setdefault(p.name, []).append((rule, _bits(subset)))
     extras = [(rule, _bits(subset)) for subset in subsets
@@ -301,24 +321,13 @@ def _name_ok(b: GrammarBuilder, names: Constraints, name: str) -> bool:
     return term is not None and b.terminals[term].dfa.matches(_spelling(name))
 
 
-def _narrowed_pair(b: GrammarBuilder, c: Constraints, name: str,
-                   values: list[Sub]) -> str | None:
-    """A declared property's pair with its value narrowed to `values` too (None: none)."""
-    matched = {p for p in c.pattern_properties if _search(p, name)}
-    subs = _value_subs(c, name, matched) + values
-    if any(s is False for s, _ in subs) or b.collector.collect(subs).false:
-        return None
-    key = b._terminal(("key", name), lambda: spelling_dfa(name), json.dumps(name))
-    return _pair_rule(b, key, subs)
-
-
 def _pair_rule(b: GrammarBuilder, key: str, subs: list[Sub]) -> str:
     rule = b._new_rule()
     b.rules[rule] = [(key, b._punct[":"], b.value(subs or [(True, "#")]))]
     return rule
 
 
-def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats: list[str],
+def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str],
                       name_cs: tuple[Constraints, ...], values: tuple[Sub, ...] = ()
                       ) -> list[str]:
     """Name constraints with an enum (propertyNames, or a witness's name): each extra name
@@ -331,9 +340,8 @@ def _extra_pairs_enum(b: GrammarBuilder, c: Constraints, names: list[str], pats:
                 any(name in n.not_values for n in name_cs) or \
                 not all(_name_ok(b, n, name) for n in name_cs):
             continue
-        matched = {p for p in pats if _search(p, name)}
-        subs = _region_subs(b, c, matched, values)
-        term = b._terminal(("key", name), lambda n=name: spelling_dfa(n), json.dumps(name))
+        subs = _region_subs(b, c, _matched(c, name), values)
+        term = _key_terminal(b, name)
         if subs is not None and term is not None:
             out.append(_pair_rule(b, term, subs))
     return out

@@ -95,6 +95,12 @@ class RefResolver:
         return base
 
 
+def escape_pointer(key: str) -> str:
+    """A key as an RFC 6901 pointer segment (`~` is `~0`, `/` is `~1`): schema paths in
+    errors read back the way `_pointer` follows them."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
 def _pointer(doc: Schema, pointer: str, ref: str, path: str) -> Schema:
     """Follow an RFC 6901 pointer (`~1` is `/`, `~0` is `~`)."""
     node = doc
