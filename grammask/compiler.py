@@ -168,11 +168,14 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
     disk when $GRAMMASK_CACHE_DIR is set), False (no caching) or a `GrammarCache`. A hit
     returns the same (shared, thread-safe) `CompiledCFG`; `compile_seconds` is this call's time.
     Raises `SchemaError` naming the schema path for malformed schemas and for keywords a
-    grammar cannot enforce exactly (`uniqueItems`, overlapping `oneOf`, ...), never ignoring
-    them; `LimitExceededError` when a `Limits` bound is hit."""
+    grammar cannot enforce exactly (overlapping `oneOf`, `uniqueItems` on other items than
+    strings, ...), never ignoring them; `uniqueItems` on strings is checked at run time
+    (`grammask.unique_items`); `LimitExceededError` when a `Limits` bound is hit."""
     from .compiled_cfg import CompiledCFG
     from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
+    from .grammar.json_schema.builder import UNIQUE_CLOSE, UNIQUE_SEPARATOR
     from .mask_cache.grammar_cache import json_schema_key_parts, resolve_cache
+    from .unique_items import UniqueItemsCFG
 
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
     trie = build_token_trie(info)
@@ -200,6 +203,8 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
                                parser=parser)
         _charge_result(compiled.memory_bytes())
         compiled.warnings.extend(n for n in notes if n not in compiled.warnings)
+        if UNIQUE_SEPARATOR in grammar.terminals or UNIQUE_CLOSE in grammar.terminals:
+            return UniqueItemsCFG(compiled)         # uniqueItems, checked at run time
         return compiled
 
     compiled = make() if store is None or key is None else \

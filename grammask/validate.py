@@ -146,12 +146,12 @@ def _walk(engine: Any, data: bytes) -> tuple[int, int | None]:
     while pos < len(data):
         chunk = data[pos:pos + _CHUNK]
         nxt = engine.advance(state, chunk)
-        if nxt >= 0:
+        if nxt != DEAD:
             state, pos = nxt, pos + len(chunk)
             continue
         for i in range(len(chunk)):
             nxt = engine.advance(state, chunk[i:i + 1])
-            if nxt < 0:
+            if nxt == DEAD:
                 return state, pos + i
             state = nxt
         raise AssertionError("advance over a chunk died but no single byte did")
@@ -171,7 +171,7 @@ def expected_at(engine: Any, state: int) -> tuple[list[str], bool]:
     if probe is not None:
         for b in range(256):
             nxt = engine.advance(state, bytes((b,)))
-            if nxt >= 0:
+            if nxt != DEAD:
                 names.update(probe(nxt))
     grammar = getattr(engine, "grammar", None)
     ignore = set(getattr(grammar, "ignore", ()) or ())

@@ -3,14 +3,18 @@ saturating, so `prefixItems`, `items`, `minItems`/`maxItems` and every `contains
 conjunction with its `minContains`/`maxContains` are exact. An item's element says, per
 `contains`, whether it counts for it (the item matches it), must not match it (one with a
 maxContains: an item that matches is always counted), or leaves it open; one item may count
-for several (`allOf [{contains: A}, {contains: B}]` takes `[x]` when x is both). `uniqueItems:
-true` is not context-free and is refused (naming the schema path) unless at most one item is
-allowed."""
+for several (`allOf [{contains: A}, {contains: B}]` takes `[x]` when x is both).
+
+`uniqueItems: true` is not context-free: such an array is written with its own separator and
+closing bracket terminals (`UNIQUE_SEPARATOR`, `UNIQUE_CLOSE`: the same text as the others), and
+`grammask.unique_items` checks at run time that no two items are equal. The lexer passes both
+kinds where a text may be read either way, so the check knows whether any reading without
+uniqueItems is still alive. Items must be strings (each one lexeme); other item schemas are
+refused, naming the schema path (`GrammarBuilder.check_unique_items`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import SchemaError
 from .automaton_rules import automaton_rules
 from .constraints import Constraints, Contains, Sub
 
@@ -25,14 +29,17 @@ Choice = tuple[bool | None, ...]
 
 def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...]]:
     unique, where = c.unique_items
-    if unique and (c.max_items is None or c.max_items > 1):
-        raise SchemaError("uniqueItems: true cannot be enforced by a grammar (grammask refuses "
-                          "it rather than ignore it)", where)
-    body = _ArrayAutomaton(b, c).rules()
+    unique = unique and (c.max_items is None or c.max_items > 1)
+    auto = _ArrayAutomaton(b, c)
+    body = auto.rules(b.unique_punct(",") if unique else None)
     if body is None:
         return []
     p = b._punct
-    return [(p["["], body, p["]"])] if body else [(p["["], p["]"])]
+    if not body:
+        return [(p["["], p["]"])]
+    if unique:
+        b.unique_elements.append(([e for e in auto._elements.values() if e is not None], where))
+    return [(p["["], body, b.unique_punct("]") if unique else p["]"])]
 
 
 class _ArrayAutomaton:
@@ -115,7 +122,7 @@ class _ArrayAutomaton:
         return n >= self.c.min_items and all(m >= x.least
                                              for m, x in zip(counts, self.c.contains))
 
-    def rules(self) -> str | None:
+    def rules(self, sep: str | None = None) -> str | None:
         start = (0, tuple(0 for _ in self.c.contains))
         return automaton_rules(self.b, start, self._moves, self._accepts, lambda s: s[0] > 0,
-                               self.b.options.max_array_states, "max_array_states")
+                               self.b.options.max_array_states, "max_array_states", sep)

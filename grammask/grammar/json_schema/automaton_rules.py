@@ -19,9 +19,10 @@ Move = tuple[str | None, Hashable]          # (member symbol, or None for a sile
 
 def automaton_rules(b: GrammarBuilder, start: Hashable, moves: Callable[[Hashable], list[Move]],
                     accepts: Callable[[Hashable], bool], started: Callable[[Hashable], bool],
-                    limit: int, what: str) -> str | None:
+                    limit: int, what: str, sep: str | None = None) -> str | None:
     """The start rule's name; '' when only the empty body is allowed; None when nothing is.
-    More than `limit` states raise `SchemaError` naming `what` (the option that bounds it)."""
+    More than `limit` states raise `SchemaError` naming `what` (the option that bounds it).
+    `sep`: the separator terminal (default: the item separator)."""
     graph: dict[Hashable, list[Move]] = {}
     todo = deque([start])
     while todo:
@@ -39,7 +40,7 @@ def automaton_rules(b: GrammarBuilder, start: Hashable, moves: Callable[[Hashabl
     if not any(graph[s] for s in live):
         return ""
     names = {s: b._new_rule() for s in live}
-    sep = b._punct[","]
+    sep = sep or b._punct[","]
     for s in live:
         alts: list[tuple[str, ...]] = [()] if accepts(s) else []
         for sym, t in graph[s]:

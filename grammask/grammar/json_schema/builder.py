@@ -23,9 +23,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from ...automata import compile_regex_dfa, dfa_ops
 from ...automata.regex_parser import recursion_headroom
@@ -48,6 +50,9 @@ _STANDARD_FORMATS = frozenset({
     "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
     "json-pointer", "relative-json-pointer", "regex"})
 _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
+# uniqueItems arrays' separator and closing bracket (`grammask.unique_items` reads the names)
+UNIQUE_SEPARATOR = "UNIQUE_SEPARATOR"
+UNIQUE_CLOSE = "UNIQUE_CLOSE"
 # branches built per distribution level before the contradicted ones are dropped, as a
 # multiple of max_branches (which bounds the live ones)
 _BUILD_SLACK = 8
@@ -132,12 +137,15 @@ class GrammarBuilder:
         self._depth = 0
         self._punct = self._punctuation()
         self.long_strings = LongStrings(self)
+        # uniqueItems arrays: their element rules and schema paths (`check_unique_items`)
+        self.unique_elements: list[tuple[list[str], str]] = []
 
     # -- entry -----------------------------------------------------------------------------------
     def build(self, root: Any) -> Grammar:
         top = self.value([(root, "#")])
         self.rules["start"] = [(top,)]
         self.long_strings.finish()
+        self.check_unique_items()
         rules = _prune(self.rules, self.terminals)
         warnings = []
         if "start" not in rules:
@@ -460,6 +468,41 @@ class GrammarBuilder:
             out[key] = name
         return out
 
+    def unique_punct(self, key: str) -> str:
+        """The separator (",") or closing bracket ("]") of uniqueItems arrays: the same text as
+        the others under their own name, which `grammask.unique_items` reads from the lexer."""
+        name = UNIQUE_SEPARATOR if key == "," else UNIQUE_CLOSE
+        if name not in self.terminals:
+            self.terminals[name] = replace(self.terminals[self._punct[key]], name=name)
+        return name
+
+    def check_unique_items(self) -> None:
+        """uniqueItems is checked at run time on items that are one string lexeme each (after
+        long strings are split, which can make one string several lexemes): refuse the rest."""
+        for elements, where in self.unique_elements:
+            if not all(self._string_lexemes(e) for e in elements):
+                raise SchemaError("uniqueItems: true is enforced for arrays of strings only "
+                                  "(grammask refuses it here rather than ignore it)", where)
+
+    def _string_lexemes(self, rule: str) -> bool:
+        """Every alternative of `rule` is one string terminal (through single-symbol rules)."""
+        seen, todo = set(), [rule]
+        while todo:
+            r = todo.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            if r not in self.rules:
+                return False            # a long string's placeholder, split into chunks
+            for alt in self.rules[r]:
+                if len(alt) != 1:
+                    return False
+                if alt[0] in self.rules:
+                    todo.append(alt[0])
+                elif not _opens_string(self.terminals[alt[0]]):
+                    return False
+        return True
+
     def _new_rule(self) -> str:
         self._rules_made += 1
         if self._rules_made > self.limits.max_grammar_rules:
@@ -492,6 +535,12 @@ def _check_formats(c: Constraints) -> None:
             raise SchemaError(f"format {f!r} cannot be enforced by grammask; pass "
                               f"format_assertion=False to treat formats as the "
                               f"annotations the specification makes them by default", where)
+
+
+def _opens_string(t: Terminal) -> bool:
+    """The terminal's every lexeme starts with a quote (a JSON string, or a key)."""
+    dfa = t.dfa if t.dfa is not None else compile_regex_dfa(t.pattern or "", DEFAULT_LIMITS)
+    return set(np.flatnonzero(dfa.trans[dfa.start] >= 0).tolist()) == {ord('"')}
 
 
 def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,

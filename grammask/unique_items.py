@@ -1,0 +1,457 @@
+"""`uniqueItems: true` at run time, over a compiled JSON-Schema grammar.
+
+No context-free grammar says "no two items are equal", so the JSON Schema builder writes a
+uniqueItems array with its own separator and closing terminals (`UNIQUE_SEPARATOR`,
+`UNIQUE_CLOSE`: the same text as `,` and `]`) and refuses such arrays unless every item is
+one string lexeme. `UniqueItemsCFG` wraps the compiled grammar: a state is the grammar's
+state plus a `Track` of the text's JSON structure, and the seen items of the innermost array.
+
+* Items are compared as JSON strings: escapes decoded (`"\\u0061"` equals `"a"`).
+* Which arrays are uniqueItems ones is read from the lexer at each separator and closing
+  bracket: the terminals still alive there say whether every reading of the text takes
+  `UNIQUE_SEPARATOR` (UNIQUE), some do (MIXED: a reading without uniqueItems is alive, e.g.
+  through anyOf branches), or none (the array is dropped from tracking).
+* UNIQUE: a string item closing equal to an earlier one is refused at its closing quote; a
+  token is refused too when every completion of the current item, or of the next item after
+  a separator, equals an earlier item (a dead end), found by a small search over the lexer
+  automaton (`_fresh_item`). MIXED: a duplicate is remembered and refused at the first
+  separator or bracket where only uniqueItems readings are left.
+* Masks: the grammar's mask, minus the tokens whose check fails; only tokens that can fail
+  are checked (`_candidates`): those spelling a prefix of an earlier item (found by bisecting
+  the sorted vocabulary), those with an escape there, and those holding a separator or
+  bracket after a quote.
+
+Limits, documented for users: dead ends are searched for the current item and the next one
+only (a schema whose minItems exceeds the distinct values its items allow can still reach a
+state with no valid continuation); the search gives up (allowing the token) after
+`_SEARCH_NODES` automaton states; in MIXED arrays a duplicate may be allowed that a later
+bracket then refuses.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from .compiled_grammar import DEAD, EngineBase
+from .mask_cache.mask_store import KIND_ALLOW, KIND_DENSE, StoredMask
+
+__all__ = ["UniqueItemsCFG", "decoded"]
+
+QUOTE, BACKSLASH, COMMA, CLOSE = 0x22, 0x5C, 0x2C, 0x5D
+OPEN_ARRAY, OPEN_OBJECT, CLOSE_OBJECT = 0x5B, 0x7B, 0x7D
+_WS = frozenset(b" \t\n\r")
+UNKNOWN, UNIQUE, MIXED = 0, 1, 2           # what the array's last separator said
+BEFORE, INSIDE, AFTER = 0, 1, 2            # where the array is: before/inside/after an item
+_SEARCH_NODES = 4096                       # automaton states one dead-end search may visit
+_MAX_MASKS = 1 << 16                       # filtered masks kept (cleared past this)
+_SHORT = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b", ord("f"): b"\f",
+          ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t"}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+class Items(NamedTuple):
+    """The innermost array while its items are strings (it may be a uniqueItems one)."""
+
+    seen: frozenset[bytes] = frozenset()   # decoded items so far (UTF-8, surrogates passed)
+    mode: int = UNKNOWN
+    dup: bool = False                       # equal items seen while MIXED
+    where: int = BEFORE
+    raw: bytes = b""                        # the current item's text after its opening quote
+
+
+class Track(NamedTuple):
+    """Where the text so far stands: only the innermost container matters, since an array
+    with a container item is no uniqueItems one (and after an inner container closes, its
+    array has such an item)."""
+
+    in_str: bool = False
+    esc: int = 0                            # 5: after a backslash; 4..1: \\u hex digits left
+    items: Items | None = None
+
+
+class State(NamedTuple):
+    inner: int
+    track: Track
+
+
+def decoded(raw: bytes) -> bytes | None:
+    """The UTF-8 bytes of a JSON string's characters (escapes decoded, lone surrogates
+    passed) from its text between the quotes; None when it ends inside an escape or between
+    the halves of a surrogate pair."""
+    if BACKSLASH not in raw:
+        return raw
+    out, i, n = bytearray(), 0, len(raw)
+    while i < n:
+        j = raw.find(b"\\", i)
+        if j < 0:
+            out += raw[i:]
+            break
+        out += raw[i:j]
+        if j + 1 >= n:
+            return None
+        if raw[j + 1] != ord("u"):
+            out += _SHORT[raw[j + 1]]
+            i = j + 2
+            continue
+        if j + 6 > n:
+            return None
+        cp, i = int(raw[j + 2:j + 6], 16), j + 6
+        if 0xD800 <= cp < 0xDC00:
+            if n - i < 6 and raw[i:i + 2] == b"\\u"[:n - i]:
+                return None                 # the low half may follow
+            low = int(raw[i + 2:i + 6], 16) if raw[i:i + 2] == b"\\u" else -1
+            if 0xDC00 <= low < 0xE000:
+                cp, i = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), i + 6
+        out += chr(cp).encode("utf-8", "surrogatepass")
+    return bytes(out)
+
+
+def _spelled(value: bytes) -> bytes:
+    """The plain JSON spelling of decoded string bytes (escaping only what must be)."""
+    out = bytearray()
+    for b in value:
+        if b == QUOTE or b == BACKSLASH:
+            out += b"\\" + bytes((b,))
+        elif b < 0x20:
+            out += b"\\u%04x" % b
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+class UniqueItemsCFG(EngineBase):
+    """A `CompiledCFG` whose grammar has uniqueItems arrays, checked at run time (see the
+    module docstring). Everything but the engine interface is the inner grammar's."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        names = inner.terminal_names
+        self._sep = names.index("UNIQUE_SEPARATOR") if "UNIQUE_SEPARATOR" in names else -1
+        self._close = names.index("UNIQUE_CLOSE") if "UNIQUE_CLOSE" in names else -1
+        self._sep_text = self._shortest(self._sep)
+        self._token_bytes = inner.tokenizer_info.token_bytes
+        self._masks: dict[State, StoredMask] = {}
+        self._fresh_memo: dict[frozenset[bytes], dict[Any, Any]] = {}
+        self._live_bytes: dict[int, list[int]] = {}       # per lexer state
+        self._lock = threading.Lock()
+        self._vocab = _Vocab.of(inner.trie, self._token_bytes)
+
+    def __getattr__(self, name: str) -> Any:      # stats, warnings, grammar, ...
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    # -- the engine interface ----------------------------------------------------------------
+    def initial_state(self) -> State:
+        return State(self.inner.initial_state(), Track())
+
+    def advance(self, state: State, data: bytes) -> State | int:
+        nxt = self.inner.advance(state.inner, data)
+        if nxt == DEAD:
+            return DEAD
+        track = self._scan(state.inner, state.track, data)
+        if track is None or not self._viable(nxt, track):
+            return DEAD
+        return State(nxt, track)
+
+    def is_accepting(self, state: State) -> bool:
+        return bool(self.inner.is_accepting(state.inner))
+
+    def forced_bytes(self, state: State, limit: int = 4096) -> bytes:
+        return self.inner.forced_bytes(state.inner, limit)
+
+    def expected_terminals(self, state: State) -> list[str]:
+        return self.inner.expected_terminals(state.inner)
+
+    def mask(self, state: State) -> StoredMask:
+        found = self._masks.get(state)
+        if found is None:
+            found = self._filtered(state)
+            with self._lock:
+                if len(self._masks) >= _MAX_MASKS:
+                    self._masks.clear()
+                self._masks[state] = found
+        return found
+
+    # -- the text's structure ----------------------------------------------------------------
+    def _scan(self, before: int, track: Track, data: bytes) -> Track | None:
+        """`track` after `data` (None: an item repeats where only uniqueItems readings are
+        left). `before` is the grammar's state before `data` (read at separators)."""
+        in_str, esc, items = track
+        for i, b in enumerate(data):
+            if in_str:
+                if items is not None and items.where == INSIDE:
+                    if b == QUOTE and not esc:
+                        items = self._item_closed(items)
+                        if items is None:
+                            return None
+                        in_str = False
+                        continue
+                    items = items._replace(raw=items.raw + bytes((b,)))
+                if esc:
+                    esc = 4 if esc == 5 and b == ord("u") else (0 if esc == 5 else esc - 1)
+                elif b == BACKSLASH:
+                    esc = 5
+                elif b == QUOTE:
+                    in_str = False
+                continue
+            if b in _WS:
+                continue
+            if b == QUOTE:
+                in_str = True
+                if items is not None and items.where == BEFORE:
+                    items = items._replace(where=INSIDE, raw=b"")
+                elif items is not None:
+                    items = None                    # a key, or not a string item
+            elif b == OPEN_ARRAY or b == OPEN_OBJECT:
+                items = Items() if b == OPEN_ARRAY else None
+            elif b == CLOSE or b == CLOSE_OBJECT:
+                if items is not None and items.dup and \
+                        self._unique_only(before, data[:i + 1], self._close):
+                    return None
+                items = None
+            elif b == COMMA and items is not None:
+                items = self._separated(before, data[:i + 1], items)
+                if items is not None and items.mode < 0:
+                    return None
+            elif items is not None:
+                items = None                        # a number, true, false or null item
+        return Track(in_str, esc, items)
+
+    def _item_closed(self, items: Items) -> Items | None:
+        value = decoded(items.raw)
+        assert value is not None, "a closing quote ends every escape"
+        dup = value in items.seen
+        if dup and items.mode == UNIQUE:
+            return None
+        return items._replace(seen=items.seen | {value}, dup=items.dup or dup, where=AFTER,
+                              raw=b"")
+
+    def _alive(self, before: int, data: bytes, kind: int) -> tuple[bool, bool]:
+        """(a uniqueItems reading, another reading) alive at the last byte of `data`: the
+        terminals its lexeme (the separator or bracket there) may still be."""
+        st = self.inner.advance(before, data)
+        if st == DEAD or kind < 0:
+            return False, st != DEAD
+        alive = self.inner.lexer.alive_terminals(self.inner._configs[st][1])
+        return kind in alive, bool(alive - {kind})
+
+    def _unique_only(self, before: int, data: bytes, kind: int) -> bool:
+        unique, other = self._alive(before, data, kind)
+        return unique and not other
+
+    def _separated(self, before: int, data: bytes, items: Items) -> Items | None:
+        """The array after a separator: its mode from the lexer; None once no reading with
+        uniqueItems is left (the array is then not tracked)."""
+        unique, other = self._alive(before, data, self._sep)
+        if not unique:
+            return None
+        if not other and items.dup:
+            return Items(mode=-1)                   # two equal items: refused
+        return items._replace(mode=MIXED if other else UNIQUE, where=BEFORE, raw=b"")
+
+    # -- dead ends ---------------------------------------------------------------------------
+    def _viable(self, state: int, track: Track) -> bool:
+        items = track.items
+        if items is None or items.mode != UNIQUE:
+            return True
+        if items.where == INSIDE:
+            return self._fresh_item(state, items.raw, items.seen)
+        if items.where == BEFORE:
+            return self._next_item(state, items.seen)
+        return self.inner.advance(state, b"]") != DEAD or \
+            self._next_item(self.inner.advance(state, self._sep_text), items.seen)
+
+    def _next_item(self, state: int, seen: frozenset[bytes]) -> bool:
+        """Some string item not in `seen` can follow from `state` (before an item)."""
+        if state == DEAD:
+            return False
+        st = self.inner.advance(state, b'"')
+        return st != DEAD and self._fresh_item(st, b"", seen)
+
+    def _fresh_item(self, state: int, raw: bytes, seen: frozenset[bytes]) -> bool:
+        """Some completion of the string item begun with `raw` (its text after the opening
+        quote; `state` is the grammar's there) differs from every item in `seen`. A depth-
+        first search over the lexer automaton that stops as soon as the text leaves every
+        seen item's prefixes (any completion then differs)."""
+        lx = self.inner._configs[state][1]
+        memo = self._fresh_memo.get(seen)
+        if memo is None:
+            if len(self._fresh_memo) >= 64:
+                self._fresh_memo.clear()
+            memo = self._fresh_memo[seen] = {None: sorted(seen)}
+        found = memo.get((lx, raw))
+        if found is None:
+            found = memo[(lx, raw)] = self._search(lx, raw, seen, memo[None])
+        return found
+
+    def _search(self, lx: int, raw: bytes, seen: frozenset[bytes], ordered: list[bytes]) -> bool:
+        trans = self.inner.lexer.trans
+        todo, nodes = [(lx, raw)], 0
+        while todo:
+            lx, raw = todo.pop()
+            nodes += 1
+            if nodes > _SEARCH_NODES:
+                return True
+            value = decoded(raw)
+            alive = self._live_bytes.get(lx)
+            if alive is None:
+                alive = self._live_bytes[lx] = np.flatnonzero(trans[lx] >= 0).tolist()
+            if value is None:                       # inside an escape: follow it
+                todo.extend((int(trans[lx, b]), raw + bytes((b,))) for b in alive)
+                continue
+            cut = len(value)
+            lo = bisect.bisect_left(ordered, value)
+            hi = bisect.bisect_left(ordered, _after_prefix(value), lo) if value else len(ordered)
+            ahead = {v[cut] for v in ordered[lo:hi] if len(v) > cut}
+            for b in alive:
+                if b == QUOTE:
+                    if value not in seen:           # the item closes, and differs
+                        return True
+                elif b == BACKSLASH or b in ahead:
+                    todo.append((int(trans[lx, b]), raw + bytes((b,))))
+                else:
+                    return True                     # it leaves every seen item
+        return False
+
+    # -- masks -------------------------------------------------------------------------------
+    def _filtered(self, state: State) -> StoredMask:
+        base = self.inner.mask(state.inner)
+        cands = _allowed_among(base, self._candidates(state, base))
+        bad = [t for t in np.unique(cands).tolist()
+               if self.advance(state, self._token_bytes[t]) == DEAD]
+        if not bad:
+            return base
+        interner = self.inner._interner
+        words = interner.densify(base)
+        for t in bad:
+            words[t >> 5] &= ~np.uint32(1 << (t & 31))
+        return interner.intern(words)
+
+    def _candidates(self, state: State, base: StoredMask) -> np.ndarray:
+        """Tokens whose check may fail from `state` (ids, unsorted, maybe repeated)."""
+        track = state.track
+        vocab = self._vocab
+        items = track.items
+        parts = [vocab.opens_then_separates]
+        if items is None:
+            return parts[0]
+        if track.in_str:
+            parts.append(vocab.quote_then_separates)
+        else:
+            parts.append(vocab.separates)
+        if items.mode == UNIQUE:
+            parts.append(vocab.quotes)              # an item closing: the next one must exist
+            if items.where == INSIDE:
+                value = decoded(items.raw)
+                if value is None:
+                    return self._all_allowed(base)
+                lead = b""
+            else:
+                value, lead = b"", b'"'
+                if items.where == BEFORE:
+                    parts.append(vocab.whitespace_first)
+            for v in items.seen:
+                if v.startswith(value):
+                    parts.append(vocab.along(lead + _spelled(v[len(value):]) + b'"'))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _all_allowed(self, base: StoredMask) -> np.ndarray:
+        words = self.inner._interner.densify(base)
+        bits = np.unpackbits(words.view(np.uint8), bitorder="little")
+        return np.flatnonzero(bits[: self.inner.tokenizer_info.vocab_size]).astype(np.int64)
+
+    def _shortest(self, tid: int) -> bytes:
+        """The shortest text of terminal `tid` (the separator a lookahead writes)."""
+        if tid < 0:
+            return b","
+        term = self.inner.lexer.terminals[tid]
+        todo, seen = [(0, b"")], {0}
+        while todo:
+            q, text = todo.pop(0)
+            if term.accepting[q]:
+                return text
+            for b in np.flatnonzero(term.trans[q] >= 0).tolist():
+                nq = int(term.trans[q, b])
+                if nq not in seen:
+                    seen.add(nq)
+                    todo.append((nq, text + bytes((b,))))
+        return b","
+
+
+def _allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
+    """The ids of `ids` that `mask` allows."""
+    if ids.size == 0:
+        return ids
+    if mask.kind == KIND_DENSE:
+        return ids[((mask.data[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)]
+    listed = np.isin(ids, mask.data)
+    return ids[listed] if mask.kind == KIND_ALLOW else ids[~listed]
+
+
+def _after_prefix(prefix: bytes) -> bytes:
+    """The least bytes above every bytes starting with `prefix` (b"" when there is none)."""
+    stem = prefix.rstrip(b"\xff")
+    return stem[:-1] + bytes((stem[-1] + 1,)) if stem else b""
+
+
+def _open_escape(raw: bytes) -> bool:
+    """`raw` ends with a backslash that starts an escape (not an escaped backslash)."""
+    n = len(raw) - len(raw.rstrip(b"\\"))
+    return n % 2 == 1
+
+
+class _Vocab:
+    """Per tokenizer: the token lists `UniqueItemsCFG._candidates` draws from."""
+
+    _cache: ClassVar[dict[int, _Vocab]] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def of(cls, trie: Any, token_bytes: list[bytes | None]) -> _Vocab:
+        with cls._lock:
+            found = cls._cache.get(id(trie))
+            if found is None or found.trie is not trie:
+                found = cls._cache[id(trie)] = cls(trie, token_bytes)
+            return found
+
+    def __init__(self, trie: Any, token_bytes: list[bytes | None]) -> None:
+        self.trie = trie
+        pairs = sorted((b, i) for i, b in enumerate(token_bytes) if b)
+        self.sorted_bytes = [b for b, _ in pairs]
+        self.sorted_ids = np.fromiter((i for _, i in pairs), np.int64, len(pairs))
+
+        def where(test: Any) -> np.ndarray:
+            return np.fromiter((i for b, i in pairs if test(b)), np.int64)
+
+        seps = (b",", b"]", b"}")
+        self.separates = where(lambda b: any(s in b for s in seps))
+        self.quote_then_separates = where(
+            lambda b: b'"' in b and any(s in b[b.index(b'"'):] for s in seps))
+        self.opens_then_separates = where(
+            lambda b: b"[" in b and any(s in b[b.index(b"["):] for s in seps))
+        self.whitespace_first = where(lambda b: b[0] in _WS)
+        self.quotes = where(lambda b: b'"' in b)
+
+    def along(self, text: bytes) -> np.ndarray:
+        """Tokens that are a prefix of `text`, start with it, or leave it at a backslash."""
+        out = [self._prefixed(text, exact=False)]
+        for n in range(len(text)):
+            if n:
+                out.append(self._prefixed(text[:n], exact=True))
+            if text[n] != BACKSLASH:
+                out.append(self._prefixed(text[:n] + b"\\", exact=False))
+        return np.concatenate(out)
+
+    def _prefixed(self, prefix: bytes, exact: bool) -> np.ndarray:
+        """Ids of the tokens equal to `prefix` (exact) or starting with it."""
+        lo = bisect.bisect_left(self.sorted_bytes, prefix)
+        if exact:
+            hi = bisect.bisect_right(self.sorted_bytes, prefix)
+        else:
+            end = _after_prefix(prefix)
+            hi = bisect.bisect_left(self.sorted_bytes, end) if end else len(self.sorted_bytes)
+        return self.sorted_ids[lo:hi]

@@ -1,0 +1,155 @@
+"""uniqueItems checked at run time (`grammask.unique_items`).
+
+The reference: the same schema without uniqueItems compiles to a grammar whose (finite, for
+these schemas) language is enumerated byte by byte; the valid texts are those whose items are
+pairwise different as JSON values. A prefix's reference mask is every token that keeps it a
+prefix of a valid text (EOS when it is one). Random walks compare it with the matcher's mask,
+and accept_token with the mask, at every step."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+import grammask as gm
+from grammask.compiled_grammar import DEAD
+from grammask.errors import SchemaError
+from grammask.tokenizer_info import TokenizerInfo
+from grammask.unique_items import UniqueItemsCFG, decoded
+
+TOKENIZER = "llama3"
+TOKENS = [b"[", b"]", b",", b'"', b'""', b"a", b"b", b"ab", b'"a', b'a"', b'",', b'","',
+          b'"]', b'"a","a"', b'"",""', b'["a', b'["a","a"]', b"\\", b"u", b"00", b"6", b"1",
+          b"\\u0061", b"\\u00", b"61", b"ba", b'b"', b'["', b' ', b'", "', b"\\/", b"/"]
+
+
+@pytest.fixture(scope="module")
+def llama3_info(load_tokenizer_info):
+    return load_tokenizer_info(TOKENIZER)
+
+
+def vocab() -> TokenizerInfo:
+    return TokenizerInfo(TOKENS + [None], eos_token_ids=[len(TOKENS)])
+
+
+def language(schema: dict, info: TokenizerInfo) -> set[bytes]:
+    """Every text of `schema` without uniqueItems (a finite language), byte by byte."""
+    plain = json.loads(json.dumps(schema).replace('"uniqueItems": true', '"uniqueItems": false'))
+    engine = gm.compile_json_schema(plain, info, cache=False)
+    out, todo = set(), [(engine.initial_state(), b"")]
+    while todo:
+        state, text = todo.pop()
+        assert len(text) < 64, "the reference language must be finite"
+        if engine.is_accepting(state):
+            out.add(text)
+        for b in range(256):
+            nxt = engine.advance(state, bytes((b,)))
+            if nxt != DEAD:
+                todo.append((nxt, text + bytes((b,))))
+    return out
+
+
+def unique(text: bytes) -> bool:
+    items = json.loads(text)
+    return len({json.dumps(x, sort_keys=True) for x in items}) == len(items)
+
+
+def reference_mask(valid: set[bytes], prefixes: set[bytes], text: bytes) -> set[int]:
+    allowed = {i for i, tok in enumerate(TOKENS) if text + tok in prefixes}
+    if text in valid:
+        allowed.add(len(TOKENS))
+    return allowed
+
+
+SCHEMAS = {
+    "enum": {"type": "array", "items": {"enum": ["a", "b", "ab"]}, "uniqueItems": True,
+             "maxItems": 3},
+    "enum_min": {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": True,
+                 "minItems": 2, "maxItems": 2},
+    "pattern": {"type": "array", "items": {"type": "string", "pattern": "^[ab/]*$",
+                                           "maxLength": 2}, "uniqueItems": True, "maxItems": 2},
+    "nested": {"type": "object", "properties": {"x": {
+        "type": "array", "items": {"enum": ["a", "", "b"]}, "uniqueItems": True,
+        "maxItems": 3}}, "required": ["x"],
+               "additionalProperties": False},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_masks_equal_the_reference_on_random_walks(name: str) -> None:
+    info = vocab()
+    schema = SCHEMAS[name]
+    compiled = gm.compile_json_schema(schema, info, cache=False)
+    assert isinstance(compiled, UniqueItemsCFG)
+    valid = {t for t in language(schema, info) if
+             unique(t if name != "nested" else json.dumps(json.loads(t)["x"]).encode())}
+    assert valid, "the schema must allow some text"
+    prefixes = {t[:n] for t in valid for n in range(len(t) + 1)}
+    rng = random.Random(7)
+    for _ in range(150):
+        m, text = gm.Matcher(compiled), b""
+        for _ in range(30):
+            got = set(m.allowed_token_ids().tolist())
+            assert got == reference_mask(valid, prefixes, text), (name, text)
+            if not got:
+                break
+            tid = rng.choice(sorted(got))
+            if tid == len(TOKENS):
+                assert m.accept_token(tid)
+                break
+            for other in set(range(len(TOKENS))) - got:
+                assert m.fork().accept_token(other) is False, (text, TOKENS[other])
+            assert m.accept_token(tid)
+            text += TOKENS[tid]
+
+
+def test_duplicates_are_refused_on_a_real_tokenizer(llama3_info) -> None:
+    schema = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
+    for text, ok in [('["a","b"]', True), ('["a","a"]', False), ('["ab","a"]', True),
+                     ('["\\u0061","a"]', False), ('["x","y","x"]', False), ("[]", True),
+                     ('["a\\/","a/"]', False)]:
+        m = gm.Matcher(compiled)
+        assert m.accept_string(text) and m.can_terminate() if ok else \
+            not (m.accept_string(text) and m.can_terminate()), text
+
+
+def test_anyof_with_and_without_unique_items_accepts_both_readings(llama3_info) -> None:
+    """Where one reading lacks uniqueItems, a duplicate is fine while that reading lives."""
+    schema = {"anyOf": [{"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                        {"type": "array", "items": {"enum": ["a", "b"]}}]}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
+    for text, ok in [('["a","a"]', True), ('["c","c"]', False), ('["c","a","c"]', False),
+                     ('["a","b","a"]', True), ('["c","d"]', True)]:
+        m = gm.Matcher(compiled)
+        assert (m.accept_string(text) and m.can_terminate()) is ok, text
+
+
+def test_other_items_are_refused_with_the_schema_path(llama3_info) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "array", "uniqueItems": True,
+                                                     "items": {"type": "integer"}}}}
+    with pytest.raises(SchemaError, match="#/properties/n/uniqueItems"):
+        gm.compile_json_schema(schema, llama3_info, cache=False)
+
+
+@pytest.mark.parametrize("raw, value", [(b"a", b"a"), (b"\\u0061", b"a"), (b"\\u00", None),
+                                        (b"\\", None), (b"\\ud83d\\ude00", "😀".encode()),
+                                        (b"\\ud83d", None), (b"\\n\\/", b"\n/")])
+def test_decoded(raw: bytes, value: bytes | None) -> None:
+    assert decoded(raw) == value
+
+
+def test_a_dead_end_is_masked(llama3_info) -> None:
+    """Both values used: after the second item only the bracket may follow."""
+    schema = {"type": "array", "items": {"enum": ["red", "green"]}, "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
+    m = gm.Matcher(compiled)
+    assert m.accept_string('["red","green"')
+    ids = m.allowed_token_ids()
+    assert [llama3_info.token_bytes[i] for i in ids] == [b"]"]
+    m = gm.Matcher(compiled)
+    assert m.accept_string('["red",')
+    assert all(b"red" not in llama3_info.token_bytes[i] for i in m.allowed_token_ids())
+    assert np.all(ids >= 0)
