@@ -3,34 +3,39 @@
 No context-free grammar says "no two items are equal", so the JSON Schema builder writes a
 uniqueItems array with its own separator and closing terminals (`UNIQUE_SEPARATOR`,
 `UNIQUE_CLOSE`: the same text as `,` and `]`) and refuses such arrays unless every item is
-one string lexeme. `UniqueItemsCFG` wraps the compiled grammar: a state is the grammar's
-state plus a `Track` of the text's JSON structure, and the seen items of the innermost array.
+one scalar lexeme (a string, number, boolean or null). `UniqueItemsCFG` wraps the compiled
+grammar: a state is the grammar's state plus a `Track` of where the text stands and the items
+seen so far in the innermost array.
 
-* Items are compared as JSON strings: escapes decoded (`"\\u0061"` equals `"a"`).
+* Items are compared as JSON values: strings with escapes decoded (`"\\u0061"` equals
+  `"a"`), numbers by value (`1` equals `1.0` and `10e-1`), `true` unlike `1`.
 * Which arrays are uniqueItems ones is read from the lexer at each separator and closing
   bracket: the terminals still alive there say whether every reading of the text takes
   `UNIQUE_SEPARATOR` (UNIQUE), some do (MIXED: a reading without uniqueItems is alive, e.g.
   through anyOf branches), or none (the array is dropped from tracking).
-* UNIQUE: a string item closing equal to an earlier one is refused at its closing quote; a
-  token is refused too when every completion of the current item, or of the next item after
-  a separator, equals an earlier item (a dead end), found by a small search over the lexer
-  automaton (`_fresh_item`). MIXED: a duplicate is remembered and refused at the first
-  separator or bracket where only uniqueItems readings are left.
-* Masks: the grammar's mask, minus the tokens whose check fails; only tokens that can fail
-  are checked (`_candidates`): those spelling a prefix of an earlier item (found by bisecting
-  the sorted vocabulary), those with an escape there, and those holding a separator or
-  bracket after a quote.
+* UNIQUE: an item equal to an earlier one is refused where it ends (a string at its closing
+  quote, a number or literal at the byte after it); a token is refused too when every
+  completion of the current item, or of the next item after a separator, equals an earlier
+  item (a dead end), found by a depth-first search over the item's lexeme automaton
+  (`_fresh_item`, `_fresh_scalar`). MIXED: a duplicate is remembered and refused at the
+  first separator or bracket where only uniqueItems readings are left.
+* Masks: the grammar's mask, minus the tokens whose check fails. Only tokens that can fail
+  are checked (`_candidates`): those spelling a prefix of an earlier string item (found by
+  bisecting the sorted vocabulary) or leaving it at an escape, those holding a quote,
+  separator or bracket, and inside a number or literal with finitely many completions, all.
 
 Limits, documented for users: dead ends are searched for the current item and the next one
 only (a schema whose minItems exceeds the distinct values its items allow can still reach a
-state with no valid continuation); the search gives up (allowing the token) after
-`_SEARCH_NODES` automaton states; in MIXED arrays a duplicate may be allowed that a later
-bracket then refuses.
+state with no valid continuation); a search gives up, allowing the token, after
+`_SEARCH_NODES` automaton states (a number whose spelling can grow without its value
+changing, `12.000...` for an enum member 12 already used, ends that way); in MIXED arrays a
+duplicate may be allowed that a later bracket then refuses.
 """
 from __future__ import annotations
 
 import bisect
 import threading
+from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -43,6 +48,8 @@ __all__ = ["UniqueItemsCFG", "decoded"]
 QUOTE, BACKSLASH, COMMA, CLOSE = 0x22, 0x5C, 0x2C, 0x5D
 OPEN_ARRAY, OPEN_OBJECT, CLOSE_OBJECT = 0x5B, 0x7B, 0x7D
 _WS = frozenset(b" \t\n\r")
+_SCALAR_FIRST = frozenset(b"-0123456789tfn")       # a number or literal item's first byte
+_ITEM_FIRST = b'"-0123456789tfn'
 UNKNOWN, UNIQUE, MIXED = 0, 1, 2           # what the array's last separator said
 BEFORE, INSIDE, AFTER = 0, 1, 2            # where the array is: before/inside/after an item
 _SEARCH_NODES = 4096                       # automaton states one dead-end search may visit
@@ -136,6 +143,7 @@ class UniqueItemsCFG(EngineBase):
         self._masks: dict[State, StoredMask] = {}
         self._fresh_memo: dict[frozenset[bytes], dict[Any, Any]] = {}
         self._live_bytes: dict[int, list[int]] = {}       # per lexer state
+        self._finite_memo: dict[int, bool] = {}
         self._lock = threading.Lock()
         self._vocab = _Vocab.of(inner.trie, self._token_bytes)
 
@@ -185,7 +193,7 @@ class UniqueItemsCFG(EngineBase):
             if in_str:
                 if items is not None and items.where == INSIDE:
                     if b == QUOTE and not esc:
-                        items = self._item_closed(items)
+                        items = self._item_closed(items, decoded(items.raw))
                         if items is None:
                             return None
                         in_str = False
@@ -198,6 +206,13 @@ class UniqueItemsCFG(EngineBase):
                 elif b == QUOTE:
                     in_str = False
                 continue
+            if items is not None and items.where == INSIDE:     # a number, true, false, null
+                if b not in _WS and b != COMMA and b != CLOSE:
+                    items = items._replace(raw=items.raw + bytes((b,)))
+                    continue
+                items = self._item_closed(items, _scalar_key(items.raw))
+                if items is None:
+                    return None
             if b in _WS:
                 continue
             if b == QUOTE:
@@ -205,7 +220,9 @@ class UniqueItemsCFG(EngineBase):
                 if items is not None and items.where == BEFORE:
                     items = items._replace(where=INSIDE, raw=b"")
                 elif items is not None:
-                    items = None                    # a key, or not a string item
+                    items = None                    # a key
+            elif items is not None and items.where == BEFORE and b in _SCALAR_FIRST:
+                items = items._replace(where=INSIDE, raw=bytes((b,)))
             elif b == OPEN_ARRAY or b == OPEN_OBJECT:
                 items = Items() if b == OPEN_ARRAY else None
             elif b == CLOSE or b == CLOSE_OBJECT:
@@ -218,12 +235,11 @@ class UniqueItemsCFG(EngineBase):
                 if items is not None and items.mode < 0:
                     return None
             elif items is not None:
-                items = None                        # a number, true, false or null item
+                items = None
         return Track(in_str, esc, items)
 
-    def _item_closed(self, items: Items) -> Items | None:
-        value = decoded(items.raw)
-        assert value is not None, "a closing quote ends every escape"
+    def _item_closed(self, items: Items, value: Any) -> Items | None:
+        """The array once its current item, whose value (`_scalar_key`) is `value`, ends."""
         dup = value in items.seen
         if dup and items.mode == UNIQUE:
             return None
@@ -259,18 +275,88 @@ class UniqueItemsCFG(EngineBase):
         if items is None or items.mode != UNIQUE:
             return True
         if items.where == INSIDE:
-            return self._fresh_item(state, items.raw, items.seen)
+            if track.in_str:
+                return self._fresh_item(state, items.raw, items.seen)
+            return self._fresh_scalar(state, items.raw, items.seen)
         if items.where == BEFORE:
             return self._next_item(state, items.seen)
         return self.inner.advance(state, b"]") != DEAD or \
             self._next_item(self.inner.advance(state, self._sep_text), items.seen)
 
-    def _next_item(self, state: int, seen: frozenset[bytes]) -> bool:
-        """Some string item not in `seen` can follow from `state` (before an item)."""
+    def _next_item(self, state: int, seen: frozenset[Any]) -> bool:
+        """Some item not in `seen` can follow from `state` (before an item)."""
         if state == DEAD:
             return False
-        st = self.inner.advance(state, b'"')
-        return st != DEAD and self._fresh_item(st, b"", seen)
+        memo = self._memo(seen)
+        found = memo.get(("next", state))
+        if found is None:
+            found = memo[("next", state)] = any(
+                st != DEAD and (self._fresh_item(st, b"", seen) if b == QUOTE else
+                                self._fresh_scalar(st, bytes((b,)), seen))
+                for b in _ITEM_FIRST for st in (self.inner.advance(state, bytes((b,))),))
+        return found
+
+    def _memo(self, seen: frozenset[Any]) -> dict[Any, Any]:
+        """Searches already made against `seen` (the last 64 sets)."""
+        memo = self._fresh_memo.get(seen)
+        if memo is None:
+            if len(self._fresh_memo) >= 64:
+                self._fresh_memo.clear()
+            memo = self._fresh_memo[seen] = {None: sorted(v for v in seen
+                                                          if isinstance(v, bytes))}
+        return memo
+
+    def _fresh_scalar(self, state: int, raw: bytes, seen: frozenset[Any]) -> bool:
+        """Some completion of the number or literal item `raw` is not in `seen`: a depth-
+        first search over its lexeme's automaton, checking each place it may end."""
+        lx = self.inner._configs[state][1]
+        memo = self._memo(seen)
+        found = memo.get((lx, raw, False))
+        if found is None:
+            found = memo[(lx, raw, False)] = self._search_scalar(lx, raw, seen)
+        return found
+
+    def _search_scalar(self, lx: int, raw: bytes, seen: frozenset[Any]) -> bool:
+        lexer = self.inner.lexer
+        todo, nodes = [(lx, raw)], 0
+        while todo:
+            lx, raw = todo.pop()
+            nodes += 1
+            if nodes > _SEARCH_NODES or (lexer.emit[lx] >= 0 and _scalar_key(raw) not in seen):
+                return True
+            todo.extend((int(lexer.trans[lx, b]), raw + bytes((b,))) for b in self._live(lx))
+        return False
+
+    def _live(self, lx: int) -> list[int]:
+        """The bytes that continue the lexeme in lexer state `lx`."""
+        alive = self._live_bytes.get(lx)
+        if alive is None:
+            alive = self._live_bytes[lx] = np.flatnonzero(self.inner.lexer.trans[lx] >= 0).tolist()
+        return alive
+
+    def _finite(self, lx: int) -> bool:
+        """The lexeme in lexer state `lx` has finitely many completions (no cycle ahead)."""
+        found = self._finite_memo.get(lx)
+        if found is None:
+            trans, done, on_path = self.inner.lexer.trans, set(), set()
+            found, todo = True, [(lx, iter(self._live(lx)))]
+            on_path.add(lx)
+            while todo and found:
+                q, it = todo[-1]
+                b = next(it, None)
+                if b is None:
+                    todo.pop()
+                    on_path.discard(q)
+                    done.add(q)
+                    continue
+                r = int(trans[q, b])
+                if r in on_path:
+                    found = False
+                elif r not in done:
+                    on_path.add(r)
+                    todo.append((r, iter(self._live(r))))
+            self._finite_memo[lx] = found
+        return found
 
     def _fresh_item(self, state: int, raw: bytes, seen: frozenset[bytes]) -> bool:
         """Some completion of the string item begun with `raw` (its text after the opening
@@ -278,11 +364,7 @@ class UniqueItemsCFG(EngineBase):
         first search over the lexer automaton that stops as soon as the text leaves every
         seen item's prefixes (any completion then differs)."""
         lx = self.inner._configs[state][1]
-        memo = self._fresh_memo.get(seen)
-        if memo is None:
-            if len(self._fresh_memo) >= 64:
-                self._fresh_memo.clear()
-            memo = self._fresh_memo[seen] = {None: sorted(seen)}
+        memo = self._memo(seen)
         found = memo.get((lx, raw))
         if found is None:
             found = memo[(lx, raw)] = self._search(lx, raw, seen, memo[None])
@@ -297,9 +379,7 @@ class UniqueItemsCFG(EngineBase):
             if nodes > _SEARCH_NODES:
                 return True
             value = decoded(raw)
-            alive = self._live_bytes.get(lx)
-            if alive is None:
-                alive = self._live_bytes[lx] = np.flatnonzero(trans[lx] >= 0).tolist()
+            alive = self._live(lx)
             if value is None:                       # inside an escape: follow it
                 todo.extend((int(trans[lx, b]), raw + bytes((b,))) for b in alive)
                 continue
@@ -343,7 +423,11 @@ class UniqueItemsCFG(EngineBase):
             parts.append(vocab.quote_then_separates)
         else:
             parts.append(vocab.separates)
-        if items.mode == UNIQUE:
+        if items.mode == UNIQUE and items.where == INSIDE and not track.in_str:
+            parts.append(vocab.spaces)              # a number or literal ending
+            if self._finite(self.inner._configs[state.inner][1]):
+                return self._all_allowed(base)
+        elif items.mode == UNIQUE:
             parts.append(vocab.quotes)              # an item closing: the next one must exist
             if items.where == INSIDE:
                 value = decoded(items.raw)
@@ -353,9 +437,9 @@ class UniqueItemsCFG(EngineBase):
             else:
                 value, lead = b"", b'"'
                 if items.where == BEFORE:
-                    parts.append(vocab.whitespace_first)
+                    parts += [vocab.whitespace_first, vocab.scalar_first]
             for v in items.seen:
-                if v.startswith(value):
+                if isinstance(v, bytes) and v.startswith(value):
                     parts.append(vocab.along(lead + _spelled(v[len(value):]) + b'"'))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
@@ -380,6 +464,13 @@ class UniqueItemsCFG(EngineBase):
                     seen.add(nq)
                     todo.append((nq, text + bytes((b,))))
         return b","
+
+
+def _scalar_key(raw: bytes) -> tuple[Any, ...]:
+    """A number, true, false or null as a set member (numbers by value: 1 == 1.0)."""
+    if raw[0] in b"tfn":
+        return (raw.decode(),)
+    return ("n", Decimal(raw.decode()))
 
 
 def _allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
@@ -435,6 +526,8 @@ class _Vocab:
             lambda b: b"[" in b and any(s in b[b.index(b"["):] for s in seps))
         self.whitespace_first = where(lambda b: b[0] in _WS)
         self.quotes = where(lambda b: b'"' in b)
+        self.spaces = where(lambda b: any(c in _WS for c in b))
+        self.scalar_first = where(lambda b: b[0] in _SCALAR_FIRST)
 
     def along(self, text: bytes) -> np.ndarray:
         """Tokens that are a prefix of `text`, start with it, or leave it at a backslash."""

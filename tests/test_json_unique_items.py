@@ -22,7 +22,9 @@ from grammask.unique_items import UniqueItemsCFG, decoded
 TOKENIZER = "llama3"
 TOKENS = [b"[", b"]", b",", b'"', b'""', b"a", b"b", b"ab", b'"a', b'a"', b'",', b'","',
           b'"]', b'"a","a"', b'"",""', b'["a', b'["a","a"]', b"\\", b"u", b"00", b"6", b"1",
-          b"\\u0061", b"\\u00", b"61", b"ba", b'b"', b'["', b' ', b'", "', b"\\/", b"/"]
+          b"\\u0061", b"\\u00", b"61", b"ba", b'b"', b'["', b' ', b'", "', b"\\/", b"/",
+          b"1", b"2", b"12", b"0", b"1,", b"1,1", b"[1", b"true", b"null", b"tr", b"ue", b"1.5",
+          b".5", b"1.0", b"e", b"1]", b",1"]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,10 @@ SCHEMAS = {
                  "minItems": 2, "maxItems": 2},
     "pattern": {"type": "array", "items": {"type": "string", "pattern": "^[ab/]*$",
                                            "maxLength": 2}, "uniqueItems": True, "maxItems": 2},
+    "integers": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 12},
+                 "uniqueItems": True, "maxItems": 3, "minItems": 1},
+    "scalars": {"type": "array", "items": {"enum": ["a", True, None, "b"]},
+                "uniqueItems": True, "maxItems": 3},
     "nested": {"type": "object", "properties": {"x": {
         "type": "array", "items": {"enum": ["a", "", "b"]}, "uniqueItems": True,
         "maxItems": 3}}, "required": ["x"],
@@ -116,6 +122,17 @@ def test_duplicates_are_refused_on_a_real_tokenizer(llama3_info) -> None:
             not (m.accept_string(text) and m.can_terminate()), text
 
 
+def test_numbers_and_literals_compare_by_value(llama3_info) -> None:
+    schema = {"type": "array", "items": {"type": ["number", "boolean", "null"]},
+              "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
+    for text, ok in [("[1,10]", True), ("[1,1.0]", False), ("[1.5,15e-1]", False),
+                     ("[0,-0]", False), ("[true,1]", True), ("[null,false,null]", False),
+                     ("[12,12]", False), ("[2,20,200]", True)]:
+        m = gm.Matcher(compiled)
+        assert (m.accept_string(text) and m.can_terminate()) is ok, text
+
+
 def test_anyof_with_and_without_unique_items_accepts_both_readings(llama3_info) -> None:
     """Where one reading lacks uniqueItems, a duplicate is fine while that reading lives."""
     schema = {"anyOf": [{"type": "array", "items": {"type": "string"}, "uniqueItems": True},
@@ -127,9 +144,9 @@ def test_anyof_with_and_without_unique_items_accepts_both_readings(llama3_info) 
         assert (m.accept_string(text) and m.can_terminate()) is ok, text
 
 
-def test_other_items_are_refused_with_the_schema_path(llama3_info) -> None:
+def test_container_items_are_refused_with_the_schema_path(llama3_info) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "array", "uniqueItems": True,
-                                                     "items": {"type": "integer"}}}}
+                                                     "items": {"type": "object"}}}}
     with pytest.raises(SchemaError, match="#/properties/n/uniqueItems"):
         gm.compile_json_schema(schema, llama3_info, cache=False)
 

@@ -53,6 +53,7 @@ _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (n
 # uniqueItems arrays' separator and closing bracket (`grammask.unique_items` reads the names)
 UNIQUE_SEPARATOR = "UNIQUE_SEPARATOR"
 UNIQUE_CLOSE = "UNIQUE_CLOSE"
+_SCALAR_FIRST = frozenset(b'"-0123456789tfn')
 # branches built per distribution level before the contradicted ones are dropped, as a
 # multiple of max_branches (which bounds the live ones)
 _BUILD_SLACK = 8
@@ -480,12 +481,13 @@ class GrammarBuilder:
         """uniqueItems is checked at run time on items that are one string lexeme each (after
         long strings are split, which can make one string several lexemes): refuse the rest."""
         for elements, where in self.unique_elements:
-            if not all(self._string_lexemes(e) for e in elements):
-                raise SchemaError("uniqueItems: true is enforced for arrays of strings only "
-                                  "(grammask refuses it here rather than ignore it)", where)
+            if not all(self._scalar_lexemes(e) for e in elements):
+                raise SchemaError("uniqueItems: true is enforced on items that are strings, "
+                                  "numbers, booleans or null only (grammask refuses it here "
+                                  "rather than ignore it)", where)
 
-    def _string_lexemes(self, rule: str) -> bool:
-        """Every alternative of `rule` is one string terminal (through single-symbol rules)."""
+    def _scalar_lexemes(self, rule: str) -> bool:
+        """Every alternative of `rule` is one scalar terminal (through single-symbol rules)."""
         seen, todo = set(), [rule]
         while todo:
             r = todo.pop()
@@ -499,7 +501,7 @@ class GrammarBuilder:
                     return False
                 if alt[0] in self.rules:
                     todo.append(alt[0])
-                elif not _opens_string(self.terminals[alt[0]]):
+                elif not _opens_scalar(self.terminals[alt[0]]):
                     return False
         return True
 
@@ -537,10 +539,10 @@ def _check_formats(c: Constraints) -> None:
                               f"annotations the specification makes them by default", where)
 
 
-def _opens_string(t: Terminal) -> bool:
-    """The terminal's every lexeme starts with a quote (a JSON string, or a key)."""
+def _opens_scalar(t: Terminal) -> bool:
+    """The terminal's lexemes are JSON scalars by their first byte (no container literal)."""
     dfa = t.dfa if t.dfa is not None else compile_regex_dfa(t.pattern or "", DEFAULT_LIMITS)
-    return set(np.flatnonzero(dfa.trans[dfa.start] >= 0).tolist()) == {ord('"')}
+    return set(np.flatnonzero(dfa.trans[dfa.start] >= 0).tolist()) <= _SCALAR_FIRST
 
 
 def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
