@@ -144,6 +144,10 @@ class UniqueItemsCFG(EngineBase):
         self._fresh_memo: dict[frozenset[bytes], dict[Any, Any]] = {}
         self._live_bytes: dict[int, list[int]] = {}       # per lexer state
         self._finite_memo: dict[int, bool] = {}
+        self._escape_memo: dict[int, list[tuple[bytes, int]]] = {}
+        # (lexer state, item text) whose completions were all enumerated: they hold for any
+        # later set of seen items (a search that found nothing new found them all)
+        self._exhausted: dict[tuple[int, bytes], frozenset[bytes]] = {}
         self._lock = threading.Lock()
         self._vocab = _Vocab.of(inner.trie, self._token_bytes)
 
@@ -327,6 +331,26 @@ class UniqueItemsCFG(EngineBase):
             todo.extend((int(lexer.trans[lx, b]), raw + bytes((b,))) for b in self._live(lx))
         return False
 
+    def _escapes(self, lx: int) -> list[tuple[bytes, int]]:
+        """(character, lexer state after it) for each escape from `lx` (just after its
+        backslash) that spells a character which cannot stand unescaped (`_spells_plain`)."""
+        found = self._escape_memo.get(lx)
+        if found is None:
+            trans, found, todo = self.inner.lexer.trans, [], [(lx, b"\\")]
+            while todo:
+                q, pending = todo.pop()
+                for b in self._live(q):
+                    more = pending + bytes((b,))
+                    if _spells_plain(more):
+                        continue
+                    char = decoded(more)
+                    if char is None:
+                        todo.append((int(trans[q, b]), more))
+                    else:
+                        found.append((char, int(trans[q, b])))
+            self._escape_memo[lx] = found
+        return found
+
     def _live(self, lx: int) -> list[int]:
         """The bytes that continue the lexeme in lexer state `lx`."""
         alive = self._live_bytes.get(lx)
@@ -367,35 +391,74 @@ class UniqueItemsCFG(EngineBase):
         memo = self._memo(seen)
         found = memo.get((lx, raw))
         if found is None:
-            found = memo[(lx, raw)] = self._search(lx, raw, seen, memo[None])
+            ends = self._exhausted.get((lx, raw))   # every completion, from an earlier search
+            if ends is not None:
+                found = not ends <= seen
+            else:
+                found, ends = self._search(lx, raw, seen, memo[None])
+                if ends is not None:
+                    with self._lock:
+                        if len(self._exhausted) >= _MAX_MASKS:
+                            self._exhausted.clear()
+                        self._exhausted[(lx, raw)] = ends
+            memo[(lx, raw)] = found
         return found
 
-    def _search(self, lx: int, raw: bytes, seen: frozenset[bytes], ordered: list[bytes]) -> bool:
+    def _search(self, lx: int, raw: bytes, seen: frozenset[bytes],
+                ordered: list[bytes]) -> tuple[bool, frozenset[bytes] | None]:
+        """A node is (lexer state, decoded value, escape being read, whether the search began
+        that escape); nodes are visited once, since the completions depend on nothing else.
+        An escape the search would begin is followed only where it spells a character that
+        cannot stand unescaped: a JSON string automaton leads the same way after either
+        spelling of a character."""
         trans = self.inner.lexer.trans
-        todo, nodes = [(lx, raw)], 0
+        value, pending = _split_escape(raw)
+        todo, visited, ends = [(lx, value, pending, False)], set(), set()
         while todo:
-            lx, raw = todo.pop()
-            nodes += 1
-            if nodes > _SEARCH_NODES:
-                return True
-            value = decoded(raw)
+            node = todo.pop()
+            if node in visited:
+                continue
+            visited.add(node)
+            if len(visited) > _SEARCH_NODES:
+                return True, None
+            lx, value, pending, ours = node
             alive = self._live(lx)
-            if value is None:                       # inside an escape: follow it
-                todo.extend((int(trans[lx, b]), raw + bytes((b,))) for b in alive)
+            if pending:                             # inside an escape: follow it
+                for b in alive:
+                    more = pending + bytes((b,))
+                    if ours and _spells_plain(more):
+                        continue                    # the character's own bytes go there too
+                    char = decoded(more)
+                    todo.append((int(trans[lx, b]), value, more, ours) if char is None else
+                                (int(trans[lx, b]), value + char, b"", False))
                 continue
             cut = len(value)
             lo = bisect.bisect_left(ordered, value)
             hi = bisect.bisect_left(ordered, _after_prefix(value), lo) if value else len(ordered)
-            ahead = {v[cut] for v in ordered[lo:hi] if len(v) > cut}
+            ahead: dict[int, int] = {}              # next byte: seen items through it
+            for v in ordered[lo:hi]:
+                if len(v) > cut:
+                    ahead[v[cut]] = ahead.get(v[cut], 0) + 1
+            follow = []
             for b in alive:
                 if b == QUOTE:
                     if value not in seen:           # the item closes, and differs
-                        return True
-                elif b == BACKSLASH or b in ahead:
-                    todo.append((int(trans[lx, b]), raw + bytes((b,))))
+                        return True, None
+                    ends.add(value)
+                elif b == BACKSLASH:
+                    for char, after in self._escapes(int(trans[lx, b])):
+                        more = value + char
+                        lo = bisect.bisect_left(ordered, more)
+                        if lo == len(ordered) or not ordered[lo].startswith(more):
+                            return True, None       # it leaves every seen item
+                        todo.append((after, more, b"", False))
+                elif b in ahead:
+                    follow.append(b)
                 else:
-                    return True                     # it leaves every seen item
-        return False
+                    return True, None               # it leaves every seen item
+            follow.sort(key=ahead.__getitem__, reverse=True)       # fewest seen first
+            todo.extend((int(trans[lx, b]), value + bytes((b,)), b"", False) for b in follow)
+        return False, frozenset(ends)           # every completion is one of `ends`
 
     # -- masks -------------------------------------------------------------------------------
     def _filtered(self, state: State) -> StoredMask:
@@ -434,13 +497,13 @@ class UniqueItemsCFG(EngineBase):
                 if value is None:
                     return self._all_allowed(base)
                 lead = b""
-            else:
+            elif items.where == BEFORE:
                 value, lead = b"", b'"'
-                if items.where == BEFORE:
-                    parts += [vocab.whitespace_first, vocab.scalar_first]
-            for v in items.seen:
-                if isinstance(v, bytes) and v.startswith(value):
-                    parts.append(vocab.along(lead + _spelled(v[len(value):]) + b'"'))
+                parts += [vocab.whitespace_first, vocab.scalar_first]
+            else:
+                return np.concatenate(parts)
+            parts.append(vocab.along([lead + _spelled(v[len(value):]) + b'"' for v in items.seen
+                                      if isinstance(v, bytes) and v.startswith(value)], base))
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _all_allowed(self, base: StoredMask) -> np.ndarray:
@@ -481,6 +544,36 @@ def _allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
         return ids[((mask.data[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)]
     listed = np.isin(ids, mask.data)
     return ids[listed] if mask.kind == KIND_ALLOW else ids[~listed]
+
+
+def _spells_plain(escape: bytes) -> bool:
+    """The (partial) escape can only spell characters that may stand unescaped (a JSON string
+    automaton leads the same way after either spelling, so the search skips the escape)."""
+    if escape == b"\\/":
+        return True
+    h = escape[2:] if escape.startswith(b"\\u") else b""
+    if not h:
+        return False
+    if h[0] not in b"0dD":
+        return True                                 # U+1000 and up, no surrogate
+    if h[0] != ord("0"):
+        return False                                # surrogates: pairs and lone halves
+    if len(h) > 1 and h[1] != ord("0"):
+        return True                                 # U+0100..U+0FFF
+    if len(h) > 2 and h[2] not in b"0125":
+        return True                                 # U+0030..U+00FF but U+005x
+    if len(h) > 3 and h[2] in b"25":
+        return (h[2:4].lower() != b"22") if h[2] == ord("2") else h[2:4].lower() != b"5c"
+    return False
+
+
+def _split_escape(raw: bytes) -> tuple[bytes, bytes]:
+    """(the decoded characters of `raw` before an escape it ends inside, that escape)."""
+    for k in range(min(len(raw), 12) + 1):
+        value = decoded(raw[:len(raw) - k])
+        if value is not None:
+            return value, raw[len(raw) - k:]
+    raise AssertionError("an escape is at most 12 bytes")
 
 
 def _after_prefix(prefix: bytes) -> bytes:
@@ -526,18 +619,26 @@ class _Vocab:
             lambda b: b"[" in b and any(s in b[b.index(b"["):] for s in seps))
         self.whitespace_first = where(lambda b: b[0] in _WS)
         self.quotes = where(lambda b: b'"' in b)
+        self.backslashes = where(lambda b: b"\\" in b)
+        self.bytes_of = token_bytes
+        self.exact: dict[bytes, np.ndarray] = {}
+        for b, i in pairs:
+            found = self.exact.get(b)
+            self.exact[b] = np.array([i], np.int64) if found is None else np.append(found, i)
         self.spaces = where(lambda b: any(c in _WS for c in b))
         self.scalar_first = where(lambda b: b[0] in _SCALAR_FIRST)
 
-    def along(self, text: bytes) -> np.ndarray:
-        """Tokens that are a prefix of `text`, start with it, or leave it at a backslash."""
-        out = [self._prefixed(text, exact=False)]
-        for n in range(len(text)):
-            if n:
-                out.append(self._prefixed(text[:n], exact=True))
-            if text[n] != BACKSLASH:
-                out.append(self._prefixed(text[:n] + b"\\", exact=False))
-        return np.concatenate(out)
+    def along(self, texts: list[bytes], base: StoredMask) -> np.ndarray:
+        """The allowed tokens (of `base`) that are a prefix of one of `texts`, start with one,
+        or leave one at a backslash."""
+        heads = {t[:n] for t in texts for n in range(1, len(t))}
+        out = [self._prefixed(t, exact=False) for t in texts]
+        out += [self.exact[h] for h in heads if h in self.exact]
+        escapes = _allowed_among(base, self.backslashes).tolist()
+        out.append(np.fromiter((t for t in escapes
+                                if self.bytes_of[t][:self.bytes_of[t].index(b"\\")] in heads
+                                or self.bytes_of[t][0] == BACKSLASH), np.int64))
+        return np.concatenate(out) if out else np.empty(0, np.int64)
 
     def _prefixed(self, prefix: bytes, exact: bool) -> np.ndarray:
         """Ids of the tokens equal to `prefix` (exact) or starting with it."""
