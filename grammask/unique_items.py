@@ -139,6 +139,10 @@ class UniqueItemsCFG(EngineBase):
         self._sep = names.index("UNIQUE_SEPARATOR") if "UNIQUE_SEPARATOR" in names else -1
         self._close = names.index("UNIQUE_CLOSE") if "UNIQUE_CLOSE" in names else -1
         self._sep_text = self._shortest(self._sep)
+        # whitespace may stand around items (JsonSchemaOptions(whitespace="flexible")): only
+        # then can a token of spaces end a number or begin the next item
+        sep = inner.lexer.terminals[self._sep] if self._sep >= 0 else None
+        self._spaced = sep is not None and bool(np.any(sep.trans[0, list(_WS)] >= 0))
         self._token_bytes = inner.tokenizer_info.token_bytes
         self._masks: dict[State, StoredMask] = {}
         self._fresh_memo: dict[frozenset[bytes], dict[Any, Any]] = {}
@@ -487,7 +491,8 @@ class UniqueItemsCFG(EngineBase):
         else:
             parts.append(vocab.separates)
         if items.mode == UNIQUE and items.where == INSIDE and not track.in_str:
-            parts.append(vocab.spaces)              # a number or literal ending
+            if self._spaced:
+                parts.append(vocab.spaces)          # a number or literal ending
             if self._finite(self.inner._configs[state.inner][1]):
                 return self._all_allowed(base)
         elif items.mode == UNIQUE:
@@ -499,7 +504,8 @@ class UniqueItemsCFG(EngineBase):
                 lead = b""
             elif items.where == BEFORE:
                 value, lead = b"", b'"'
-                parts += [vocab.whitespace_first, vocab.scalar_first]
+                parts += [vocab.whitespace_first, vocab.scalar_first] if self._spaced else \
+                    [vocab.scalar_first]
             else:
                 return np.concatenate(parts)
             parts.append(vocab.along([lead + _spelled(v[len(value):]) + b'"' for v in items.seen
@@ -604,36 +610,44 @@ class _Vocab:
 
     def __init__(self, trie: Any, token_bytes: list[bytes | None]) -> None:
         self.trie = trie
-        pairs = sorted((b, i) for i, b in enumerate(token_bytes) if b)
-        self.sorted_bytes = [b for b, _ in pairs]
-        self.sorted_ids = np.fromiter((i for _, i in pairs), np.int64, len(pairs))
-
-        def where(test: Any) -> np.ndarray:
-            return np.fromiter((i for b, i in pairs if test(b)), np.int64)
-
-        seps = (b",", b"]", b"}")
-        self.separates = where(lambda b: any(s in b for s in seps))
-        self.quote_then_separates = where(
-            lambda b: b'"' in b and any(s in b[b.index(b'"'):] for s in seps))
-        self.opens_then_separates = where(
-            lambda b: b"[" in b and any(s in b[b.index(b"["):] for s in seps))
-        self.whitespace_first = where(lambda b: b[0] in _WS)
-        self.quotes = where(lambda b: b'"' in b)
-        self.backslashes = where(lambda b: b"\\" in b)
         self.bytes_of = token_bytes
-        self.exact: dict[bytes, np.ndarray] = {}
-        for b, i in pairs:
-            found = self.exact.get(b)
-            self.exact[b] = np.array([i], np.int64) if found is None else np.append(found, i)
-        self.spaces = where(lambda b: any(c in _WS for c in b))
-        self.scalar_first = where(lambda b: b[0] in _SCALAR_FIRST)
+        ids = trie.token_ids.astype(np.int64)           # sorted by their bytes
+        self.sorted_ids = ids
+        self.sorted_bytes = [token_bytes[i] for i in ids.tolist()]
+        self.first = trie.by_bytes                      # bytes -> the first id spelling them
+        self.more: dict[bytes, list[int]] = {}          # -> the other ids spelling them
+        for k in np.flatnonzero(np.diff(trie.offsets[1:] - trie.offsets[:-1]) == 0).tolist():
+            if self.sorted_bytes[k] == self.sorted_bytes[k + 1]:
+                self.more.setdefault(self.sorted_bytes[k], []).append(int(ids[k + 1]))
+        concat, starts = trie.concat, trie.offsets[:-1]
+        lengths = np.diff(trie.offsets)
+        pos = np.arange(concat.shape[0]) - np.repeat(starts, lengths)
+        far = np.int64(1 << 40)
+
+        def first_at(chars: bytes) -> np.ndarray:
+            return np.minimum.reduceat(np.where(np.isin(concat, list(chars)), pos, far), starts)
+
+        def last_at(chars: bytes) -> np.ndarray:
+            return np.maximum.reduceat(np.where(np.isin(concat, list(chars)), pos, -1), starts)
+
+        sep_last, quote, bracket = last_at(b",]}"), first_at(b'"'), first_at(b"[")
+        lead = concat[starts]
+        self.separates = ids[sep_last >= 0]
+        self.quote_then_separates = ids[quote < sep_last]
+        self.opens_then_separates = ids[bracket < sep_last]
+        self.quotes = ids[quote < far]
+        self.backslashes = ids[first_at(b"\\") < far]
+        self.spaces = ids[first_at(bytes(_WS)) < far]
+        self.whitespace_first = ids[np.isin(lead, list(_WS))]
+        self.scalar_first = ids[np.isin(lead, list(_SCALAR_FIRST))]
 
     def along(self, texts: list[bytes], base: StoredMask) -> np.ndarray:
         """The allowed tokens (of `base`) that are a prefix of one of `texts`, start with one,
         or leave one at a backslash."""
         heads = {t[:n] for t in texts for n in range(1, len(t))}
         out = [self._prefixed(t, exact=False) for t in texts]
-        out += [self.exact[h] for h in heads if h in self.exact]
+        exact = [i for h in heads if h in self.first for i in (self.first[h], *self.more.get(h, ()))]
+        out.append(np.asarray(exact, np.int64))
         escapes = _allowed_among(base, self.backslashes).tolist()
         out.append(np.fromiter((t for t in escapes
                                 if self.bytes_of[t][:self.bytes_of[t].index(b"\\")] in heads

@@ -32,21 +32,26 @@ def llama3_info(load_tokenizer_info):
     return load_tokenizer_info(TOKENIZER)
 
 
+# tabs and newlines add nothing a space does not (raw in strings they are invalid JSON), and
+# would multiply the flexible-whitespace languages
+ALPHABET = [b for b in range(256) if b not in b"\t\n\r"]
+
+
 def vocab() -> TokenizerInfo:
     return TokenizerInfo(TOKENS + [None], eos_token_ids=[len(TOKENS)])
 
 
-def language(schema: dict, info: TokenizerInfo) -> set[bytes]:
+def language(schema: dict, info: TokenizerInfo, **options: object) -> set[bytes]:
     """Every text of `schema` without uniqueItems (a finite language), byte by byte."""
     plain = json.loads(json.dumps(schema).replace('"uniqueItems": true', '"uniqueItems": false'))
-    engine = gm.compile_json_schema(plain, info, cache=False)
+    engine = gm.compile_json_schema(plain, info, cache=False, **options)
     out, todo = set(), [(engine.initial_state(), b"")]
     while todo:
         state, text = todo.pop()
         assert len(text) < 64, "the reference language must be finite"
         if engine.is_accepting(state):
             out.add(text)
-        for b in range(256):
+        for b in ALPHABET:
             nxt = engine.advance(state, bytes((b,)))
             if nxt != DEAD:
                 todo.append((nxt, text + bytes((b,))))
@@ -74,6 +79,9 @@ SCHEMAS = {
                                            "maxLength": 2}, "uniqueItems": True, "maxItems": 2},
     "integers": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 12},
                  "uniqueItems": True, "maxItems": 3, "minItems": 1},
+    "small_integers": {"type": "array", "items": {"type": "integer", "minimum": 1,
+                                                  "maximum": 12},
+                       "uniqueItems": True, "maxItems": 2},
     "scalars": {"type": "array", "items": {"enum": ["a", True, None, "b"]},
                 "uniqueItems": True, "maxItems": 3},
     "nested": {"type": "object", "properties": {"x": {
@@ -83,13 +91,17 @@ SCHEMAS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SCHEMAS))
-def test_masks_equal_the_reference_on_random_walks(name: str) -> None:
+SPACED = {"whitespace": "flexible", "max_whitespace": 1}
+
+
+@pytest.mark.parametrize("name, options", [(n, {}) for n in sorted(SCHEMAS)] +
+                         [("enum_min", SPACED), ("small_integers", SPACED)])
+def test_masks_equal_the_reference_on_random_walks(name: str, options: dict) -> None:
     info = vocab()
     schema = SCHEMAS[name]
-    compiled = gm.compile_json_schema(schema, info, cache=False)
+    compiled = gm.compile_json_schema(schema, info, cache=False, **options)
     assert isinstance(compiled, UniqueItemsCFG)
-    valid = {t for t in language(schema, info) if
+    valid = {t for t in language(schema, info, **options) if
              unique(t if name != "nested" else json.dumps(json.loads(t)["x"]).encode())}
     assert valid, "the schema must allow some text"
     prefixes = {t[:n] for t in valid for n in range(len(t) + 1)}
@@ -131,6 +143,19 @@ def test_numbers_and_literals_compare_by_value(llama3_info) -> None:
                      ("[12,12]", False), ("[2,20,200]", True)]:
         m = gm.Matcher(compiled)
         assert (m.accept_string(text) and m.can_terminate()) is ok, text
+
+
+def test_whitespace_ending_a_repeated_number_is_masked(llama3_info) -> None:
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False, whitespace="flexible")
+    m = gm.Matcher(compiled)
+    assert m.accept_string("[1, 1")
+    allowed = set(m.allowed_token_ids().tolist())
+    for tid in range(llama3_info.vocab_size):
+        data = llama3_info.token_bytes[tid]
+        if data and data[:1] in (b" ", b"\n", b",", b"]"):
+            assert (tid in allowed) is m.fork().accept_token(tid), data
+    assert not m.fork().accept_string(" ") and m.fork().accept_string("0 ")
 
 
 def test_anyof_with_and_without_unique_items_accepts_both_readings(llama3_info) -> None:
