@@ -173,7 +173,7 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
     (`grammask.unique_items`); `LimitExceededError` when a `Limits` bound is hit."""
     from .compiled_cfg import CompiledCFG
     from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
-    from .grammar.json_schema.builder import UNIQUE_CLOSE, UNIQUE_SEPARATOR
+    from .grammar.json_schema.builder import UNIQUE_SEPARATOR
     from .mask_cache.grammar_cache import json_schema_key_parts, resolve_cache
     from .unique_items import UniqueItemsCFG
 
@@ -203,7 +203,7 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
                                parser=parser)
         _charge_result(compiled.memory_bytes())
         compiled.warnings.extend(n for n in notes if n not in compiled.warnings)
-        if UNIQUE_SEPARATOR in grammar.terminals or UNIQUE_CLOSE in grammar.terminals:
+        if UNIQUE_SEPARATOR in grammar.terminals:
             return UniqueItemsCFG(compiled)         # uniqueItems, checked at run time
         return compiled
 

@@ -1,35 +1,34 @@
 """`uniqueItems: true` at run time, over a compiled JSON-Schema grammar.
 
 No context-free grammar says "no two items are equal", so the JSON Schema builder writes a
-uniqueItems array with its own separator and closing terminals (`UNIQUE_SEPARATOR`,
-`UNIQUE_CLOSE`: the same text as `,` and `]`) and refuses such arrays unless every item is
-one scalar lexeme (a string, number, boolean or null). `UniqueItemsCFG` wraps the compiled
-grammar: a state is the grammar's state plus a `Track` of where the text stands and the items
-seen so far in the innermost array.
+uniqueItems array with its own separator terminal (`UNIQUE_SEPARATOR`, the same text as the
+other) and refuses such arrays unless every item is one scalar lexeme (a string, number,
+boolean or null). `UniqueItemsCFG` wraps the compiled grammar: a state is the grammar's state
+plus a `Track` of where the text stands and the items seen so far in the innermost array.
 
 * Items are compared as JSON values: strings with escapes decoded (`"\\u0061"` equals
   `"a"`), numbers by value (`1` equals `1.0` and `10e-1`), `true` unlike `1`.
-* Which arrays are uniqueItems ones is read from the lexer at each separator and closing
-  bracket: the terminals still alive there say whether every reading of the text takes
-  `UNIQUE_SEPARATOR` (UNIQUE), some do (MIXED: a reading without uniqueItems is alive, e.g.
-  through anyOf branches), or none (the array is dropped from tracking).
-* UNIQUE: an item equal to an earlier one is refused where it ends (a string at its closing
-  quote, a number or literal at the byte after it); a token is refused too when every
+* Which arrays are uniqueItems ones is read from the lexer at each separator: if some reading
+  of the text still takes it as `UNIQUE_SEPARATOR`, the array is UNIQUE; if none does, it is
+  dropped from tracking. A reading without uniqueItems alive beside one with it (anyOf
+  branches that both take the array) does not lift the check: which reading the rest of the
+  text keeps is unknown, and a repeat allowed there could be accepted through the uniqueItems
+  reading later. So such text with a repeat is refused, though valid: sound, not complete.
+* In a UNIQUE array an item equal to an earlier one is refused where it ends (a string at its
+  closing quote, a number or literal at the byte after it); a token is refused too when every
   completion of the current item, or of the next item after a separator, equals an earlier
   item (a dead end), found by a depth-first search over the item's lexeme automaton
-  (`_fresh_item`, `_fresh_scalar`). MIXED: a duplicate is remembered and refused at the
-  first separator or bracket where only uniqueItems readings are left.
+  (`_fresh_item`, `_fresh_scalar`).
 * Masks: the grammar's mask, minus the tokens whose check fails. Only tokens that can fail
   are checked (`_candidates`): those spelling a prefix of an earlier string item (found by
-  bisecting the sorted vocabulary) or leaving it at an escape, those holding a quote,
-  separator or bracket, and inside a number or literal with finitely many completions, all.
+  bisecting the sorted vocabulary) or leaving it at an escape, those holding a quote or
+  separator, and inside a number or literal with finitely many completions, all.
 
 Limits, documented for users: dead ends are searched for the current item and the next one
 only (a schema whose minItems exceeds the distinct values its items allow can still reach a
 state with no valid continuation); a search gives up, allowing the token, after
 `_SEARCH_NODES` automaton states (a number whose spelling can grow without its value
-changing, `12.000...` for an enum member 12 already used, ends that way); in MIXED arrays a
-duplicate may be allowed that a later bracket then refuses.
+changing, `12.000...` for an enum member 12 already used, ends that way).
 """
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ OPEN_ARRAY, OPEN_OBJECT, CLOSE_OBJECT = 0x5B, 0x7B, 0x7D
 _WS = frozenset(b" \t\n\r")
 _SCALAR_FIRST = frozenset(b"-0123456789tfn")       # a number or literal item's first byte
 _ITEM_FIRST = b'"-0123456789tfn'
-UNKNOWN, UNIQUE, MIXED = 0, 1, 2           # what the array's last separator said
+UNKNOWN, UNIQUE = 0, 1                     # before / after the array's first separator
 BEFORE, INSIDE, AFTER = 0, 1, 2            # where the array is: before/inside/after an item
 _SEARCH_NODES = 4096                       # automaton states one dead-end search may visit
 _MAX_MASKS = 1 << 16                       # filtered masks kept (cleared past this)
@@ -64,7 +63,6 @@ class Items(NamedTuple):
 
     seen: frozenset[bytes] = frozenset()   # decoded items so far (UTF-8, surrogates passed)
     mode: int = UNKNOWN
-    dup: bool = False                       # equal items seen while MIXED
     where: int = BEFORE
     raw: bytes = b""                        # the current item's text after its opening quote
 
@@ -137,7 +135,6 @@ class UniqueItemsCFG(EngineBase):
         self.inner = inner
         names = inner.terminal_names
         self._sep = names.index("UNIQUE_SEPARATOR") if "UNIQUE_SEPARATOR" in names else -1
-        self._close = names.index("UNIQUE_CLOSE") if "UNIQUE_CLOSE" in names else -1
         self._sep_text = self._shortest(self._sep)
         # whitespace may stand around items (JsonSchemaOptions(whitespace="flexible")): only
         # then can a token of spaces end a number or begin the next item
@@ -234,48 +231,28 @@ class UniqueItemsCFG(EngineBase):
             elif b == OPEN_ARRAY or b == OPEN_OBJECT:
                 items = Items() if b == OPEN_ARRAY else None
             elif b == CLOSE or b == CLOSE_OBJECT:
-                if items is not None and items.dup and \
-                        self._unique_only(before, data[:i + 1], self._close):
-                    return None
                 items = None
             elif b == COMMA and items is not None:
                 items = self._separated(before, data[:i + 1], items)
-                if items is not None and items.mode < 0:
-                    return None
             elif items is not None:
                 items = None
         return Track(in_str, esc, items)
 
     def _item_closed(self, items: Items, value: Any) -> Items | None:
         """The array once its current item, whose value (`_scalar_key`) is `value`, ends."""
-        dup = value in items.seen
-        if dup and items.mode == UNIQUE:
+        if items.mode == UNIQUE and value in items.seen:
             return None
-        return items._replace(seen=items.seen | {value}, dup=items.dup or dup, where=AFTER,
-                              raw=b"")
-
-    def _alive(self, before: int, data: bytes, kind: int) -> tuple[bool, bool]:
-        """(a uniqueItems reading, another reading) alive at the last byte of `data`: the
-        terminals its lexeme (the separator or bracket there) may still be."""
-        st = self.inner.advance(before, data)
-        if st == DEAD or kind < 0:
-            return False, st != DEAD
-        alive = self.inner.lexer.alive_terminals(self.inner._configs[st][1])
-        return kind in alive, bool(alive - {kind})
-
-    def _unique_only(self, before: int, data: bytes, kind: int) -> bool:
-        unique, other = self._alive(before, data, kind)
-        return unique and not other
+        return items._replace(seen=items.seen | {value}, where=AFTER, raw=b"")
 
     def _separated(self, before: int, data: bytes, items: Items) -> Items | None:
-        """The array after a separator: its mode from the lexer; None once no reading with
-        uniqueItems is left (the array is then not tracked)."""
-        unique, other = self._alive(before, data, self._sep)
-        if not unique:
+        """The array after the separator ending `data`: UNIQUE while some reading of the text
+        reads it as `UNIQUE_SEPARATOR` (the terminals its lexeme may still be), else None
+        (the array is not tracked any more)."""
+        st = self.inner.advance(before, data)
+        if st == DEAD or self._sep not in self.inner.lexer.alive_terminals(
+                self.inner._configs[st][1]):
             return None
-        if not other and items.dup:
-            return Items(mode=-1)                   # two equal items: refused
-        return items._replace(mode=MIXED if other else UNIQUE, where=BEFORE, raw=b"")
+        return items._replace(mode=UNIQUE, where=BEFORE, raw=b"")
 
     # -- dead ends ---------------------------------------------------------------------------
     def _viable(self, state: int, track: Track) -> bool:

@@ -5,12 +5,12 @@ conjunction with its `minContains`/`maxContains` are exact. An item's element sa
 maxContains: an item that matches is always counted), or leaves it open; one item may count
 for several (`allOf [{contains: A}, {contains: B}]` takes `[x]` when x is both).
 
-`uniqueItems: true` is not context-free: such an array is written with its own separator and
-closing bracket terminals (`UNIQUE_SEPARATOR`, `UNIQUE_CLOSE`: the same text as the others), and
-`grammask.unique_items` checks at run time that no two items are equal. The lexer passes both
-kinds where a text may be read either way, so the check knows whether any reading without
-uniqueItems is still alive. Items must be strings (each one lexeme); other item schemas are
-refused, naming the schema path (`GrammarBuilder.check_unique_items`)."""
+`uniqueItems: true` is not context-free: such an array is written with its own separator
+terminal (`UNIQUE_SEPARATOR`: the same text as the other), and `grammask.unique_items` checks at
+run time that no two items are equal; the lexer passes both kinds where a text may be read
+either way, so the check knows whether a uniqueItems reading is alive. Items must be scalars
+(each one lexeme); other item schemas are refused, naming the schema path
+(`GrammarBuilder.check_unique_items`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -31,7 +31,7 @@ def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...
     unique, where = c.unique_items
     unique = unique and (c.max_items is None or c.max_items > 1)
     auto = _ArrayAutomaton(b, c)
-    body = auto.rules(b.unique_punct(",") if unique else None)
+    body = auto.rules(b.unique_separator() if unique else None)
     if body is None:
         return []
     p = b._punct
@@ -39,7 +39,7 @@ def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...
         return [(p["["], p["]"])]
     if unique:
         b.unique_elements.append(([e for e in auto._elements.values() if e is not None], where))
-    return [(p["["], body, b.unique_punct("]") if unique else p["]"])]
+    return [(p["["], body, p["]"])]
 
 
 class _ArrayAutomaton:

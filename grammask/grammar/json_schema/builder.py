@@ -50,9 +50,8 @@ _STANDARD_FORMATS = frozenset({
     "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
     "json-pointer", "relative-json-pointer", "regex"})
 _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
-# uniqueItems arrays' separator and closing bracket (`grammask.unique_items` reads the names)
+# uniqueItems arrays' item separator (`grammask.unique_items` reads the name)
 UNIQUE_SEPARATOR = "UNIQUE_SEPARATOR"
-UNIQUE_CLOSE = "UNIQUE_CLOSE"
 _SCALAR_FIRST = frozenset(b'"-0123456789tfn')
 # branches built per distribution level before the contradicted ones are dropped, as a
 # multiple of max_branches (which bounds the live ones)
@@ -469,13 +468,13 @@ class GrammarBuilder:
             out[key] = name
         return out
 
-    def unique_punct(self, key: str) -> str:
-        """The separator (",") or closing bracket ("]") of uniqueItems arrays: the same text as
-        the others under their own name, which `grammask.unique_items` reads from the lexer."""
-        name = UNIQUE_SEPARATOR if key == "," else UNIQUE_CLOSE
-        if name not in self.terminals:
-            self.terminals[name] = replace(self.terminals[self._punct[key]], name=name)
-        return name
+    def unique_separator(self) -> str:
+        """The item separator of uniqueItems arrays: the same text as the other under its own
+        name, which `grammask.unique_items` reads from the lexer."""
+        if UNIQUE_SEPARATOR not in self.terminals:
+            self.terminals[UNIQUE_SEPARATOR] = replace(self.terminals[self._punct[","]],
+                                                       name=UNIQUE_SEPARATOR)
+        return UNIQUE_SEPARATOR
 
     def check_unique_items(self) -> None:
         """uniqueItems is checked at run time on items that are one string lexeme each (after
