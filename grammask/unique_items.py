@@ -146,6 +146,10 @@ class UniqueItemsCFG(EngineBase):
         self._live_bytes: dict[int, list[int]] = {}       # per lexer state
         self._finite_memo: dict[int, bool] = {}
         self._escape_memo: dict[int, list[tuple[bytes, int]]] = {}
+        self._starts_memo: dict[int, list[tuple[int, int]]] = {}
+        self._close_memo: dict[int, bool] = {}
+        self._room_memo: dict[int, int] = {}
+        self._ending: dict[int, bytes] = {}         # per lexer state in a string
         # (lexer state, item text) whose completions were all enumerated: they hold for any
         # later set of seen items (a search that found nothing new found them all)
         self._exhausted: dict[tuple[int, bytes], frozenset[bytes]] = {}
@@ -265,8 +269,62 @@ class UniqueItemsCFG(EngineBase):
             return self._fresh_scalar(state, items.raw, items.seen)
         if items.where == BEFORE:
             return self._next_item(state, items.seen)
-        return self.inner.advance(state, b"]") != DEAD or \
+        return self._can_close(state) or \
             self._next_item(self.inner.advance(state, self._sep_text), items.seen)
+
+    def _fresh_after_separator(self, state: int, seen: int) -> bool:
+        """Closing the string item being read at `state` (whatever its text) and a separator
+        leave room for a next item unlike any of `seen` + 1 items: more first characters
+        can follow its opening quote than that. (The array's state after an item does not
+        depend on the item, so the text closing now stands for every closing token.)"""
+        found = self._room_memo.get(state)
+        if found is None:
+            found = 0
+            st = self._closed(state)
+            st = st if st == DEAD else self.inner.advance(st, self._sep_text + b'"')
+            if st != DEAD:
+                found = sum(1 for b in self._live(self.inner._configs[st][1])
+                            if b != QUOTE and b != BACKSLASH)
+            with self._lock:
+                if len(self._room_memo) >= _MAX_MASKS:
+                    self._room_memo.clear()
+                self._room_memo[state] = found
+        return found > seen + 1
+
+    def _closed(self, state: int) -> int:
+        """The grammar's state after the shortest text that ends the string item being read
+        at `state` (a stand-in for every text that does: the array's state after an item
+        does not depend on the item)."""
+        lx = self.inner._configs[state][1]
+        text = self._ending.get(lx)
+        if text is None:
+            trans, emit = self.inner.lexer.trans, self.inner.lexer.emit
+            todo, seen, text = [(lx, b"")], {lx}, b""
+            while todo:
+                q, t = todo.pop(0)
+                if emit[q] >= 0:
+                    text = t
+                    break
+                for b in self._live(q):
+                    r = int(trans[q, b])
+                    if r not in seen:
+                        seen.add(r)
+                        todo.append((r, t + bytes((b,))))
+            self._ending[lx] = text
+        return self.inner.advance(state, text) if text else DEAD
+
+    def _can_close(self, state: int) -> bool:
+        """The array may end at `state` (after an item), whatever its items."""
+        if state == DEAD:
+            return False
+        found = self._close_memo.get(state)
+        if found is None:
+            found = self.inner.advance(state, b"]") != DEAD
+            with self._lock:
+                if len(self._close_memo) >= _MAX_MASKS:
+                    self._close_memo.clear()
+                self._close_memo[state] = found
+        return found
 
     def _next_item(self, state: int, seen: frozenset[Any]) -> bool:
         """Some item not in `seen` can follow from `state` (before an item)."""
@@ -276,9 +334,21 @@ class UniqueItemsCFG(EngineBase):
         found = memo.get(("next", state))
         if found is None:
             found = memo[("next", state)] = any(
-                st != DEAD and (self._fresh_item(st, b"", seen) if b == QUOTE else
-                                self._fresh_scalar(st, bytes((b,)), seen))
-                for b in _ITEM_FIRST for st in (self.inner.advance(state, bytes((b,))),))
+                self._fresh_item(st, b"", seen) if b == QUOTE else
+                self._fresh_scalar(st, bytes((b,)), seen) for b, st in self._item_starts(state))
+        return found
+
+    def _item_starts(self, state: int) -> list[tuple[int, int]]:
+        """(first byte, grammar state after it) of each kind of item that can begin at
+        `state` (memoised: it does not depend on the items seen)."""
+        found = self._starts_memo.get(state)
+        if found is None:
+            found = [(b, st) for b in _ITEM_FIRST
+                     for st in (self.inner.advance(state, bytes((b,))),) if st != DEAD]
+            with self._lock:
+                if len(self._starts_memo) >= _MAX_MASKS:
+                    self._starts_memo.clear()
+                self._starts_memo[state] = found
         return found
 
     def _memo(self, seen: frozenset[Any]) -> dict[Any, Any]:
@@ -461,19 +531,26 @@ class UniqueItemsCFG(EngineBase):
         vocab = self._vocab
         items = track.items
         parts = [vocab.opens_then_separates]
-        if items is None:
-            return parts[0]
-        if track.in_str:
-            parts.append(vocab.quote_then_separates)
-        else:
+        if items is None:                           # in a string: no array opens
+            return np.empty(0, np.int64) if track.in_str else parts[0]
+        if not track.in_str:
             parts.append(vocab.separates)
+        elif not (items.where == INSIDE and not track.esc and
+                  self._fresh_after_separator(state.inner, len(items.seen))):
+            parts.append(vocab.quote_then_separates)
         if items.mode == UNIQUE and items.where == INSIDE and not track.in_str:
             if self._spaced:
                 parts.append(vocab.spaces)          # a number or literal ending
             if self._finite(self.inner._configs[state.inner][1]):
                 return self._all_allowed(base)
         elif items.mode == UNIQUE:
-            parts.append(vocab.quotes)              # an item closing: the next one must exist
+            # an item closing must leave the array closable or a fresh next item possible;
+            # where the array may close after the item (whatever it is: the builder refuses
+            # `contains` beside uniqueItems), only a repeat can fail, which `along` finds
+            if not (track.in_str and not track.esc and items.where == INSIDE and
+                    self._can_close(self._closed(state.inner))):
+                parts.append(vocab.closing_quotes if track.in_str and not track.esc else
+                             vocab.quotes)
             if items.where == INSIDE:
                 value = decoded(items.raw)
                 if value is None:
@@ -517,6 +594,32 @@ def _scalar_key(raw: bytes) -> tuple[Any, ...]:
     if raw[0] in b"tfn":
         return (raw.decode(),)
     return ("n", Decimal(raw.decode()))
+
+
+def _closes_string(data: bytes) -> bool:
+    """Read inside a string (after no backslash), `data` holds a quote that closes it."""
+    escaped = False
+    for c in data:
+        if escaped:
+            escaped = False
+        elif c == BACKSLASH:
+            escaped = True
+        elif c == QUOTE:
+            return True
+    return False
+
+
+def _item_then_separator(data: bytes) -> bool:
+    """`data` may open an array and hold a whole scalar item and a separator after it (so a
+    second item of that array could repeat the first within the token): a "[" followed by a
+    "," with no bracket or brace between and something besides whitespace."""
+    for k in range(len(data)):
+        if data[k] == OPEN_ARRAY:
+            rest = data[k + 1:]
+            cut = rest.find(b",")
+            if cut > 0 and not any(c in b"[]{}" for c in rest[:cut]) and rest[:cut].strip():
+                return True
+    return False
 
 
 def _allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
@@ -611,8 +714,13 @@ class _Vocab:
         lead = concat[starts]
         self.separates = ids[sep_last >= 0]
         self.quote_then_separates = ids[quote < sep_last]
-        self.opens_then_separates = ids[bracket < sep_last]
+        self.opens_then_separates = np.fromiter(
+            (i for i in ids[bracket < sep_last].tolist() if _item_then_separator(token_bytes[i])),
+            np.int64)
         self.quotes = ids[quote < far]
+        # read from outside an escape, the token closes a string (a quote not escaped in it)
+        self.closing_quotes = np.fromiter(
+            (i for i in self.quotes.tolist() if _closes_string(token_bytes[i])), np.int64)
         self.backslashes = ids[first_at(b"\\") < far]
         self.spaces = ids[first_at(bytes(_WS)) < far]
         self.whitespace_first = ids[np.isin(lead, list(_WS))]
@@ -621,6 +729,8 @@ class _Vocab:
     def along(self, texts: list[bytes], base: StoredMask) -> np.ndarray:
         """The allowed tokens (of `base`) that are a prefix of one of `texts`, start with one,
         or leave one at a backslash."""
+        if not texts:
+            return np.empty(0, np.int64)
         heads = {t[:n] for t in texts for n in range(1, len(t))}
         out = [self._prefixed(t, exact=False) for t in texts]
         exact = [i for h in heads if h in self.first for i in (self.first[h], *self.more.get(h, ()))]

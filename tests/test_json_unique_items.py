@@ -208,3 +208,12 @@ def test_a_dead_end_is_masked(llama3_info) -> None:
     assert m.accept_string('["red",')
     assert all(b"red" not in llama3_info.token_bytes[i] for i in m.allowed_token_ids())
     assert np.all(ids >= 0)
+
+
+def test_validate_text_points_at_the_repeat(llama3_info) -> None:
+    from grammask.validate import validate_text
+    schema = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
+    assert validate_text(compiled, b'["a","b"]').ok
+    bad = validate_text(compiled, b'["a","b","a"]')
+    assert not bad.ok and bad.offset == len(b'["a","b","a')       # its closing quote

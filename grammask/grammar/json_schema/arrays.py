@@ -9,12 +9,14 @@ for several (`allOf [{contains: A}, {contains: B}]` takes `[x]` when x is both).
 terminal (`UNIQUE_SEPARATOR`: the same text as the other), and `grammask.unique_items` checks at
 run time that no two items are equal; the lexer passes both kinds where a text may be read
 either way, so the check knows whether a uniqueItems reading is alive. Items must be scalars
-(each one lexeme); other item schemas are refused, naming the schema path
-(`GrammarBuilder.check_unique_items`)."""
+(each one lexeme), and no `contains` may stand beside it (the run-time check takes the array's
+automaton state after an item to be the same whatever the item); other cases are refused,
+naming the schema path (`GrammarBuilder.check_unique_items`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import SchemaError
 from .automaton_rules import automaton_rules
 from .constraints import Constraints, Contains, Sub
 
@@ -30,6 +32,9 @@ Choice = tuple[bool | None, ...]
 def array_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ...]]:
     unique, where = c.unique_items
     unique = unique and (c.max_items is None or c.max_items > 1)
+    if unique and c.contains:
+        raise SchemaError("uniqueItems beside contains is not supported (grammask refuses it "
+                          "rather than ignore it)", where)
     auto = _ArrayAutomaton(b, c)
     body = auto.rules(b.unique_separator() if unique else None)
     if body is None:
