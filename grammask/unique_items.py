@@ -25,8 +25,10 @@ plus a `Track` of where the text stands and the items seen so far in the innermo
   separator, and inside a number or literal with finitely many completions, all.
 
 Limits, documented for users: dead ends are searched for the current item and the next one
-only (a schema whose minItems exceeds the distinct values its items allow can still reach a
-state with no valid continuation); a search gives up, allowing the token, after
+only, taking the array's state after an item to be the same whatever the item (the builder
+refuses `contains` beside uniqueItems for that reason), so a schema whose minItems exceeds the
+distinct values its items allow (in one array, or in one anyOf branch the items select) can
+still reach a state with no valid continuation — never an invalid text; a search gives up, allowing the token, after
 `_SEARCH_NODES` automaton states (a number whose spelling can grow without its value
 changing, `12.000...` for an enum member 12 already used, ends that way).
 """

@@ -84,6 +84,14 @@ SCHEMAS = {
                        "uniqueItems": True, "maxItems": 2},
     "scalars": {"type": "array", "items": {"enum": ["a", True, None, "b"]},
                 "uniqueItems": True, "maxItems": 3},
+    "pattern_min": {"type": "array", "items": {"type": "string", "pattern": "^[ab]*$",
+                                               "maxLength": 2},
+                    "uniqueItems": True, "minItems": 3, "maxItems": 3},
+    "two_arrays": {"anyOf": [
+        {"type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": True, "minItems": 2,
+         "maxItems": 3},
+        {"type": "array", "items": {"type": "string", "pattern": "^b*$", "maxLength": 2},
+         "uniqueItems": True, "maxItems": 3}]},
     "nested": {"type": "object", "properties": {"x": {
         "type": "array", "items": {"enum": ["a", "", "b"]}, "uniqueItems": True,
         "maxItems": 3}}, "required": ["x"],
