@@ -168,9 +168,10 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
     disk when $GRAMMASK_CACHE_DIR is set), False (no caching) or a `GrammarCache`. A hit
     returns the same (shared, thread-safe) `CompiledCFG`; `compile_seconds` is this call's time.
     Raises `SchemaError` naming the schema path for malformed schemas and for keywords a
-    grammar cannot enforce exactly (overlapping `oneOf`, `uniqueItems` on other items than
-    strings, ...), never ignoring them; `uniqueItems` on strings is checked at run time
-    (`grammask.unique_items`); `LimitExceededError` when a `Limits` bound is hit."""
+    grammar cannot enforce exactly (overlapping `oneOf`, `uniqueItems` on object or array
+    items, ...), never ignoring them; `LimitExceededError` when a `Limits` bound is hit.
+    `uniqueItems` on scalar items is checked at run time: the result is then a
+    `grammask.unique_items.UniqueItemsCFG` wrapping the `CompiledCFG` (same interface)."""
     from .compiled_cfg import CompiledCFG
     from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
     from .grammar.json_schema.builder import UNIQUE_SEPARATOR

@@ -57,16 +57,17 @@ _SEARCH_NODES = 4096                       # automaton states one dead-end searc
 _MAX_MASKS = 1 << 16                       # filtered masks kept (cleared past this)
 _SHORT = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b", ord("f"): b"\f",
           ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t"}
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class Items(NamedTuple):
-    """The innermost array while its items are strings (it may be a uniqueItems one)."""
+    """The innermost array while its items are scalars (it may be a uniqueItems one)."""
 
-    seen: frozenset[bytes] = frozenset()   # decoded items so far (UTF-8, surrogates passed)
+    # items so far: strings as their decoded UTF-8 bytes (surrogates passed), numbers and
+    # literals as `_scalar_key` tuples
+    seen: frozenset[Any] = frozenset()
     mode: int = UNKNOWN
     where: int = BEFORE
-    raw: bytes = b""                        # the current item's text after its opening quote
+    raw: bytes = b""        # the current item's text (a string's after its opening quote)
 
 
 class Track(NamedTuple):
@@ -197,8 +198,8 @@ class UniqueItemsCFG(EngineBase):
 
     # -- the text's structure ----------------------------------------------------------------
     def _scan(self, before: int, track: Track, data: bytes) -> Track | None:
-        """`track` after `data` (None: an item repeats where only uniqueItems readings are
-        left). `before` is the grammar's state before `data` (read at separators)."""
+        """`track` after `data` (None: an item repeats in a UNIQUE array). `before` is the
+        grammar's state before `data` (read again up to each separator)."""
         in_str, esc, items = track
         for i, b in enumerate(data):
             if in_str:
