@@ -3,6 +3,7 @@ nothing else (brute force against Python's `json` and `re`), literals, anchors a
 length limits, formats against the JSON-Schema-Test-Suite."""
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -81,6 +82,12 @@ PATTERNS = {
     "(?i)^A": (r"(?i)\Aa", ["a", "A"]),
     "x*": ("x*", ["x"]),
     r"[\ud83d\ude00-\U0010ffff]$": ("[\U0001f600-\U0010ffff]\\Z", ["😀", "\U0010ffff"]),
+    # anchors anywhere: `$` inside a repeated group, `^` after something, `$` before
+    r"^(\/?((\.{2})|([a-z0-9\-]*))($|\/))*$": (r"\A(/?((\.{2})|([a-z0-9\-]*))(\Z|/))*\Z",
+                                             ["a/b", "../x/", ""]),
+    "^$[a-z$_]*$": (r"\A\Z[a-z$_]*\Z", [""]),
+    "/^[0-9]{4}$/": (r"/\A[0-9]{4}\Z/", []),
+    "(a$|b)+": (r"(a\Z|b)+", ["ba", "b"]),
 }
 LENGTHS = [(0, None), (2, None), (0, 3), (1, 1), (2, 5)]
 
@@ -207,7 +214,7 @@ def test_literals() -> None:
 
 
 @pytest.mark.parametrize("pattern, message", [
-    ("a^b", "anchor"), ("(?=a)", "lookaround"), (r"(a)\1", "backreference"),
+    ("$*", "nothing to repeat"), ("(?=a)", "lookaround"), (r"(a)\1", "backreference"),
     (r"\bword", "word boundary"), (r"\p{Script=Latin}", "property"), (r"\cA", "bad escape"),
     ("(a", "missing )"),
 ])
@@ -215,6 +222,24 @@ def test_refused_patterns(pattern: str, message: str) -> None:
     with pytest.raises(SchemaError) as err:
         string_dfa(pattern=pattern, path="#/properties/x")
     assert message in str(err.value) and err.value.path == "#/properties/x/pattern"
+
+
+ANCHORED = ["^(a|b$)*$", "(ab|^a)*b", "(a(^|b))*", "((^|a)b)+$", "(a$|b$){0,2}",
+            "(^a|^b){2,3}", "(a|$){3,}", "(^a$|^$){2}", "x*(^a)+", "(a$)?b", "a$b", "a^b",
+            "(a|b)*$a", "(^|$)+"]
+
+
+@pytest.mark.parametrize("pattern", ANCHORED)
+def test_anchors_anywhere_exhaustively(pattern: str) -> None:
+    """`^` holds where nothing of the value comes before, `$` where nothing comes after,
+    wherever they stand (against Python's `re.search` with \\A and \\Z), on every value of
+    up to 5 characters over {a, b, x}."""
+    ref = re.compile(pattern.replace("^", r"\A").replace("$", r"\Z"))
+    dfa = string_dfa(pattern=pattern)
+    for n in range(6):
+        for chars in itertools.product("abx", repeat=n):
+            value = "".join(chars)
+            assert dfa.matches(json.dumps(value).encode()) == bool(ref.search(value)), value
 
 
 def test_unsatisfiable_and_argument_errors() -> None:

@@ -710,14 +710,17 @@ def recursion_headroom(levels: int) -> Iterator[None]:
             sys.setrecursionlimit(old)
 
 
-def parse_regex(pattern: str, limits: Limits = DEFAULT_LIMITS) -> Node:
-    """Parse `pattern` into an AST; raises GrammarError/LimitExceededError with positions."""
+def parse_regex(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
+                anchors_anywhere: bool = False) -> Node:
+    """Parse `pattern` into an AST; raises GrammarError/LimitExceededError with positions.
+    Anchors must sit where they are no-ops (at the ends) unless `anchors_anywhere`: then the
+    caller gives them their meaning (JSON Schema's search semantics, `json_schema.strings`)."""
     if len(pattern) > limits.max_regex_length:
         raise LimitExceededError("max_regex_length", len(pattern), limits.max_regex_length,
                                  "regex too long", None, None)
     with recursion_headroom(min(limits.max_nesting, pattern.count("("))):
         parser = _Parser(pattern, limits)
         node = parser.parse()
-        if parser.has_anchor:
+        if parser.has_anchor and not anchors_anywhere:
             _check_anchors(node, True, True, pattern)
     return node

@@ -44,12 +44,13 @@ Pattern dialect: `pattern` is an ECMA-262 regex with JSON Schema search semantic
 grammask's parser (`regex_parser`, Python-`re`-like) with these adjustments and refusals:
 
 * unanchored sides get an any-code-point loop (newlines included); `^`/`$` anchor the value's
-  start/end (also per alternative and inside groups, e.g. `^a|b$`, `(^|x)a`); `$` is the
-  ECMA end (no "before a final newline" as in Python);
+  start/end wherever they stand (per alternative, inside groups and repetitions: `^a|b$`,
+  `(^|x)a`, `(a($|/))*`; `a^b` matches nothing); `$` is the ECMA end (no "before a final
+  newline" as in Python);
 * `.` follows ECMA: any code point except the line terminators \n, \r, U+2028, U+2029;
 * `\d`, `\w`, `\s` are the ECMA (ASCII / ECMA white space) classes;
 * refused (SchemaError at `<path>/pattern`): backreferences, lookaround, `\b`/`\B`,
-  `\p{...}`, `\cX`, anchors in the middle (`a^b`), and anything else the parser refuses.
+  `\p{...}`, `\cX`, a quantified anchor (`$*`), and anything else the parser refuses.
   Python-only syntax the parser accepts (`(?i)`, `(?P<n>...)`, `\Z`) is accepted too.
 """
 from __future__ import annotations
@@ -221,7 +222,7 @@ def _any_value() -> _CpDFA:
 def _pattern_value(pattern: str, limits: Limits) -> _CpDFA | None:
     """None when the pattern matches nothing (e.g. a lone surrogate escape `\\ud800`): an
     unsatisfiable constraint, not an unsupported one."""
-    node = _search_ast(parse_regex(pattern, limits), pattern)
+    node = _search_ast(parse_regex(pattern, limits, anchors_anywhere=True), pattern)
     try:
         return _CpDFA.from_ast(node, pattern, limits)
     except LimitExceededError:
@@ -246,13 +247,16 @@ Combos = dict[tuple[bool, bool], Node]   # (anchored at start, anchored at end) 
 def _search_ast(node: Node, pattern: str) -> Node:
     """The value language of `pattern` under JSON Schema's search semantics.
 
-    Anchors were already checked by the parser to sit where nothing can be consumed before
-    (`^`) or after (`$`). Each way of matching is classified by which anchors it passed
-    (`_split`); unanchored sides then get an any-code-point loop."""
+    Each way of matching is classified by the anchors it passed (`_split`), which may stand
+    anywhere: `^` holds where nothing of the value comes before it, `$` where nothing comes
+    after. Unanchored sides then get an any-code-point loop. A pattern no value can match
+    (`a^b`) gives an empty character set."""
     options = []
     for (at_start, at_end), sub in _split(node, pattern).items():
         items = ([] if at_start else [_ANY_LOOP]) + [sub] + ([] if at_end else [_ANY_LOOP])
         options.append(Concat(tuple(items), sub.pos))
+    if not options:
+        return CharSet((), node.pos)
     return options[0] if len(options) == 1 else Alt(tuple(options), node.pos)
 
 
@@ -260,11 +264,30 @@ def _alt(nodes: list[Node]) -> Node:
     return nodes[0] if len(nodes) == 1 else Alt(tuple(nodes), nodes[0].pos)
 
 
+def _nullable(node: Node) -> bool:
+    """`node` can match the empty string (anchors counted as empty)."""
+    if isinstance(node, (Empty, Anchor)):
+        return True
+    if isinstance(node, Concat):
+        return all(_nullable(x) for x in node.items)
+    if isinstance(node, Alt):
+        return any(_nullable(x) for x in node.options)
+    if isinstance(node, Repeat):
+        return node.min == 0 or _nullable(node.child)
+    return False
+
+
 def _concat_combos(a: Combos, b: Combos) -> Combos:
+    """A then B. A part that passed `$` leaves nothing after it, so B's part must then be
+    empty; a part of B that passed `^` leaves nothing before it, so A's must be."""
     out: dict[tuple[bool, bool], list[Node]] = {}
     for (s1, e1), x in a.items():
         for (s2, e2), y in b.items():
-            out.setdefault((s1 or s2, e1 or e2), []).append(Concat((x, y), x.pos))
+            if (e1 and not _nullable(y)) or (s2 and not _nullable(x)):
+                continue
+            x2 = Empty(x.pos) if s2 else x
+            y2 = Empty(y.pos) if e1 else y
+            out.setdefault((s1 or s2, e1 or e2), []).append(Concat((x2, y2), x.pos))
     return {k: _alt(v) for k, v in out.items()}
 
 
@@ -289,21 +312,59 @@ def _split(node: Node, pattern: str) -> Combos:
             acc = _concat_combos(acc, _split(item, pattern))
         return acc
     if isinstance(node, Repeat):
-        child = _split(node.child, pattern)
-        if list(child) == [plain]:
-            return {plain: Repeat(child[plain], node.min, node.max, node.pos)}
-        # Anchors inside a repetition: the parser only allows them when max <= 1 or the child
-        # is zero-width; then child^k for k >= 2 all have the same combos, so k in {0, 1, 2}.
-        out: dict[tuple[bool, bool], list[Node]] = {}
-        for k in sorted({min(k, 2) for k in range(node.min, node.min + 3)
-                         if node.max is None or k <= node.max}):
-            power: Combos = {plain: Empty(node.pos)}
-            for _ in range(k):
-                power = _concat_combos(power, child)
-            for key, v in power.items():
-                out.setdefault(key, []).append(v)
-        return {k: _alt(v) for k, v in out.items()}
+        return _repeat_combos(node, _split(node.child, pattern))
     return {plain: node}   # Empty
+
+
+def _repeat_combos(node: Repeat, child: Combos) -> Combos:
+    """child{min,max} by anchors passed. An iteration that passed `^` has only empty ones
+    before it, and one that passed `$` only empty ones after, so a match is S P^n E with S
+    the iteration that passed `^` (if any), E the one that passed `$` (if any), P plain ones,
+    or a single iteration B that passed both; iterations that match nothing may stand before
+    S (plain or `^` ones), after E (plain or `$` ones) and among the P, padding the count."""
+    plain = (False, False)
+    lo, hi = node.min, node.max
+    if list(child) == [plain]:
+        return {plain: Repeat(child[plain], lo, hi, node.pos)}
+    pos = node.pos
+    p, s_it, e_it = child.get(plain), child.get((True, False)), child.get((False, True))
+    both = child.get((True, True))
+    nullable = {k: v is not None and _nullable(v) for k, v in
+                (("p", p), ("s", s_it), ("e", e_it), ("b", both))}
+
+    def shaped(first: Node | None, last: Node | None, pads: bool) -> Node | None:
+        """first P^n last, with n fitting lo..hi (pads: empty iterations may fill the count)."""
+        used = (first is not None) + (last is not None)
+        if hi is not None and hi < used:
+            return None
+        n_lo = 0 if pads else max(lo - used, 0)
+        n_hi = None if hi is None else hi - used
+        if p is None and n_lo > 0:
+            return None
+        middle = [] if p is None else [Repeat(p, n_lo, n_hi, pos)]
+        items = [x for x in (first, *middle, last) if x is not None]
+        return items[0] if len(items) == 1 else Concat(tuple(items), pos)
+
+    pad_p, pad_s, pad_e = nullable["p"], nullable["s"], nullable["e"]
+    out: Combos = {}
+    if p is not None:
+        out[plain] = Repeat(p, lo, hi, pos)
+    elif lo == 0:
+        out[plain] = Empty(pos)                  # no iteration at all
+    found: dict[tuple[bool, bool], list[Node | None]] = {
+        (True, False): [shaped(s_it, None, pad_p or pad_s)] if s_it else [],
+        (False, True): [shaped(None, e_it, pad_p or pad_e)] if e_it else [],
+        (True, True): [shaped(s_it, e_it, pad_p or pad_s or pad_e)] if s_it and e_it else []}
+    if both is not None and (hi is None or hi >= 1):
+        if lo <= 1 or pad_p or pad_s or pad_e:
+            found[(True, True)].append(both)     # B alone: every other iteration is empty
+        elif nullable["b"]:
+            found[(True, True)].append(Empty(pos))   # B's empty matches, repeated
+    for key, nodes in found.items():
+        kept = [x for x in nodes if x is not None]
+        if kept:
+            out[key] = _alt(kept)
+    return out
 
 
 # ----------------------------------------------------------------------------- code-point DFAs
