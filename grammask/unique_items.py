@@ -139,10 +139,11 @@ class UniqueItemsCFG(EngineBase):
         names = inner.terminal_names
         self._sep = names.index("UNIQUE_SEPARATOR") if "UNIQUE_SEPARATOR" in names else -1
         self._sep_text = self._shortest(self._sep)
-        # whitespace may stand around items (JsonSchemaOptions(whitespace="flexible")): only
-        # then can a token of spaces end a number or begin the next item
+        # whitespace may stand around items (JsonSchemaOptions(whitespace="flexible"), or a
+        # separator such as ", "): only then can a token of spaces end a number or begin the
+        # next item
         sep = inner.lexer.terminals[self._sep] if self._sep >= 0 else None
-        self._spaced = sep is not None and bool(np.any(sep.trans[0, list(_WS)] >= 0))
+        self._spaced = sep is not None and bool(np.any(sep.trans[:, list(_WS)] >= 0))
         self._token_bytes = inner.tokenizer_info.token_bytes
         self._masks: dict[State, StoredMask] = {}
         self._fresh_memo: dict[frozenset[bytes], dict[Any, Any]] = {}
@@ -152,7 +153,7 @@ class UniqueItemsCFG(EngineBase):
         self._starts_memo: dict[int, list[tuple[int, int]]] = {}
         self._close_memo: dict[int, bool] = {}
         self._room_memo: dict[int, int] = {}
-        self._ending: dict[int, bytes] = {}         # per lexer state in a string
+        self._ending: dict[int, bytes] = {}         # per lexer state (`_end_text`)
         # (lexer state, item text) whose completions were all enumerated: they hold for any
         # later set of seen items (a search that found nothing new found them all)
         self._exhausted: dict[tuple[int, bytes], frozenset[bytes]] = {}
@@ -298,12 +299,17 @@ class UniqueItemsCFG(EngineBase):
         """The grammar's state after the shortest text that ends the string item being read
         at `state` (a stand-in for every text that does: the array's state after an item
         does not depend on the item)."""
-        lx = self.inner._configs[state][1]
+        text = self._end_text(self.inner._configs[state][1])
+        return self.inner.advance(state, text) if text else DEAD
+
+    def _end_text(self, lx: int) -> bytes:
+        """The shortest text that ends the lexeme being read in lexer state `lx` (b"" where
+        it may end already, or none is being read)."""
         text = self._ending.get(lx)
         if text is None:
             trans, emit = self.inner.lexer.trans, self.inner.lexer.emit
             todo, seen, text = [(lx, b"")], {lx}, b""
-            while todo:
+            while todo and not self.inner.lexer.is_start[lx]:
                 q, t = todo.pop(0)
                 if emit[q] >= 0:
                     text = t
@@ -314,7 +320,7 @@ class UniqueItemsCFG(EngineBase):
                         seen.add(r)
                         todo.append((r, t + bytes((b,))))
             self._ending[lx] = text
-        return self.inner.advance(state, text) if text else DEAD
+        return text
 
     def _can_close(self, state: int) -> bool:
         """The array may end at `state` (after an item), whatever its items."""
@@ -346,8 +352,9 @@ class UniqueItemsCFG(EngineBase):
         `state` (memoised: it does not depend on the items seen)."""
         found = self._starts_memo.get(state)
         if found is None:
+            rest = self._end_text(self.inner._configs[state][1])   # a separator's spaces
             found = [(b, st) for b in _ITEM_FIRST
-                     for st in (self.inner.advance(state, bytes((b,))),) if st != DEAD]
+                     for st in (self.inner.advance(state, rest + bytes((b,))),) if st != DEAD]
             with self._lock:
                 if len(self._starts_memo) >= _MAX_MASKS:
                     self._starts_memo.clear()

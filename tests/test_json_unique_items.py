@@ -166,6 +166,21 @@ def test_whitespace_ending_a_repeated_number_is_masked(llama3_info) -> None:
     assert not m.fork().accept_string(" ") and m.fork().accept_string("0 ")
 
 
+def test_a_separator_with_a_space(llama3_info) -> None:
+    """item_separator=", ": tokens that begin the next item with the space are checked."""
+    schema = {"type": "array", "items": {"type": ["boolean", "string"]}, "uniqueItems": True}
+    compiled = gm.compile_json_schema(schema, llama3_info, cache=False, item_separator=", ")
+    m = gm.Matcher(compiled)
+    assert m.accept_string('["", true,')                # ' ""' and ' true' are tokens
+    allowed = set(m.allowed_token_ids().tolist())
+    for tid in range(llama3_info.vocab_size):
+        data = llama3_info.token_bytes[tid]
+        if data and data[:1] == b" ":
+            assert (tid in allowed) is m.fork().accept_token(tid), data
+    assert llama3_info.token_bytes.index(b" true") not in allowed
+    assert not m.fork().accept_string(' ""') and m.fork().accept_string(' false]')
+
+
 def test_a_reading_with_unique_items_keeps_the_check(llama3_info) -> None:
     """Beside a reading without uniqueItems (anyOf), repeats stay refused: the rest of the
     text could keep only the uniqueItems reading ({"b": 1} below), so allowing them would be
