@@ -653,17 +653,23 @@ class _Parser:
 
 
 # ----------------------------------------------------------------------------- anchors
-def _zero_width(node: Node) -> bool:
-    """True if the node can only ever match the empty string."""
+def matches_empty(node: Node, only: bool = False) -> bool:
+    """True if the node can match the empty string (`only`: can match nothing else);
+    anchors count as empty."""
     if isinstance(node, (Empty, Anchor)):
         return True
     if isinstance(node, Concat):
-        return all(_zero_width(x) for x in node.items)
+        return all(matches_empty(x, only) for x in node.items)
     if isinstance(node, Alt):
-        return all(_zero_width(x) for x in node.options)
+        test = all if only else any
+        return test(matches_empty(x, only) for x in node.options)
     if isinstance(node, Repeat):
-        return node.max == 0 or _zero_width(node.child)
+        return (node.max == 0 if only else node.min == 0) or matches_empty(node.child, only)
     return False
+
+
+def _zero_width(node: Node) -> bool:
+    return matches_empty(node, only=True)
 
 
 def _check_anchors(node: Node, at_start: bool, at_end: bool, pattern: str) -> None:

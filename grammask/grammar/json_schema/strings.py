@@ -77,6 +77,7 @@ from ...automata.regex_parser import (
     Node,
     Ranges,
     Repeat,
+    matches_empty,
     negate,
     normalize,
     parse_regex,
@@ -264,26 +265,13 @@ def _alt(nodes: list[Node]) -> Node:
     return nodes[0] if len(nodes) == 1 else Alt(tuple(nodes), nodes[0].pos)
 
 
-def _nullable(node: Node) -> bool:
-    """`node` can match the empty string (anchors counted as empty)."""
-    if isinstance(node, (Empty, Anchor)):
-        return True
-    if isinstance(node, Concat):
-        return all(_nullable(x) for x in node.items)
-    if isinstance(node, Alt):
-        return any(_nullable(x) for x in node.options)
-    if isinstance(node, Repeat):
-        return node.min == 0 or _nullable(node.child)
-    return False
-
-
 def _concat_combos(a: Combos, b: Combos) -> Combos:
     """A then B. A part that passed `$` leaves nothing after it, so B's part must then be
     empty; a part of B that passed `^` leaves nothing before it, so A's must be."""
     out: dict[tuple[bool, bool], list[Node]] = {}
     for (s1, e1), x in a.items():
         for (s2, e2), y in b.items():
-            if (e1 and not _nullable(y)) or (s2 and not _nullable(x)):
+            if (e1 and not matches_empty(y)) or (s2 and not matches_empty(x)):
                 continue
             x2 = Empty(x.pos) if s2 else x
             y2 = Empty(y.pos) if e1 else y
@@ -329,7 +317,7 @@ def _repeat_combos(node: Repeat, child: Combos) -> Combos:
     pos = node.pos
     p, s_it, e_it = child.get(plain), child.get((True, False)), child.get((False, True))
     both = child.get((True, True))
-    nullable = {k: v is not None and _nullable(v) for k, v in
+    nullable = {k: v is not None and matches_empty(v) for k, v in
                 (("p", p), ("s", s_it), ("e", e_it), ("b", both))}
 
     def shaped(first: Node | None, last: Node | None, pads: bool) -> Node | None:
