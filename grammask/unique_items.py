@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections import deque
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple
 
@@ -188,14 +189,25 @@ class UniqueItemsCFG(EngineBase):
         return self.inner.expected_terminals(state.inner)
 
     def mask(self, state: State) -> StoredMask:
-        found = self._masks.get(state)
+        found = self._masks.get(state)              # the hot path: no closure on a hit
+        return found if found is not None else \
+            self._kept(self._masks, state, lambda: self._filtered(state))
+
+    def _kept(self, memo: dict[Any, Any], key: Any, make: Any) -> Any:
+        """`memo[key]`, `make()`d on a miss. The memo is emptied past `_MAX_MASKS` entries:
+        states carry the items seen, so an endless generation would grow it forever."""
+        found = memo.get(key)
         if found is None:
-            found = self._filtered(state)
+            found = make()
             with self._lock:
-                if len(self._masks) >= _MAX_MASKS:
-                    self._masks.clear()
-                self._masks[state] = found
+                if len(memo) >= _MAX_MASKS:
+                    memo.clear()
+                memo[key] = found
         return found
+
+    def _lx(self, state: int) -> int:
+        """The lexer state of the grammar's state."""
+        return int(self.inner._configs[state][1])
 
     # -- the text's structure ----------------------------------------------------------------
     def _scan(self, before: int, track: Track, data: bytes) -> Track | None:
@@ -258,7 +270,7 @@ class UniqueItemsCFG(EngineBase):
         (the array is not tracked any more)."""
         st = self.inner.advance(before, data)
         if st == DEAD or self._sep not in self.inner.lexer.alive_terminals(
-                self.inner._configs[st][1]):
+                self._lx(st)):
             return None
         return items._replace(mode=UNIQUE, where=BEFORE, raw=b"")
 
@@ -281,25 +293,19 @@ class UniqueItemsCFG(EngineBase):
         leave room for a next item unlike any of `seen` + 1 items: more first characters
         can follow its opening quote than that. (The array's state after an item does not
         depend on the item, so the text closing now stands for every closing token.)"""
-        found = self._room_memo.get(state)
-        if found is None:
-            found = 0
+        def room() -> int:
             st = self._closed(state)
             st = st if st == DEAD else self.inner.advance(st, self._sep_text + b'"')
-            if st != DEAD:
-                found = sum(1 for b in self._live(self.inner._configs[st][1])
-                            if b != QUOTE and b != BACKSLASH)
-            with self._lock:
-                if len(self._room_memo) >= _MAX_MASKS:
-                    self._room_memo.clear()
-                self._room_memo[state] = found
-        return found > seen + 1
+            return 0 if st == DEAD else \
+                sum(1 for b in self._live(self._lx(st)) if b != QUOTE and b != BACKSLASH)
+
+        return self._kept(self._room_memo, state, room) > seen + 1
 
     def _closed(self, state: int) -> int:
         """The grammar's state after the shortest text that ends the string item being read
         at `state` (a stand-in for every text that does: the array's state after an item
         does not depend on the item)."""
-        text = self._end_text(self.inner._configs[state][1])
+        text = self._end_text(self._lx(state))
         return self.inner.advance(state, text) if text else DEAD
 
     def _end_text(self, lx: int) -> bytes:
@@ -307,33 +313,16 @@ class UniqueItemsCFG(EngineBase):
         it may end already, or none is being read)."""
         text = self._ending.get(lx)
         if text is None:
-            trans, emit = self.inner.lexer.trans, self.inner.lexer.emit
-            todo, seen, text = [(lx, b"")], {lx}, b""
-            while todo and not self.inner.lexer.is_start[lx]:
-                q, t = todo.pop(0)
-                if emit[q] >= 0:
-                    text = t
-                    break
-                for b in self._live(q):
-                    r = int(trans[q, b])
-                    if r not in seen:
-                        seen.add(r)
-                        todo.append((r, t + bytes((b,))))
+            lexer = self.inner.lexer
+            text = b"" if lexer.is_start[lx] else \
+                _shortest_text(lexer.trans, lx, lambda q: lexer.emit[q] >= 0) or b""
             self._ending[lx] = text
         return text
 
     def _can_close(self, state: int) -> bool:
         """The array may end at `state` (after an item), whatever its items."""
-        if state == DEAD:
-            return False
-        found = self._close_memo.get(state)
-        if found is None:
-            found = self.inner.advance(state, b"]") != DEAD
-            with self._lock:
-                if len(self._close_memo) >= _MAX_MASKS:
-                    self._close_memo.clear()
-                self._close_memo[state] = found
-        return found
+        return state != DEAD and self._kept(
+            self._close_memo, state, lambda: self.inner.advance(state, b"]") != DEAD)
 
     def _next_item(self, state: int, seen: frozenset[Any]) -> bool:
         """Some item not in `seen` can follow from `state` (before an item)."""
@@ -350,16 +339,12 @@ class UniqueItemsCFG(EngineBase):
     def _item_starts(self, state: int) -> list[tuple[int, int]]:
         """(first byte, grammar state after it) of each kind of item that can begin at
         `state` (memoised: it does not depend on the items seen)."""
-        found = self._starts_memo.get(state)
-        if found is None:
-            rest = self._end_text(self.inner._configs[state][1])   # a separator's spaces
-            found = [(b, st) for b in _ITEM_FIRST
-                     for st in (self.inner.advance(state, rest + bytes((b,))),) if st != DEAD]
-            with self._lock:
-                if len(self._starts_memo) >= _MAX_MASKS:
-                    self._starts_memo.clear()
-                self._starts_memo[state] = found
-        return found
+        def starts() -> list[tuple[int, int]]:
+            rest = self._end_text(self._lx(state))             # a separator's spaces
+            return [(b, st) for b in _ITEM_FIRST
+                    for st in (self.inner.advance(state, rest + bytes((b,))),) if st != DEAD]
+
+        return self._kept(self._starts_memo, state, starts)
 
     def _memo(self, seen: frozenset[Any]) -> dict[Any, Any]:
         """Searches already made against `seen` (the last 64 sets)."""
@@ -374,7 +359,7 @@ class UniqueItemsCFG(EngineBase):
     def _fresh_scalar(self, state: int, raw: bytes, seen: frozenset[Any]) -> bool:
         """Some completion of the number or literal item `raw` is not in `seen`: a depth-
         first search over its lexeme's automaton, checking each place it may end."""
-        lx = self.inner._configs[state][1]
+        lx = self._lx(state)
         memo = self._memo(seen)
         found = memo.get((lx, raw, False))
         if found is None:
@@ -448,7 +433,7 @@ class UniqueItemsCFG(EngineBase):
         quote; `state` is the grammar's there) differs from every item in `seen`. A depth-
         first search over the lexer automaton that stops as soon as the text leaves every
         seen item's prefixes (any completion then differs)."""
-        lx = self.inner._configs[state][1]
+        lx = self._lx(state)
         memo = self._memo(seen)
         found = memo.get((lx, raw))
         if found is None:
@@ -458,10 +443,7 @@ class UniqueItemsCFG(EngineBase):
             else:
                 found, ends = self._search(lx, raw, seen, memo[None])
                 if ends is not None:
-                    with self._lock:
-                        if len(self._exhausted) >= _MAX_MASKS:
-                            self._exhausted.clear()
-                        self._exhausted[(lx, raw)] = ends
+                    self._kept(self._exhausted, (lx, raw), lambda: ends)
             memo[(lx, raw)] = found
         return found
 
@@ -551,7 +533,7 @@ class UniqueItemsCFG(EngineBase):
         if items.mode == UNIQUE and items.where == INSIDE and not track.in_str:
             if self._spaced:
                 parts.append(vocab.spaces)          # a number or literal ending
-            if self._finite(self.inner._configs[state.inner][1]):
+            if self._finite(self._lx(state.inner)):
                 return self._all_allowed(base)
         elif items.mode == UNIQUE:
             # an item closing must leave the array closable or a fresh next item possible;
@@ -577,26 +559,30 @@ class UniqueItemsCFG(EngineBase):
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _all_allowed(self, base: StoredMask) -> np.ndarray:
-        words = self.inner._interner.densify(base)
-        bits = np.unpackbits(words.view(np.uint8), bitorder="little")
-        return np.flatnonzero(bits[: self.inner.tokenizer_info.vocab_size]).astype(np.int64)
+        return self.inner._ids_of(self.inner._interner.densify(base)).astype(np.int64)
 
     def _shortest(self, tid: int) -> bytes:
         """The shortest text of terminal `tid` (the separator a lookahead writes)."""
         if tid < 0:
             return b","
         term = self.inner.lexer.terminals[tid]
-        todo, seen = [(0, b"")], {0}
-        while todo:
-            q, text = todo.pop(0)
-            if term.accepting[q]:
-                return text
-            for b in np.flatnonzero(term.trans[q] >= 0).tolist():
-                nq = int(term.trans[q, b])
-                if nq not in seen:
-                    seen.add(nq)
-                    todo.append((nq, text + bytes((b,))))
-        return b","
+        return _shortest_text(term.trans, 0, lambda q: bool(term.accepting[q])) or b","
+
+
+def _shortest_text(trans: np.ndarray, start: int, done: Any) -> bytes | None:
+    """The shortest bytes leading from `start` to a state where `done` holds (breadth
+    first over the live transitions of `trans`), None when none does."""
+    todo, seen = deque([(start, b"")]), {start}
+    while todo:
+        q, text = todo.popleft()
+        if done(q):
+            return text
+        for b in np.flatnonzero(trans[q] >= 0).tolist():
+            r = int(trans[q, b])
+            if r not in seen:
+                seen.add(r)
+                todo.append((r, text + bytes((b,))))
+    return None
 
 
 def _scalar_key(raw: bytes) -> tuple[Any, ...]:
@@ -676,12 +662,6 @@ def _after_prefix(prefix: bytes) -> bytes:
     """The least bytes above every bytes starting with `prefix` (b"" when there is none)."""
     stem = prefix.rstrip(b"\xff")
     return stem[:-1] + bytes((stem[-1] + 1,)) if stem else b""
-
-
-def _open_escape(raw: bytes) -> bool:
-    """`raw` ends with a backslash that starts an escape (not an escaped backslash)."""
-    n = len(raw) - len(raw.rstrip(b"\\"))
-    return n % 2 == 1
 
 
 class _Vocab:
