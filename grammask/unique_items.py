@@ -38,7 +38,7 @@ import bisect
 import threading
 from collections import deque
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -159,7 +159,8 @@ class UniqueItemsCFG(EngineBase):
         # later set of seen items (a search that found nothing new found them all)
         self._exhausted: dict[tuple[int, bytes], frozenset[bytes]] = {}
         self._lock = threading.Lock()
-        self._vocab = _Vocab.of(inner.trie, self._token_bytes)
+        # built once per vocabulary and kept with its trie (`TokenTrie._derived`)
+        self._vocab = inner.trie._derived("unique_items", lambda t: _Vocab(t, self._token_bytes))
 
     def __getattr__(self, name: str) -> Any:      # stats, warnings, grammar, ...
         if name == "inner":
@@ -667,19 +668,7 @@ def _after_prefix(prefix: bytes) -> bytes:
 class _Vocab:
     """Per tokenizer: the token lists `UniqueItemsCFG._candidates` draws from."""
 
-    _cache: ClassVar[dict[int, _Vocab]] = {}
-    _lock = threading.Lock()
-
-    @classmethod
-    def of(cls, trie: Any, token_bytes: list[bytes | None]) -> _Vocab:
-        with cls._lock:
-            found = cls._cache.get(id(trie))
-            if found is None or found.trie is not trie:
-                found = cls._cache[id(trie)] = cls(trie, token_bytes)
-            return found
-
     def __init__(self, trie: Any, token_bytes: list[bytes | None]) -> None:
-        self.trie = trie
         self.bytes_of = token_bytes
         ids = trie.token_ids.astype(np.int64)           # sorted by their bytes
         self.sorted_ids = ids
