@@ -90,7 +90,18 @@ class Anchor:
     pos: int
 
 
-Node = Union[CharSet, Concat, Alt, Repeat, Empty, Anchor]
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A lookaround assertion `(?=child)` `(?!child)` `(?<=child)` `(?<!child)` (`ahead`,
+    `negative`); matches the empty string. Produced only under `parse_regex(...,
+    lookaround=True)`, whose caller builds it (`automata.lookaround`)."""
+    child: "Node"
+    ahead: bool
+    negative: bool
+    pos: int
+
+
+Node = Union[CharSet, Concat, Alt, Repeat, Empty, Anchor, Look]
 
 
 # ----------------------------------------------------------------------------- code-point sets
@@ -229,8 +240,10 @@ _SPECIAL = frozenset("\\[](){}|*+?.^$")
 class _Parser:
     """Recursive descent over `pattern`; `i` is the index of the next unread character."""
 
-    def __init__(self, pattern: str, limits: Limits) -> None:
+    def __init__(self, pattern: str, limits: Limits, lookaround: bool = False) -> None:
         self.p = pattern
+        self.lookaround = lookaround  # `(?=..)`, `\b` etc. as `Look` nodes instead of refused
+        self.has_look = False
         self.n = len(pattern)
         self.i = 0
         self.limits = limits
@@ -378,6 +391,8 @@ class _Parser:
             if kind == "anchor":
                 self.has_anchor = True
                 return Anchor(value, pos)       # type: ignore[arg-type]
+            if kind == "boundary":
+                return word_boundary(bool(value), pos)
             if kind == "set":
                 return CharSet(value, pos)              # type: ignore[arg-type]
             return CharSet(self.literal(value), pos)   # type: ignore[arg-type]
@@ -419,11 +434,23 @@ class _Parser:
         if ch == ":":
             self.i += 1
             return self.group_body(pos)
+        if self.lookaround and (ch in "=!" or ch == "<" and self.peek(1) in ("=", "!")):
+            return self.look(pos)
         if ch == "P" and self.peek(1) == "<" or ch == "<" and self.peek(1) not in ("=", "!", ""):
             self.i += 2 if ch == "P" else 1
             self.group_name(pos)
             return self.group_body(pos)
         raise self.error(self.extension_message(ch), pos)
+
+    def look(self, pos: int) -> Look:
+        """`(?=`, `(?!`, `(?<=`, `(?<!` at `pos`; `i` is at the `=`, `!` or `<`."""
+        ahead = self.p[self.i] != "<"
+        if not ahead:
+            self.i += 1
+        negative = self.p[self.i] == "!"
+        self.i += 1
+        self.has_look = True
+        return Look(self.group_body(pos), ahead, negative, pos)
 
     def extension_message(self, ch: str) -> str:
         nxt = self.peek(1)
@@ -554,6 +581,9 @@ class _Parser:
             return "char", 8
         if ch in "AZz" and not in_class:
             return "anchor", "start" if ch == "A" else "end"
+        if ch in "bB" and self.lookaround:
+            self.has_look = True
+            return "boundary", ch == "B"
         if ch in "xuU":
             return "char", self.hex_escape(ch, pos)
         if ch == "N":
@@ -652,6 +682,29 @@ class _Parser:
         raise self.error("backreferences are not supported", pos)
 
 
+# ----------------------------------------------------------------------------- lookaround
+def word_boundary(negated: bool, pos: int) -> Node:
+    """`\\b` (or `\\B` when `negated`) as lookarounds over the ASCII word class: a word
+    character on exactly one side (`\\B`: on both or neither)."""
+    word = CharSet(CLASS_ESCAPES["w"], pos)
+    sides = [(Look(word, False, False, pos), Look(word, True, not negated, pos)),
+             (Look(word, False, True, pos), Look(word, True, negated, pos))]
+    return Alt(tuple(Concat(pair, pos) for pair in sides), pos)
+
+
+def has_look(node: Node) -> bool:
+    """Does the AST hold a lookaround (`Look`) anywhere?"""
+    if isinstance(node, Look):
+        return True
+    if isinstance(node, Concat):
+        return any(has_look(x) for x in node.items)
+    if isinstance(node, Alt):
+        return any(has_look(x) for x in node.options)
+    if isinstance(node, Repeat):
+        return has_look(node.child)
+    return False
+
+
 # ----------------------------------------------------------------------------- anchors
 def matches_empty(node: Node, only: bool = False) -> bool:
     """True if the node can match the empty string (`only`: can match nothing else);
@@ -717,15 +770,17 @@ def recursion_headroom(levels: int) -> Iterator[None]:
 
 
 def parse_regex(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
-                anchors_anywhere: bool = False) -> Node:
+                anchors_anywhere: bool = False, lookaround: bool = False) -> Node:
     """Parse `pattern` into an AST; raises GrammarError/LimitExceededError with positions.
     Anchors must sit where they are no-ops (at the ends) unless `anchors_anywhere`: then the
-    caller gives them their meaning (JSON Schema's search semantics, `json_schema.strings`)."""
+    caller gives them their meaning (JSON Schema's search semantics, `json_schema.strings`).
+    `lookaround`: lookaround groups and `\\b`/`\\B` become `Look` nodes (see `has_look`)
+    instead of errors, for a caller that builds them (`automata.lookaround`)."""
     if len(pattern) > limits.max_regex_length:
         raise LimitExceededError("max_regex_length", len(pattern), limits.max_regex_length,
                                  "regex too long", None, None)
     with recursion_headroom(min(limits.max_nesting, pattern.count("("))):
-        parser = _Parser(pattern, limits)
+        parser = _Parser(pattern, limits, lookaround)
         node = parser.parse()
         if parser.has_anchor and not anchors_anywhere:
             _check_anchors(node, True, True, pattern)

@@ -66,6 +66,7 @@ import numpy as np
 
 from ...automata.dfa import ByteDFA, _minimize, _trim, code_point_dfa
 from ...automata.dfa_ops import empty_dfa
+from ...automata.lookaround import lookaround_dfa
 from ...automata.regex_parser import (
     ANY,
     ANY_BUT_NEWLINE,
@@ -74,9 +75,11 @@ from ...automata.regex_parser import (
     CharSet,
     Concat,
     Empty,
+    Look,
     Node,
     Ranges,
     Repeat,
+    has_look,
     matches_empty,
     negate,
     normalize,
@@ -223,7 +226,12 @@ def _any_value() -> _CpDFA:
 def _pattern_value(pattern: str, limits: Limits) -> _CpDFA | None:
     """None when the pattern matches nothing (e.g. a lone surrogate escape `\\ud800`): an
     unsatisfiable constraint, not an unsupported one."""
-    node = _search_ast(parse_regex(pattern, limits, anchors_anywhere=True), pattern)
+    node = parse_regex(pattern, limits, anchors_anywhere=True, lookaround=True)
+    if has_look(node):
+        found = lookaround_dfa(Concat((_ANY_LOOP, _ecma_dots(node, pattern), _ANY_LOOP), 0),
+                               pattern, limits)
+        return None if found is None else _CpDFA(*found)
+    node = _search_ast(node, pattern)
     try:
         return _CpDFA.from_ast(node, pattern, limits)
     except LimitExceededError:
@@ -279,13 +287,34 @@ def _concat_combos(a: Combos, b: Combos) -> Combos:
     return {k: _alt(v) for k, v in out.items()}
 
 
+def _ecma_dot(node: CharSet, pattern: str) -> CharSet:
+    """`.` as ECMA reads it (no line terminator), other character sets as they are."""
+    if node.ranges == ANY_BUT_NEWLINE and pattern[node.pos:node.pos + 1] == ".":
+        return CharSet(ECMA_DOT, node.pos)
+    return node
+
+
+def _ecma_dots(node: Node, pattern: str) -> Node:
+    """Every `.` of the AST as `_ecma_dot` reads it (for the lookaround builder, which takes
+    anchors as they stand)."""
+    if isinstance(node, CharSet):
+        return _ecma_dot(node, pattern)
+    if isinstance(node, Concat):
+        return Concat(tuple(_ecma_dots(x, pattern) for x in node.items), node.pos)
+    if isinstance(node, Alt):
+        return Alt(tuple(_ecma_dots(x, pattern) for x in node.options), node.pos)
+    if isinstance(node, Repeat):
+        return Repeat(_ecma_dots(node.child, pattern), node.min, node.max, node.pos)
+    if isinstance(node, Look):
+        return Look(_ecma_dots(node.child, pattern), node.ahead, node.negative, node.pos)
+    return node
+
+
 def _split(node: Node, pattern: str) -> Combos:
     """Sub-languages of `node` by anchors passed; also makes `.` follow ECMA."""
     plain = (False, False)
     if isinstance(node, CharSet):
-        if node.ranges == ANY_BUT_NEWLINE and pattern[node.pos:node.pos + 1] == ".":
-            return {plain: CharSet(ECMA_DOT, node.pos)}
-        return {plain: node}
+        return {plain: _ecma_dot(node, pattern)}
     if isinstance(node, Anchor):
         return {(node.kind == "start", node.kind == "end"): Empty(node.pos)}
     if isinstance(node, Alt):
