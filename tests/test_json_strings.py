@@ -214,8 +214,8 @@ def test_literals() -> None:
 
 
 @pytest.mark.parametrize("pattern, message", [
-    ("$*", "nothing to repeat"), ("(?=a)", "lookaround"), (r"(a)\1", "backreference"),
-    (r"\bword", "word boundary"), (r"\p{Script=Latin}", "property"), (r"\cA", "bad escape"),
+    ("$*", "nothing to repeat"), ("(?=a(?<=b))", "lookbehind"), (r"(a)\1", "backreference"),
+    (r"(?>a)", "atomic"), (r"\p{Script=Latin}", "property"), (r"\cA", "bad escape"),
     ("(a", "missing )"),
 ])
 def test_refused_patterns(pattern: str, message: str) -> None:

@@ -258,6 +258,8 @@ class _Subsets:
                     moves.setdefault(c, []).append(t)
             self.moves.append(moves)
         self.useful = [bool(row) or s == final for s, row in enumerate(nfa.chars)]
+        self._closures: dict[tuple[Thread, tuple[int, ...], bool], frozenset] = {}
+        self.reads = _monitor_reads(nfa, self.mon_index)
 
     def status(self, sid: int, q: int) -> int:
         """_FAIL, _DONE or _PENDING for obligation `sid` in state q."""
@@ -267,9 +269,14 @@ class _Subsets:
             return _FAIL if holds else _DONE if q < 0 else _PENDING
         return _DONE if holds else _FAIL if q < 0 else _PENDING
 
-    def closure(self, seeds: list[Thread], mons: tuple[int, ...], at_start: bool) -> frozenset:
-        seen = set(seeds)
-        stack = list(seeds)
+    def closure(self, seed: Thread, mons: tuple[int, ...], at_start: bool) -> frozenset:
+        """The useful threads ε-reachable from `seed` (memoised: DFA states share them)."""
+        key = (seed, mons, at_start)
+        found = self._closures.get(key)
+        if found is not None:
+            return found
+        seen = {seed}
+        stack = [seed]
         while stack:
             s, ob = stack.pop()
             for t, a in self.nfa.eps[s]:
@@ -277,7 +284,8 @@ class _Subsets:
                 if nxt is not None and nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
-        return frozenset(x for x in seen if self.useful[x[0]])
+        found = self._closures[key] = frozenset(x for x in seen if self.useful[x[0]])
+        return found
 
     def _follow(self, t: int, ob: frozenset, a: tuple, mons: tuple[int, ...],
                 at_start: bool) -> Thread | None:
@@ -305,44 +313,57 @@ class _Subsets:
                 return True
         return False
 
-    def step(self, threads: frozenset, mons: tuple[int, ...], c: int
-             ) -> tuple[frozenset, tuple[int, ...]] | None:
-        seeds: list[Thread] = []
+    def successors(self, threads: frozenset, mons: tuple[int, ...]
+                   ) -> dict[int, tuple[frozenset, tuple[int, ...]]]:
+        """The DFA state after each class with a live thread: threads stepped (obligations
+        too), monitors stepped, ε-closure."""
+        seeds: dict[int, set[Thread]] = {}
         for s, ob in threads:
-            targets = self.moves[s].get(c)
-            if not targets:
-                continue
-            kept = []
-            for sid, q in ob:
-                q2 = self.subs[sid].step[q][c]
-                st = self.status(sid, q2)
-                if st == _FAIL:
-                    break
-                if st == _PENDING:
-                    kept.append((sid, q2))
-            else:
-                ob2 = frozenset(kept)
-                seeds.extend((t, ob2) for t in targets)
-        if not seeds:
-            return None
-        mons2 = tuple(m.step[q][c] if q >= 0 else -1 for m, q in zip(self.monitors, mons))
-        threads2 = self.closure(seeds, mons2, False)
-        return (threads2, mons2) if threads2 else None
+            for c, targets in self.moves[s].items():
+                ob2 = self._stepped(ob, c) if ob else ob
+                if ob2 is not None:
+                    seeds.setdefault(c, set()).update((t, ob2) for t in targets)
+        out = {}
+        for c, seed in seeds.items():
+            mons2 = tuple(m.step[q][c] if q >= 0 else q for m, q in zip(self.monitors, mons))
+            closed = frozenset().union(*(self.closure(x, mons2, False) for x in seed))
+            if closed:
+                out[c] = (closed, self._relevant(closed, mons2))
+        return out
+
+    def _relevant(self, threads: frozenset, mons: tuple[int, ...]) -> tuple[int, ...]:
+        """Monitor states no thread can read any more become -2 (so states differing only
+        there are one): threads only move forward, so such a monitor is never read again."""
+        if not mons:
+            return mons
+        read = 0
+        for s, _ in threads:
+            read |= self.reads[s]
+        return tuple(q if read >> j & 1 else -2 for j, q in enumerate(mons))
+
+    def _stepped(self, ob: frozenset, c: int) -> frozenset | None:
+        """Obligations after class c: None when one fails, those that hold dropped."""
+        kept = []
+        for sid, q in ob:
+            q2 = self.subs[sid].step[q][c]
+            st = self.status(sid, q2)
+            if st == _FAIL:
+                return None
+            if st == _PENDING:
+                kept.append((sid, q2))
+        return frozenset(kept)
 
     def run(self) -> CpAutomaton | None:
         mons = tuple(0 if self.builder.monitors[m] is not None else -1 for m in self.mon_ids)
-        first = (self.closure([(self.nfa.start, frozenset())], mons, self.at_input_start),
-                 mons)
+        closed = self.closure((self.nfa.start, frozenset()), mons, self.at_input_start)
+        first = (closed, self._relevant(closed, mons))
         ids = {first: 0}
         order = [first]
         rows: Rows = []
         limit = self.builder.limits.max_dfa_states
         for threads, mons in order:
             row = []
-            for c in range(self.k):
-                nxt = self.step(threads, mons, c)
-                if nxt is None:
-                    continue
+            for c, nxt in sorted(self.successors(threads, mons).items()):
                 t = ids.setdefault(nxt, len(order))
                 if t == len(order):
                     if t >= limit:
@@ -361,6 +382,29 @@ class _Subsets:
             return None
         rows, accepting = _minimize(*trimmed, self.k)
         return CpAutomaton(rows, accepting, [tuple(r) for r in self.alphabet.class_ranges])
+
+
+def _monitor_reads(nfa: _Nfa, index: dict[int, int]) -> list[int]:
+    """Per NFA state, a bit set of the monitors (local indices) whose lookbehind some path
+    from it passes."""
+    preds: list[list[int]] = [[] for _ in nfa.chars]
+    reads = [0] * len(nfa.chars)
+    for s in range(len(nfa.chars)):
+        for _, t in nfa.chars[s]:
+            preds[t].append(s)
+        for t, a in nfa.eps[s]:
+            preds[t].append(s)
+            if a and a[0] == "behind":
+                reads[s] |= 1 << index[a[1]]
+    for j in range(len(index)):
+        bit = 1 << j
+        stack = [s for s in range(len(reads)) if reads[s] & bit]
+        while stack:
+            for p in preds[stack.pop()]:
+                if not reads[p] & bit:
+                    reads[p] |= bit
+                    stack.append(p)
+    return reads
 
 
 def _table(a: CpAutomaton | None, class_members: list[list[int]], k: int) -> _Table:
