@@ -75,7 +75,7 @@ def _byte_repr(v: int) -> str:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from .automata import compile_regex_dfa
-    dfa = compile_regex_dfa(args.pattern)
+    dfa = compile_regex_dfa(args.pattern, lookaround=True)
     results, ok = [], True
     for name, data in _read_texts(args):
         if dfa.matches(data):

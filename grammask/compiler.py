@@ -85,7 +85,7 @@ def compile_regex(pattern: str, tokenizer: Any, *, limits: Limits = DEFAULT_LIMI
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
     trie = build_token_trie(info)  # per tokenizer, cached: not part of a grammar's compile
     t0 = time.perf_counter()
-    dfa = compile_regex_dfa(pattern, limits)
+    dfa = compile_regex_dfa(pattern, limits, lookaround=True)
     store = MaskStore(dfa.trans, dfa.accepting, trie, info)
     if precompute or (precompute is None and dfa.num_states <= AUTO_PRECOMPUTE_STATES):
         store.precompute()

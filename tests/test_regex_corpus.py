@@ -1,5 +1,6 @@
 """Every `pattern` in the JSONSchemaBench schemas compiles or raises GrammarError (never another
-exception), and the supported share stays high. Needs ../shared (skips without it)."""
+exception), and the supported share stays high (the regex dialect: lookaround allowed). Needs
+../shared (skips without it)."""
 from __future__ import annotations
 
 import json
@@ -43,8 +44,8 @@ def test_schema_patterns_compile_or_fail_cleanly() -> None:
     ok = 0
     for p in patterns:
         try:
-            compile_regex_dfa(p)
+            compile_regex_dfa(p, lookaround=True)
             ok += 1
         except GrammarError as e:
             assert e.position is None or 0 <= e.position <= len(p)
-    assert len(patterns) > 1000 and ok / len(patterns) > 0.97
+    assert len(patterns) > 1000 and ok / len(patterns) > 0.99    # 1,915 of 1,925 (Nov 2026)

@@ -1,7 +1,9 @@
 """Masks of regex grammars equal a brute-force reference at every step of random walks."""
 from __future__ import annotations
 
+import itertools
 import random
+import re
 
 import numpy as np
 import pytest
@@ -95,6 +97,41 @@ def test_random_regexes_match_reference(vocab: TokenizerInfo) -> None:
 def test_fixed_patterns_match_reference(vocab: TokenizerInfo, pattern: str) -> None:
     points = {0x22, 0x5C, 0x0A, 0x30, 0x39, 0xE0, 0xFF, 0x4E2D, 0x6587, 0x1F600}
     check_walks(RandomRegex(pattern, points), vocab, random.Random(7), walks=4, steps=15)
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?!ab)[abc]{1,4}", r"((?!é)[a-zé])*x", r"[a-c]+(?<!b)", r"\d+\b.?", r"(?<!a)(c|é)+",
+])
+def test_lookaround_patterns_match_reference(vocab: TokenizerInfo, pattern: str) -> None:
+    """The regex dialect takes lookaround; masks against the `regex` module's partial
+    matching (which is no oracle for a lookahead that reaches the end of the text: it calls
+    any prefix partial there, so those patterns are checked below by language instead)."""
+    points = {0x61, 0x63, 0x78, 0x7A, 0x30, 0x39, 0xE9}
+    check_walks(RandomRegex(pattern, points), vocab, random.Random(3), walks=4, steps=10)
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?=.{2,4}$)[a-zé]+", r"(?=[^x]*$)[a-z]{0,6}", r"a(?!b)", r"(é|a)(?<=^é)b*", r"^\B$",
+])
+def test_lookaround_regex_languages(pattern: str) -> None:
+    """Full match over every text of up to 5 characters of {a, b, x, é}, against Python's
+    `re.fullmatch` (`$` as `\\Z`); the byte DFA is trimmed, so its masks follow."""
+    dfa = grammask.automata.compile_regex_dfa(pattern, lookaround=True)
+    ref = re.compile(pattern.replace("$", r"\Z"), re.ASCII)
+    for n in range(6):
+        for chars in itertools.product("abxé", repeat=n):
+            text = "".join(chars)
+            want = ref.fullmatch(text) is not None or (text == "" and pattern == r"^\B$")
+            assert dfa.matches(text.encode()) == want, text
+
+
+def test_regex_refusals_keep_positions(vocab: TokenizerInfo) -> None:
+    with pytest.raises(grammask.GrammarError) as err:
+        compile_regex(r"([a-c](?!\1))*", vocab)
+    assert "backreference" in str(err.value) and err.value.position == 9
+    with pytest.raises(grammask.GrammarError) as err:
+        compile_regex(r"(?=a(?<=b))a", vocab)
+    assert "inside a lookahead" in str(err.value) and err.value.position == 4
 
 
 @pytest.mark.parametrize("pattern", [r"[^\"]{0,40}", r"(ab|é){3,30}x?", r".{5,25}", r"(a{3}|b{2}){0,12}"])

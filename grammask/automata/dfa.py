@@ -40,8 +40,8 @@ import numpy as np
 from ..errors import GrammarError, LimitExceededError
 from ..limits import (DEFAULT_LIMITS, STATE_ROW_BYTES, Limits, charge_table, checkpoint,
                       current_budget, table_states_left)
-from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, parse_regex,
-                           recursion_headroom)
+from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, has_look,
+                           parse_regex, recursion_headroom)
 from .utf8 import ranges_to_utf8
 
 Rows = list[list[tuple[int, int]]]   # per state: (symbol, target) pairs, sorted by symbol
@@ -109,9 +109,23 @@ class ByteDFA:
         return f"ByteDFA(num_states={self.num_states}, accepting={int(self.accepting.sum())})"
 
 
-def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
-    """Compile `pattern` (full-match semantics over UTF-8 bytes) to a minimal `ByteDFA`."""
-    return dfa_from_ast(parse_regex(pattern, limits), pattern, limits)
+def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
+                      lookaround: bool = False) -> ByteDFA:
+    """Compile `pattern` (full-match semantics over UTF-8 bytes) to a minimal `ByteDFA`.
+    `lookaround`: lookaround assertions and `\\b`/`\\B` are allowed (the regex dialect of
+    `compile_regex`; a grammar's terminals keep refusing them, since there a lookahead
+    would look past the terminal); anchors may then stand anywhere."""
+    node = parse_regex(pattern, limits, lookaround=lookaround)
+    if lookaround and has_look(node):
+        from .lookaround import lookaround_byte_dfa   # (it builds on this module)
+        return lookaround_byte_dfa(node, pattern, limits)
+    return dfa_from_ast(node, pattern, limits)
+
+
+def expand_utf8(rows: Rows, accepting: list[bool], alphabet: _Alphabet, pattern: str,
+                limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """The byte DFA of a code-point DFA over `alphabet`'s classes."""
+    return _Utf8Expander(alphabet, limits, pattern).expand(rows, accepting)
 
 
 def dfa_from_ast(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:

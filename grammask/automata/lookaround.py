@@ -31,10 +31,10 @@ from typing import NamedTuple
 
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits, checkpoint
-from .dfa import _Alphabet, _minimize, _trim
+from .dfa import ByteDFA, _Alphabet, _minimize, _trim, expand_utf8
 from .regex_parser import ANY, Alt, Anchor, CharSet, Concat, Empty, Look, Node, Ranges, Repeat
 
-__all__ = ["CpAutomaton", "lookaround_dfa"]
+__all__ = ["CpAutomaton", "lookaround_byte_dfa", "lookaround_dfa"]
 
 Rows = list[list[tuple[int, int]]]
 _ANY_LOOP = Repeat(CharSet(ANY, 0), 0, None, 0)
@@ -59,6 +59,18 @@ def lookaround_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS,
     semantics); None when it matches nothing. `at_input_start`: `^` may pass before the
     first character (False for a lookahead body spawned later in the input)."""
     return _Builder(pattern, limits).automaton(node, at_input_start)
+
+
+def lookaround_byte_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """The byte DFA of the texts `node` matches whole (the regex dialect's full match);
+    GrammarError when it matches nothing, as `dfa.code_point_dfa` says it."""
+    found = lookaround_dfa(node, pattern, limits)
+    if found is None:
+        raise GrammarError("pattern matches no string", pattern, 0)
+    alphabet = _Alphabet(found.classes)       # disjoint classes: one alphabet class each
+    own = [members[0] for members in alphabet.charset_classes]
+    rows = [[(own[c], t) for c, t in row] for row in found.rows]
+    return expand_utf8([sorted(r) for r in rows], found.accepting, alphabet, pattern, limits)
 
 
 class _Nfa:
@@ -260,6 +272,7 @@ class _Subsets:
         self.useful = [bool(row) or s == final for s, row in enumerate(nfa.chars)]
         self._closures: dict[tuple[Thread, tuple[int, ...], bool], frozenset] = {}
         self.reads = _monitor_reads(nfa, self.mon_index)
+        self._stepped_memo: dict[tuple[frozenset, int], frozenset | None] = {}
 
     def status(self, sid: int, q: int) -> int:
         """_FAIL, _DONE or _PENDING for obligation `sid` in state q."""
@@ -342,7 +355,15 @@ class _Subsets:
         return tuple(q if read >> j & 1 else -2 for j, q in enumerate(mons))
 
     def _stepped(self, ob: frozenset, c: int) -> frozenset | None:
-        """Obligations after class c: None when one fails, those that hold dropped."""
+        """Obligations after class c: None when one fails, those that hold dropped
+        (memoised: the threads of a state mostly owe the same)."""
+        key = (ob, c)
+        if key in self._stepped_memo:
+            return self._stepped_memo[key]
+        found = self._stepped_memo[key] = self._step_obligations(ob, c)
+        return found
+
+    def _step_obligations(self, ob: frozenset, c: int) -> frozenset | None:
         kept = []
         for sid, q in ob:
             q2 = self.subs[sid].step[q][c]

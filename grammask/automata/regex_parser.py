@@ -775,13 +775,14 @@ def parse_regex(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
     Anchors must sit where they are no-ops (at the ends) unless `anchors_anywhere`: then the
     caller gives them their meaning (JSON Schema's search semantics, `json_schema.strings`).
     `lookaround`: lookaround groups and `\\b`/`\\B` become `Look` nodes (see `has_look`)
-    instead of errors, for a caller that builds them (`automata.lookaround`)."""
+    instead of errors, for a caller that builds them (`automata.lookaround`, which gives
+    anchors their meaning wherever they stand)."""
     if len(pattern) > limits.max_regex_length:
         raise LimitExceededError("max_regex_length", len(pattern), limits.max_regex_length,
                                  "regex too long", None, None)
     with recursion_headroom(min(limits.max_nesting, pattern.count("("))):
         parser = _Parser(pattern, limits, lookaround)
         node = parser.parse()
-        if parser.has_anchor and not anchors_anywhere:
+        if parser.has_anchor and not (anchors_anywhere or parser.has_look):
             _check_anchors(node, True, True, pattern)
     return node
