@@ -143,3 +143,24 @@ def test_limits() -> None:
     with pytest.raises(LimitExceededError) as err:
         string_dfa(pattern=r"^(?!a)(x{1,50}){1,50}$", limits=Limits(max_nfa_states=1000))
     assert err.value.limit == "max_nfa_states"
+
+
+def test_malformed_patterns_fail_cleanly() -> None:
+    """Seeded soup of regex syntax (lookarounds, `\\b`, anchors, classes, quantifiers):
+    every pattern compiles or raises GrammarError, under small limits, never another error
+    (this found `(?` at the end and `[\\B]` reading past their text)."""
+    from grammask.automata import compile_regex_dfa
+
+    rng = random.Random(11)
+    pieces = list("ab.^$|()*+?{}[]\\-,0") + ["(?=", "(?!", "(?<=", "(?<!", "\\b", "\\B",
+                                              "(?:", "{1,3}", "é", "(?"]
+    limits = Limits(max_dfa_states=2000, max_nfa_states=20000)
+    compiled = 0
+    for _ in range(3000):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        try:
+            compile_regex_dfa(pattern, limits, lookaround=True)
+            compiled += 1
+        except GrammarError:
+            pass
+    assert compiled > 200

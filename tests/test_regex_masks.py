@@ -112,10 +112,12 @@ def test_lookaround_patterns_match_reference(vocab: TokenizerInfo, pattern: str)
 
 @pytest.mark.parametrize("pattern", [
     r"(?=.{2,4}$)[a-zé]+", r"(?=[^x]*$)[a-z]{0,6}", r"a(?!b)", r"(é|a)(?<=^é)b*", r"^\B$",
+    r"(^é|b)x*(a$|b)*",
 ])
 def test_lookaround_regex_languages(pattern: str) -> None:
     """Full match over every text of up to 5 characters of {a, b, x, é}, against Python's
-    `re.fullmatch` (`$` as `\\Z`); the byte DFA is trimmed, so its masks follow."""
+    `re.fullmatch` (`$` as `\\Z`); the byte DFA is trimmed, so its masks follow. Anchors
+    may stand anywhere then (`^` before the first character, `$` after the last)."""
     dfa = grammask.automata.compile_regex_dfa(pattern, lookaround=True)
     ref = re.compile(pattern.replace("$", r"\Z"), re.ASCII)
     for n in range(6):
@@ -132,6 +134,8 @@ def test_regex_refusals_keep_positions(vocab: TokenizerInfo) -> None:
     with pytest.raises(grammask.GrammarError) as err:
         compile_regex(r"(?=a(?<=b))a", vocab)
     assert "inside a lookahead" in str(err.value) and err.value.position == 4
+    with pytest.raises(grammask.GrammarError, match="matches no string"):
+        compile_regex(r"a^b", vocab)
 
 
 @pytest.mark.parametrize("pattern", [r"[^\"]{0,40}", r"(ab|é){3,30}x?", r".{5,25}", r"(a{3}|b{2}){0,12}"])

@@ -40,8 +40,8 @@ import numpy as np
 from ..errors import GrammarError, LimitExceededError
 from ..limits import (DEFAULT_LIMITS, STATE_ROW_BYTES, Limits, charge_table, checkpoint,
                       current_budget, table_states_left)
-from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, has_look,
-                           parse_regex, recursion_headroom)
+from .regex_parser import (Alt, CharSet, Concat, Node, Ranges, Repeat, anchors_at_ends,
+                           has_look, parse_regex, recursion_headroom)
 from .utf8 import ranges_to_utf8
 
 Rows = list[list[tuple[int, int]]]   # per state: (symbol, target) pairs, sorted by symbol
@@ -112,11 +112,12 @@ class ByteDFA:
 def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
                       lookaround: bool = False) -> ByteDFA:
     """Compile `pattern` (full-match semantics over UTF-8 bytes) to a minimal `ByteDFA`.
-    `lookaround`: lookaround assertions and `\\b`/`\\B` are allowed (the regex dialect of
-    `compile_regex`; a grammar's terminals keep refusing them, since there a lookahead
-    would look past the terminal); anchors may then stand anywhere."""
-    node = parse_regex(pattern, limits, lookaround=lookaround)
-    if lookaround and has_look(node):
+    `lookaround`: lookaround assertions and `\\b`/`\\B` are allowed, and anchors anywhere
+    (the regex dialect of `compile_regex`; a grammar's terminals keep refusing them, since
+    there a lookahead would look past the terminal). Such patterns are built by
+    `automata.lookaround`, the others by the position automaton here."""
+    node = parse_regex(pattern, limits, lookaround=lookaround, anchors_anywhere=lookaround)
+    if lookaround and (has_look(node) or not anchors_at_ends(node, pattern)):
         from .lookaround import lookaround_byte_dfa   # (it builds on this module)
         return lookaround_byte_dfa(node, pattern, limits)
     return dfa_from_ast(node, pattern, limits)

@@ -434,7 +434,7 @@ class _Parser:
         if ch == ":":
             self.i += 1
             return self.group_body(pos)
-        if self.lookaround and (ch in "=!" or ch == "<" and self.peek(1) in ("=", "!")):
+        if self.lookaround and ch and (ch in "=!" or ch == "<" and self.peek(1) in ("=", "!")):
             return self.look(pos)
         if ch == "P" and self.peek(1) == "<" or ch == "<" and self.peek(1) not in ("=", "!", ""):
             self.i += 2 if ch == "P" else 1
@@ -581,7 +581,7 @@ class _Parser:
             return "char", 8
         if ch in "AZz" and not in_class:
             return "anchor", "start" if ch == "A" else "end"
-        if ch in "bB" and self.lookaround:
+        if ch in "bB" and self.lookaround and not in_class:
             self.has_look = True
             return "boundary", ch == "B"
         if ch in "xuU":
@@ -751,6 +751,15 @@ def _check_anchors(node: Node, at_start: bool, at_end: bool, pattern: str) -> No
     elif isinstance(node, Repeat):
         once = node.max is not None and node.max <= 1 or _zero_width(node.child)
         _check_anchors(node.child, at_start and once, at_end and once, pattern)
+
+
+def anchors_at_ends(node: Node, pattern: str = "") -> bool:
+    """Do all anchors stand where they are no-ops under full matching (at the ends)?"""
+    try:
+        _check_anchors(node, True, True, pattern)
+    except GrammarError:
+        return False
+    return True
 
 
 @contextmanager
