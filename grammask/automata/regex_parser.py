@@ -29,9 +29,11 @@ Semantics (documented, deliberately ASCII/ECMA-like rather than Python's Unicode
   `\UHHHHHHHH`, `\N{NAME}` and octal `\0`, `\ooo` are supported.
 
 Unsupported constructs (they are not regular or change the language) raise `GrammarError` at
-the position where they start: backreferences, lookaround, atomic groups, possessive
-quantifiers, conditionals, word boundaries, misplaced anchors, verbose mode. `\p{..}`/`\P{..}`
-are supported for Unicode general categories.
+the position where they start: backreferences, atomic groups, possessive quantifiers,
+conditionals, verbose mode, and — unless the caller asks for them (`lookaround=True`,
+`anchors_anywhere=True`; the regex dialect and JSON Schema patterns do, a grammar's terminals
+do not) — lookaround, word boundaries and misplaced anchors. `\p{..}`/`\P{..}` are
+supported for Unicode general categories.
 """
 from __future__ import annotations
 

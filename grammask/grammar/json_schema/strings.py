@@ -49,8 +49,12 @@ grammask's parser (`regex_parser`, Python-`re`-like) with these adjustments and 
   newline" as in Python);
 * `.` follows ECMA: any code point except the line terminators \n, \r, U+2028, U+2029;
 * `\d`, `\w`, `\s` are the ECMA (ASCII / ECMA white space) classes;
-* refused (SchemaError at `<path>/pattern`): backreferences, lookaround, `\b`/`\B`,
-  `\p{...}`, `\cX`, a quantified anchor (`$*`), and anything else the parser refuses.
+* lookaround (`(?=` `(?!` `(?<=` `(?<!`) and `\b`/`\B` (ASCII word characters, as ECMA)
+  are exact, through `automata.lookaround` (such a pattern is built there, anchors
+  included, instead of by `_split`); a lookbehind inside a lookahead, and `$` or a
+  lookahead inside a lookbehind, are refused;
+* refused (SchemaError at `<path>/pattern`): backreferences, `\p{Script=..}`, `\cX`, a
+  quantified anchor (`$*`), and anything else the parser refuses.
   Python-only syntax the parser accepts (`(?i)`, `(?P<n>...)`, `\Z`) is accepted too.
 """
 from __future__ import annotations
