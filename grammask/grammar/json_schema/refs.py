@@ -51,7 +51,17 @@ class RefResolver:
                 raise SchemaError(f"$ref {ref!r}: no $anchor {fragment!r}", path)
             return found, f"{ref}"
         where = "#" + fragment if uri == _DOC_BASE else ref
-        return _pointer(doc, unquote(fragment), ref, path), where
+        try:
+            return _pointer(doc, unquote(fragment), ref, path), where
+        except SchemaError:
+            if not ref.startswith("#") or doc is self.root:
+                raise
+        # A fragment-only pointer that an embedded resource (a subschema with `$id`, or with
+        # `id` in any draft) does not have: real-world schemas write `id`/`$id` on
+        # definitions (or draft-04 `id`s under a draft-07 `$schema`, where they are no
+        # keywords) and mean the document root. Where the pointer resolves in the resource,
+        # that is what it names, as the spec says.
+        return _pointer(self.root, unquote(fragment), ref, path), "#" + fragment
 
     # -- indexing --------------------------------------------------------------------------------
     def _index(self, root: Any, base: str) -> None:

@@ -1,0 +1,51 @@
+"""`$ref` resolution (`json_schema.refs`): pointers, `$id` resources, and the root fallback
+for fragment-only pointers that an embedded resource lacks."""
+from __future__ import annotations
+
+import pytest
+
+from grammask.errors import SchemaError
+from grammask.grammar.json_schema.refs import RefResolver
+
+
+def _resolve(root: dict, where: dict, ref: str):
+    r = RefResolver(root)
+    return r.resolve(ref, r.base_of(where), "#/x")
+
+
+def test_pointer_missing_in_an_embedded_resource_reads_the_root() -> None:
+    """Schemas put `id`/`$id` on definitions (draft-04 `id`s under draft-07 too) and still
+    write root pointers: `#/definitions/path` from inside `nullable-path` means the root's."""
+    path = {"type": "string", "minLength": 1}
+    inner = {"$ref": "#/definitions/path"}
+    root = {"$id": "https://x.test/base.json",
+            "definitions": {"path": path,
+                            "nullable-path": {"$id": "nullable-path", "oneOf": [inner]}}}
+    assert _resolve(root, inner, "#/definitions/path") == (path, "#/definitions/path")
+    legacy = {"$ref": "#/definitions/lemon/definitions/ripe"}
+    ripe = {"type": "boolean"}
+    root = {"definitions": {"lemon": {"id": "schema/lemon", "definitions": {"ripe": ripe},
+                                      "properties": {"r": legacy}}}}
+    assert _resolve(root, legacy, "#/definitions/lemon/definitions/ripe")[0] is ripe
+
+
+def test_pointer_present_in_the_resource_wins() -> None:
+    """Where the embedded resource has the pointer, it is what the reference names (the
+    spec's reading), even if the root has the same pointer too."""
+    own, outer = {"type": "integer"}, {"type": "string"}
+    inner = {"$ref": "#/definitions/a"}
+    root = {"definitions": {"a": outer,
+                            "r": {"$id": "https://x.test/r.json", "definitions": {"a": own},
+                                  "items": inner}}}
+    assert _resolve(root, inner, "#/definitions/a")[0] is own
+
+
+def test_unresolvable_references_are_errors() -> None:
+    inner = {"$ref": "#/definitions/nope"}
+    root = {"definitions": {"r": {"$id": "r", "items": inner}}}
+    with pytest.raises(SchemaError, match="'nope' not found"):
+        _resolve(root, inner, "#/definitions/nope")
+    with pytest.raises(SchemaError, match="outside this schema"):
+        _resolve(root, inner, "other.json#/definitions/r")
+    with pytest.raises(SchemaError, match="'definitions' not found"):
+        _resolve(root, inner, "r#/definitions/r")       # not fragment-only: no fallback
