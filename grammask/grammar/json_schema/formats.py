@@ -23,7 +23,9 @@ differences keep the automaton small; measured against the JSON-Schema-Test-Suit
   and `xn--` A-labels are accepted when LDH-valid without decoding their Punycode (IDNA).
 * ipv4: dotted quad, octets 0-255 without leading zeros. ipv6: RFC 4291/3986 text forms,
   all `::` compressions, optional trailing dotted IPv4; no zone ids, no prefix lengths.
-* uri / uri-reference: the RFC 3986 grammar (ASCII only; IRIs are a different format).
+* uri / uri-reference: the RFC 3986 grammar (ASCII only). iri / iri-reference: RFC 3987,
+  the same grammar with ucschar in unreserved and iprivate in queries.
+* uri-template: RFC 6570 up to level 4 (operators, prefix `:n` below 10000, explode `*`).
 * uuid: RFC 4122 textual form, 8-4-4-4-12 hex digits, either case, any version.
 * json-pointer (RFC 6901), relative-json-pointer.
 """
@@ -77,29 +79,55 @@ _QUOTED = r'"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"'
 EMAIL = (rf"({_ATEXT}+(\.{_ATEXT}+)*|{_QUOTED})"
          rf"@({HOSTNAME}|\[{IPV4}\]|\[IPv6:{IPV6}\])")
 
-# ----------------------------------------------------------------------------- RFC 3986
-_UNRESERVED = r"A-Za-z0-9\-._~"
+# ----------------------------------------------------------------------------- RFC 3986 / 3987
 _SUB_DELIMS = r"!$&'()*+,;="
 _PCT = "%[0-9A-Fa-f]{2}"
-_PCHAR = f"([{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
-_SEGMENT = f"{_PCHAR}*"
-_SEGMENT_NZ = f"{_PCHAR}+"
-_SEGMENT_NZ_NC = f"([{_UNRESERVED}{_SUB_DELIMS}@]|{_PCT})+"
 _SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
-_USERINFO = f"([{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*"
-_IPVFUTURE = rf"v[0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+"
-_REG_NAME = f"([{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
-_HOST = rf"(\[({IPV6}|{_IPVFUTURE})\]|{_REG_NAME})"   # an IPv4 address is also a reg-name
-_AUTHORITY = f"({_USERINFO}@)?{_HOST}(:[0-9]*)?"
-_PATH_ABEMPTY = f"(/{_SEGMENT})*"
-_PATH_ABSOLUTE = f"/({_SEGMENT_NZ}(/{_SEGMENT})*)?"
-_PATH_ROOTLESS = f"{_SEGMENT_NZ}(/{_SEGMENT})*"
-_PATH_NOSCHEME = f"{_SEGMENT_NZ_NC}(/{_SEGMENT})*"
-_QUERY = f"([/?]|{_PCHAR})*"
-_TAIL = f"(\\?{_QUERY})?(#{_QUERY})?"
-URI = f"{_SCHEME}:(//{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS})?{_TAIL}"
-_RELATIVE_REF = f"(//{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME})?{_TAIL}"
-URI_REFERENCE = f"({URI}|{_RELATIVE_REF})"
+_UCSCHAR = (r"\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef\U00010000-\U0001fffd"
+            r"\U00020000-\U0002fffd\U00030000-\U0003fffd\U00040000-\U0004fffd"
+            r"\U00050000-\U0005fffd\U00060000-\U0006fffd\U00070000-\U0007fffd"
+            r"\U00080000-\U0008fffd\U00090000-\U0009fffd\U000a0000-\U000afffd"
+            r"\U000b0000-\U000bfffd\U000c0000-\U000cfffd\U000d0000-\U000dfffd"
+            r"\U000e1000-\U000efffd")
+_IPRIVATE = r"\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+
+
+def _rfc3986(unreserved: str, query_extra: str = "") -> tuple[str, str]:
+    """(absolute, reference) regexes of RFC 3986's grammar, or RFC 3987's when `unreserved`
+    holds ucschar (and the query iprivate, `query_extra`): an IRI is a URI whose unreserved
+    characters may be any of those code points."""
+    pchar = f"([{unreserved}{_SUB_DELIMS}:@]|{_PCT})"
+    segment, segment_nz = f"{pchar}*", f"{pchar}+"
+    segment_nz_nc = f"([{unreserved}{_SUB_DELIMS}@]|{_PCT})+"
+    userinfo = f"([{unreserved}{_SUB_DELIMS}:]|{_PCT})*"
+    ipvfuture = rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+"
+    reg_name = f"([{unreserved}{_SUB_DELIMS}]|{_PCT})*"
+    host = rf"(\[({IPV6}|{ipvfuture})\]|{reg_name})"   # an IPv4 address is also a reg-name
+    authority = f"({userinfo}@)?{host}(:[0-9]*)?"
+    path_abempty = f"(/{segment})*"
+    path_absolute = f"/({segment_nz}(/{segment})*)?"
+    path_rootless = f"{segment_nz}(/{segment})*"
+    path_noscheme = f"{segment_nz_nc}(/{segment})*"
+    query = f"([/?{query_extra}]|{pchar})*"
+    fragment = f"([/?]|{pchar})*"
+    tail = f"(\\?{query})?(#{fragment})?"
+    absolute = f"{_SCHEME}:(//{authority}{path_abempty}|{path_absolute}|{path_rootless})?{tail}"
+    relative = f"(//{authority}{path_abempty}|{path_absolute}|{path_noscheme})?{tail}"
+    return absolute, f"({absolute}|{relative})"
+
+
+_UNRESERVED = r"A-Za-z0-9\-._~"
+URI, URI_REFERENCE = _rfc3986(_UNRESERVED)
+IRI, IRI_REFERENCE = _rfc3986(_UNRESERVED + _UCSCHAR, _IPRIVATE)
+
+# RFC 6570 URI templates (level 4): literals and {expressions} of variables with prefix or
+# explode modifiers; `'` is a literal too (erratum 6937).
+_VARCHAR = f"([A-Za-z0-9_]|{_PCT})"
+_VARSPEC = rf"{_VARCHAR}(\.?{_VARCHAR})*(:[1-9][0-9]{{0,3}}|\*)?"
+_TEMPLATE_LITERAL = (r"[\x21\x23\x24\x26-\x3b\x3d\x3f-\x5b\x5d\x5f\x61-\x7a\x7e"
+                     + _UCSCHAR + _IPRIVATE + "]")
+URI_TEMPLATE = (f"({_TEMPLATE_LITERAL}|{_PCT}"
+                rf"|\{{[+#./;?&=,!@|]?{_VARSPEC}(,{_VARSPEC})*\}})*")
 
 # ----------------------------------------------------------------------------- misc
 UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -109,7 +137,8 @@ RELATIVE_JSON_POINTER = f"(0|[1-9][0-9]*)(#|{JSON_POINTER})"
 FORMATS: dict[str, str] = {
     "date-time": DATE_TIME, "date": DATE, "time": TIME, "duration": DURATION,
     "email": EMAIL, "hostname": HOSTNAME, "ipv4": IPV4, "ipv6": IPV6,
-    "uri": URI, "uri-reference": URI_REFERENCE, "uuid": UUID,
+    "uri": URI, "uri-reference": URI_REFERENCE, "iri": IRI, "iri-reference": IRI_REFERENCE,
+    "uri-template": URI_TEMPLATE, "uuid": UUID,
     "json-pointer": JSON_POINTER, "relative-json-pointer": RELATIVE_JSON_POINTER,
 }
 
