@@ -118,7 +118,8 @@ def compile_regex_dfa(pattern: str, limits: Limits = DEFAULT_LIMITS, *,
     `automata.lookaround`, the others by the position automaton here."""
     node = parse_regex(pattern, limits, lookaround=lookaround, anchors_anywhere=lookaround)
     if lookaround and (has_look(node) or not anchors_at_ends(node, pattern)):
-        from .lookaround import lookaround_byte_dfa   # (it builds on this module)
+        # imported here: the lookaround builder builds on this module
+        from .lookaround import lookaround_byte_dfa
         return lookaround_byte_dfa(node, pattern, limits)
     return dfa_from_ast(node, pattern, limits)
 
