@@ -164,3 +164,12 @@ def test_malformed_patterns_fail_cleanly() -> None:
         except GrammarError:
             pass
     assert compiled > 200
+
+
+def test_deep_nesting_is_built() -> None:
+    """Groups and lookaheads nested as deep as the parser allows build without running out
+    of Python's stack (the NFA and the nested automata are built by recursion)."""
+    dfa = string_dfa(pattern="(" * 190 + "(?!a)b" + ")" * 190)
+    assert dfa.matches(b'"b"') and dfa.matches(b'"ab"') and not dfa.matches(b'"a"')
+    dfa = string_dfa(pattern="^" + "(?=" * 60 + "b" + ")" * 60)
+    assert dfa.matches(b'"bc"') and not dfa.matches(b'"cb"')

@@ -32,7 +32,8 @@ from typing import NamedTuple
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits, checkpoint
 from .dfa import ByteDFA, _Alphabet, _minimize, _trim, expand_utf8
-from .regex_parser import ANY, Alt, Anchor, CharSet, Concat, Empty, Look, Node, Ranges, Repeat
+from .regex_parser import (ANY, Alt, Anchor, CharSet, Concat, Empty, Look, Node, Ranges, Repeat,
+                           recursion_headroom)
 
 __all__ = ["CpAutomaton", "lookaround_byte_dfa", "lookaround_dfa"]
 
@@ -58,7 +59,8 @@ def lookaround_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS,
     """The DFA of the strings `node` matches whole (wrap it in any-loops for search
     semantics); None when it matches nothing. `at_input_start`: `^` may pass before the
     first character (False for a lookahead body spawned later in the input)."""
-    return _Builder(pattern, limits).automaton(node, at_input_start)
+    with recursion_headroom(limits.max_nesting):     # the NFA is built by recursion
+        return _Builder(pattern, limits).automaton(node, at_input_start)
 
 
 def lookaround_byte_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
