@@ -171,5 +171,5 @@ def test_deep_nesting_is_built() -> None:
     of Python's stack (the NFA and the nested automata are built by recursion)."""
     dfa = string_dfa(pattern="(" * 190 + "(?!a)b" + ")" * 190)
     assert dfa.matches(b'"b"') and dfa.matches(b'"ab"') and not dfa.matches(b'"a"')
-    dfa = string_dfa(pattern="^" + "(?=" * 60 + "b" + ")" * 60)
+    dfa = string_dfa(pattern="^" + "(?=" * 150 + "b" + ")" * 150)
     assert dfa.matches(b'"bc"') and not dfa.matches(b'"cb"')
