@@ -17,6 +17,7 @@ from .tokenizer_info import TokenizerInfo
 
 if TYPE_CHECKING:
     from .compiled_cfg import CompiledCFG
+    from .unique_items import UniqueItemsCFG
 
 AUTO_PRECOMPUTE_STATES = 64
 
@@ -158,7 +159,7 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
 @_guarded("JSON schema")
 def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
                         parser: str = "earley", cache: Any = None,
-                        **options: Any) -> "CompiledCFG":
+                        **options: Any) -> CompiledCFG | UniqueItemsCFG:
     """Compile a JSON Schema (a dict, a bool, JSON text, or a Pydantic model class /
     `TypeAdapter`) into a grammar whose language is exactly the JSON texts valid against it.
 

@@ -180,6 +180,19 @@ class UniqueItemsCFG(EngineBase):
             return DEAD
         return State(nxt, track)
 
+    def refusal_reason(self, state: State, data: bytes) -> str | None:
+        """Why `data` is refused at `state` when the grammar alone would take it (None
+        otherwise): `validate_text` adds it to its message."""
+        nxt = self.inner.advance(state.inner, data)
+        if nxt == DEAD:
+            return None
+        track = self._scan(state.inner, state.track, data)
+        if track is None:
+            return "the item repeats an earlier one of a uniqueItems array"
+        if not self._viable(nxt, track):
+            return "every way on repeats an earlier item of a uniqueItems array"
+        return None
+
     def is_accepting(self, state: State) -> bool:
         return bool(self.inner.is_accepting(state.inner))
 

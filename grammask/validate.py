@@ -132,6 +132,10 @@ def validate_text(compiled_or_grammar_source: Any, text: str | bytes, *, start: 
         reason = "unexpected end of text"
     else:
         reason = f"unexpected {_describe_at(data, offset)}"
+        why = getattr(engine, "refusal_reason", None)
+        said = why(state, data[offset:offset + 1]) if why is not None else None
+        if said:
+            reason += f": {said}"
     line, column = line_column(data, offset)
     expected, can_end = expected_at(engine, state)
     return ValidationResult(False, offset, line, column, expected, reason, can_end)

@@ -240,3 +240,11 @@ def test_validate_text_points_at_the_repeat(llama3_info) -> None:
     assert validate_text(compiled, b'["a","b"]').ok
     bad = validate_text(compiled, b'["a","b","a"]')
     assert not bad.ok and bad.offset == len(b'["a","b","a')       # its closing quote
+    assert bad.reason.endswith("the item repeats an earlier one of a uniqueItems array")
+    other = validate_text(compiled, b'["a","b",3]')                # the grammar's own refusal
+    assert not other.ok and "uniqueItems" not in other.reason
+    two = gm.compile_json_schema({"type": "array", "items": {"enum": ["a", "b"]},
+                                  "uniqueItems": True}, llama3_info, cache=False)
+    end = validate_text(two, b'["a","b","')                     # no third value is left
+    assert end.offset == len(b'["a","b"') and end.reason.endswith(
+        "every way on repeats an earlier item of a uniqueItems array")
