@@ -15,15 +15,19 @@ when its state accepts (negative: does not). `$` is the obligation "the rest is 
 passes only before the first character. Lookbehinds are deterministic *monitors* run over
 the whole input (the language "anything, then the body"), read where the assertion stands.
 The subset construction runs over sets of (NFA state, obligations) threads plus the monitors'
-states; the result is trimmed and minimised.
+states; the result is trimmed and minimised. A lookahead's automaton is built when a thread
+first takes it, once per (start of the input or not, states of the monitors its body reads):
+a lookbehind inside a lookahead looks back past where the lookahead began. Every automaton of
+one pattern is over the same partition of the code points (all its character sets), so
+obligations and monitors step with the threads' own classes.
 
 The language is the set of strings some path matches, which is what backtracking engines
 (ECMA-262, Python `re`) decide for patterns without backreferences: the tests compare with
 Python `re` exhaustively on short strings.
 
-Limits: NFA states (`Limits.max_nfa_states`) and DFA states (`Limits.max_dfa_states`) raise
-LimitExceededError; a lookbehind whose body holds a lookahead or `$`, and a lookbehind (or
-`\b`) inside a lookahead, raise GrammarError at their position.
+Limits: NFA states (`Limits.max_nfa_states`) and DFA states (`Limits.max_dfa_states`, per
+automaton) raise LimitExceededError; a lookbehind whose body holds a lookahead or `$` raises
+GrammarError at its position.
 """
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ class CpAutomaton(NamedTuple):
 
 # The obligation "the rest is empty" (`$`): accepts the empty string only.
 _END = CpAutomaton([[]], [True], [])
+_END_ID = 0         # its variant id
 
 
 def lookaround_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS,
@@ -60,7 +65,7 @@ def lookaround_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS,
     semantics); None when it matches nothing. `at_input_start`: `^` may pass before the
     first character (False for a lookahead body spawned later in the input)."""
     with recursion_headroom(limits.max_nesting):     # the NFA is built by recursion
-        return _Builder(pattern, limits).automaton(node, at_input_start)
+        return _Builder(node, pattern, limits).automaton(node, at_input_start, ())
 
 
 def lookaround_byte_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
@@ -76,18 +81,16 @@ def lookaround_byte_dfa(node: Node, pattern: str, limits: Limits = DEFAULT_LIMIT
 
 
 class _Nfa:
-    """Thompson NFA: `chars[s]` = (charset id, target), `eps[s]` = (target, assertion);
-    an assertion is () for none, ("start",), ("ahead", id at input start, id elsewhere) or
-    ("behind", monitor id, negative)."""
+    """Thompson NFA: `chars[s]` = (joint classes, target), `eps[s]` = (target, assertion);
+    an assertion is () for none, ("start",), ("end",), ("ahead", lookahead id) or ("behind",
+    monitor id, negative). `monitors`: those whose states it needs (its own lookbehinds' and those
+    read inside its lookaheads)."""
 
     def __init__(self, builder: _Builder) -> None:
         self.builder = builder
-        self.chars: list[list[tuple[int, int]]] = []
+        self.chars: list[list[tuple[list[int], int]]] = []
         self.eps: list[list[tuple[int, tuple]]] = []
-        self.charsets: list[Ranges] = []
-        self._charset_ids: dict[Ranges, int] = {}
-        self.subs: set[int] = {0}          # the builder's obligation automata it refers to
-        self.monitors: set[int] = set()     # and monitors
+        self.monitors: set[int] = set()
         self.start = self.state()
 
     def state(self) -> int:
@@ -113,10 +116,7 @@ class _Nfa:
         if isinstance(node, CharSet):
             t = self.state()
             if node.ranges:
-                cs = self._charset_ids.setdefault(node.ranges, len(self.charsets))
-                if cs == len(self.charsets):
-                    self.charsets.append(node.ranges)
-                self.chars[s].append((cs, t))
+                self.chars[s].append((self.builder.class_ids[node.ranges], t))
             return t
         if isinstance(node, Concat):
             for item in node.items:
@@ -132,13 +132,10 @@ class _Nfa:
         if isinstance(node, Anchor):
             if node.kind == "start":
                 return self.edge(s, ("start",))
-            return self.edge(s, ("ahead", 0, 0))
+            return self.edge(s, ("end",))
         if isinstance(node, Look):
             a = self.builder.assertion(node)
-            if a[0] == "ahead":
-                self.subs.update(a[1:])
-            else:
-                self.monitors.add(a[1])
+            self.monitors.update(self.builder.reads_of(a))
             return self.edge(s, a)
         assert isinstance(node, Empty)
         return s
@@ -159,58 +156,100 @@ class _Nfa:
         return end
 
 
+class _Table(NamedTuple):
+    """An automaton over the joint classes: `step[q][c]` (-1 dead), `accepting`,
+    `universal[q]` (every continuation accepted), `start` (-1: the empty language)."""
+    step: list[list[int]]
+    accepting: list[bool]
+    universal: list[bool]
+    start: int
+
+
 class _Builder:
-    """Builds one pattern's automata; lookahead bodies and lookbehind monitors are built
-    once each (memoised by node) and shared by every place they stand."""
+    """One pattern's automata over one partition of the code points (every character set of
+    the pattern, and "any"). Lookahead bodies are registered as the NFA meets them and built
+    per variant on first use (`obligation`); lookbehind monitors once each."""
 
-    def __init__(self, pattern: str, limits: Limits) -> None:
+    def __init__(self, root: Node, pattern: str, limits: Limits) -> None:
         self.pattern, self.limits = pattern, limits
-        self.subs: list[tuple[CpAutomaton | None, bool]] = [(_END, False)]
-        self.monitors: list[CpAutomaton | None] = []
-        self._memo: dict[tuple[Node, bool], CpAutomaton | None] = {}
-        self._ids: dict[tuple[Node, bool, bool], int] = {}
-        self.in_lookahead = False
+        charsets = sorted({n.ranges for n in _walk(root) if isinstance(n, CharSet) and n.ranges}
+                          | {ANY})
+        alphabet = _Alphabet(charsets)
+        self.k = alphabet.num_classes
+        self.classes: list[Ranges] = [tuple(r) for r in alphabet.class_ranges]
+        self.class_ids = dict(zip(charsets, alphabet.charset_classes))
+        # obligation automata by variant id (0: "the rest is empty"), and their signs
+        self.tables: list[_Table] = [_table(_END, self.k)]
+        self.negative: list[bool] = [False]
+        self._variant_ids: dict[tuple[int, bool, tuple[tuple[int, int], ...]], int] = {}
+        self.looks: list[tuple[Node, bool, tuple[int, ...]]] = []  # body, negative, monitors
+        self._look_ids: dict[Look, int] = {}
+        self.monitors: list[_Table | None] = []
+        self._monitor_ids: dict[Node, int] = {}
 
-    def automaton(self, node: Node, at_input_start: bool) -> CpAutomaton | None:
+    def automaton(self, node: Node, at_input_start: bool,
+                  init: tuple[tuple[int, int], ...]) -> CpAutomaton | None:
+        """The DFA of `node` (full match); `init`: (monitor, state) where its input begins."""
         nfa = _Nfa(self)
         final = nfa.frag(node, nfa.start)
-        return _Subsets(self, nfa, final, at_input_start).run()
+        return _Subsets(self, nfa, final, at_input_start, dict(init)).run()
 
     def assertion(self, node: Look) -> tuple:
         if node.ahead:
-            body = Concat((node.child, _ANY_LOOP), node.pos)
-            return ("ahead", self._sub(body, node.negative, True),
-                    self._sub(body, node.negative, False))
-        if self.in_lookahead:
-            raise GrammarError("a lookbehind (or \\b) inside a lookahead is not supported",
-                               self.pattern, node.pos)
+            lid = self._look_ids.get(node)
+            if lid is None:
+                reads = tuple(sorted({self.monitor(b) for b in _lookbehinds(node.child)}))
+                lid = self._look_ids[node] = len(self.looks)
+                self.looks.append((Concat((node.child, _ANY_LOOP), node.pos), node.negative,
+                                   reads))
+            return ("ahead", lid)
+        return ("behind", self.monitor(node), node.negative)
+
+    def reads_of(self, a: tuple) -> tuple[int, ...]:
+        """The monitors whose states the assertion needs where it stands."""
+        if a[0] == "behind":
+            return (a[1],)
+        return self.looks[a[1]][2] if a[0] == "ahead" else ()
+
+    def monitor(self, node: Look) -> int:
+        """The id of the monitor of lookbehind `node`'s body (built on first use)."""
         _check_behind(node.child, self.pattern)
-        key = (Concat((_ANY_LOOP, node.child), node.pos), True, False)
-        mid = self._ids.get(key)
+        mid = self._monitor_ids.get(node.child)
         if mid is None:
-            mid = self._ids[key] = len(self.monitors)
-            self.monitors.append(None)             # its id is taken before nested builds
-            self.monitors[mid] = self._built(key[0], True)
-        return ("behind", mid, node.negative)
+            mid = self._monitor_ids[node.child] = len(self.monitors)
+            self.monitors.append(None)      # its id is taken before nested builds
+            built = self.automaton(Concat((_ANY_LOOP, node.child), node.pos), True, ())
+            self.monitors[mid] = _table(built, self.k)
+        return mid
 
-    def _sub(self, body: Node, negative: bool, at_input_start: bool) -> int:
-        key = (body, negative, at_input_start)
-        sid = self._ids.get(key)
-        if sid is None:
-            sid = self._ids[key] = len(self.subs)
-            self.subs.append((None, negative))     # its id is taken before nested builds
-            saved, self.in_lookahead = self.in_lookahead, True
-            try:
-                self.subs[sid] = (self._built(body, at_input_start), negative)
-            finally:
-                self.in_lookahead = saved
-        return sid
+    def obligation(self, lid: int, at_start: bool, init: tuple[tuple[int, int], ...]) -> int:
+        """The variant id of lookahead `lid`'s automaton spawned at the input's start or not,
+        with the monitors its body reads in states `init`."""
+        key = (lid, at_start, init)
+        vid = self._variant_ids.get(key)
+        if vid is None:
+            body, negative, _ = self.looks[lid]
+            table = _table(self.automaton(body, at_start, init), self.k)
+            vid = self._variant_ids[key] = len(self.tables)
+            self.tables.append(table)
+            self.negative.append(negative)
+        return vid
 
-    def _built(self, node: Node, at_input_start: bool) -> CpAutomaton | None:
-        key = (node, at_input_start)
-        if key not in self._memo:
-            self._memo[key] = self.automaton(node, at_input_start)
-        return self._memo[key]
+
+def _walk(node: Node):
+    yield node
+    for child in _children(node):
+        yield from _walk(child)
+
+
+def _lookbehinds(node: Node):
+    """The lookbehinds in `node`, inside its lookaheads too (not inside other lookbehinds:
+    those run within their own monitor)."""
+    if isinstance(node, Look) and not node.ahead:
+        yield node
+        return
+    for child in _children(node):
+        yield from _lookbehinds(child)
 
 
 def _check_behind(node: Node, pattern: str) -> None:
@@ -231,56 +270,36 @@ def _children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-class _Table(NamedTuple):
-    """An automaton over the joint classes: `step[q][c]` (-1 dead), `accepting`, and
-    `universal[q]` (every continuation accepted)."""
-    step: list[list[int]]
-    accepting: list[bool]
-    universal: list[bool]
-
-
-Thread = tuple[int, frozenset]      # (NFA state, obligations {(sub id, state)})
+Thread = tuple[int, frozenset]      # (NFA state, obligations {(variant id, state)})
 
 
 class _Subsets:
     """The subset construction over threads and monitor states (see the module docstring)."""
 
-    def __init__(self, builder: _Builder, nfa: _Nfa, final: int, at_input_start: bool) -> None:
+    def __init__(self, builder: _Builder, nfa: _Nfa, final: int, at_input_start: bool,
+                 init: dict[int, int]) -> None:
         self.builder, self.nfa, self.final = builder, nfa, final
-        self.at_input_start = at_input_start
-        charsets = list(nfa.charsets)
-        sub_ids, self.mon_ids = sorted(nfa.subs), sorted(nfa.monitors)
-        autos = [builder.subs[i][0] for i in sub_ids] + [builder.monitors[i] for i in self.mon_ids]
-        firsts = []
-        for a in autos:
-            firsts.append(len(charsets))
-            charsets.extend(a.classes if a is not None else [])
-        self.alphabet = _Alphabet(charsets)
-        k = self.k = self.alphabet.num_classes
-        members = self.alphabet.charset_classes
-        tables = [_table(a, members[f:f + len(a.classes)] if a else [], k)
-                  for a, f in zip(autos, firsts)]
-        self.subs = dict(zip(sub_ids, tables))
-        self.negative = {i: builder.subs[i][1] for i in sub_ids}
-        self.monitors = tables[len(sub_ids):]
+        self.at_input_start, self.init = at_input_start, init
+        self.k = builder.k
+        self.mon_ids = sorted(nfa.monitors)
         self.mon_index = {m: j for j, m in enumerate(self.mon_ids)}
+        self.monitors = [builder.monitors[m] for m in self.mon_ids]
         self.moves: list[dict[int, list[int]]] = []
         for row in nfa.chars:
             moves: dict[int, list[int]] = {}
-            for cs, t in row:
-                for c in members[cs]:
+            for classes, t in row:
+                for c in classes:
                     moves.setdefault(c, []).append(t)
             self.moves.append(moves)
         self.useful = [bool(row) or s == final for s, row in enumerate(nfa.chars)]
         self._closures: dict[tuple[Thread, tuple[int, ...], bool], frozenset] = {}
-        self.reads = _monitor_reads(nfa, self.mon_index)
+        self.reads = _monitor_reads(nfa, self.mon_index, builder)
         self._stepped_memo: dict[tuple[frozenset, int], frozenset | None] = {}
 
-    def status(self, sid: int, q: int) -> int:
-        """_FAIL, _DONE or _PENDING for obligation `sid` in state q."""
-        table = self.subs[sid]
-        holds = q >= 0 and table.universal[q]
-        if self.negative[sid]:
+    def status(self, vid: int, q: int) -> int:
+        """_FAIL, _DONE or _PENDING for obligation `vid` in state q."""
+        holds = q >= 0 and self.builder.tables[vid].universal[q]
+        if self.builder.negative[vid]:
             return _FAIL if holds else _DONE if q < 0 else _PENDING
         return _DONE if holds else _FAIL if q < 0 else _PENDING
 
@@ -313,18 +332,22 @@ class _Subsets:
             q = mons[j]
             holds = q >= 0 and self.monitors[j].accepting[q]
             return (t, ob) if holds != a[2] else None
-        sid = a[1] if at_start else a[2]
-        q = 0 if self.builder.subs[sid][0] is not None else -1
-        st = self.status(sid, q)
+        if a[0] == "end":
+            vid = _END_ID
+        else:
+            init = tuple((m, mons[self.mon_index[m]]) for m in self.builder.looks[a[1]][2])
+            vid = self.builder.obligation(a[1], at_start, init)
+        q = self.builder.tables[vid].start
+        st = self.status(vid, q)
         if st == _FAIL:
             return None
-        return (t, ob) if st == _DONE else (t, ob | {(sid, q)})
+        return (t, ob) if st == _DONE else (t, ob | {(vid, q)})
 
     def accepting(self, threads: frozenset) -> bool:
+        tables, negative = self.builder.tables, self.builder.negative
         for s, ob in threads:
             if s == self.final and all(
-                    (q >= 0 and self.subs[sid].accepting[q]) != self.negative[sid]
-                    for sid, q in ob):
+                    (q >= 0 and tables[vid].accepting[q]) != negative[vid] for vid, q in ob):
                 return True
         return False
 
@@ -367,17 +390,18 @@ class _Subsets:
 
     def _step_obligations(self, ob: frozenset, c: int) -> frozenset | None:
         kept = []
-        for sid, q in ob:
-            q2 = self.subs[sid].step[q][c]
-            st = self.status(sid, q2)
+        for vid, q in ob:
+            q2 = self.builder.tables[vid].step[q][c]
+            st = self.status(vid, q2)
             if st == _FAIL:
                 return None
             if st == _PENDING:
-                kept.append((sid, q2))
+                kept.append((vid, q2))
         return frozenset(kept)
 
     def run(self) -> CpAutomaton | None:
-        mons = tuple(0 if self.builder.monitors[m] is not None else -1 for m in self.mon_ids)
+        mons = tuple(self.init.get(m, t.start) if t is not None else -1
+                     for m, t in zip(self.mon_ids, self.monitors))
         closed = self.closure((self.nfa.start, frozenset()), mons, self.at_input_start)
         first = (closed, self._relevant(closed, mons))
         ids = {first: 0}
@@ -404,12 +428,12 @@ class _Subsets:
         if trimmed is None:
             return None
         rows, accepting = _minimize(*trimmed, self.k)
-        return CpAutomaton(rows, accepting, [tuple(r) for r in self.alphabet.class_ranges])
+        return CpAutomaton(rows, accepting, self.builder.classes)
 
 
-def _monitor_reads(nfa: _Nfa, index: dict[int, int]) -> list[int]:
-    """Per NFA state, a bit set of the monitors (local indices) whose lookbehind some path
-    from it passes."""
+def _monitor_reads(nfa: _Nfa, index: dict[int, int], builder: _Builder) -> list[int]:
+    """Per NFA state, a bit set of the monitors (local indices) whose state some path from it
+    reads (at a lookbehind, or where a lookahead whose body reads them begins)."""
     preds: list[list[int]] = [[] for _ in nfa.chars]
     reads = [0] * len(nfa.chars)
     for s in range(len(nfa.chars)):
@@ -417,8 +441,9 @@ def _monitor_reads(nfa: _Nfa, index: dict[int, int]) -> list[int]:
             preds[t].append(s)
         for t, a in nfa.eps[s]:
             preds[t].append(s)
-            if a and a[0] == "behind":
-                reads[s] |= 1 << index[a[1]]
+            if a and a[0] != "start":
+                for m in builder.reads_of(a):
+                    reads[s] |= 1 << index[m]
     for j in range(len(index)):
         bit = 1 << j
         stack = [s for s in range(len(reads)) if reads[s] & bit]
@@ -430,16 +455,15 @@ def _monitor_reads(nfa: _Nfa, index: dict[int, int]) -> list[int]:
     return reads
 
 
-def _table(a: CpAutomaton | None, class_members: list[list[int]], k: int) -> _Table:
-    """`a` over the joint classes (`class_members[j]`: the joint classes inside a's class j)."""
+def _table(a: CpAutomaton | None, k: int) -> _Table:
+    """`a` (over the builder's classes) as a stepping table."""
     if a is None:
-        return _Table([], [], [])
+        return _Table([], [], [], -1)
     step = []
     for row in a.rows:
         out = [-1] * k
-        for j, t in row:
-            for c in class_members[j]:
-                out[c] = t
+        for c, t in row:
+            out[c] = t
         step.append(out)
     universal = list(a.accepting)
     changed = True
@@ -449,4 +473,4 @@ def _table(a: CpAutomaton | None, class_members: list[list[int]], k: int) -> _Ta
             if universal[q] and any(t < 0 or not universal[t] for t in out):
                 universal[q] = False
                 changed = True
-    return _Table(step, list(a.accepting), universal)
+    return _Table(step, list(a.accepting), universal, 0)

@@ -51,8 +51,7 @@ grammask's parser (`regex_parser`, Python-`re`-like) with these adjustments and 
 * `\d`, `\w`, `\s` are the ECMA (ASCII / ECMA white space) classes;
 * lookaround (`(?=` `(?!` `(?<=` `(?<!`) and `\b`/`\B` (ASCII word characters, as ECMA)
   are exact, through `automata.lookaround` (such a pattern is built there, anchors
-  included, instead of by `_split`); a lookbehind inside a lookahead, and `$` or a
-  lookahead inside a lookbehind, are refused;
+  included, instead of by `_split`); `$` or a lookahead inside a lookbehind is refused;
 * refused (SchemaError at `<path>/pattern`): backreferences, `\p{Script=..}`, `\cX`, a
   quantified anchor (`$*`), and anything else the parser refuses.
   Python-only syntax the parser accepts (`(?i)`, `(?P<n>...)`, `\Z`) is accepted too.
