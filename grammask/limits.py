@@ -27,8 +27,11 @@ class Limits:
 
     max_regex_length: characters in one regular expression.
     max_repeat: the largest bound allowed in a counted repetition `{m,n}`.
-    max_nfa_states: positions of the intermediate code-point automaton (pattern size x repeat counts).
-    max_dfa_states: states of the determinised byte DFA (before and after minimisation).
+    max_nfa_states: positions of the intermediate code-point automaton (pattern size x repeat counts;
+        for a pattern with lookaround, states of its Thompson NFA).
+    max_dfa_states: states of the determinised byte DFA (before and after minimisation), and of
+        each automaton a pattern with lookaround determinises (the pattern, each lookahead
+        variant, each lookbehind monitor).
     max_nesting: nesting depth of groups in a regex (parser recursion), of GBNF groups, and of
         JSON Schema subschemas / JSON values in a schema document.
     max_grammar_rules: rules of a context-free grammar after EBNF desugaring.
