@@ -376,7 +376,8 @@ class GrammarBuilder:
         excluded = tuple(v for v in c.not_values if isinstance(v, str))
         key = ("str" if value else "name", pats, c.min_length, c.max_length, formats, nots,
                excluded)
-        path = (c.patterns or c.formats or [("", "#")])[0][1]
+        keyword = (c.patterns or c.formats or [("", "#/")])[0][1]
+        path = keyword.rsplit("/", 1)[0] or "#"     # string_dfa names the keyword itself
 
         def make() -> Any:
             _check_formats(c)
