@@ -109,7 +109,8 @@ class CompiledCFG(EngineBase):
         self.terminal_names, prods = _productions(grammar, limits)
         self._tid = {n: i for i, n in enumerate(self.terminal_names)}
         self.earley, self.parser_kind = _parser(parser, prods, self.terminal_names,
-                                                list(grammar.rules), limits)
+                                                list(grammar.rules), limits,
+                                                exact=grammar.scannerless)
         self.warnings: list[str] = []
         conflicts = getattr(self.earley, "conflicts", [])
         if conflicts:
@@ -1193,15 +1194,18 @@ def _productions(g: Grammar, limits: Limits) -> tuple[list[str], Productions]:
 
 
 def _parser(kind: str, prods: Productions, terminals: list[str], rules: list[str],
-            limits: Limits) -> tuple[EarleyParser | LalrParser, str]:
+            limits: Limits, exact: bool = False) -> tuple[EarleyParser | LalrParser, str]:
     """"lalr": Lark's LALR(1) table (error if the grammar has reduce/reduce conflicts);
-    "earley": any CFG; "auto": LALR when the table builds, else Earley."""
+    "earley": any CFG; "auto": LALR when the table builds, else Earley. With `exact` (a
+    scannerless grammar: GBNF, whose language is the grammar's own, not Lark's lalr one)
+    "auto" also takes Earley when the table resolves shift/reduce conflicts."""
     if kind not in ("auto", "lalr", "earley"):
         raise GrammarError(f"parser must be 'auto', 'lalr' or 'earley', got {kind!r}")
     if kind != "earley":
         try:
-            return LalrParser(prods, terminals, rules,
-                              max_parser_states=limits.max_parser_states), "lalr"
+            lalr = LalrParser(prods, terminals, rules, max_parser_states=limits.max_parser_states)
+            if not (exact and kind == "auto" and lalr.conflicts):
+                return lalr, "lalr"
         except LalrUnavailable as exc:
             if kind == "lalr":
                 raise GrammarError(f"the grammar is not LALR(1): {exc}") from exc
@@ -1238,7 +1242,8 @@ def _lex_terminals(g: Grammar, tid: dict[str, int], indent: IndentConfig | None,
         trans, acc, aux = dfa.trans, dfa.accepting, None
         if indent is not None and tid[name] == indent.newline:
             trans, acc, aux = _counting_dfa(trans, acc, indent.tab_len, limits.max_indent)
-        out.append(LexTerminal(tid[name], name, trans, acc, t.priority, t.literal is not None,
+        literal = t.literal is not None and not g.scannerless    # GBNF: ties keep all kinds
+        out.append(LexTerminal(tid[name], name, trans, acc, t.priority, literal,
                                name in ignore, aux))
     return out
 

@@ -106,8 +106,10 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
     syntax: "lark" or "gbnf" (default: from the file extension, else `::=` means GBNF).
     start: the start rule (default "start" for Lark, "root" for GBNF).
     parser: "auto" (LALR(1) when Lark's analyser builds a table for the grammar — shift/reduce
-    conflicts resolved as shift, exactly Lark's lalr language — else Earley), "lalr" or
-    "earley" (every context-free grammar, ambiguity included).
+    conflicts resolved as shift, exactly Lark's lalr language — else Earley; GBNF takes
+    Earley on any conflict, its language being the grammar's own), "lalr" or "earley" (every
+    context-free grammar, ambiguity included). GBNF is read character-level, as llama.cpp
+    reads it (see `grammask.grammar.gbnf_frontend`).
     cache: None (the default `grammask.mask_cache.grammar_cache.default_cache()`), False (no
     caching) or a `GrammarCache`. Text and files are cached (keyed by their content; a file
     also by its path); a `Grammar` object and Lark text with relative imports are not.

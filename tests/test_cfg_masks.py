@@ -15,9 +15,10 @@ equal {t : oracle.viable(prefix + t)} plus the EOS ids when oracle.complete(pref
 `can_terminate`, `accept_token` refusals, `accept_string`, `find_forced_bytes`, `fork` and
 `rollback` are checked against the same reference; 30 random grammars (overlapping literal
 and regex terminals, priorities, ignored spaces, empty and left-recursive rules) get short
-walks with vocabularies full of tokens that cross lexeme boundaries. Two known semantic gaps
-are pinned by strict xfails: GBNF is lexed greedily (not character-level), and
-`parser="auto"` takes Lark's LALR language on shift/reduce conflicts.
+walks with vocabularies full of tokens that cross lexeme boundaries. GBNF is read
+character-level (`test_gbnf_character_level.py` checks random GBNF grammars); one known
+semantic gap is pinned by a strict xfail: for Lark grammars `parser="auto"` takes Lark's LALR
+language on shift/reduce conflicts.
 """
 from __future__ import annotations
 
@@ -1255,9 +1256,6 @@ def test_engine_straddler_whose_suffix_straddles_too(parser: str) -> None:
 
 
 @needs_engine
-@pytest.mark.xfail(strict=True, reason="GBNF is read with the greedy contextual lexer (literal "
-                   "terminals beat classes, no backtracking into shorter lexemes), not "
-                   "character-level as llama.cpp reads it")
 def test_gbnf_language_is_character_level() -> None:
     cases = [('root ::= "a" root | [a-z]', [b"a", b"aa", b"ab"]),
              ('root ::= x "ing"\nx ::= [a-z] | [a-z] x', [b"sing", b"singing", b"inging"])]

@@ -56,6 +56,8 @@ def test_terminal_collision_warnings() -> None:
                  "C": Terminal("C", "if", literal="if"), "D": Terminal("D", "[0-9]+", priority=2)})
     warnings = [str(w) for w in terminal_collisions(g)]
     assert len(warnings) == 1 and "'A' and 'B'" in warnings[0] and "'ax'" in warnings[0]
+    g.scannerless = True                 # GBNF: ties keep both kinds, nothing to warn about
+    assert terminal_collisions(g) == []
 
 
 def test_check_grammar_files(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

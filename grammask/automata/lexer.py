@@ -11,7 +11,8 @@ Semantics (the README documents them for users):
 * its kinds are the candidates that fully match it, filtered: highest `priority`; then literal
   terminals (from string literals) over regex terminals, as Lark's lexer does for keywords;
   then grammar terminals over `%ignore` terminals. A lexeme left with only ignore terminals is
-  skipped. Several remaining kinds are all passed to the (Earley) parser.
+  skipped. Several remaining kinds are all passed to the parser. (Terminals of a scannerless
+  grammar, GBNF, are built with `literal=False`, so their ties keep every kind.)
 Terminals may carry an *aux* counter (Python's newline terminal counts the indentation of its
 last line); the emitted lexeme then includes the counter's value.
 

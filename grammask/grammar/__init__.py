@@ -34,7 +34,9 @@ def load_grammar(source: str | os.PathLike[str], *, syntax: str | None = None,
     Lark's relative imports).
 
     GBNF is loaded with `collapse_regular=True`: regular rules become regex terminals, so the
-    lexer sees fewer, larger lexemes. No terminal of the result matches the empty string.
+    lexer sees fewer, larger lexemes, except where greedy lexing would then lose strings of the
+    character-level language (those pieces are split again; see `gbnf_frontend`). No terminal
+    of the result matches the empty string.
     `limits` bounds what loading may build (GBNF repetitions and nesting, regex sizes)."""
     if syntax is not None and syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")

@@ -1,7 +1,8 @@
 """Warnings for terminals whose languages overlap, found with `interegular` (the library Lark
 uses for the same check). Overlaps between a literal and a regex (a keyword and NAME) are
 normal — the lexer's tie rules settle them — so only regex/regex pairs of equal priority,
-where only the lexer's tie rule decides, are reported."""
+where only the lexer's tie rule decides, are reported. A scannerless grammar (GBNF) has none:
+its ties keep every kind, so no tie rule decides anything there."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,8 @@ def terminal_collisions(grammar: Grammar) -> list[GrammarWarning]:
     """One warning per pair of same-priority regex terminals that can match the same text."""
     import interegular
 
+    if grammar.scannerless:
+        return []
     logging.getLogger("interegular").setLevel(logging.ERROR)
     regexes = {}
     for name, t in grammar.terminals.items():

@@ -45,10 +45,16 @@ Deliberate differences from llama.cpp, all documented here:
 * Undefined references inside a definition that a later one overrides are not reported
   (that definition is dead); the start rule missing raises an error without a position.
 
-Lexing caveat for the CFG engine: because GBNF is scannerless, terminals overlap freely (`"a"`
-vs `[a-z]`, `"ab"` vs `"a" "b"`). The grammar's language is the character-level one, so the
-engine must consider *every* terminal match at a position (all lengths, no longest-match or
-priority commitment) for grammars from this front end.
+Character-level semantics under a greedy lexer: GBNF is scannerless, so terminals overlap
+freely (`"a"` vs `[a-z]`, `"ab"` vs `"a" "b"`, `[0-9]+ ws` before `"\n"`), and the CFG engine
+lexes greedily. The grammar is therefore lowered until no terminal can be grown by the greedy
+lexer past its end into a byte that can start what follows it (`greedy_lexing`): each round
+bans the patterns of the overreaching terminals, so a collapsed piece falls back to its parts
+and a literal to its characters (single characters never overreach), at most
+`_MAX_SPLIT_ROUNDS` rounds before every literal is split at once. The result is marked
+`Grammar.scannerless`: ties between a literal and a class keep both kinds, and
+`parser="auto"` refuses an LALR table with shift/reduce conflicts. Together these make the
+greedy reading equal to llama.cpp's character-level one.
 
 `collapse_regular=True` (optional) turns every rule that references only terminals and other
 collapsible rules, without recursion, into a single regex terminal, and every maximal run of such
@@ -66,10 +72,11 @@ import string
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..automata.dfa import compile_regex_dfa
+from ..automata.dfa import ByteDFA, compile_regex_dfa
 from ..automata.regex_parser import MAX_CP, Ranges, negate, normalize, recursion_headroom
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits
+from .greedy_lexing import overreaching_terminals
 from .ir import Grammar, GrammarWarning, Rule, SourcePos, Terminal
 
 __all__ = ["load_gbnf", "load_gbnf_file"]
@@ -84,6 +91,7 @@ _CONTINUATION_HINT = ("a rule continues on the next line only after '|', after '
 # Collapsing is an optimisation: pieces whose regex or DFA would be big stay context-free.
 _COLLAPSE_MAX_PATTERN = 20_000
 _COLLAPSE_MAX_DFA_STATES = 4_096
+_MAX_SPLIT_ROUNDS = 32       # rounds of splitting before every literal is split at once
 _UNDERSCORE_HINT = "'_' is not allowed in GBNF rule names (llama.cpp's parser: [a-zA-Z0-9-])"
 
 
@@ -616,9 +624,11 @@ class _Collapser:
     """Finds the rules that denote regular languages without recursion and rewrites the AST
     so those rules, and maximal regular runs inside the other rules, become `_RxNode`s."""
 
-    def __init__(self, defs: dict[str, _RuleDef], limits: Limits) -> None:
+    def __init__(self, defs: dict[str, _RuleDef], limits: Limits,
+                 banned: frozenset[str] = frozenset()) -> None:
         self.defs = defs
         self.limits = limits
+        self.banned = banned            # patterns the greedy lexer would over-extend
         self.regular: dict[str, _Rx] = {}
         self.verdicts: dict[str, bool] = {}
 
@@ -656,9 +666,12 @@ class _Collapser:
         return order
 
     def acceptable(self, rx: _Rx) -> bool:
-        """Collapse only what compiles to a modest DFA (else keep the CFG form)."""
+        """Collapse only what compiles to a modest DFA and reads exactly under greedy lexing
+        (else keep the CFG form)."""
         if rx.ne is None:
             return True
+        if rx.ne in self.banned:
+            return False
         if rx.ne not in self.verdicts:
             self.verdicts[rx.ne] = self.compiles(rx.ne)
         return self.verdicts[rx.ne]
@@ -734,9 +747,11 @@ class _Collapser:
 class _Lowering:
     """AST -> IR rules and deduplicated terminals; helper rules are named after the parent."""
 
-    def __init__(self, text: str, file: str | None, left_stars: bool) -> None:
+    def __init__(self, text: str, file: str | None, left_stars: bool,
+                 split: frozenset[str] | None = frozenset()) -> None:
         self.text, self.file = text, file
         self.left_stars = left_stars
+        self.split = split              # literal patterns spelled a character at a time (None: all)
         self.left_star_helpers: set[str] = set()
         self.rules: dict[str, Rule] = {}
         self.terminals: dict[str, Terminal] = {}
@@ -791,6 +806,8 @@ class _Lowering:
             if not node.text:
                 return ()
             pattern = _literal_pattern(node.text)
+            if len(node.text) > 1 and (self.split is None or pattern in self.split):
+                return tuple(sym for ch in node.text for sym in self.item(_Lit(ch, node.pos), parent))
             return (self.terminal(pattern, _literal_name(node.text) or "LIT", node.pos,
                                   node.text),)
         if isinstance(node, _Chars):
@@ -1000,22 +1017,63 @@ def load_gbnf(text: str, *, start: str = "root", name: str = "<grammar>",
         parsed = _Parser(text, name, limits).parse()
         defs, warnings = _effective(parsed, text, name, file, duplicate_rules)
         _check_references(defs, start, text, name)
-        if collapse_regular:
-            defs, dropped = _collapse(defs, start, limits, text, file)
-            warnings += dropped
-        low = _Lowering(text, file, star_recursion == "left")
-        for d in defs.values():
-            if not low.whole_rule(d):
-                low.rule(d)
-    grammar = Grammar(start, low.rules, low.terminals, (), name)
+        lower = _Lowerer(defs, start, name, text, file, star_recursion == "left", limits)
+        grammar, low, dropped = lower.exact(collapse_regular)
     grammar.check()
     left = _left_recursion_warning(grammar, low.left_star_helpers)
-    grammar.warnings = warnings + grammar.warnings + ([left] if left else [])
+    grammar.warnings = warnings + dropped + grammar.warnings + ([left] if left else [])
     return grammar
 
 
+@dataclass
+class _Lowerer:
+    """Lowers checked rule definitions to the IR so that the greedy lexer reads the
+    character-level language exactly: terminals it could grow past their end into the next
+    lexeme (`greedy_lexing.overreaching_terminals`) are banned and the rules lowered again,
+    collapsed pieces falling back to their parts and literals to single characters, until none
+    is left (single-character terminals can never over-extend)."""
+    defs: dict[str, _RuleDef]
+    start: str
+    name: str
+    text: str
+    file: str | None
+    left_stars: bool
+    limits: Limits
+
+    def exact(self, collapse: bool) -> tuple[Grammar, _Lowering, list[GrammarWarning]]:
+        banned: set[str] = set()
+        dfas: dict[str, ByteDFA] = {}
+        for _ in range(_MAX_SPLIT_ROUNDS):
+            grammar, low, dropped = self.lower(collapse, frozenset(banned))
+            for t in grammar.terminals.values():
+                if t.pattern not in dfas:
+                    dfas[t.pattern] = compile_regex_dfa(t.pattern, self.limits)
+            over = overreaching_terminals(grammar, {n: dfas[t.pattern]
+                                                    for n, t in grammar.terminals.items()})
+            fresh = {grammar.terminals[n].pattern for n in over} - banned
+            if not fresh:
+                return grammar, low, dropped
+            banned |= fresh
+        return self.lower(False, None)      # every literal a character at a time: exact
+
+    def lower(self, collapse: bool, banned: frozenset[str] | None
+              ) -> tuple[Grammar, _Lowering, list[GrammarWarning]]:
+        defs, dropped = self.defs, []
+        if collapse:
+            defs, dropped = _collapse(defs, self.start, self.limits, self.text, self.file,
+                                      banned or frozenset())
+        low = _Lowering(self.text, self.file, self.left_stars, banned)
+        for d in defs.values():
+            if not low.whole_rule(d):
+                low.rule(d)
+        grammar = Grammar(self.start, low.rules, low.terminals, (), self.name,
+                          scannerless=True)
+        return grammar, low, dropped
+
+
 def _collapse(defs: dict[str, _RuleDef], start: str, limits: Limits, text: str,
-              file: str | None) -> tuple[dict[str, _RuleDef], list[GrammarWarning]]:
+              file: str | None, banned: frozenset[str] = frozenset()
+              ) -> tuple[dict[str, _RuleDef], list[GrammarWarning]]:
     """Collapse the regular parts of the rules reachable from `start`. Rules only reachable
     through collapsed ones are dropped (they live on inside the regexes); unreachable rules are
     dropped too, with the warning the IR check would have given."""
@@ -1023,7 +1081,7 @@ def _collapse(defs: dict[str, _RuleDef], start: str, limits: Limits, text: str,
     warnings = [GrammarWarning(f"rule {n!r} is unreachable from {start!r}",
                                _source_pos(text, d.pos, file))
                 for n, d in defs.items() if n not in reachable]
-    collapser = _Collapser({n: d for n, d in defs.items() if n in reachable}, limits)
+    collapser = _Collapser({n: d for n, d in defs.items() if n in reachable}, limits, banned)
     rewritten = collapser.run()
     rewritten = {n: _refs_after_collapse(d, collapser.regular) for n, d in rewritten.items()}
     keep = _reachable(rewritten, {start})

@@ -11,17 +11,19 @@ the mask store see one small, uniform structure:
   terminal that a post-lexer produces (Python's INDENT/DEDENT), never matched from text;
 * `Grammar.ignore` — terminals skipped between any two lexemes (whitespace, comments).
 
-Lexing semantics (documented for users in the README once the CFG engine lands): longest match
-among the terminals the parser accepts next; ties go to the higher `priority`, then to literal
-terminals over regex terminals (Lark's rule), then to the earlier definition.
+Lexing semantics (documented for users in the README): longest match among the terminals the
+parser accepts next; ties go to the higher `priority`, then to literal terminals over regex
+terminals (Lark's rule); the kinds left all go to the parser. A `scannerless` grammar (GBNF)
+keeps every kind of a tie after `priority`: its front end has split the terminals so that greedy
+lexing reads the character-level language exactly (`greedy_lexing`).
 
 `Grammar.check()` raises `GrammarError` (with the source position) for undefined symbols and
 an empty language, and returns warnings for unreachable rules and unused terminals.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import GrammarError
@@ -120,6 +122,9 @@ class Grammar:
     ignore: tuple[str, ...] = ()
     name: str = "<grammar>"
     warnings: list[GrammarWarning] = field(default_factory=list)
+    # The language is the character-level one (GBNF): ties between literal and regex terminals
+    # keep both kinds, and parser="auto" takes LALR only from a table without conflicts.
+    scannerless: bool = False
 
     def symbol_kind(self, name: str) -> str:
         """'rule', 'terminal' or 'undefined'."""
@@ -155,8 +160,8 @@ class Grammar:
                 rules[name] = Rule(name, alts, rule.origin)
         notes = [GrammarWarning(f"rule {n!r} derives no finite string; the alternatives "
                                 f"using it are dropped", self.rules[n].origin) for n in dead]
-        return Grammar(self.start, rules, dict(self.terminals), tuple(self.ignore), self.name,
-                       list(self.warnings) + notes)
+        return replace(self, rules=rules, terminals=dict(self.terminals),
+                       warnings=list(self.warnings) + notes)
 
     def stats(self) -> dict[str, int]:
         return {"rules": len(self.rules), "terminals": len(self.terminals),

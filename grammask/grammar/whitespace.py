@@ -34,6 +34,8 @@ construction (`JsonSchemaOptions.max_whitespace`, which `max_whitespace` caps).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..automata.dfa import ByteDFA, compile_regex_dfa
@@ -94,8 +96,8 @@ def bound_whitespace(grammar: Grammar, limits: Limits) -> Grammar:
     if not is_empty(full):
         terminals[WS_FULL] = Terminal(WS_FULL, f"ignored whitespace (max_whitespace={bound})",
                                       priority, None, None, full)
-    return Grammar(grammar.start, dict(grammar.rules), terminals, tuple(grammar.ignore),
-                   grammar.name, list(grammar.warnings))
+    return replace(grammar, rules=dict(grammar.rules), terminals=terminals,
+                   warnings=list(grammar.warnings))
 
 
 def _compile(t: Terminal, limits: Limits) -> ByteDFA:

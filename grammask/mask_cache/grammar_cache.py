@@ -91,7 +91,7 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_DIR_ENV", "FORMAT_VERSION", "GrammarCache", "GrammaskCacheWarning",
            "canonical_key", "default_cache", "grammar_key_parts", "json_schema_key_parts"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2           # 2: Grammar.scannerless
 MAGIC = b"GGCACHE\x00"
 SUFFIX = ".ggc"
 CACHE_DIR_ENV = "GRAMMASK_CACHE_DIR"
@@ -101,7 +101,8 @@ _TMP_STALE_SECONDS = 3600.0
 # The IR fields this format stores; an IR with other fields is kept in memory only.
 _TERMINAL_FIELDS = frozenset({"name", "pattern", "priority", "literal", "origin", "dfa"})
 _RULE_FIELDS = frozenset({"name", "alternatives", "origin"})
-_GRAMMAR_FIELDS = frozenset({"start", "rules", "terminals", "ignore", "name", "warnings"})
+_GRAMMAR_FIELDS = frozenset({"start", "rules", "terminals", "ignore", "name", "warnings",
+                             "scannerless"})
 
 
 class GrammaskCacheWarning(UserWarning):
@@ -576,8 +577,8 @@ def _unlink(path: str) -> None:
 
 
 def _copy(g: Grammar) -> Grammar:
-    return Grammar(g.start, dict(g.rules), dict(g.terminals), tuple(g.ignore), g.name,
-                   list(g.warnings))
+    return dataclasses.replace(g, rules=dict(g.rules), terminals=dict(g.terminals),
+                               warnings=list(g.warnings))
 
 
 # ============================================================================= the default cache
@@ -642,7 +643,8 @@ def encode(grammar: Grammar, disk_key: str) -> bytes:
     meta = {"key": disk_key, "name": grammar.name, "start": grammar.start,
             "ignore": list(grammar.ignore),
             "warnings": [[w.message, _pos(w.origin)] for w in grammar.warnings],
-            "rules": rules, "terminals": terminals, "dfas": dfas}
+            "rules": rules, "terminals": terminals, "dfas": dfas,
+            "scannerless": grammar.scannerless}
     try:
         text = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -743,7 +745,9 @@ def _decode_payload(payload: memoryview, disk_key: str) -> Grammar:
     for w in meta["warnings"]:
         _check(isinstance(w, list) and len(w) == 2 and isinstance(w[0], str), "warning")
         gwarnings.append(GrammarWarning(w[0], _unpos(w[1])))
-    return Grammar(start, rules, terminals, tuple(ignore), name, gwarnings)
+    scannerless = meta.get("scannerless")
+    _check(isinstance(scannerless, bool), "scannerless")
+    return Grammar(start, rules, terminals, tuple(ignore), name, gwarnings, scannerless)
 
 
 def _check(ok: bool, what: str) -> None:
