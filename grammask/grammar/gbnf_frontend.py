@@ -69,10 +69,10 @@ from __future__ import annotations
 
 import os
 import string
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..automata.dfa import ByteDFA, compile_regex_dfa
+from ..automata.dfa import ByteDFA, compile_regex_dfa, literal_dfa
 from ..automata.regex_parser import MAX_CP, Ranges, negate, normalize, recursion_headroom
 from ..errors import GrammarError, LimitExceededError
 from ..limits import DEFAULT_LIMITS, Limits
@@ -625,12 +625,14 @@ class _Collapser:
     so those rules, and maximal regular runs inside the other rules, become `_RxNode`s."""
 
     def __init__(self, defs: dict[str, _RuleDef], limits: Limits,
-                 banned: frozenset[str] = frozenset()) -> None:
+                 banned: frozenset[str] = frozenset(),
+                 automata: dict[str, ByteDFA | None] | None = None) -> None:
         self.defs = defs
         self.limits = limits
         self.banned = banned            # patterns the greedy lexer would over-extend
         self.regular: dict[str, _Rx] = {}
-        self.verdicts: dict[str, bool] = {}
+        # pattern -> its DFA, or None when too large (shared by the rounds of `_Lowerer`)
+        self.automata: dict[str, ByteDFA | None] = {} if automata is None else automata
 
     def run(self) -> dict[str, _RuleDef]:
         for name in self.topological_order():
@@ -672,20 +674,19 @@ class _Collapser:
             return True
         if rx.ne in self.banned:
             return False
-        if rx.ne not in self.verdicts:
-            self.verdicts[rx.ne] = self.compiles(rx.ne)
-        return self.verdicts[rx.ne]
+        if rx.ne not in self.automata:
+            self.automata[rx.ne] = self.compiled(rx.ne)
+        return self.automata[rx.ne] is not None
 
-    def compiles(self, pattern: str) -> bool:
+    def compiled(self, pattern: str) -> ByteDFA | None:
         if len(pattern) > min(_COLLAPSE_MAX_PATTERN, self.limits.max_regex_length):
-            return False
+            return None
         limits = replace(self.limits, max_dfa_states=min(self.limits.max_dfa_states,
                                                          _COLLAPSE_MAX_DFA_STATES))
         try:
-            compile_regex_dfa(pattern, limits)
+            return compile_regex_dfa(pattern, limits)
         except GrammarError:
-            return False
-        return True
+            return None
 
     def is_regular(self, node: _Node) -> bool:
         if isinstance(node, _Ref):
@@ -1039,17 +1040,21 @@ class _Lowerer:
     file: str | None
     left_stars: bool
     limits: Limits
+    automata: dict[str, ByteDFA | None] = field(default_factory=dict)
 
     def exact(self, collapse: bool) -> tuple[Grammar, _Lowering, list[GrammarWarning]]:
         banned: set[str] = set()
-        dfas: dict[str, ByteDFA] = {}
+        walkable: dict = {}                 # overreaching_terminals' per-automaton cache
         for _ in range(_MAX_SPLIT_ROUNDS):
             grammar, low, dropped = self.lower(collapse, frozenset(banned))
+            dfas = self.automata
             for t in grammar.terminals.values():
-                if t.pattern not in dfas:
-                    dfas[t.pattern] = compile_regex_dfa(t.pattern, self.limits)
+                if dfas.get(t.pattern) is None:
+                    dfas[t.pattern] = literal_dfa(t.literal.encode()) if t.literal \
+                        else compile_regex_dfa(t.pattern, self.limits)
             over = overreaching_terminals(grammar, {n: dfas[t.pattern]
-                                                    for n, t in grammar.terminals.items()})
+                                                    for n, t in grammar.terminals.items()},
+                                          walkable)
             fresh = {grammar.terminals[n].pattern for n in over} - banned
             if not fresh:
                 return grammar, low, dropped
@@ -1061,7 +1066,7 @@ class _Lowerer:
         defs, dropped = self.defs, []
         if collapse:
             defs, dropped = _collapse(defs, self.start, self.limits, self.text, self.file,
-                                      banned or frozenset())
+                                      banned or frozenset(), self.automata)
         low = _Lowering(self.text, self.file, self.left_stars, banned)
         for d in defs.values():
             if not low.whole_rule(d):
@@ -1072,7 +1077,8 @@ class _Lowerer:
 
 
 def _collapse(defs: dict[str, _RuleDef], start: str, limits: Limits, text: str,
-              file: str | None, banned: frozenset[str] = frozenset()
+              file: str | None, banned: frozenset[str] = frozenset(),
+              automata: dict[str, ByteDFA | None] | None = None
               ) -> tuple[dict[str, _RuleDef], list[GrammarWarning]]:
     """Collapse the regular parts of the rules reachable from `start`. Rules only reachable
     through collapsed ones are dropped (they live on inside the regexes); unreachable rules are
@@ -1081,7 +1087,8 @@ def _collapse(defs: dict[str, _RuleDef], start: str, limits: Limits, text: str,
     warnings = [GrammarWarning(f"rule {n!r} is unreachable from {start!r}",
                                _source_pos(text, d.pos, file))
                 for n, d in defs.items() if n not in reachable]
-    collapser = _Collapser({n: d for n, d in defs.items() if n in reachable}, limits, banned)
+    collapser = _Collapser({n: d for n, d in defs.items() if n in reachable}, limits, banned,
+                           automata)
     rewritten = collapser.run()
     rewritten = {n: _refs_after_collapse(d, collapser.regular) for n, d in rewritten.items()}
     keep = _reachable(rewritten, {start})

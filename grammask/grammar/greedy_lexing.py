@@ -26,6 +26,7 @@ nothing before "true" can end the way something before a letter class can.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,39 +83,68 @@ def _first_sets(g: Grammar, nullable: set[str]) -> dict[str, set[str]]:
     return first
 
 
-def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA]) -> set[str]:
+def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
+                           cache: dict[int, tuple[ByteDFA, _Automaton]] | None = None
+                           ) -> set[str]:
     """The terminals B the greedy lexer could grow past the end of some terminal A into the
     first byte of what follows A (see the module docstring); `dfas` holds every terminal's
-    automaton."""
-    follow = follow_terminals(g)
-    starts = {t: dfas[t].trans[dfas[t].start] >= 0 for t in g.terminals}
+    automaton. `cache` (the caller's, kept across calls on related grammars) holds the
+    automata in the walkable form `_grows_into` uses."""
+    cache = {} if cache is None else cache
     names = list(g.terminals)
-    context = _contexts(g, dfas, follow)
-    found: set[str] = set()
-    for a in names:
-        after = np.zeros(256, np.bool_)
-        for t in follow[a]:
-            after |= starts[t]
-        if not after.any():
-            continue
-        for b in names:
-            if b not in found and (context[a] & context[b]).any() \
-                    and (starts[a] & starts[b]).any() and _grows_into(dfas[a], dfas[b], after):
-                found.add(b)
-    return found
+    index = {t: i for i, t in enumerate(names)}
+    autos = [_automaton(dfas[t], cache) for t in names]
+    follow = follow_terminals(g)
+    starts = np.array([d.trans[d.start] >= 0 for d in (dfas[t] for t in names)]).reshape(-1, 256)
+    # 0/1 matrices multiplied as float32 (BLAS; the counts stay exact far below 2**24)
+    follows = np.zeros((len(names), len(names)), np.float32)
+    for a, after in follow.items():
+        follows[index[a], [index[t] for t in after]] = 1
+    first = starts.astype(np.float32)
+    after = (follows @ first) > 0                           # [A, byte]: can start what follows A
+    context = _contexts(g, dfas, follow, names).astype(np.float32)
+    candidates = ((context @ context.T) > 0) & ((first @ first.T) > 0) & after.any(1)[:, None]
+    after_bits = [_bits(row) for row in after]
+    return {names[b] for b in range(len(names))
+            if any(_grows_into(autos[a], autos[b], after_bits[a])
+                   for a in np.flatnonzero(candidates[:, b]).tolist())}
 
 
-def _contexts(g: Grammar, dfas: Mapping[str, ByteDFA],
-              follow: Mapping[str, set[str]]) -> dict[str, np.ndarray]:
-    """Per terminal, the bytes a terminal right before it can end with, plus a 257th flag:
-    it can begin the text. Two terminals are candidates at one position only if these meet."""
-    last = {t: _last_bytes(d) for t, d in dfas.items()}
-    context = {t: np.zeros(257, np.bool_) for t in g.terminals}
+@dataclass(frozen=True)
+class _Automaton:
+    """A DFA as Python lists and 256-bit integers: the pair walk visits few states, and numpy
+    per state cost more than the walk itself."""
+    trans: list[list[int]]
+    live: list[int]                 # per state: the bytes with a transition, as a bit set
+    accepting: list[bool]
+
+
+def _automaton(d: ByteDFA, cache: dict[int, tuple[ByteDFA, _Automaton]]) -> _Automaton:
+    hit = cache.get(id(d))
+    if hit is not None and hit[0] is d:
+        return hit[1]
+    auto = _Automaton(d.trans.tolist(), [_bits(row >= 0) for row in d.trans],
+                      d.accepting.tolist())
+    cache[id(d)] = (d, auto)
+    return auto
+
+
+def _bits(flags: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
+
+
+def _contexts(g: Grammar, dfas: Mapping[str, ByteDFA], follow: Mapping[str, set[str]],
+              names: list[str]) -> np.ndarray:
+    """Per terminal (rows in `names` order), the bytes a terminal right before it can end
+    with, plus a 257th flag: it can begin the text. Two terminals are candidates at one
+    position only if their rows meet."""
+    index = {t: i for i, t in enumerate(names)}
+    context = np.zeros((len(names), 257), np.bool_)
     for p, after in follow.items():
-        for t in after:
-            context[t][:256] |= last[p]
+        if after:
+            context[[index[t] for t in after], :256] |= _last_bytes(dfas[p])
     for t in _first_terminals(g):
-        context[t][256] = True
+        context[index[t], 256] = True
     return context
 
 
@@ -129,21 +159,25 @@ def _first_terminals(g: Grammar) -> set[str]:
     return _first_sets(g, nullable)[g.start]
 
 
-def _grows_into(a: ByteDFA, b: ByteDFA, after: np.ndarray) -> bool:
+def _grows_into(a: _Automaton, b: _Automaton, after: int) -> bool:
     """Whether some non-empty complete `a` string is a prefix of a `b` string that goes on
-    with a byte in `after` (breadth-first over the reachable state pairs)."""
-    seen = {(a.start, b.start)}
-    queue = [(a.start, b.start)]
-    while queue:
-        qa, qb = queue.pop()
-        row_a, row_b = a.trans[qa], b.trans[qb]
-        if a.accepting[qa] and (after & (row_b >= 0)).any():
+    with a byte in `after` (a bit set), by a walk over the reachable state pairs."""
+    seen = {(0, 0)}
+    stack = [(0, 0)]
+    while stack:
+        qa, qb = stack.pop()
+        if a.accepting[qa] and b.live[qb] & after:
             return True
-        for c in np.flatnonzero((row_a >= 0) & (row_b >= 0)):
-            pair = (int(row_a[c]), int(row_b[c]))
+        common = a.live[qa] & b.live[qb]
+        row_a, row_b = a.trans[qa], b.trans[qb]
+        while common:
+            low = common & -common
+            c = low.bit_length() - 1
+            common ^= low
+            pair = (row_a[c], row_b[c])
             if pair not in seen:
                 if len(seen) >= MAX_PAIR_STATES:
-                    return True
+                    return True             # unproven: split, which is always exact
                 seen.add(pair)
-                queue.append(pair)
+                stack.append(pair)
     return False
