@@ -177,3 +177,18 @@ def test_random_gbnf_grammars_read_character_level(seed: int) -> None:
                 prefix += info.token_bytes[tid]
         checked += 1
     assert checked >= 10
+
+
+def test_analysis_budget_splits_without_losing_exactness(monkeypatch) -> None:
+    """Past its budget the analysis calls every terminal overreaching: the grammar comes out
+    split to single characters, slower to lex but with the same language."""
+    from grammask.grammar import greedy_lexing
+    monkeypatch.setattr(greedy_lexing, "MAX_TOTAL_PAIR_STATES", 0)
+    info = TokenizerInfo([b"a", b"1", b"+", b"= ", None], eos_token_ids=[4])
+    for src, texts in LOST_BY_GREEDY:
+        g = load_grammar(src, syntax="gbnf")
+        assert all(len(t.literal or "x") == 1 and not n.startswith("RE")
+                   for n, t in g.terminals.items()), src
+        cg = grammask.compile_grammar(src, info, syntax="gbnf", cache=False)
+        for t in texts:
+            assert _matcher_verdict(cg, t) == (True, True), (src, t)

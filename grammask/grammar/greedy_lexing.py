@@ -31,13 +31,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..automata.dfa import ByteDFA
+from ..limits import checkpoint
 from .ir import Grammar, derivable
 
 __all__ = ["follow_terminals", "overreaching_terminals"]
 
-# Pairs of (A state, B state) explored per terminal pair before B is split without proof: a
-# bound on the analysis's time, never on its soundness.
+# Pairs of (A state, B state) explored per terminal pair, and in one whole analysis, before
+# B is split without proof: bounds on the analysis's time, never on its soundness (a split
+# terminal only costs the lexer more, smaller lexemes).
 MAX_PAIR_STATES = 20_000
+MAX_TOTAL_PAIR_STATES = 2_000_000
 
 
 def follow_terminals(g: Grammar) -> dict[str, set[str]]:
@@ -105,9 +108,14 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
     context = _contexts(g, dfas, follow, names).astype(np.float32)
     candidates = ((context @ context.T) > 0) & ((first @ first.T) > 0) & after.any(1)[:, None]
     after_bits = [_bits(row) for row in after]
-    return {names[b] for b in range(len(names))
-            if any(_grows_into(autos[a], autos[b], after_bits[a])
-                   for a in np.flatnonzero(candidates[:, b]).tolist())}
+    budget = [MAX_TOTAL_PAIR_STATES]
+    found = set()
+    for b in range(len(names)):
+        checkpoint("GBNF character-level analysis")
+        if any(_grows_into(autos[a], autos[b], after_bits[a], budget)
+               for a in np.flatnonzero(candidates[:, b]).tolist()):
+            found.add(names[b])
+    return found
 
 
 @dataclass(frozen=True)
@@ -159,9 +167,12 @@ def _first_terminals(g: Grammar) -> set[str]:
     return _first_sets(g, nullable)[g.start]
 
 
-def _grows_into(a: _Automaton, b: _Automaton, after: int) -> bool:
+def _grows_into(a: _Automaton, b: _Automaton, after: int, budget: list[int]) -> bool:
     """Whether some non-empty complete `a` string is a prefix of a `b` string that goes on
-    with a byte in `after` (a bit set), by a walk over the reachable state pairs."""
+    with a byte in `after` (a bit set), by a walk over the reachable state pairs; True
+    (unproven) past MAX_PAIR_STATES pairs or once `budget[0]` pairs are spent."""
+    if budget[0] <= 0:
+        return True
     seen = {(0, 0)}
     stack = [(0, 0)]
     while stack:
@@ -178,6 +189,7 @@ def _grows_into(a: _Automaton, b: _Automaton, after: int) -> bool:
             if pair not in seen:
                 if len(seen) >= MAX_PAIR_STATES:
                     return True             # unproven: split, which is always exact
+                budget[0] -= 1
                 seen.add(pair)
                 stack.append(pair)
     return False
