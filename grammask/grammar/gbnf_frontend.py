@@ -50,8 +50,8 @@ freely (`"a"` vs `[a-z]`, `"ab"` vs `"a" "b"`, `[0-9]+ ws` before `"\n"`), and t
 lexes greedily. The grammar is therefore lowered until no terminal can be grown by the greedy
 lexer past its end into a byte that can start what follows it (`greedy_lexing`): each round
 bans the patterns of the overreaching terminals, so a collapsed piece falls back to its parts
-and a literal to its characters (single characters never overreach), at most
-`_MAX_SPLIT_ROUNDS` rounds before every literal is split at once. The result is marked
+and a literal to its characters (single characters never overreach); past `_MAX_SPLIT_ROUNDS`
+rounds nothing is collapsed and every literal is split at once, which is always exact. The result is marked
 `Grammar.scannerless`: ties between a literal and a class keep both kinds, and
 `parser="auto"` refuses an LALR table with shift/reduce conflicts. Together these make the
 greedy reading equal to llama.cpp's character-level one.
@@ -71,6 +71,7 @@ import os
 import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from ..automata.dfa import ByteDFA, compile_regex_dfa, literal_dfa
 from ..automata.regex_parser import MAX_CP, Ranges, negate, normalize, recursion_headroom
@@ -1044,7 +1045,7 @@ class _Lowerer:
 
     def exact(self, collapse: bool) -> tuple[Grammar, _Lowering, list[GrammarWarning]]:
         banned: set[str] = set()
-        walkable: dict = {}                 # overreaching_terminals' per-automaton cache
+        walkable: dict[int, Any] = {}       # overreaching_terminals' per-automaton cache
         for _ in range(_MAX_SPLIT_ROUNDS):
             grammar, low, dropped = self.lower(collapse, frozenset(banned))
             dfas = self.automata

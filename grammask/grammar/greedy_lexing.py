@@ -120,9 +120,9 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
 
 @dataclass(frozen=True)
 class _Automaton:
-    """A DFA as Python lists and 256-bit integers: the pair walk visits few states, and numpy
-    per state cost more than the walk itself."""
-    trans: list[list[int]]
+    """A DFA as a flat memoryview and 256-bit integers: the pair walk visits few states, and
+    numpy per state cost more than the walk itself (the view copies nothing)."""
+    trans: memoryview               # flat: trans[q * 256 + byte]
     live: list[int]                 # per state: the bytes with a transition, as a bit set
     accepting: list[bool]
 
@@ -131,7 +131,7 @@ def _automaton(d: ByteDFA, cache: dict[int, tuple[ByteDFA, _Automaton]]) -> _Aut
     hit = cache.get(id(d))
     if hit is not None and hit[0] is d:
         return hit[1]
-    auto = _Automaton(d.trans.tolist(), [_bits(row >= 0) for row in d.trans],
+    auto = _Automaton(memoryview(d.trans.reshape(-1)), [_bits(row >= 0) for row in d.trans],
                       d.accepting.tolist())
     cache[id(d)] = (d, auto)
     return auto
@@ -180,12 +180,12 @@ def _grows_into(a: _Automaton, b: _Automaton, after: int, budget: list[int]) -> 
         if a.accepting[qa] and b.live[qb] & after:
             return True
         common = a.live[qa] & b.live[qb]
-        row_a, row_b = a.trans[qa], b.trans[qb]
+        base_a, base_b = qa << 8, qb << 8
         while common:
             low = common & -common
             c = low.bit_length() - 1
             common ^= low
-            pair = (row_a[c], row_b[c])
+            pair = (a.trans[base_a + c], b.trans[base_b + c])
             if pair not in seen:
                 if len(seen) >= MAX_PAIR_STATES:
                     return True             # unproven: split, which is always exact

@@ -46,7 +46,8 @@ class SourcePos:
 class Terminal:
     """One lexeme kind. `pattern` is a regex in grammask's dialect (full match), or None for
     a declared terminal supplied by a post-lexer. `literal` is the exact text when the terminal
-    came from a string literal (such terminals win ties against regex terminals)."""
+    came from a string literal (such terminals win ties against regex terminals, except in a
+    `Grammar.scannerless` grammar, where ties keep every kind)."""
 
     name: str
     pattern: str | None
