@@ -16,17 +16,20 @@ lexemes are the greedy lexer's (each lexeme ends where its terminal does, since 
 goes on with the next lexeme's first byte) and ties keep every kind (`Grammar.scannerless`), so
 the languages agree.
 
-Only pairs that can be candidates at one text position count. The contextual lexer's
-candidates there are the terminals some reading of the text so far takes next, and those
-readings may be different parses (ambiguity), so the exact relation is out of reach; a sound
-over-approximation is that both can begin the text, or both can follow terminals that end
-with one same byte (the byte before the position). That keeps `"true" [a-z]` whole when
-nothing before "true" can end the way something before a letter class can.
+Only pairs that can be candidates at one text position count. The lexer's candidates there
+are the terminals the parser's readings of the text so far take next; those readings may be
+different parses (ambiguity), but they all read the same lexemes (there is one lexer), so the
+lexeme before the position is one text, of kinds K1 (in one reading) and K2 (in another) that
+both match it. Hence the sound over-approximation used: A and B are candidates together when
+both can begin the text, or A can follow some K1 and B some K2 that were candidates together
+themselves and whose languages meet (K1 == K2 included; a least fixpoint). That keeps `"true" [a-z]` whole when nothing before "true" also comes before a
+letter class, and a C statement's `x = ` whole beside a `for` condition's identifier.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +44,8 @@ __all__ = ["follow_terminals", "overreaching_terminals"]
 # terminal only costs the lexer more, smaller lexemes).
 MAX_PAIR_STATES = 20_000
 MAX_TOTAL_PAIR_STATES = 2_000_000
+# Rounds of the candidates-together fixpoint (each two products of terminal-count matrices).
+MAX_TOGETHER_ROUNDS = 64
 
 
 def follow_terminals(g: Grammar) -> dict[str, set[str]]:
@@ -105,10 +110,16 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
         follows[index[a], [index[t] for t in after]] = 1
     first = starts.astype(np.float32)
     after = (follows @ first) > 0                           # [A, byte]: can start what follows A
-    context = _contexts(g, dfas, follow, names).astype(np.float32)
-    candidates = ((context @ context.T) > 0) & ((first @ first.T) > 0) & after.any(1)[:, None]
-    after_bits = [_bits(row) for row in after]
     budget = [MAX_TOTAL_PAIR_STATES]
+    shared = ((first @ first.T) > 0).astype(np.float32)    # [K1, K2]: a first byte in common
+    meet = np.array([[bool(shared[i, j]) and _meets(autos[i], autos[j], budget)
+                      for j in range(len(names))] for i in range(len(names))],
+                    np.float32).reshape(len(names), len(names))
+    begin = np.zeros(len(names), np.bool_)
+    begin[[index[t] for t in _first_terminals(g)]] = True
+    together = _together(begin, follows, meet)
+    candidates = together & (shared > 0) & after.any(1)[:, None]
+    after_bits = [_bits(row) for row in after]
     found = set()
     for b in range(len(names)):
         checkpoint("GBNF character-level analysis")
@@ -141,25 +152,19 @@ def _bits(flags: np.ndarray) -> int:
     return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
-def _contexts(g: Grammar, dfas: Mapping[str, ByteDFA], follow: Mapping[str, set[str]],
-              names: list[str]) -> np.ndarray:
-    """Per terminal (rows in `names` order), the bytes a terminal right before it can end
-    with, plus a 257th flag: it can begin the text. Two terminals are candidates at one
-    position only if their rows meet."""
-    index = {t: i for i, t in enumerate(names)}
-    context = np.zeros((len(names), 257), np.bool_)
-    for p, after in follow.items():
-        if after:
-            context[[index[t] for t in after], :256] |= _last_bytes(dfas[p])
-    for t in _first_terminals(g):
-        context[index[t], 256] = True
-    return context
-
-
-def _last_bytes(d: ByteDFA) -> np.ndarray:
-    """The bytes that can end a string of `d` (a transition into an accepting state)."""
-    live = d.trans >= 0
-    return (live & d.accepting[np.where(live, d.trans, 0)]).any(axis=0)
+def _together(begin: np.ndarray, follows: np.ndarray, meet: np.ndarray) -> np.ndarray:
+    """[A, B]: A and B may be candidates at one position. The least fixpoint of: both begin
+    the text, or A follows K1 and B follows K2 where K1 and K2 were candidates together and
+    meet (the lexeme before the position is one text of both kinds). Past
+    `MAX_TOGETHER_ROUNDS` rounds, K1 and K2 need only meet (a superset, still sound)."""
+    together = begin[:, None] & begin[None, :]
+    for _ in range(MAX_TOGETHER_ROUNDS):
+        checkpoint("GBNF character-level analysis")
+        grown = together | ((follows.T @ (together * meet) @ follows) > 0)
+        if np.array_equal(grown, together):
+            return together
+        together = grown
+    return together | ((follows.T @ meet @ follows) > 0)
 
 
 def _first_terminals(g: Grammar) -> set[str]:
@@ -167,17 +172,29 @@ def _first_terminals(g: Grammar) -> set[str]:
     return _first_sets(g, nullable)[g.start]
 
 
+def _meets(a: _Automaton, b: _Automaton, budget: list[int]) -> bool:
+    """Whether the two automata accept a common string (True, unproven, past the budgets)."""
+    return _walk_pairs(a, b, budget, lambda qa, qb: a.accepting[qa] and b.accepting[qb])
+
+
 def _grows_into(a: _Automaton, b: _Automaton, after: int, budget: list[int]) -> bool:
     """Whether some non-empty complete `a` string is a prefix of a `b` string that goes on
-    with a byte in `after` (a bit set), by a walk over the reachable state pairs; True
-    (unproven) past MAX_PAIR_STATES pairs or once `budget[0]` pairs are spent."""
+    with a byte in `after` (a bit set)."""
+    return _walk_pairs(a, b, budget, lambda qa, qb: a.accepting[qa] and b.live[qb] & after)
+
+
+def _walk_pairs(a: _Automaton, b: _Automaton, budget: list[int],
+                goal: Callable[[int, int], Any]) -> bool:
+    """Whether some state pair (qa, qb) reached by one string from both start states meets
+    `goal`, by a walk over the reachable pairs; True (unproven) past MAX_PAIR_STATES pairs or
+    once `budget[0]` pairs (shared by a whole analysis) are spent."""
     if budget[0] <= 0:
         return True
     seen = {(0, 0)}
     stack = [(0, 0)]
     while stack:
         qa, qb = stack.pop()
-        if a.accepting[qa] and b.live[qb] & after:
+        if goal(qa, qb):
             return True
         common = a.live[qa] & b.live[qb]
         base_a, base_b = qa << 8, qb << 8
