@@ -111,14 +111,13 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
     first = starts.astype(np.float32)
     after = (follows @ first) > 0                           # [A, byte]: can start what follows A
     budget = [MAX_TOTAL_PAIR_STATES]
-    shared = ((first @ first.T) > 0).astype(np.float32)    # [K1, K2]: a first byte in common
-    meet = np.array([[bool(shared[i, j]) and _meets(autos[i], autos[j], budget)
-                      for j in range(len(names))] for i in range(len(names))],
-                    np.float32).reshape(len(names), len(names))
+    shared = (first @ first.T) > 0                          # [K1, K2]: a first byte in common
+    last = np.array([_last_bytes(dfas[t]) for t in names]).reshape(-1, 256).astype(np.float32)
+    meet = _Meet(autos, shared & ((last @ last.T) > 0), budget)
     begin = np.zeros(len(names), np.bool_)
     begin[[index[t] for t in _first_terminals(g)]] = True
     together = _together(begin, follows, meet)
-    candidates = together & (shared > 0) & after.any(1)[:, None]
+    candidates = together & shared & after.any(1)[:, None]
     after_bits = [_bits(row) for row in after]
     found = set()
     for b in range(len(names)):
@@ -152,19 +151,42 @@ def _bits(flags: np.ndarray) -> int:
     return int.from_bytes(np.packbits(flags, bitorder="little").tobytes(), "little")
 
 
-def _together(begin: np.ndarray, follows: np.ndarray, meet: np.ndarray) -> np.ndarray:
+class _Meet:
+    """[K1, K2]: the two terminals' languages share a string, decided by a pair walk only for
+    the pairs asked about (`of`) that share a first and a last byte."""
+
+    def __init__(self, autos: list[_Automaton], possible: np.ndarray, budget: list[int]) -> None:
+        self.autos, self.possible, self.budget = autos, possible, budget
+        self.known = np.zeros(possible.shape, np.bool_)
+        self.meet = np.zeros(possible.shape, np.float32)
+
+    def of(self, wanted: np.ndarray) -> np.ndarray:
+        for i, j in np.argwhere(wanted & self.possible & ~self.known).tolist():
+            self.meet[i, j] = _meets(self.autos[i], self.autos[j], self.budget)
+            self.known[i, j] = True
+        return self.meet
+
+
+def _together(begin: np.ndarray, follows: np.ndarray, meet: _Meet) -> np.ndarray:
     """[A, B]: A and B may be candidates at one position. The least fixpoint of: both begin
     the text, or A follows K1 and B follows K2 where K1 and K2 were candidates together and
     meet (the lexeme before the position is one text of both kinds). Past
-    `MAX_TOGETHER_ROUNDS` rounds, K1 and K2 need only meet (a superset, still sound)."""
+    `MAX_TOGETHER_ROUNDS` rounds, every pair counts as together (sound, and rare)."""
     together = begin[:, None] & begin[None, :]
     for _ in range(MAX_TOGETHER_ROUNDS):
         checkpoint("GBNF character-level analysis")
-        grown = together | ((follows.T @ (together * meet) @ follows) > 0)
+        step = together * meet.of(together)
+        grown = together | ((follows.T @ step @ follows) > 0)
         if np.array_equal(grown, together):
             return together
         together = grown
-    return together | ((follows.T @ meet @ follows) > 0)
+    return np.ones_like(together)
+
+
+def _last_bytes(d: ByteDFA) -> np.ndarray:
+    """The bytes that can end a string of `d` (a transition into an accepting state)."""
+    live = d.trans >= 0
+    return (live & d.accepting[np.where(live, d.trans, 0)]).any(axis=0)
 
 
 def _first_terminals(g: Grammar) -> set[str]:
