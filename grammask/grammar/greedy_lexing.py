@@ -44,8 +44,10 @@ __all__ = ["follow_terminals", "overreaching_terminals"]
 # terminal only costs the lexer more, smaller lexemes).
 MAX_PAIR_STATES = 20_000
 MAX_TOTAL_PAIR_STATES = 2_000_000
-# Rounds of the candidates-together fixpoint (each two products of terminal-count matrices).
+# Rounds of the candidates-together fixpoint (each two products of terminal-count matrices),
+# and the most terminals it is computed for; past either, every pair counts as together.
 MAX_TOGETHER_ROUNDS = 64
+MAX_TOGETHER_TERMINALS = 1024
 
 
 def follow_terminals(g: Grammar) -> dict[str, set[str]]:
@@ -111,21 +113,63 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
     first = starts.astype(np.float32)
     after = (follows @ first) > 0                           # [A, byte]: can start what follows A
     budget = [MAX_TOTAL_PAIR_STATES]
-    shared = (first @ first.T) > 0                          # [K1, K2]: a first byte in common
-    last = np.array([_last_bytes(dfas[t]) for t in names]).reshape(-1, 256).astype(np.float32)
-    meet = _Meet(autos, shared & ((last @ last.T) > 0), budget)
-    begin = np.zeros(len(names), np.bool_)
-    begin[[index[t] for t in _first_terminals(g)]] = True
-    together = _together(begin, follows, meet)
-    candidates = together & shared & after.any(1)[:, None]
+    if len(names) <= MAX_TOGETHER_TERMINALS:
+        shared = (first @ first.T) > 0                      # [K1, K2]: a first byte in common
+        last = np.array([_last_bytes(dfas[t]) for t in names]).reshape(-1, 256)
+        last32 = last.astype(np.float32)
+        meet = _Meet(autos, shared & ((last32 @ last32.T) > 0), budget)
+        begin = np.zeros(len(names), np.bool_)
+        begin[[index[t] for t in _first_terminals(g)]] = True
+        candidates = _together(begin, follows, meet) & shared & after.any(1)[:, None]
+    else:                                                   # every pair that matters
+        candidates = np.broadcast_to(after.any(1)[:, None], (len(names), len(names)))
     after_bits = [_bits(row) for row in after]
+    literals = _Literals(g, names, autos, candidates, after)
     found = set()
     for b in range(len(names)):
         checkpoint("GBNF character-level analysis")
-        if any(_grows_into(autos[a], autos[b], after_bits[a], budget)
-               for a in np.flatnonzero(candidates[:, b]).tolist()):
+        if literals.overreached(b) if b in literals.text else \
+                any(_grows_into(autos[a], autos[b], after_bits[a], budget)
+                    for a in np.flatnonzero(candidates[:, b]).tolist()):
             found.add(names[b])
     return found
+
+
+class _Literals:
+    """The overreach test for a literal B (one string b), without pair walks: some proper
+    prefix s of b is complete for a candidate A and b's next byte can start what follows A.
+    Literal As are looked up by their text, the few regex As are stepped along b."""
+
+    def __init__(self, g: Grammar, names: list[str], autos: list[_Automaton],
+                 candidates: np.ndarray, after: np.ndarray) -> None:
+        self.text = {i: g.terminals[n].literal.encode() for i, n in enumerate(names)
+                     if g.terminals[n].literal}
+        self.by_text: dict[bytes, list[int]] = {}
+        for i, t in self.text.items():
+            self.by_text.setdefault(t, []).append(i)
+        self.regexes = [i for i in range(len(names)) if i not in self.text]
+        self.autos, self.candidates, self.after = autos, candidates, after
+
+    def overreached(self, b: int) -> bool:
+        text = self.text[b]
+        for k in range(1, len(text)):
+            if any(self.candidates[a, b] and self.after[a, text[k]]
+                   for a in self.by_text.get(text[:k], ())):
+                return True
+        for a in self.regexes:
+            if self.candidates[a, b] and self._regex_ends_inside(a, text):
+                return True
+        return False
+
+    def _regex_ends_inside(self, a: int, text: bytes) -> bool:
+        auto, q = self.autos[a], 0
+        for k in range(len(text) - 1):
+            q = auto.trans[(q << 8) + text[k]]
+            if q < 0:
+                return False
+            if auto.accepting[q] and self.after[a, text[k + 1]]:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
