@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from cfg_oracle import PrefixOracle, reference_allowed
 
@@ -193,3 +194,43 @@ def test_analysis_budget_splits_without_losing_exactness(monkeypatch) -> None:
         cg = grammask.compile_grammar(src, info, syntax="gbnf", cache=False)
         for t in texts:
             assert _matcher_verdict(cg, t) == (True, True), (src, t)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_literal_shortcut_agrees_with_pair_walks(seed: int, monkeypatch) -> None:
+    """Literal terminals are tested by their prefixes, not by pair walks: both ways find the
+    same overreaching terminals (and, past MAX_TOGETHER_TERMINALS, the all-pairs relation
+    finds a superset)."""
+    from grammask.grammar import greedy_lexing
+    rng = random.Random(seed)
+    for _ in range(20):
+        try:
+            g = load_gbnf(random_gbnf(rng), collapse_regular=True)
+        except grammask.GrammarError:
+            continue
+        dfas = {n: compile_regex_dfa(t.pattern) for n, t in g.terminals.items()}
+        fast = overreaching_terminals(g, dfas)
+        with monkeypatch.context() as m:
+            m.setattr(greedy_lexing._Literals, "overreached", lambda self, b: any(
+                greedy_lexing._grows_into(self.autos[a], self.autos[b],
+                                          greedy_lexing._bits(self.after[a]), [10**9])
+                for a in np.flatnonzero(self.candidates[:, b]).tolist()))
+            assert overreaching_terminals(g, dfas) == fast
+            m.setattr(greedy_lexing, "MAX_TOGETHER_TERMINALS", 0)
+            assert overreaching_terminals(g, dfas) >= fast
+
+
+def test_many_literals_load_and_read_exactly() -> None:
+    """Past MAX_TOGETHER_TERMINALS (here 1,200 literals, not collapsed) the analysis
+    takes every pair as candidates together; a literal that is a prefix of another stays whole
+    when nothing that follows it starts with the other's next byte."""
+    words = sorted({f"{a}{b}{c}" for a in "abcdefghij" for b in "abcdefghij" for c in "abcdefghijkl"})
+    src = 'root ::= "(" root ")" root | item\nitem ::= ' + " | ".join(
+        f'"{w}"' for w in words + ["ab", "abcd"]) + "\n"
+    g = load_gbnf(src)                         # not collapsed: one terminal per literal
+    assert len(g.terminals) > 1024
+    assert {t.literal for t in g.terminals.values()} >= {"ab", "abc", "abcd"}
+    info = TokenizerInfo([b"a", None], eos_token_ids=[1])
+    cg = grammask.compile_grammar(g, info, cache=False)
+    for text, ok in [(b"ab", True), (b"abcd", True), (b"(abc)jjl", True), (b"abce", False)]:
+        assert _matcher_verdict(cg, text) == (ok, ok), text
