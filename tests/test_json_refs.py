@@ -49,3 +49,17 @@ def test_unresolvable_references_are_errors() -> None:
         _resolve(root, inner, "other.json#/definitions/r")
     with pytest.raises(SchemaError, match="'definitions' not found"):
         _resolve(root, inner, "r#/definitions/r")       # not fragment-only: no fallback
+
+
+def test_fragment_pointer_inside_a_urn_resource() -> None:
+    """`#/$defs/bar` inside a resource whose `$id` is a URN names that resource's `$defs`
+    (urljoin alone would drop the non-hierarchical base and look in the root)."""
+    bar = {"type": "string"}
+    foo = {"$id": "urn:uuid:deadbeef-4321-ffff-ffff-1234feebdaed", "$defs": {"bar": bar},
+           "$ref": "#/$defs/bar"}
+    root = {"$ref": "urn:uuid:deadbeef-4321-ffff-ffff-1234feebdaed", "$defs": {"foo": foo}}
+    assert _resolve(root, root, "urn:uuid:deadbeef-4321-ffff-ffff-1234feebdaed")[0] is foo
+    assert _resolve(root, foo, "#/$defs/bar")[0] is bar
+    tagged = {"$id": "tag:example.com,2026:s", "$anchor": "here", "type": "integer"}
+    root = {"$defs": {"t": tagged}}
+    assert _resolve(root, tagged, "#here")[0] is tagged

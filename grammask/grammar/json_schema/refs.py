@@ -36,7 +36,7 @@ class RefResolver:
         """The subschema `ref` names (seen from `base`) and its JSON pointer path for messages."""
         if not isinstance(ref, str):
             raise SchemaError(f"$ref must be a string, got {type(ref).__name__}", path)
-        uri, fragment = urldefrag(urljoin(base, ref))
+        uri, fragment = urldefrag(_join(base, ref))
         doc = self._ids.get(uri)
         if doc is None and ref.startswith("#"):
             # A fragment-only reference under an `id` that is not really a URI (real-world
@@ -91,7 +91,7 @@ class RefResolver:
         if not isinstance(own, str) and isinstance(node.get("id"), str):
             own = node["id"]                                   # draft-04 spelling
         if isinstance(own, str) and not own.startswith("#"):
-            base = urldefrag(urljoin(base, own))[0]
+            base = urldefrag(_join(base, own))[0]
             self._ids.setdefault(base, node)
         elif isinstance(own, str) and own.startswith("#") and len(own) > 1:
             self._anchors.setdefault(f"{base}{own}", node)     # draft-06/07 plain-name ids
@@ -103,6 +103,15 @@ class RefResolver:
             self._anchors.setdefault(f"{base}#{anchor}", node)
         self._base_of[id(node)] = base
         return base
+
+
+def _join(base: str, ref: str) -> str:
+    """`ref` resolved against `base` (RFC 3986). A fragment-only reference keeps the base
+    whatever its scheme; `urljoin` alone drops non-hierarchical bases (`urn:uuid:…`), so
+    `#/$defs/a` inside a `urn:` resource would name the document root's `$defs` instead."""
+    if ref.startswith("#"):
+        return urldefrag(base)[0] + ref
+    return urljoin(base, ref)
 
 
 def escape_pointer(key: str) -> str:
