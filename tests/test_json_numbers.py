@@ -51,7 +51,10 @@ def ref_number(text: str, lo=None, hi=None, xlo=None, xhi=None, mult=None) -> bo
     if lo is None and hi is None and xlo is None and xhi is None and not mults:
         return True
     if "e" in text or "E" in text:
-        return False                       # documented: no exponent under constraints
+        if mults or any(exact(b) != 0 for b in (lo, hi, xlo, xhi) if b is not None):
+            return False      # documented: no exponent under nonzero bounds or multipleOf
+        text = re.split("[eE]", text)[0]   # zero bounds: the mantissa's sign decides (and
+        #                                    1e999999999 must not be expanded)
     v = Fraction(Decimal(text))
     return in_bounds(v, lo, hi, xlo, xhi) and lcm_ok(v, mults)
 
@@ -364,3 +367,21 @@ def test_not_multiple_of_random(seed: int) -> None:
             assert dfa.matches(t.encode()) == ref(t, integer), (t, integer, lo, hi, mult, avoid)
         for t in random_words(dfa, random.Random(seed), 60):
             assert ref(t, integer), (t, integer, lo, hi, mult, avoid)
+
+
+@pytest.mark.parametrize("bounds", [
+    (0, None, None, None), (None, 0, None, None), (None, None, 0, None), (None, None, None, 0),
+    (0, 0, None, None), (0.0, None, None, None), (0, None, 0, None), (Decimal("0"), None, 0, None),
+])
+def test_zero_bounds_take_exponents(bounds: tuple) -> None:
+    """Bounds that are all 0 only ask for a sign, which exponent forms show as plainly as
+    plain decimals do: `minimum: 0` accepts "1e-06" and "-0e5", refuses "-1e-6"."""
+    texts = [f"{s}{m}{e}" for s in ("", "-") for m in ("0", "1", "0.0", "0.001", "12.5", "0.00")
+             for e in ("", "e5", "E-3", "e+0", "e-06", "E12")]
+    check_number(*bounds)
+    dfa = number_dfa(*bounds)
+    for t in texts:
+        assert dfa.matches(t.encode()) == ref_number(t, *bounds), (t, bounds)
+    assert any("e" in t.lower() and dfa.matches(t.encode()) for t in texts)
+    with pytest.raises(SchemaError, match="empty|no number"):
+        number_dfa(None, None, 0, 0)

@@ -183,8 +183,10 @@ def test_documented_under_approximations(tok, encode):
     obj = gm.compile_json_schema({"type": "object", "properties": {"a": {}, "b": {}}}, tok)
     assert accepts(obj, encode, '{"a":1,"b":2}')
     assert not accepts(obj, encode, '{"b":2,"a":1}')       # schema order
-    num = gm.compile_json_schema({"type": "number", "minimum": 0}, tok)
+    num = gm.compile_json_schema({"type": "number", "minimum": 1}, tok)
     assert accepts(num, encode, "12.5") and not accepts(num, encode, "1e3")
+    zero = gm.compile_json_schema({"type": "number", "minimum": 0}, tok)   # a sign only
+    assert accepts(zero, encode, "1e3") and not accepts(zero, encode, "-1e3")
     free = gm.compile_json_schema({"type": "number"}, tok)
     assert accepts(free, encode, "1e3") and accepts(free, encode, "-0.5E-7")
 

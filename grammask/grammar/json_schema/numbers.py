@@ -30,10 +30,12 @@ is not accepting.
 
 Documented limitations (all under-approximations, never over-approximations):
 
-* Under any bound or multipleOf, exponent forms (``1e5``, ``2E-3``) are rejected: they are
-  valid JSON, but the exponent texts in a range do not form a regular language (the exponent
-  must be weighed against the mantissa's unbounded digit count), and a generator never needs
-  them. Without constraints `number_dfa` accepts the full RFC 8259 syntax.
+* Under a nonzero bound or multipleOf, exponent forms (``1e5``, ``2E-3``) are rejected: they
+  are valid JSON, but the exponent texts in a range do not form a regular language (the
+  exponent must be weighed against the mantissa's unbounded digit count), and a generator
+  never needs them. Without constraints `number_dfa` accepts the full RFC 8259 syntax, and
+  with bounds that are all 0 (``minimum: 0``, the most common bound, or ``exclusiveMaximum:
+  0``) too: there only the sign and whether any digit is nonzero decide (`_SIGNS`).
 * `integer_dfa` accepts ``-?(0|[1-9][0-9]*)`` without "-0": JSON Schema also counts "1.0" and
   "1e2" as integers, but a generator never needs those spellings.
 * multipleOf whose residue automaton needs more than `MAX_RESIDUE_STATES` states (e.g.
@@ -119,10 +121,33 @@ def number_dfa(minimum: Num | None = None, maximum: Num | None = None,
     several (as collected from allOf); several mean their least common multiple."""
     given = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_minimum,
              "exclusiveMaximum": exclusive_maximum}
-    if all(v is None for v in given.values()) and multiple_of in (None, [], ()) \
-            and not_multiple_of in (None, [], ()):
+    plain = multiple_of in (None, [], ()) and not_multiple_of in (None, [], ())
+    if all(v is None for v in given.values()) and plain:
         return compile_regex_dfa(JSON_NUMBER_REGEX, limits)
+    signs = _sign_only(given, path) if plain else None
+    if signs:
+        return compile_regex_dfa("|".join(_SIGNS[s] for s in sorted(signs)), limits)
     return _build(True, given, multiple_of, path, limits, not_multiple_of)
+
+
+# Every JSON number text by the sign of its value, exponents included ("-0e5" is zero).
+_POSITIVE = r"(?:0\.0*[1-9]\d*|[1-9]\d*(?:\.\d+)?)(?:[eE][+-]?\d+)?"
+_SIGNS = {"zero": r"-?0(?:\.0+)?(?:[eE][+-]?\d+)?", "positive": _POSITIVE,
+          "negative": "-" + _POSITIVE}
+
+
+def _sign_only(given: dict[str, Num | None], path: str) -> set[str] | None:
+    """The signs (`_SIGNS` keys) a value may have when every bound given is 0, else None
+    (an empty set when none is left: the caller's general construction reports it)."""
+    if any(v is not None and _rational(v, k, path) != 0 for k, v in given.items()):
+        return None
+    keep = {"zero", "positive", "negative"}
+    drop = {"minimum": {"negative"}, "exclusiveMinimum": {"negative", "zero"},
+            "maximum": {"positive"}, "exclusiveMaximum": {"positive", "zero"}}
+    for key, value in given.items():
+        if value is not None:
+            keep -= drop[key]
+    return keep
 
 
 # ----------------------------------------------------------------------------- inputs
