@@ -371,7 +371,7 @@ def test_not_multiple_of_random(seed: int) -> None:
 
 @pytest.mark.parametrize("bounds", [
     (0, None, None, None), (None, 0, None, None), (None, None, 0, None), (None, None, None, 0),
-    (0, 0, None, None), (0.0, None, None, None), (0, None, 0, None), (Decimal("0"), None, 0, None),
+    (0, 0, None, None), (0.0, None, None, None), (0, None, 0, None), (Decimal(0), None, 0, None),
 ])
 def test_zero_bounds_take_exponents(bounds: tuple) -> None:
     """Bounds that are all 0 only ask for a sign, which exponent forms show as plainly as
