@@ -35,7 +35,7 @@ import numpy as np
 
 from ..automata.dfa import ByteDFA
 from ..limits import checkpoint
-from .ir import Grammar, derivable
+from .ir import Grammar
 
 __all__ = ["follow_terminals", "overreaching_terminals"]
 
@@ -53,8 +53,12 @@ MAX_TOGETHER_TERMINALS = 1024
 def follow_terminals(g: Grammar) -> dict[str, set[str]]:
     """FOLLOW(t) for every terminal t: the terminals that can come right after it in some
     sentential form (the end of input is not listed)."""
-    nullable = derivable({n: r.alternatives for n, r in g.rules.items()}, set())
-    first = _first_sets(g, nullable)
+    nullable = g.nullable_rules()
+    return _follow_sets(g, nullable, _first_sets(g, nullable))
+
+
+def _follow_sets(g: Grammar, nullable: set[str], first: dict[str, set[str]]
+                 ) -> dict[str, set[str]]:
 
     def first_of(sym: str) -> set[str]:
         return first.get(sym, {sym} if sym in g.terminals else set())
@@ -104,7 +108,9 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
     names = list(g.terminals)
     index = {t: i for i, t in enumerate(names)}
     autos = [_automaton(dfas[t], cache) for t in names]
-    follow = follow_terminals(g)
+    nullable = g.nullable_rules()
+    first_sets = _first_sets(g, nullable)
+    follow = _follow_sets(g, nullable, first_sets)
     starts = np.array([d.trans[d.start] >= 0 for d in (dfas[t] for t in names)]).reshape(-1, 256)
     # 0/1 matrices multiplied as float32 (BLAS; the counts stay exact far below 2**24)
     follows = np.zeros((len(names), len(names)), np.float32)
@@ -119,7 +125,7 @@ def overreaching_terminals(g: Grammar, dfas: Mapping[str, ByteDFA],
         last32 = last.astype(np.float32)
         meet = _Meet(autos, shared & ((last32 @ last32.T) > 0), budget)
         begin = np.zeros(len(names), np.bool_)
-        begin[[index[t] for t in _first_terminals(g)]] = True
+        begin[[index[t] for t in first_sets[g.start]]] = True
         candidates = _together(begin, follows, meet) & shared & after.any(1)[:, None]
     else:                                                   # every pair that matters
         candidates = np.broadcast_to(after.any(1)[:, None], (len(names), len(names)))
@@ -231,11 +237,6 @@ def _last_bytes(d: ByteDFA) -> np.ndarray:
     """The bytes that can end a string of `d` (a transition into an accepting state)."""
     live = d.trans >= 0
     return (live & d.accepting[np.where(live, d.trans, 0)]).any(axis=0)
-
-
-def _first_terminals(g: Grammar) -> set[str]:
-    nullable = derivable({n: r.alternatives for n, r in g.rules.items()}, set())
-    return _first_sets(g, nullable)[g.start]
 
 
 def _meets(a: _Automaton, b: _Automaton, budget: list[int]) -> bool:
