@@ -20,10 +20,9 @@ conjunction of the branch with everything around it (`Collector`), built as its 
 is refused (an instance matching two branches would be accepted)."""
 from __future__ import annotations
 
-import copy
 import json
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -34,8 +33,9 @@ from ...automata.regex_parser import recursion_headroom
 from ...errors import GrammarError, LimitExceededError, SchemaError
 from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
-from .constraints import Collector, Constraints, Group, Sub, json_equal
+from .constraints import Collector, Constraints, Group, Sub, clone, json_equal, json_type
 from .container_values import value_allows
+from .disjoint import all_disjoint
 from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
@@ -215,7 +215,7 @@ class GrammarBuilder:
         branches are added in the group's annotation scope, so each alternative knows what
         its successful subschemas evaluated (unevaluatedProperties/Items)."""
         g = c.any_of[0]
-        rest = _clone(c)
+        rest = clone(c)
         rest.any_of = c.any_of[1:]
         branches = list(g.branches)
         if g.scope and not g.one and not g.exclusive:
@@ -224,10 +224,10 @@ class GrammarBuilder:
             self._too_wide(g)
         built: list[Constraints] = []
         for schema, where in branches:
-            b = _clone(rest)
+            b = clone(rest)
             self.collector.add(b, schema, where, 0, g.scope)
             built.append(b)
-        if g.one and not self._disjoint_all(built):
+        if g.one and not all_disjoint(self.collector, built):
             return self._exactly_one(rest, g, width)
         # only branches that can hold a value count toward the bound: a branch the rest
         # contradicts (an object branch of a value that must be a string) adds no leaf
@@ -253,7 +253,7 @@ class GrammarBuilder:
         spelled out as groups of structural alternatives (`negation.not_container`: another
         type, a missing or extra key, another length, a differing member), the others
         dropped (they cannot occur)."""
-        out = _clone(c)
+        out = clone(c)
         out.not_values = [v for v in c.not_values if not isinstance(v, (dict, list))]
         for v in c.not_values:
             if isinstance(v, (dict, list)) and \
@@ -266,11 +266,6 @@ class GrammarBuilder:
     def _too_wide(self, g: Group) -> None:
         raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
                           f"{self.options.max_branches} branches (max_branches)", g.path)
-
-    @staticmethod
-    def _disjoint_all(built: list[Constraints]) -> bool:
-        return all(_disjoint(built[i], built[j])
-                   for i in range(len(built)) for j in range(i + 1, len(built)))
 
     def _exactly_one(self, rest: Constraints, g: Group, width: int) -> list[tuple[str, ...]]:
         """oneOf whose branches may overlap: branch i and the negation of every other branch
@@ -286,13 +281,13 @@ class GrammarBuilder:
             synthetic = self.collector._synthesize(("one", i) + ids,
                                                    {"allOf": [schema, *others]})
             exact.append((synthetic, where))
-        c = _clone(rest)
+        c = clone(rest)
         c.any_of = [Group(tuple(exact), False, g.path, g.scope, exclusive=True)] + rest.any_of
         return self._distribute(c, width)
 
     # -- enum / const ---------------------------------------------------------------------------
     def _enum(self, c: Constraints) -> list[tuple[str, ...]]:
-        plain = _clone(c)
+        plain = clone(c)
         plain.enum = None
         out: list[tuple[str, ...]] = []
         for v in c.enum or []:
@@ -311,7 +306,7 @@ class GrammarBuilder:
         `{"const": {"a": 1}, "properties": {"a": {"type": "string"}}}` accept `{"a":1}`)."""
         if isinstance(v, (dict, list)):
             return value_allows(self, c, v)
-        kind = _json_type(v)
+        kind = json_type(v)
         if kind == "integer":
             kind = "integer" if "integer" in c.types or "number" in c.types else "none"
         if kind not in c.types and not (kind == "integer" and "number" in c.types):
@@ -606,35 +601,8 @@ def _check_text(text: str, path: str) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def _clone(c: Constraints) -> Constraints:
-    out = copy.copy(c)
-    for f in fields(c):
-        v = getattr(c, f.name)
-        if isinstance(v, (list, dict, set)):
-            setattr(out, f.name, copy.copy(v))
-    out.properties = {k: list(v) for k, v in c.properties.items()}
-    out.pattern_properties = {k: list(v) for k, v in c.pattern_properties.items()}
-    out.dependent_required = {k: set(v) for k, v in c.dependent_required.items()}
-    out.prefix_items = [list(p) for p in c.prefix_items]
-    return out
-
-
 def _excluded(c: Constraints, v: Any) -> bool:
     return any(json_equal(v, w) for w in c.not_values)
-
-
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer()):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    return "array" if isinstance(v, list) else "object"
 
 
 def _number_literal_regex(v: Any) -> str | None:
@@ -657,59 +625,6 @@ def _number_literal_regex(v: Any) -> str | None:
     if frac:
         return f"{sign}{whole}\\.{frac}0*"
     return f"{sign}{whole}(\\.0+)?"
-
-
-def _disjoint(a: Constraints, b: Constraints) -> bool:
-    """Whether no JSON value can satisfy both (a sound, incomplete test)."""
-    if a.false or b.false:
-        return True
-    if a.any_of or b.any_of:
-        return False
-    ta, tb = _value_types(a), _value_types(b)
-    if not (ta & tb):
-        return True
-    if a.enum is not None and b.enum is not None:
-        return not any(json_equal(x, y) for x in a.enum for y in b.enum)
-    if ta <= {"object"} and tb <= {"object"}:
-        return _discriminated(a, b)
-    return False
-
-
-def _value_types(c: Constraints) -> frozenset[str]:
-    kinds = {_json_type(v) for v in c.enum} if c.enum is not None else set(c.types)
-    return frozenset("number" if k == "integer" else k for k in kinds)
-
-
-def _discriminated(a: Constraints, b: Constraints) -> bool:
-    """A property one side requires is constrained to const/enum values the other side's
-    values for it cannot share, or is a name the other side does not allow at all."""
-    for name in a.required | b.required:
-        va, vb = _const_values(a, name), _const_values(b, name)
-        if va is not None and vb is not None and \
-                not any(json_equal(x, y) for x in va for y in vb):
-            return True
-    return any(_refuses_name(b, n) for n in a.required) or \
-        any(_refuses_name(a, n) for n in b.required)
-
-
-def _refuses_name(c: Constraints, name: str) -> bool:
-    """`c` cannot hold property `name`: forbidden, or no schema of it lets an extra through
-    (additionalProperties: false and no patternProperties)."""
-    if name in c.forbidden:
-        return True
-    if name in c.properties or c.pattern_properties:
-        return False
-    return any(sub[0] is False for sub, _, _ in c.additional)
-
-
-def _const_values(c: Constraints, name: str) -> list[Any] | None:
-    out = None
-    for schema, _ in c.properties.get(name, []):
-        if isinstance(schema, dict):
-            vals = [schema["const"]] if "const" in schema else schema.get("enum")
-            if isinstance(vals, list):
-                out = vals if out is None else [v for v in out if any(json_equal(v, w) for w in vals)]
-    return out
 
 
 def _prune(rules: dict[str, list[tuple[str, ...]]], terminals: dict[str, Terminal]

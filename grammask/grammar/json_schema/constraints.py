@@ -21,7 +21,8 @@ exactly what that branch's successful subschemas evaluated; `anyOf` (whose every
 branch contributes) is expanded into subsets of its branches (`annotation_subsets`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import copy
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from typing import Any
 
@@ -577,6 +578,35 @@ def intersect_types(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
         return set(t) | ({"integer"} if "number" in t else set())
     out = widen(a) & widen(b)
     return frozenset(out - {"integer"} if "number" in out else out)
+
+
+def clone(c: Constraints) -> Constraints:
+    """A copy of `c` whose containers can be changed without touching `c`'s."""
+    out = copy.copy(c)
+    for f in fields(c):
+        v = getattr(c, f.name)
+        if isinstance(v, (list, dict, set)):
+            setattr(out, f.name, copy.copy(v))
+    out.properties = {k: list(v) for k, v in c.properties.items()}
+    out.pattern_properties = {k: list(v) for k, v in c.pattern_properties.items()}
+    out.dependent_required = {k: set(v) for k, v in c.dependent_required.items()}
+    out.prefix_items = [list(p) for p in c.prefix_items]
+    return out
+
+
+def json_type(v: Any) -> str:
+    """The JSON Schema type of a Python JSON value (integral floats are integers)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer()):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
 
 
 def json_equal(a: Any, b: Any) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...errors import SchemaError
-from .constraints import Constraints, Sub, json_equal
+from .constraints import Constraints, Sub, clone, json_equal
 from .objects import pair_subs
 
 if TYPE_CHECKING:
@@ -43,8 +43,7 @@ def value_allows(b: GrammarBuilder, c: Constraints, v: Any) -> bool:
 
 def _plain(c: Constraints) -> Constraints:
     """`c` without what `value_allows` already checked (enum, groups, excluded values)."""
-    from .builder import _clone
-    out = _clone(c)
+    out = clone(c)
     out.enum, out.any_of, out.not_values = None, [], []
     return out
 
