@@ -12,15 +12,14 @@ import random
 import pytest
 
 import grammask as gm
-from grammask.grammar.json_schema import schema_to_grammar
-from grammask.grammar.json_schema.constraints import Collector
+from grammask.grammar.json_schema import GrammarBuilder, JsonSchemaOptions, schema_to_grammar
 from grammask.grammar.json_schema.disjoint import all_disjoint
-from grammask.grammar.json_schema.refs import RefResolver
+from grammask.limits import DEFAULT_LIMITS
 from grammask.validate import validate_text
 
 jsonschema = pytest.importorskip("jsonschema")
 
-_SCALARS = ["x", "y", "", 1, 2, None, True]
+_SCALARS = ["x", "y", "", "xy", 1, 2, None, True]
 _KEYS = ["t", "a", "b"]
 
 
@@ -28,9 +27,9 @@ def _pool() -> list:
     """Objects over three keys (absent or a scalar each), and arrays, strings, numbers near
     the bounds the random schemas use."""
     out: list = []
-    for values in itertools.product([...] + _SCALARS[:6], repeat=len(_KEYS)):
+    for values in itertools.product([...] + _SCALARS[:7], repeat=len(_KEYS)):
         out.append({k: v for k, v in zip(_KEYS, values) if v is not ...})
-    out += [[1] * n for n in range(5)] + ["", "a", "ab", "abc", "abcd"]
+    out += [[1] * n for n in range(5)] + ["", "a", "ab", "abc", "abcd", "x", "xy", "y", "yx"]
     out += [-2, -1, 0, 0.5, 1, 1.5, 2, 3, 10, True, None]
     return out
 
@@ -44,6 +43,8 @@ def _leaf(rng: random.Random):
         {"enum": rng.sample(_SCALARS, rng.randint(1, 3))},
         {"type": rng.choice(["string", "integer", "null"])},
         {"type": "integer", "minimum": rng.randint(0, 2)},
+        {"type": "string", "pattern": rng.choice(["^x", "^y$", "x$", "^(x|y)$", "^$", "y"])},
+        {"pattern": rng.choice(["^x$", "^xy?$", "^y"])},
         False, True, {}])
 
 
@@ -74,7 +75,9 @@ def _object(rng: random.Random, depth: int) -> dict:
 
 
 def _branch(rng: random.Random) -> dict:
-    kind = rng.choice(["obj", "obj", "obj", "arr", "str", "num", "types"])
+    kind = rng.choice(["obj", "obj", "obj", "arr", "str", "num", "types", "leaf"])
+    if kind == "leaf":
+        return _leaf(rng)
     if kind == "obj":
         return _object(rng, 0)
     if kind == "arr":
@@ -103,9 +106,10 @@ def test_branches_called_disjoint_share_no_value(seed):
     apart = 0
     for _ in range(250):
         a, b = _branch(rng), _branch(rng)
-        collector = Collector(RefResolver({}))
+        builder = GrammarBuilder({}, JsonSchemaOptions(), DEFAULT_LIMITS)
+        collector = builder.collector
         built = [collector.collect([(a, "#/0")]), collector.collect([(b, "#/1")])]
-        if not all_disjoint(collector, built):
+        if not all_disjoint(collector, built, builder._strings_apart):
             continue
         apart += 1
         both = _valid_set(a) & _valid_set(b)

@@ -139,6 +139,7 @@ class GrammarBuilder:
         self.long_strings = LongStrings(self)
         # uniqueItems arrays: their element rules and schema paths (`check_unique_items`)
         self.unique_elements: list[tuple[list[str], str]] = []
+        self._pattern_dfas: dict[tuple, Any] = {}       # oneOf disjointness (`_strings_apart`)
 
     # -- entry -----------------------------------------------------------------------------------
     def build(self, root: Any) -> Grammar:
@@ -227,7 +228,7 @@ class GrammarBuilder:
             b = clone(rest)
             self.collector.add(b, schema, where, 0, g.scope)
             built.append(b)
-        if g.one and not all_disjoint(self.collector, built):
+        if g.one and not all_disjoint(self.collector, built, self._strings_apart):
             return self._exactly_one(rest, g, width)
         # only branches that can hold a value count toward the bound: a branch the rest
         # contradicts (an object branch of a value that must be a string) adds no leaf
@@ -266,6 +267,23 @@ class GrammarBuilder:
     def _too_wide(self, g: Group) -> None:
         raise SchemaError(f"anyOf/oneOf/not/if distribute into more than "
                           f"{self.options.max_branches} branches (max_branches)", g.path)
+
+    def _strings_apart(self, a: Constraints, b: Constraints) -> bool:
+        """No string matches both sides' patterns (their automata do not meet; lengths and
+        formats are left out, which only widens each side). A pattern refused or too large
+        here means "may overlap"."""
+        try:
+            dfas = [self._patterns_dfa(tuple(sorted({p for p, _ in c.patterns})))
+                    for c in (a, b)]
+            return dfa_ops.is_empty(dfa_ops.intersect(*dfas, self.limits))
+        except GrammarError:        # LimitExceededError and SchemaError included
+            return False
+
+    def _patterns_dfa(self, patterns: tuple[str, ...]) -> Any:
+        key = ("patterns", patterns)
+        if key not in self._pattern_dfas:
+            self._pattern_dfas[key] = string_dfa(patterns=patterns, limits=self.limits)
+        return self._pattern_dfas[key]
 
     def _exactly_one(self, rest: Constraints, g: Group, width: int) -> list[tuple[str, ...]]:
         """oneOf whose branches may overlap: branch i and the negation of every other branch

@@ -23,64 +23,103 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 from ...errors import SchemaError
 from .constraints import Collector, Constraints, clone, json_equal, json_type
 
-MAX_MERGES = 256     # branch merges one `all_disjoint` call may make
+MAX_MERGES = 256     # branch merges (and property values collected) per `all_disjoint` call
+MAX_NESTING = 3      # property values inside property values tested
+
+StringsApart = Callable[[Constraints, Constraints], bool]
 
 
-def all_disjoint(collector: Collector, built: list[Constraints]) -> bool:
+def all_disjoint(collector: Collector, built: list[Constraints],
+                 strings_apart: StringsApart | None = None) -> bool:
     """No two of `built` (oneOf's branches, each merged with the rest of the schema) can
-    hold the same value."""
-    test = _Test(collector)
+    hold the same value. `strings_apart(a, b)` decides two string sides with patterns
+    (the builder intersects their automata)."""
+    test = _Test(collector, strings_apart)
     return all(test.apart(built[i], built[j])
                for i in range(len(built)) for j in range(i + 1, len(built)))
 
 
 class _Test:
-    def __init__(self, collector: Collector) -> None:
+    def __init__(self, collector: Collector, strings_apart: StringsApart | None) -> None:
         self.collector = collector
+        self.strings_apart = strings_apart
         self.budget = MAX_MERGES
 
-    def apart(self, a: Constraints, b: Constraints) -> bool:
-        if base_apart(a, b):
+    def apart(self, a: Constraints, b: Constraints, nesting: int = 0) -> bool:
+        if self._base_apart(a, b, nesting):
             return True
-        return self._expanded_apart(a, b) or self._expanded_apart(b, a)
+        return self._expanded_apart(a, b, nesting) or self._expanded_apart(b, a, nesting)
 
-    def _expanded_apart(self, x: Constraints, y: Constraints) -> bool:
+    def _expanded_apart(self, x: Constraints, y: Constraints, nesting: int) -> bool:
         """x's first group distributed: every branch (with the rest of x) apart from y."""
         if not x.any_of or x.unevaluated_properties or x.unevaluated_items:
             return False
         group = x.any_of[0]
-        if len(group.branches) > self.budget:
+        if not self._spend(len(group.branches)):
             return False
-        self.budget -= len(group.branches)
         rest = clone(x)
         rest.any_of = x.any_of[1:]
         for schema, where in group.branches:
             branch = clone(rest)
-            try:
-                self.collector.add(branch, schema, where, 0)
-            except SchemaError:     # refused where the builder may never go: may overlap
-                return False
-            if not self.apart(branch, y):
+            if not self._add(branch, [(schema, where)]) or not self.apart(branch, y, nesting):
                 return False
         return True
 
+    def _spend(self, n: int) -> bool:
+        if n > self.budget:
+            return False
+        self.budget -= n
+        return True
 
-def base_apart(a: Constraints, b: Constraints) -> bool:
-    """Apart on the sides' own keywords (groups still undistributed only narrow a side
-    further, so what these keep apart stays apart)."""
-    if a.false or b.false:
+    def _add(self, c: Constraints, subs: list) -> bool:
+        try:
+            for schema, where in subs:
+                self.collector.add(c, schema, where, 0)
+        except SchemaError:         # refused where the builder may never go: may overlap
+            return False
         return True
-    shared = _value_types(a) & _value_types(b)
-    if not shared:
-        return True
-    if a.enum is not None and b.enum is not None:
-        return not any(json_equal(x, y) for x in a.enum for y in b.enum)
-    return all(_KIND_APART.get(kind, _never)(a, b) for kind in shared)
+
+    def _base_apart(self, a: Constraints, b: Constraints, nesting: int) -> bool:
+        """Apart on the sides' own keywords (groups still undistributed only narrow a side
+        further, so what these keep apart stays apart)."""
+        if a.false or b.false:
+            return True
+        shared = _value_types(a) & _value_types(b)
+        if not shared:
+            return True
+        if a.enum is not None and b.enum is not None:
+            return not any(json_equal(x, y) for x in a.enum for y in b.enum)
+        return all(self._kind_apart(kind, a, b, nesting) for kind in shared)
+
+    def _kind_apart(self, kind: str, a: Constraints, b: Constraints, nesting: int) -> bool:
+        if kind == "object":
+            return _objects_apart(a, b) or self._values_apart(a, b, nesting)
+        if kind == "string":
+            return _strings_apart(a, b) or (
+                self.strings_apart is not None and bool(a.patterns or b.patterns)
+                and self.strings_apart(a, b))
+        return _KIND_APART.get(kind, _never)(a, b)
+
+    def _values_apart(self, a: Constraints, b: Constraints, nesting: int) -> bool:
+        """A property one side requires and both give schemas whose values cannot meet (a
+        discriminator: `"type": {"enum": ["git"]}` beside `{"const": "path"}`, or two
+        patterns)."""
+        if nesting >= MAX_NESTING:
+            return False
+        for name in sorted(a.required | b.required):
+            if name not in a.properties or name not in b.properties:
+                continue
+            if not self._spend(1):
+                return False
+            va, vb = Constraints(), Constraints()
+            if self._add(va, a.properties[name]) and self._add(vb, b.properties[name]) and \
+                    self.apart(va, vb, nesting + 1):
+                return True
+        return False
 
 
 def _value_types(c: Constraints) -> frozenset[str]:
@@ -93,14 +132,8 @@ def _never(a: Constraints, b: Constraints) -> bool:
 
 
 def _objects_apart(a: Constraints, b: Constraints) -> bool:
-    """A property one side requires has const/enum values the other's cannot share, or is a
-    name the other (or the same side) does not allow at all; or one side needs more
+    """A name one side requires that either side cannot hold, or one side needs more
     properties than the other allows."""
-    for name in a.required | b.required:
-        va, vb = _const_values(a, name), _const_values(b, name)
-        if va is not None and vb is not None and \
-                not any(json_equal(x, y) for x in va for y in vb):
-            return True
     if any(_refuses_name(x, n) for x in (a, b) for n in a.required | b.required):
         return True
     return _fewer_than(b.max_properties, max(len(a.required), a.min_properties)) or \
@@ -120,8 +153,7 @@ def _numbers_apart(a: Constraints, b: Constraints) -> bool:
 
 
 _KIND_APART: dict[str, Callable[[Constraints, Constraints], bool]] = {
-    "object": _objects_apart, "array": _arrays_apart, "string": _strings_apart,
-    "number": _numbers_apart,
+    "array": _arrays_apart, "number": _numbers_apart,
 }
 
 
@@ -165,13 +197,3 @@ def _refuses_name(c: Constraints, name: str) -> bool:
         return True
     return any(sub[0] is False and name not in names and not patterns
                for sub, names, patterns in c.additional)
-
-
-def _const_values(c: Constraints, name: str) -> list[Any] | None:
-    out = None
-    for schema, _ in c.properties.get(name, []):
-        if isinstance(schema, dict):
-            vals = [schema["const"]] if "const" in schema else schema.get("enum")
-            if isinstance(vals, list):
-                out = vals if out is None else [v for v in out if any(json_equal(v, w) for w in vals)]
-    return out
