@@ -35,7 +35,7 @@ from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
 from .constraints import Collector, Constraints, Group, Sub, clone, json_equal, json_type
 from .container_values import value_allows
-from .disjoint import all_disjoint
+from .disjoint import all_disjoint, kept_disjuncts
 from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
@@ -229,7 +229,7 @@ class GrammarBuilder:
             self.collector.add(b, schema, where, 0, g.scope)
             built.append(b)
         if g.one and not all_disjoint(self.collector, built, self._strings_apart):
-            return self._exactly_one(rest, g, width)
+            return self._exactly_one(rest, g, width, built)
         # only branches that can hold a value count toward the bound: a branch the rest
         # contradicts (an object branch of a value that must be a string) adds no leaf
         live = [(br, b) for br, b in zip(branches, built) if not b.false and b.types]
@@ -285,23 +285,52 @@ class GrammarBuilder:
             self._pattern_dfas[key] = string_dfa(patterns=patterns, limits=self.limits)
         return self._pattern_dfas[key]
 
-    def _exactly_one(self, rest: Constraints, g: Group, width: int) -> list[tuple[str, ...]]:
+    def _exactly_one(self, rest: Constraints, g: Group, width: int,
+                     built: list[Constraints]) -> list[tuple[str, ...]]:
         """oneOf whose branches may overlap: branch i and the negation of every other branch
         (`negation` refuses, naming the keyword, what has no expressible complement). Only
-        branch i succeeds there, so only its annotations count (`not` adds none)."""
+        branch i succeeds there, so only its annotations count (`not` adds none).
+
+        A negation is a union of disjuncts (De Morgan), and branch i (with the rest of the
+        schema, `built[i]`) usually contradicts most of them: where two branches share a
+        base, "the base fails" cannot happen beside branch i. Those disjuncts are dropped
+        (`kept_disjuncts`, exact: only values that cannot satisfy branch i go), and a branch
+        left with an empty negation is dropped whole. That keeps the distribution to what
+        tells the branches apart instead of every way the others can fail."""
         exact: list[Sub] = []
         ids = tuple(id(b) for b, _ in g.branches)
         for i, (schema, where) in enumerate(g.branches):
-            # one synthetic schema per (group, branch), as `Collector.negation` keeps one per
-            # schema: a recursive oneOf meets its own rules again instead of new ones
-            others = [self.collector.negated_schema(b)
-                      for j, (b, _) in enumerate(g.branches) if j != i]
-            synthetic = self.collector._synthesize(("one", i) + ids,
-                                                   {"allOf": [schema, *others]})
+            others = [self._negation_beside(built[i], b, f"{bwhere}/not")
+                      for j, (b, bwhere) in enumerate(g.branches) if j != i]
+            if any(o is None for o in others):
+                continue                     # branch i always satisfies another branch
+            # one synthetic schema per (group, branch, kept disjuncts), as
+            # `Collector.negation` keeps one per schema: a recursive oneOf meets its own
+            # rules again instead of new ones
+            synthetic = self.collector._synthesize(
+                ("one", i) + ids + tuple(id(o) for o in others), {"allOf": [schema, *others]})
             exact.append((synthetic, where))
+        if not exact:
+            return []
         c = clone(rest)
         c.any_of = [Group(tuple(exact), False, g.path, g.scope, exclusive=True)] + rest.any_of
         return self._distribute(c, width)
+
+    def _negation_beside(self, mine: Constraints, other: Any, path: str) -> dict | None:
+        """`not other` for values that satisfy `mine`: the disjuncts of the negation `mine`
+        may meet (None: none, so `mine` and `not other` share no value). With annotation
+        scopes in force the plain `{"not": other}` is kept (a union of disjuncts would
+        evaluate the properties they name; `not` evaluates none)."""
+        if mine.unevaluated_properties or mine.unevaluated_items:
+            return self.collector.negated_schema(other)
+        disjuncts = self.collector.negation(other, path)
+        keep = kept_disjuncts(self.collector, mine, disjuncts, self._strings_apart)
+        if not keep:
+            return None
+        if len(keep) == len(disjuncts):
+            return self.collector.negated_schema(other)
+        return self.collector._synthesize(("not-beside", id(other), tuple(keep)),
+                                          {"anyOf": [disjuncts[k][0] for k in keep]})
 
     # -- enum / const ---------------------------------------------------------------------------
     def _enum(self, c: Constraints) -> list[tuple[str, ...]]:

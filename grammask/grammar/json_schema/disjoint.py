@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 from ...errors import SchemaError
-from .constraints import Collector, Constraints, clone, json_equal, json_type
+from .constraints import Collector, Constraints, Sub, clone, json_equal, json_type
 
 MAX_MERGES = 256     # branch merges (and property values collected) per `all_disjoint` call
 MAX_NESTING = 3      # property values inside property values tested
@@ -41,6 +42,19 @@ def all_disjoint(collector: Collector, built: list[Constraints],
     test = _Test(collector, strings_apart)
     return all(test.apart(built[i], built[j])
                for i in range(len(built)) for j in range(i + 1, len(built)))
+
+
+def kept_disjuncts(collector: Collector, mine: Constraints, disjuncts: list[Sub],
+                   strings_apart: StringsApart | None = None) -> list[int]:
+    """Indices of the `disjuncts` (a negation's union, `negation.negate`) that may share a
+    value with `mine`: the others can be dropped from "`mine` and not X" exactly."""
+    test = _Test(collector, strings_apart)
+    keep = []
+    for k, sub in enumerate(disjuncts):
+        c = Constraints()
+        if not test._add(c, [sub]) or not test.apart(mine, c):
+            keep.append(k)
+    return keep
 
 
 class _Test:
@@ -113,6 +127,9 @@ class _Test:
         for name in sorted(a.required | b.required):
             if name not in a.properties or name not in b.properties:
                 continue
+            xs, ys = a.properties[name], b.properties[name]
+            if self._complementary(xs, ys) or self._complementary(ys, xs):
+                return True
             if not self._spend(1):
                 return False
             va, vb = Constraints(), Constraints()
@@ -120,6 +137,36 @@ class _Test:
                     self.apart(va, vb, nesting + 1):
                 return True
         return False
+
+
+    def _complementary(self, xs: list[Sub], ys: list[Sub]) -> bool:
+        """Values of one side satisfy a schema S, the other's `not S` (what a negated
+        shared base leaves beside the branch that has it: S need not be understood)."""
+        return any(isinstance(y, dict) and set(y) == {"not"} and
+                   any(self._same(x, y["not"]) for x, _ in xs) for y, _ in ys)
+
+    def _same(self, x: Any, y: Any) -> bool:
+        """The same schema: one object once `$ref`s are followed, or equal JSON under the
+        same base URI."""
+        x, y = self._core(x), self._core(y)
+        resolver = self.collector.resolver
+        return x is y or (resolver.base_of(x) == resolver.base_of(y) and json_equal(x, y))
+
+    def _core(self, schema: Any) -> Any:
+        """`schema` with a chain of bare `$ref`s followed (a bounded number of steps)."""
+        resolver = self.collector.resolver
+        for _ in range(16):
+            if not (isinstance(schema, dict) and "$ref" in schema and
+                    set(schema) <= _BARE_REF):
+                break
+            try:
+                schema, _ = resolver.resolve(schema["$ref"], resolver.base_of(schema), "#")
+            except SchemaError:
+                break
+        return schema
+
+
+_BARE_REF = frozenset({"$ref", "description", "title", "$comment", "default", "examples"})
 
 
 def _value_types(c: Constraints) -> frozenset[str]:
