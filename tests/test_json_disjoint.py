@@ -196,3 +196,39 @@ def test_one_of_disjoint_branches_teacher_forced(load_tokenizer_info, load_encod
     assert forced('{"a":{"type":"git","url":"u"},"b":false,"c":{"type":"package","package":[]}}')
     assert not forced('{"a":{"type":"cvs","url":"u"}}')
     assert not forced('{"a":{"type":"package","package":[1,2]}}')
+
+
+def _agrees_on_pool(schema: dict) -> None:
+    """The grammar's verdict equals `jsonschema`'s on every pool value (keys in any order,
+    so the pool's fixed key order tests the language, not the order)."""
+    grammar = schema_to_grammar(schema, JsonSchemaOptions(property_order="any"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for value in POOL:
+        text = json.dumps(value, separators=(",", ":"))
+        assert validate_text(grammar, text).ok == validator.is_valid(value), (schema, text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_one_of_exact_on_a_value_pool(seed):
+    """oneOf of random branches, whatever form the builder picks (anyOf when disjoint, the
+    exact form with pruned negations otherwise, branches dropped when they always meet
+    another): accepted exactly when one branch holds."""
+    rng = random.Random(100 + seed)
+    for _ in range(12):
+        schema = {"oneOf": [_branch(rng) for _ in range(rng.randint(2, 3))]}
+        try:
+            _agrees_on_pool(schema)
+        except gm.SchemaError:
+            continue
+
+
+def test_one_of_over_a_shared_base_is_exact():
+    """Branches that share a base (`allOf [base, specific]`): beside branch i the base's
+    negation cannot hold, so only what tells the branches apart is spelled out."""
+    base = {"type": "object", "required": ["t"], "properties": {"t": {"type": "string"},
+                                                                 "b": {"enum": [1, 2]}}}
+    schema = {"$defs": {"base": base}, "oneOf": [
+        {"allOf": [{"$ref": "#/$defs/base"}, {"required": ["a"], "properties": {"a": {"const": 1}}}]},
+        {"allOf": [{"$ref": "#/$defs/base"}, {"required": ["b"]}]},
+        {"allOf": [{"$ref": "#/$defs/base"}, {"properties": {"t": {"const": "x"}}}]}]}
+    _agrees_on_pool(schema)

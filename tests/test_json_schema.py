@@ -18,6 +18,7 @@ from scan_checks import assert_same_scan, full_scan
 
 import grammask as gm
 from grammask.grammar.json_schema import schema_to_grammar
+from grammask.validate import validate_text
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -920,3 +921,22 @@ def test_not_prefix_items_is_the_arrays_failing_one_prefix_item(tok, encode):
         assert not accepts(c, encode, text), text
     with pytest.raises(gm.SchemaError):      # items past a prefix: no plain complement
         schema_to_grammar({"not": {"prefixItems": [True], "items": {"type": "string"}}})
+
+
+def test_not_additional_properties_false_needs_a_name_outside_the_declared_ones(tok, encode):
+    """`not {properties: {a}, additionalProperties: false}` is an object with some property
+    other than `a`. Where the object itself did not declare `a`, an `a` went through as an
+    extra property and counted as "other": `{"a": ""}` was accepted (and so was a value
+    matching two oneOf branches, `oneOf [{properties: {a}, additionalProperties: false},
+    {type: object}]`)."""
+    c = gm.compile_json_schema(
+        {"type": "object", "not": {"properties": {"a": {}}, "additionalProperties": False}}, tok)
+    for text in ['{"b":1}', '{"a":1,"b":1}', '{"b":1,"a":1}']:
+        assert accepts(c, encode, text), text
+    for text in ['{}', '{"a":""}', '{"a":1}']:
+        assert not accepts(c, encode, text), text
+    one = schema_to_grammar({"oneOf": [{"type": "object", "additionalProperties": False,
+                                        "properties": {"a": {"type": "string"}}},
+                                       {"type": ["null", "object"]}]})
+    assert [validate_text(one, t).ok for t in ['{"a":""}', '{}', '{"a":1}', 'null', '{"b":1}']] \
+        == [False, False, True, True, True]

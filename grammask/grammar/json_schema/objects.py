@@ -63,10 +63,15 @@ def object_alternatives(b: GrammarBuilder, c: Constraints) -> list[tuple[str, ..
 
 
 def _ordered_names(c: Constraints) -> list[str]:
+    """Declared properties in order, then the other names the automaton must tell apart
+    from extras: required and dependent names, and the names of `need_extra` sets (an extra
+    property sets every need bit, so a name inside a set must not pass as one)."""
     names = list(c.properties)
     extra = set(c.required) | set(c.dependent_required)
     for deps in c.dependent_required.values():
         extra |= deps
+    for need in c.need_extra:
+        extra |= need
     names += sorted(n for n in extra if n not in c.properties)
     return names
 
