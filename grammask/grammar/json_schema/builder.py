@@ -271,13 +271,18 @@ class GrammarBuilder:
     def _strings_apart(self, a: Constraints, b: Constraints) -> bool:
         """No string matches both sides' patterns (their automata do not meet; lengths and
         formats are left out, which only widens each side). A pattern refused or too large
-        here means "may overlap"."""
-        try:
-            dfas = [self._patterns_dfa(tuple(sorted({p for p, _ in c.patterns})))
-                    for c in (a, b)]
-            return dfa_ops.is_empty(dfa_ops.intersect(*dfas, self.limits))
-        except GrammarError:        # LimitExceededError and SchemaError included
-            return False
+        here means "may overlap". Memoised per pair of pattern sets: a oneOf of n branches
+        asks about the same discriminator patterns for each of its n² pairs."""
+        pats = sorted(tuple(sorted({p for p, _ in c.patterns})) for c in (a, b))
+        key = ("apart", *pats)
+        if key not in self._pattern_dfas:
+            try:
+                dfas = [self._patterns_dfa(p) for p in pats]
+                self._pattern_dfas[key] = dfa_ops.is_empty(
+                    dfa_ops.intersect(*dfas, self.limits, minimal=False))
+            except GrammarError:        # LimitExceededError and SchemaError included
+                self._pattern_dfas[key] = False
+        return self._pattern_dfas[key]
 
     def _patterns_dfa(self, patterns: tuple[str, ...]) -> Any:
         key = ("patterns", patterns)

@@ -6,10 +6,12 @@ negations are far larger and often past `max_branches`. So the test pays for its
 sees what real schemas use to tell their branches apart:
 
 * different JSON types, or enums without a common value;
-* per shared type: a required property with const/enum values the other side cannot take
-  (a discriminator such as `"type": {"enum": ["vcs"]}`), a required name the other side
-  forbids, more required properties than the other allows, item counts, string lengths and
-  number ranges that do not meet;
+* per shared type: a required property whose values on the two sides cannot meet, tested
+  recursively (a discriminator such as `"type": {"enum": ["vcs"]}` beside `{"const":
+  "path"}`, two patterns whose automata do not intersect, or a schema S beside `not S`, which
+  is what a negated shared base leaves); a required name either side forbids; more required
+  properties than the other side allows; item counts, string lengths and number ranges that
+  do not meet; a pattern one side needs and the other must not match;
 * combinator groups still undistributed (a branch that is itself a `oneOf` of
   discriminated objects): a side whose value satisfies one of a group's branches is apart
   from the other when each branch, merged with the rest of that side, is. The merges are
@@ -25,10 +27,10 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
-from ...errors import SchemaError
+from ...errors import GrammarError, SchemaError
 from .constraints import Collector, Constraints, Sub, clone, json_equal, json_type
 
-MAX_MERGES = 256     # branch merges (and property values collected) per `all_disjoint` call
+MAX_MERGES = 256     # branch merges (and property values collected) per pair tested
 MAX_NESTING = 3      # property values inside property values tested
 
 StringsApart = Callable[[Constraints, Constraints], bool]
@@ -39,8 +41,8 @@ def all_disjoint(collector: Collector, built: list[Constraints],
     """No two of `built` (oneOf's branches, each merged with the rest of the schema) can
     hold the same value. `strings_apart(a, b)` decides two string sides with patterns
     (the builder intersects their automata)."""
-    test = _Test(collector, strings_apart)
-    return all(test.apart(built[i], built[j])
+    memo = _Memo()
+    return all(_Test(collector, strings_apart, memo).apart(built[i], built[j])
                for i in range(len(built)) for j in range(i + 1, len(built)))
 
 
@@ -48,19 +50,34 @@ def kept_disjuncts(collector: Collector, mine: Constraints, disjuncts: list[Sub]
                    strings_apart: StringsApart | None = None) -> list[int]:
     """Indices of the `disjuncts` (a negation's union, `negation.negate`) that may share a
     value with `mine`: the others can be dropped from "`mine` and not X" exactly."""
-    test = _Test(collector, strings_apart)
+    memo = _Memo()
     keep = []
     for k, sub in enumerate(disjuncts):
-        c = Constraints()
-        if not test._add(c, [sub]) or not test.apart(mine, c):
+        test = _Test(collector, strings_apart, memo)
+        c = test.collected([sub])
+        if c is None or not test.apart(mine, c):
             keep.append(k)
     return keep
 
 
+class _Memo:
+    """What the pairs of one call share: collected subschema lists (by the ids of their
+    schemas) and distributed first groups (by the id of the side), each kept with what its
+    key's ids belong to so that they stay alive."""
+
+    def __init__(self) -> None:
+        self.collected: dict[tuple[int, ...], tuple[list[Sub], Constraints | None]] = {}
+        self.expanded: dict[int, tuple[Constraints, list[Constraints] | None]] = {}
+
+
 class _Test:
-    def __init__(self, collector: Collector, strings_apart: StringsApart | None) -> None:
+    """One pair's test (its own merge budget; the memo is shared)."""
+
+    def __init__(self, collector: Collector, strings_apart: StringsApart | None,
+                 memo: _Memo) -> None:
         self.collector = collector
         self.strings_apart = strings_apart
+        self.memo = memo
         self.budget = MAX_MERGES
 
     def apart(self, a: Constraints, b: Constraints, nesting: int = 0) -> bool:
@@ -72,16 +89,37 @@ class _Test:
         """x's first group distributed: every branch (with the rest of x) apart from y."""
         if not x.any_of or x.unevaluated_properties or x.unevaluated_items:
             return False
-        group = x.any_of[0]
-        if not self._spend(len(group.branches)):
+        if not self._spend(len(x.any_of[0].branches)):
             return False
-        rest = clone(x)
-        rest.any_of = x.any_of[1:]
-        for schema, where in group.branches:
-            branch = clone(rest)
-            if not self._add(branch, [(schema, where)]) or not self.apart(branch, y, nesting):
-                return False
-        return True
+        branches = self._branches(x)
+        return branches is not None and all(self.apart(b, y, nesting) for b in branches)
+
+    def _branches(self, x: Constraints) -> list[Constraints] | None:
+        """x's first group distributed (None: a branch the collector refuses)."""
+        found = self.memo.expanded.get(id(x))
+        if found is None:
+            rest = clone(x)
+            rest.any_of = x.any_of[1:]
+            out: list[Constraints] | None = []
+            for schema, where in x.any_of[0].branches:
+                branch = clone(rest)
+                if not self._add(branch, [(schema, where)]):
+                    out = None
+                    break
+                out.append(branch)
+            found = self.memo.expanded[id(x)] = (x, out)
+        return found[1]
+
+    def collected(self, subs: list[Sub]) -> Constraints | None:
+        """The conjunction of `subs` (None: refused by the collector)."""
+        key = tuple(id(s) for s, _ in subs)
+        found = self.memo.collected.get(key)
+        if found is None:
+            c: Constraints | None = Constraints()
+            if not self._add(c, subs):
+                c = None
+            found = self.memo.collected[key] = (list(subs), c)
+        return found[1]
 
     def _spend(self, n: int) -> bool:
         if n > self.budget:
@@ -93,7 +131,7 @@ class _Test:
         try:
             for schema, where in subs:
                 self.collector.add(c, schema, where, 0)
-        except SchemaError:         # refused where the builder may never go: may overlap
+        except GrammarError:        # refused where the builder may never go: may overlap
             return False
         return True
 
@@ -113,8 +151,8 @@ class _Test:
         if kind == "object":
             return _objects_apart(a, b) or self._values_apart(a, b, nesting)
         if kind == "string":
-            return _strings_apart(a, b) or (
-                self.strings_apart is not None and bool(a.patterns or b.patterns)
+            return _lengths_apart(a, b) or _pattern_refused(a, b) or (
+                self.strings_apart is not None and bool(a.patterns and b.patterns)
                 and self.strings_apart(a, b))
         return _KIND_APART.get(kind, _never)(a, b)
 
@@ -124,20 +162,17 @@ class _Test:
         patterns)."""
         if nesting >= MAX_NESTING:
             return False
-        for name in sorted(a.required | b.required):
-            if name not in a.properties or name not in b.properties:
-                continue
+        names = [n for n in a.required | b.required if n in a.properties and n in b.properties]
+        for name in sorted(names, key=lambda n: (not _fixed(a, n) or not _fixed(b, n), n)):
             xs, ys = a.properties[name], b.properties[name]
             if self._complementary(xs, ys) or self._complementary(ys, xs):
                 return True
             if not self._spend(1):
                 return False
-            va, vb = Constraints(), Constraints()
-            if self._add(va, a.properties[name]) and self._add(vb, b.properties[name]) and \
-                    self.apart(va, vb, nesting + 1):
+            va, vb = self.collected(xs), self.collected(ys)
+            if va is not None and vb is not None and self.apart(va, vb, nesting + 1):
                 return True
         return False
-
 
     def _complementary(self, xs: list[Sub], ys: list[Sub]) -> bool:
         """Values of one side satisfy a schema S, the other's `not S` (what a negated
@@ -169,6 +204,12 @@ class _Test:
 _BARE_REF = frozenset({"$ref", "description", "title", "$comment", "default", "examples"})
 
 
+def _fixed(c: Constraints, name: str) -> bool:
+    """Property `name` has a const/enum schema: the likeliest discriminator, tried first."""
+    return any(isinstance(s, dict) and ("const" in s or "enum" in s)
+               for s, _ in c.properties[name])
+
+
 def _value_types(c: Constraints) -> frozenset[str]:
     kinds = {json_type(v) for v in c.enum} if c.enum is not None else set(c.types)
     return frozenset("number" if k == "integer" else k for k in kinds)
@@ -191,8 +232,14 @@ def _arrays_apart(a: Constraints, b: Constraints) -> bool:
     return _fewer_than(b.max_items, a.min_items) or _fewer_than(a.max_items, b.min_items)
 
 
-def _strings_apart(a: Constraints, b: Constraints) -> bool:
+def _lengths_apart(a: Constraints, b: Constraints) -> bool:
     return _fewer_than(b.max_length, a.min_length) or _fewer_than(a.max_length, b.min_length)
+
+
+def _pattern_refused(a: Constraints, b: Constraints) -> bool:
+    """One side needs a pattern the other must not match (`not {pattern}`)."""
+    return any(p in {q for q, _ in y.not_patterns} for x, y in ((a, b), (b, a))
+               for p, _ in x.patterns)
 
 
 def _numbers_apart(a: Constraints, b: Constraints) -> bool:
