@@ -62,7 +62,28 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
         if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS):
             continue
         out.extend(_negate_keyword(schema, key, value, path, resolver, depth))
-    return out or [(False, path)]           # only annotations: `not true` = nothing
+    return _absent_or_failing(out) or [(False, path)]   # only annotations: `not true` = nothing
+
+
+def _absent_or_failing(out: list[Sub]) -> list[Sub]:
+    """The disjuncts "`name` is missing" (from `required`) and "`name` is there and fails
+    S" (from `properties`) side by side are one, `{properties: {name: not S}}`: the same
+    union with one branch fewer to distribute (oneOf's exact form multiplies them)."""
+    missing = {b["_forbidden"][0]: k for k, (b, _) in enumerate(out)
+               if isinstance(b, dict) and b.keys() == {"type", "_forbidden"}
+               and b["type"] == "object" and len(b["_forbidden"]) == 1}
+    if not missing:
+        return out
+    merged: dict[int, Sub] = {}
+    dropped: set[int] = set()
+    for k, (b, where) in enumerate(out):
+        if isinstance(b, dict) and b.keys() == {"type", "required", "properties"} and \
+                b["type"] == "object" and len(b["required"]) == 1 and \
+                b["required"][0] in missing and b["properties"].keys() == {b["required"][0]}:
+            at = missing.pop(b["required"][0])
+            merged[at] = ({"type": "object", "properties": b["properties"]}, where)
+            dropped.add(k)
+    return [merged.get(k, sub) for k, sub in enumerate(out) if k not in dropped]
 
 
 _COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minProperties",
