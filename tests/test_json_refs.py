@@ -63,3 +63,42 @@ def test_fragment_pointer_inside_a_urn_resource() -> None:
     tagged = {"$id": "tag:example.com,2026:s", "$anchor": "here", "type": "integer"}
     root = {"$defs": {"t": tagged}}
     assert _resolve(root, tagged, "#here")[0] is tagged
+
+
+_OVERRIDE_CASES = [   # (value, valid when $ref overrides its siblings, valid when they apply)
+    ({"x": {}}, True, False), ({"x": "s"}, True, True), ({"x": 1}, True, False),
+    ({"x": {"a": 1}}, False, False),
+]
+
+
+@pytest.mark.parametrize("dialect,overrides", [
+    ("http://json-schema.org/draft-04/schema#", True),
+    ("http://json-schema.org/draft-07/schema", True),
+    ("https://json-schema.org/draft/2019-09/schema", False),
+    ("https://json-schema.org/draft/2020-12/schema", False),
+    (None, False),
+])
+def test_ref_siblings_follow_the_dialect(dialect, overrides) -> None:
+    """Up to draft-07 a `$ref` object's other keywords are ignored; from 2019-09 on (and
+    with no `$schema`, read as 2020-12) they apply beside it. In `not` too. MaskBench
+    labels its instances by the declared draft, so a draft-04 `{"type": "string", "$ref":
+    ...}` refused valid objects before (8 records)."""
+    import json
+
+    from grammask.grammar.json_schema import schema_to_grammar
+    from grammask.validate import validate_text
+    defs = {"d": {"properties": {"a": {"type": "string"}}}, "i": {"type": "integer"}}
+    schema = {"definitions": defs, "type": "object",
+              "properties": {"x": {"type": "string", "$ref": "#/definitions/d"}}}
+    negated = {"definitions": defs, "not": {"type": "string", "$ref": "#/definitions/i"}}
+    if dialect is not None:
+        schema["$schema"] = negated["$schema"] = dialect
+    assert RefResolver(schema).ref_overrides is overrides
+    grammar = schema_to_grammar(schema)
+    for value, old, new in _OVERRIDE_CASES:
+        text = json.dumps(value, separators=(",", ":"))
+        assert validate_text(grammar, text).ok is (old if overrides else new), value
+    grammar = schema_to_grammar(negated)
+    # not (integer) vs not (string and integer): a string is refused only where $ref overrides
+    assert [validate_text(grammar, t).ok for t in ['"s"', "1", "null"]] == \
+        ([True, False, True] if overrides else [True, True, True])

@@ -57,6 +57,8 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
         return [(True, path)]
     if not isinstance(schema, dict):
         raise SchemaError("not: the schema must be an object or a boolean", path)
+    if "$ref" in schema and getattr(resolver, "ref_overrides", False):   # draft-07 and before
+        return _ref(schema, schema["$ref"], f"{path}/$ref", resolver, depth)
     out: list[Sub] = []
     for key, value in schema.items():
         if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS):

@@ -7,6 +7,7 @@ enclosing `$id`), optionally followed by a pointer. Anything else is a `SchemaEr
 reference and where it was used, never a silent `true`."""
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
@@ -16,6 +17,8 @@ Schema = Any          # dict | bool
 MAX_DEPTH = 256       # nesting levels of a schema document
 # Stands in for the document's own URI (urljoin only resolves against hierarchical schemes).
 _DOC_BASE = "https://grammask.invalid/root.json"
+# Dialects in which `$ref` overrides its siblings (draft-03 to draft-07).
+_REF_OVERRIDES = re.compile(r"json-schema\.org/draft-0[3-7]/schema")
 
 
 class RefResolver:
@@ -24,6 +27,10 @@ class RefResolver:
 
     def __init__(self, root: Schema) -> None:
         self.root = root
+        # Up to draft-07 "all other properties in a $ref object MUST be ignored"; from
+        # 2019-09 on they apply beside it. The document's `$schema` says which (none: 2020-12).
+        dialect = root.get("$schema") if isinstance(root, dict) else None
+        self.ref_overrides = isinstance(dialect, str) and bool(_REF_OVERRIDES.search(dialect))
         self._ids: dict[str, Schema] = {}       # absolute URI (no fragment) -> subschema
         self._anchors: dict[str, Schema] = {}   # absolute URI#anchor -> subschema
         self._base_of: dict[int, str] = {}      # id(subschema) -> base URI in force there
