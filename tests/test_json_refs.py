@@ -102,3 +102,30 @@ def test_ref_siblings_follow_the_dialect(dialect, overrides) -> None:
     # not (integer) vs not (string and integer): a string is refused only where $ref overrides
     assert [validate_text(grammar, t).ok for t in ['"s"', "1", "null"]] == \
         ([True, False, True] if overrides else [True, True, True])
+
+
+@pytest.mark.parametrize("dialect,known", [
+    ("http://json-schema.org/draft-04/schema#", set()),
+    ("http://json-schema.org/draft-06/schema#", {"const"}),
+    ("http://json-schema.org/draft-07/schema#", {"const", "if"}),
+    (None, {"const", "if"}),
+])
+def test_keywords_of_later_drafts_are_unknown_to_older_ones(dialect, known) -> None:
+    """A draft-04 validator ignores `if`/`then`/`const` (draft-06/07 keywords) as unknown,
+    and MaskBench labels by the declared draft: 3 records refused valid instances."""
+    from grammask.grammar.json_schema import schema_to_grammar
+    from grammask.validate import validate_text
+    schema = {"type": "object", "properties": {"k": {"type": "string"}, "v": {}},
+              "if": {"properties": {"k": {"const": "n"}}, "required": ["k"]},
+              "then": {"properties": {"v": {"type": "integer"}}}}
+    fixed = {"type": "object", "properties": {"v": {"const": 1}}}
+    negated = {"not": {"if": {"type": "string"}, "then": {"maxLength": 1}}}
+    for s in (schema, fixed, negated):
+        if dialect is not None:
+            s["$schema"] = dialect
+    g = schema_to_grammar(schema)
+    assert validate_text(g, '{"k":"n","v":"x"}').ok is ("if" not in known)
+    assert validate_text(g, '{"k":"n","v":1}').ok
+    assert validate_text(schema_to_grammar(fixed), '{"v":2}').ok is ("const" not in known)
+    # not (if string then maxLength 1): strings of 2+ characters; unknown if/then: nothing
+    assert validate_text(schema_to_grammar(negated), '"ab"').ok is ("if" in known)

@@ -203,6 +203,8 @@ class Collector:
         if not isinstance(schema, dict):
             raise SchemaError(f"a schema must be an object or a boolean, got "
                               f"{type(schema).__name__}", path)
+        if not self.resolver.unknown_keywords.isdisjoint(schema):
+            schema = self._known_only(schema)
         if "$ref" in schema and self.resolver.ref_overrides:      # draft-07 and before
             target, where = self.resolver.resolve(schema["$ref"], self.resolver.base_of(schema),
                                                   path)
@@ -226,6 +228,15 @@ class Collector:
         for i, sub in enumerate(_list(schema, "allOf", path)):
             self.add(c, sub, f"{path}/allOf/{i}", depth + 1, scope)
         self._combinators(c, schema, path, depth, scope)
+
+    def _known_only(self, schema: dict) -> dict:
+        """`schema` without the keywords its draft does not know (one copy per schema
+        object, so that id-keyed memos see the same copy each time)."""
+        key = ("known", id(schema))
+        if key not in self._synthetic:
+            self.keep.append(schema)
+        return self._synthesize(key, {k: v for k, v in schema.items()
+                                      if k not in self.resolver.unknown_keywords})
 
     def _open_scopes(self, c: Constraints, s: dict, path: str, scope: Scope) -> Scope:
         """A schema with unevaluatedProperties/Items opens an entry (its scope: itself and its

@@ -60,8 +60,9 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
     if "$ref" in schema and getattr(resolver, "ref_overrides", False):   # draft-07 and before
         return _ref(schema, schema["$ref"], f"{path}/$ref", resolver, depth)
     out: list[Sub] = []
+    unknown = getattr(resolver, "unknown_keywords", frozenset())   # a later draft's keywords
     for key, value in schema.items():
-        if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS):
+        if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS) or key in unknown:
             continue
         out.extend(_negate_keyword(schema, key, value, path, resolver, depth))
     return _absent_or_failing(out) or [(False, path)]   # only annotations: `not true` = nothing

@@ -18,7 +18,14 @@ MAX_DEPTH = 256       # nesting levels of a schema document
 # Stands in for the document's own URI (urljoin only resolves against hierarchical schemes).
 _DOC_BASE = "https://grammask.invalid/root.json"
 # Dialects in which `$ref` overrides its siblings (draft-03 to draft-07).
-_REF_OVERRIDES = re.compile(r"json-schema\.org/draft-0[3-7]/schema")
+_REF_OVERRIDES = re.compile(r"json-schema\.org/draft-0([3-7])/schema")
+# Keywords later drafts added, which a validator of an older draft ignores as unknown.
+_LATER = frozenset({"dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedProperties",
+                    "unevaluatedItems", "minContains", "maxContains"})
+_UNKNOWN_IN = {"3": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
+               "4": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
+               "5": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
+               "6": _LATER | {"if", "then", "else"}, "7": _LATER}
 
 
 class RefResolver:
@@ -29,8 +36,13 @@ class RefResolver:
         self.root = root
         # Up to draft-07 "all other properties in a $ref object MUST be ignored"; from
         # 2019-09 on they apply beside it. The document's `$schema` says which (none: 2020-12).
+        # Keywords of later drafts are unknown to an older one's validators, which ignore
+        # them (a draft-04 `if`/`then`, a draft-07 `dependentRequired`).
         dialect = root.get("$schema") if isinstance(root, dict) else None
-        self.ref_overrides = isinstance(dialect, str) and bool(_REF_OVERRIDES.search(dialect))
+        draft = _REF_OVERRIDES.search(dialect) if isinstance(dialect, str) else None
+        self.ref_overrides = draft is not None
+        self.unknown_keywords: frozenset[str] = \
+            _UNKNOWN_IN[draft.group(1)] if draft is not None else frozenset()
         self._ids: dict[str, Schema] = {}       # absolute URI (no fragment) -> subschema
         self._anchors: dict[str, Schema] = {}   # absolute URI#anchor -> subschema
         self._base_of: dict[int, str] = {}      # id(subschema) -> base URI in force there
