@@ -129,3 +129,22 @@ def test_keywords_of_later_drafts_are_unknown_to_older_ones(dialect, known) -> N
     assert validate_text(schema_to_grammar(fixed), '{"v":2}').ok is ("const" not in known)
     # not (if string then maxLength 1): strings of 2+ characters; unknown if/then: nothing
     assert validate_text(schema_to_grammar(negated), '"ab"').ok is ("if" in known)
+
+
+def test_draft_rules_leave_synthetic_schemas_alone() -> None:
+    """The negation of `items` is a synthetic `{"contains": {"not": S}}`; in a draft-04
+    document `contains` is unknown, but only the document's own schemas are read as draft-04:
+    stripping it from the synthetic one had made oneOf's exact form accept an object matching
+    both branches (a MaskBench invalid instance, `Github_easy---o78062`)."""
+    from grammask.grammar.json_schema import JsonSchemaOptions, schema_to_grammar
+    from grammask.validate import validate_text
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "definitions": {"c": {
+        "required": ["name"], "oneOf": [
+            {"properties": {"cs": {"type": "array", "items": {"$ref": "#/definitions/c"}}},
+             "required": ["cs"]},
+            {"properties": {"ab": {"type": "array"}}, "required": ["ab"]}]}},
+        "$ref": "#/definitions/c"}
+    g = schema_to_grammar(schema, JsonSchemaOptions(property_order="any"))
+    assert validate_text(g, '{"name":"x","cs":[{"name":"y","ab":[]}]}').ok
+    assert not validate_text(g, '{"name":"x","cs":[{"name":"y","ab":[],"cs":[]}]}').ok
+    assert not validate_text(g, '{"name":"x","cs":[{"name":"y","cs":[],"ab":[]}]}').ok

@@ -203,13 +203,14 @@ class Collector:
         if not isinstance(schema, dict):
             raise SchemaError(f"a schema must be an object or a boolean, got "
                               f"{type(schema).__name__}", path)
-        if not self.resolver.unknown_keywords.isdisjoint(schema):
-            schema = self._known_only(schema)
-        if "$ref" in schema and self.resolver.ref_overrides:      # draft-07 and before
-            target, where = self.resolver.resolve(schema["$ref"], self.resolver.base_of(schema),
-                                                  path)
-            self.add(c, target, where, depth + 1, scope)
-            return
+        if self.resolver.ref_overrides and self.resolver.in_document(schema):   # <= draft-07
+            if "$ref" in schema:
+                target, where = self.resolver.resolve(schema["$ref"],
+                                                      self.resolver.base_of(schema), path)
+                self.add(c, target, where, depth + 1, scope)
+                return
+            if not self.resolver.unknown_keywords.isdisjoint(schema):
+                schema = self._known_only(schema)
         scope = self._open_scopes(c, schema, path, scope)
         self._types(c, schema, path)
         self._values(c, schema, path)

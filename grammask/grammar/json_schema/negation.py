@@ -57,10 +57,11 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
         return [(True, path)]
     if not isinstance(schema, dict):
         raise SchemaError("not: the schema must be an object or a boolean", path)
-    if "$ref" in schema and getattr(resolver, "ref_overrides", False):   # draft-07 and before
+    draft_rules = getattr(resolver, "ref_overrides", False) and resolver.in_document(schema)
+    if draft_rules and "$ref" in schema:              # draft-07 and before: $ref alone counts
         return _ref(schema, schema["$ref"], f"{path}/$ref", resolver, depth)
     out: list[Sub] = []
-    unknown = getattr(resolver, "unknown_keywords", frozenset())   # a later draft's keywords
+    unknown = resolver.unknown_keywords if draft_rules else frozenset()   # later drafts' keywords
     for key, value in schema.items():
         if key in _ANNOTATIONS or (key not in _FAMILY and key not in _HANDLERS) or key in unknown:
             continue

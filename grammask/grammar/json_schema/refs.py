@@ -51,6 +51,12 @@ class RefResolver:
     def base_of(self, schema: Schema) -> str:
         return self._base_of.get(id(schema), _DOC_BASE)
 
+    def in_document(self, schema: Schema) -> bool:
+        """Whether `schema` is one of the document's own objects. The draft rules
+        (`ref_overrides`, `unknown_keywords`) apply to those only: synthetic schemas (the
+        negation's `{"contains": {"not": S}}`) speak 2020-12 whatever the document's draft."""
+        return id(schema) in self._base_of
+
     def resolve(self, ref: str, base: str, path: str) -> tuple[Schema, str]:
         """The subschema `ref` names (seen from `base`) and its JSON pointer path for messages."""
         if not isinstance(ref, str):
