@@ -17,6 +17,7 @@ from .tokenizer_info import TokenizerInfo
 
 if TYPE_CHECKING:
     from .compiled_cfg import CompiledCFG
+    from .max_length import MaxLengthCFG
     from .unique_items import UniqueItemsCFG
 
 AUTO_PRECOMPUTE_STATES = 64
@@ -161,7 +162,7 @@ def compile_grammar(source: Any, tokenizer: Any, *, syntax: str | None = None,
 @_guarded("JSON schema")
 def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT_LIMITS,
                         parser: str = "earley", cache: Any = None,
-                        **options: Any) -> CompiledCFG | UniqueItemsCFG:
+                        **options: Any) -> CompiledCFG | UniqueItemsCFG | MaxLengthCFG:
     """Compile a JSON Schema (a dict, a bool, JSON text, or a Pydantic model class /
     `TypeAdapter`) into a grammar whose language is exactly the JSON texts valid against it.
 
@@ -174,11 +175,14 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
     grammar cannot enforce exactly (overlapping `oneOf`, `uniqueItems` on object or array
     items, ...), never ignoring them; `LimitExceededError` when a `Limits` bound is hit.
     `uniqueItems` on scalar items is checked at run time: the result is then a
-    `grammask.unique_items.UniqueItemsCFG` wrapping the `CompiledCFG` (same interface)."""
+    `grammask.unique_items.UniqueItemsCFG` wrapping the `CompiledCFG` (same interface); so is
+    the maxLength of a string whose exact automaton would pass `max_dfa_states`
+    (`grammask.max_length.MaxLengthCFG`, around either)."""
     from .compiled_cfg import CompiledCFG
     from .grammar.json_schema import JsonSchemaOptions, schema_to_grammar
-    from .grammar.json_schema.builder import UNIQUE_SEPARATOR
+    from .grammar.json_schema.builder import MAX_LENGTH_PREFIX, UNIQUE_SEPARATOR
     from .mask_cache.grammar_cache import json_schema_key_parts, resolve_cache
+    from .max_length import MaxLengthCFG
     from .unique_items import UniqueItemsCFG
 
     info = tokenizer if isinstance(tokenizer, TokenizerInfo) else TokenizerInfo.from_any(tokenizer)
@@ -199,7 +203,7 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
     def build() -> Any:
         return schema_to_grammar(schema, opts, limits)
 
-    def make() -> CompiledCFG:
+    def make() -> Any:
         grammar = build() if store is None or key is None else store.get_or_build(key, build)
         grammar = grammar.pruned()
         notes = [str(w) for w in grammar.warnings]      # the builder's (empty language, ...)
@@ -207,9 +211,12 @@ def compile_json_schema(schema: Any, tokenizer: Any, *, limits: Limits = DEFAULT
                                parser=parser)
         _charge_result(compiled.memory_bytes())
         compiled.warnings.extend(n for n in notes if n not in compiled.warnings)
+        engine: Any = compiled
         if UNIQUE_SEPARATOR in grammar.terminals:
-            return UniqueItemsCFG(compiled)         # uniqueItems, checked at run time
-        return compiled
+            engine = UniqueItemsCFG(engine)         # uniqueItems, checked at run time
+        if any(name.startswith(MAX_LENGTH_PREFIX) for name in grammar.terminals):
+            engine = MaxLengthCFG(engine)           # maxLength, checked at run time
+        return engine
 
     compiled = make() if store is None or key is None else \
         store.compiled({**key, "parser": parser}, info.fingerprint, make)

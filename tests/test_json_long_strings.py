@@ -168,19 +168,27 @@ def test_enum_values_checked_against_a_chunked_string() -> None:
 def test_unsplittable_companions_raise_the_size_error() -> None:
     schema = {"anyOf": [{"type": "string", "maxLength": 5000},
                         {"type": "string", "format": "email"}]}
+    strict = JsonSchemaOptions(max_length_at_run_time=False)
     with pytest.raises(LimitExceededError) as err:
-        schema_to_grammar(schema)
+        schema_to_grammar(schema, strict, Limits())
     assert "cannot be lexed in chunks" in str(err.value) and "maxLength=5000" in str(err.value)
+    # by default the long string keeps one automaton and its maxLength is counted at run time
+    assert any(name.startswith("MAXLEN_5000_") for name in schema_to_grammar(schema).terminals)
     # without anything to meet it, the same long string compiles
     schema_to_grammar({"type": "object", "properties": {
         "a": {"type": "string", "maxLength": 5000}, "b": {"type": "string", "format": "email"}}})
     with pytest.raises(LimitExceededError):
         schema_to_grammar({"type": "string", "maxLength": 5000}, JsonSchemaOptions(
-            chunk_strings_above=10**9), Limits())
+            chunk_strings_above=10**9, max_length_at_run_time=False), Limits())
 
 
 def test_chunking_beyond_the_rule_limit_names_both_limits() -> None:
     with pytest.raises(LimitExceededError) as err:
         schema_to_grammar({"type": "string", "maxLength": 100_000},
-                          limits=Limits(max_grammar_rules=500))
+                          JsonSchemaOptions(max_length_at_run_time=False),
+                          Limits(max_grammar_rules=500))
     assert "max_grammar_rules" in str(err.value) and "maxLength=100000" in str(err.value)
+    # by default the bound is counted at run time instead
+    grammar = schema_to_grammar({"type": "string", "maxLength": 100_000},
+                                limits=Limits(max_grammar_rules=500))
+    assert any(name.startswith("MAXLEN_100000_") for name in grammar.terminals)

@@ -40,7 +40,7 @@ from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver, escape_pointer
-from .strings import literal_dfa, string_dfa
+from .strings import exact_size_estimate, literal_dfa, string_dfa
 
 # Formats draft 2020-12 defines: asserting validators check them, so with format_assertion one
 # grammask does not implement is refused rather than ignored. Other names (OpenAPI's int32,
@@ -52,6 +52,8 @@ _STANDARD_FORMATS = frozenset({
 _NOTHING = "NO_VALUE"            # the declared terminal of an empty language (never lexed)
 # uniqueItems arrays' item separator (`grammask.unique_items` reads the name)
 UNIQUE_SEPARATOR = "UNIQUE_SEPARATOR"
+# names a string terminal whose maxLength is checked at run time (`grammask.max_length`)
+MAX_LENGTH_PREFIX = "MAXLEN_"
 _SCALAR_FIRST = frozenset(b'"-0123456789tfn')
 # branches built per distribution level before the contradicted ones are dropped, as a
 # multiple of max_branches (which bounds the live ones)
@@ -90,6 +92,10 @@ class JsonSchemaOptions:
         allowed character and cannot hold maxLength 32767, while the chunked form is exact for
         any bound. Below the threshold the single automaton is kept (fewer lexemes per string).
     string_chunk: code points per chunk (grown so that no string needs more than 1024 chunks).
+    max_length_at_run_time: a string value whose exact automaton passes
+        `Limits.max_dfa_states` only through its maxLength counter (`format: email` with
+        `maxLength: 1024`), and that cannot be chunked, is built without its maxLength, which
+        `grammask.max_length.MaxLengthCFG` then checks at run time; False refuses it.
     """
 
     whitespace: str = "compact"
@@ -106,6 +112,7 @@ class JsonSchemaOptions:
     max_depth: int = 64
     chunk_strings_above: int = 1024
     string_chunk: int = 64
+    max_length_at_run_time: bool = True
 
     def __post_init__(self) -> None:
         if self.string_chunk < 1 or self.chunk_strings_above < 0:
@@ -444,8 +451,58 @@ class GrammarBuilder:
             deferred = self.long_strings.defer(spec, make)
             self._terminal_of[key] = deferred      # type: ignore[assignment]  # None: empty
             return deferred
-        name = self._terminal(key, make, "string")
+        try:
+            if not self._surely_too_large(spec):
+                name = self._terminal(key, make, "string")
+            else:
+                try:
+                    name = self.bounded_at_run_time(key, spec, None)
+                except LimitExceededError:
+                    name = self._terminal(key, make, "string")   # raises its own error
+        except LimitExceededError as e:
+            name = self.bounded_at_run_time(key, spec, e)
         self.long_strings.note_value(name, spec)
+        return name
+
+    def _surely_too_large(self, spec: StringSpec) -> bool:
+        """Whether the exact automaton of a value string is estimated past half of
+        `max_dfa_states` (`strings.exact_size_estimate`), so its maxLength goes to run time
+        unbuilt (such an automaton costs seconds to build, or to fail building)."""
+        if not self.options.max_length_at_run_time or spec.hi is None or spec.vkey[0] != "str":
+            return False
+        _, pats, formats, nots, excluded = spec.vkey
+        try:
+            estimate = exact_size_estimate(pats, formats, nots, excluded, spec.hi, self.limits)
+        except GrammarError:
+            return False                # the exact build names the problem
+        # the estimate runs low (escape states multiply with the count too): half the bound
+        return 2 * estimate > self.limits.max_dfa_states
+
+    def bounded_at_run_time(self, key: Any, spec: StringSpec,
+                            err: LimitExceededError | None) -> str | None:
+        """The terminal of a value string whose exact automaton was too large (`err`; None:
+        estimated so): the same string without its maxLength, named for
+        `max_length.MaxLengthCFG` to check the bound at run time. `err` is raised again where
+        that cannot help (the option is off, no maxLength, or the automaton is too large
+        without it too)."""
+        if err is not None and (not self.options.max_length_at_run_time
+                                or err.limit != "max_dfa_states" or spec.hi is None
+                                or spec.vkey[0] != "str"):
+            raise err
+        _, pats, formats, nots, excluded = spec.vkey
+        try:
+            dfa = string_dfa(patterns=pats, formats=formats, not_patterns=nots,
+                             excluded=excluded, min_length=spec.lo, path=spec.path,
+                             limits=self.limits)
+        except LimitExceededError:
+            if err is None:
+                raise
+            raise err from None
+        name = None
+        if not dfa_ops.is_empty(dfa):
+            name = f"{MAX_LENGTH_PREFIX}{spec.hi}_T{len(self.terminals)}"
+            self.terminals[name] = Terminal(name, "string", dfa=dfa)
+        self._terminal_of[key] = name   # type: ignore[assignment]
         return name
 
     def _number_terminal(self, c: Constraints) -> str | None:

@@ -154,7 +154,10 @@ class LongStrings:
     def _fallback(self, reason: str) -> None:
         for name, (spec, make) in self.deferred.items():
             try:
-                term = self.b._terminal(("single", name), make, "string")
+                try:
+                    term = self.b._terminal(("single", name), make, "string")
+                except LimitExceededError as e:
+                    term = self.b.bounded_at_run_time(("single", name), spec, e)
             except LimitExceededError as e:
                 raise LimitExceededError(
                     e.limit, e.value, e.maximum,

@@ -468,6 +468,8 @@ def _combine(a: _CpDFA, b: _CpDFA, diff: bool, limits: Limits) -> _CpDFA | None:
 def _with_length(v: _CpDFA, lo: int, hi: int | None, limits: Limits) -> _CpDFA | None:
     """Product with a code-point counter: states (s, count), count saturating at `lo` when
     there is no upper bound."""
+    if hi is not None and len(v.rows) * (hi + 1) > limits.max_dfa_states:
+        _check_states(_counted_states(v, hi, limits.max_dfa_states) - 1, limits)
     cap = hi if hi is not None else lo
     ids = {(0, 0): 0}
     order = [(0, 0)]
@@ -485,6 +487,43 @@ def _with_length(v: _CpDFA, lo: int, hi: int | None, limits: Limits) -> _CpDFA |
         rows.append(row)
     accepting = [v.accepting[s] and k >= lo for s, k in order]
     return _finish(rows, accepting, v.classes)
+
+
+def exact_size_estimate(patterns: tuple[str, ...], formats: tuple[str, ...],
+                        not_patterns: tuple[str, ...], excluded: tuple[str, ...],
+                        max_length: int, limits: Limits) -> int:
+    """About how many byte-level states `string_dfa` with this maxLength builds (0: few):
+    the value automaton's states per count, times its byte states per value state without
+    the bound. Building an automaton only to see it pass `max_dfa_states` costs seconds for a
+    format or a word-counting pattern with maxLength in the hundreds; the builder checks the
+    bound at run time instead where this says the automaton would be too large."""
+    v = string_value(patterns, formats, not_patterns, excluded, limits)
+    if v is None or len(v.rows) * (max_length + 1) * 64 <= limits.max_dfa_states:
+        return 0
+    counted = _counted_states(v, max_length, limits.max_dfa_states)
+    plain = _string_dfa(patterns, formats, not_patterns, excluded, 0, None, limits)
+    return counted * plain.trans.shape[0] // (len(v.rows) + 2)
+
+
+def _counted_states(v: _CpDFA, hi: int, stop: int) -> int:
+    """How many states `_with_length(v, lo, hi)` has, counted level by level over the counts
+    (a set of `v`'s states per count) and stopped past `stop`: a product that would be too
+    large is refused before it is built (maxLength 1024 with a format: seconds of work)."""
+    n = len(v.rows)
+    edges = {(s, t) for s, row in enumerate(v.rows) for _, t in row}
+    src = np.fromiter((s for s, _ in edges), np.int64, len(edges))
+    dst = np.fromiter((t for _, t in edges), np.int64, len(edges))
+    level = np.zeros(n, bool)
+    level[0] = True
+    total = 0
+    for _ in range(hi + 1):
+        total += int(level.sum())
+        if total > stop:
+            break
+        nxt = np.zeros(n, bool)
+        nxt[dst[level[src]]] = True
+        level = nxt
+    return total
 
 
 def _check_states(n: int, limits: Limits) -> None:
