@@ -36,9 +36,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .compiled_grammar import DEAD, EngineBase
+from .compiled_grammar import DEAD
 from .grammar.json_schema.builder import MAX_LENGTH_PREFIX
 from .mask_cache.mask_store import StoredMask
+from .run_time_checks import CheckedState, RunTimeChecked
 from .unique_items import _allowed_among
 
 __all__ = ["MAX_LENGTH_PREFIX", "MaxLengthCFG", "bound_of"]
@@ -167,12 +168,10 @@ class Track(NamedTuple):
     live: tuple[tuple[int, int], ...] = ()
 
 
-class State(NamedTuple):
-    inner: Any
-    track: Track
+State = CheckedState        # (the inner engine's state, Track)
 
 
-class MaxLengthCFG(EngineBase):
+class MaxLengthCFG(RunTimeChecked):
     """A compiled JSON-Schema grammar (a `CompiledCFG`, or a `UniqueItemsCFG` around one)
     whose `MAXLEN_` string terminals have their maxLength checked at run time (see the module
     docstring). Everything but the engine interface is the inner engine's."""
@@ -198,21 +197,12 @@ class MaxLengthCFG(EngineBase):
         self._masks: dict[State, StoredMask] = {}
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:      # stats, warnings, grammar, ...
-        if name in ("inner", "base"):
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    # -- the engine interface (the rest is `RunTimeChecked`'s) ---------------------------------
+    def _track(self) -> Track:
+        return Track()
 
-    # -- the engine interface ----------------------------------------------------------------
-    def initial_state(self) -> State:
-        return State(self.inner.initial_state(), Track())
-
-    def advance(self, state: State, data: bytes) -> State | int:
-        nxt = self.inner.advance(state.inner, data)
-        if nxt == DEAD:
-            return DEAD
-        track = self._scan(state.inner, state.track, data)
-        return DEAD if track is None else State(nxt, track)
+    def _checked(self, state: State, nxt: Any, data: bytes) -> Track | None:
+        return self._scan(state.inner, state.track, data)
 
     def refusal_reason(self, state: State, data: bytes) -> str | None:
         """Why `data` is refused at `state` when the grammar alone would take it (None
@@ -223,15 +213,6 @@ class MaxLengthCFG(EngineBase):
         if self._scan(state.inner, state.track, data) is None:
             return "the string would pass its maxLength (counted at run time)"
         return inner_reason(state.inner, data) if inner_reason else None
-
-    def is_accepting(self, state: State) -> bool:
-        return bool(self.inner.is_accepting(state.inner))
-
-    def forced_bytes(self, state: State, limit: int = 4096) -> bytes:
-        return self.inner.forced_bytes(state.inner, limit)
-
-    def expected_terminals(self, state: State) -> list[str]:
-        return self.inner.expected_terminals(state.inner)
 
     def mask(self, state: State) -> StoredMask:
         limit = self._limit(state.track)

@@ -42,8 +42,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .compiled_grammar import DEAD, EngineBase
+from .compiled_grammar import DEAD
 from .mask_cache.mask_store import KIND_ALLOW, KIND_DENSE, StoredMask
+from .run_time_checks import CheckedState, RunTimeChecked
 
 __all__ = ["UniqueItemsCFG", "decoded"]
 
@@ -81,9 +82,7 @@ class Track(NamedTuple):
     items: Items | None = None
 
 
-class State(NamedTuple):
-    inner: int
-    track: Track
+State = CheckedState        # (the grammar's state, Track)
 
 
 def decoded(raw: bytes) -> bytes | None:
@@ -131,7 +130,7 @@ def _spelled(value: bytes) -> bytes:
     return bytes(out)
 
 
-class UniqueItemsCFG(EngineBase):
+class UniqueItemsCFG(RunTimeChecked):
     """A `CompiledCFG` whose grammar has uniqueItems arrays, checked at run time (see the
     module docstring). Everything but the engine interface is the inner grammar's."""
 
@@ -162,23 +161,13 @@ class UniqueItemsCFG(EngineBase):
         # built once per vocabulary and kept with its trie (`TokenTrie._derived`)
         self._vocab = inner.trie._derived("unique_items", lambda t: _Vocab(t, self._token_bytes))
 
-    def __getattr__(self, name: str) -> Any:      # stats, warnings, grammar, ...
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+    # -- the engine interface (the rest is `RunTimeChecked`'s) ---------------------------------
+    def _track(self) -> Track:
+        return Track()
 
-    # -- the engine interface ----------------------------------------------------------------
-    def initial_state(self) -> State:
-        return State(self.inner.initial_state(), Track())
-
-    def advance(self, state: State, data: bytes) -> State | int:
-        nxt = self.inner.advance(state.inner, data)
-        if nxt == DEAD:
-            return DEAD
+    def _checked(self, state: State, nxt: int, data: bytes) -> Track | None:
         track = self._scan(state.inner, state.track, data)
-        if track is None or not self._viable(nxt, track):
-            return DEAD
-        return State(nxt, track)
+        return track if track is not None and self._viable(nxt, track) else None
 
     def refusal_reason(self, state: State, data: bytes) -> str | None:
         """Why `data` is refused at `state` when the grammar alone would take it (None
@@ -192,15 +181,6 @@ class UniqueItemsCFG(EngineBase):
         if not self._viable(nxt, track):
             return "every way on repeats an earlier item of a uniqueItems array"
         return None
-
-    def is_accepting(self, state: State) -> bool:
-        return bool(self.inner.is_accepting(state.inner))
-
-    def forced_bytes(self, state: State, limit: int = 4096) -> bytes:
-        return self.inner.forced_bytes(state.inner, limit)
-
-    def expected_terminals(self, state: State) -> list[str]:
-        return self.inner.expected_terminals(state.inner)
 
     def mask(self, state: State) -> StoredMask:
         found = self._masks.get(state)              # the hot path: no closure on a hit
