@@ -40,7 +40,6 @@ from .compiled_grammar import DEAD
 from .grammar.json_schema.builder import MAX_LENGTH_PREFIX
 from .mask_cache.mask_store import StoredMask
 from .run_time_checks import CheckedState, RunTimeChecked
-from .unique_items import _allowed_among
 
 __all__ = ["MAX_LENGTH_PREFIX", "MaxLengthCFG", "bound_of"]
 
@@ -238,16 +237,8 @@ class MaxLengthCFG(RunTimeChecked):
     def _filtered(self, state: State, limit: int) -> StoredMask:
         base = self.inner.mask(state.inner)
         k = int(np.searchsorted(self._lengths_desc, -limit, side="left"))
-        cands = _allowed_among(base, self._by_length[:k])
-        bad = [t for t in cands.tolist()
-               if self._scan(state.inner, state.track, self._token_bytes[t]) is None]
-        if not bad:
-            return base
-        interner = self.base._interner
-        words = interner.densify(base)
-        for t in bad:
-            words[t >> 5] &= ~np.uint32(1 << (t & 31))
-        return interner.intern(words)
+        return self._without_failing(state, base, self._by_length[:k], self.base._interner,
+                                     self._token_bytes)
 
     # -- the text ----------------------------------------------------------------------------
     def _scan(self, before: Any, track: Track, data: bytes) -> Track | None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .compiled_grammar import DEAD, EngineBase
+import numpy as np
 
-__all__ = ["CheckedState", "RunTimeChecked"]
+from .compiled_grammar import DEAD, EngineBase
+from .mask_cache.mask_store import KIND_ALLOW, KIND_DENSE, StoredMask
+
+__all__ = ["CheckedState", "RunTimeChecked", "allowed_among"]
 
 
 class CheckedState(NamedTuple):
@@ -55,3 +58,26 @@ class RunTimeChecked(EngineBase):
 
     def expected_terminals(self, state: CheckedState) -> list[str]:
         return self.inner.expected_terminals(state.inner)
+
+    def _without_failing(self, state: CheckedState, base: StoredMask, candidates: np.ndarray,
+                         interner: Any, token_bytes: list[bytes | None]) -> StoredMask:
+        """`base` (the inner mask at `state`) minus those of `candidates` (token ids, maybe
+        repeated) that it allows and the check refuses."""
+        bad = [t for t in np.unique(allowed_among(base, candidates)).tolist()
+               if self.advance(state, token_bytes[t]) == DEAD]
+        if not bad:
+            return base
+        words = interner.densify(base)
+        for t in bad:
+            words[t >> 5] &= ~np.uint32(1 << (t & 31))
+        return interner.intern(words)
+
+
+def allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
+    """The ids of `ids` that `mask` allows."""
+    if ids.size == 0:
+        return ids
+    if mask.kind == KIND_DENSE:
+        return ids[((mask.data[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)]
+    listed = np.isin(ids, mask.data)
+    return ids[listed] if mask.kind == KIND_ALLOW else ids[~listed]

@@ -43,8 +43,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .compiled_grammar import DEAD
-from .mask_cache.mask_store import KIND_ALLOW, KIND_DENSE, StoredMask
-from .run_time_checks import CheckedState, RunTimeChecked
+from .mask_cache.mask_store import StoredMask
+from .run_time_checks import CheckedState, RunTimeChecked, allowed_among
 
 __all__ = ["UniqueItemsCFG", "decoded"]
 
@@ -500,16 +500,8 @@ class UniqueItemsCFG(RunTimeChecked):
     # -- masks -------------------------------------------------------------------------------
     def _filtered(self, state: State) -> StoredMask:
         base = self.inner.mask(state.inner)
-        cands = _allowed_among(base, self._candidates(state, base))
-        bad = [t for t in np.unique(cands).tolist()
-               if self.advance(state, self._token_bytes[t]) == DEAD]
-        if not bad:
-            return base
-        interner = self.inner._interner
-        words = interner.densify(base)
-        for t in bad:
-            words[t >> 5] &= ~np.uint32(1 << (t & 31))
-        return interner.intern(words)
+        return self._without_failing(state, base, self._candidates(state, base),
+                                     self.inner._interner, self._token_bytes)
 
     def _candidates(self, state: State, base: StoredMask) -> np.ndarray:
         """Tokens whose check may fail from `state` (ids, unsorted, maybe repeated)."""
@@ -612,16 +604,6 @@ def _item_then_separator(data: bytes) -> bool:
     return False
 
 
-def _allowed_among(mask: StoredMask, ids: np.ndarray) -> np.ndarray:
-    """The ids of `ids` that `mask` allows."""
-    if ids.size == 0:
-        return ids
-    if mask.kind == KIND_DENSE:
-        return ids[((mask.data[ids >> 5] >> (ids & 31).astype(np.uint32)) & 1).astype(bool)]
-    listed = np.isin(ids, mask.data)
-    return ids[listed] if mask.kind == KIND_ALLOW else ids[~listed]
-
-
 def _spells_plain(escape: bytes) -> bool:
     """The (partial) escape can only spell characters that may stand unescaped (a JSON string
     automaton leads the same way after either spelling, so the search skips the escape)."""
@@ -707,7 +689,7 @@ class _Vocab:
         out = [self._prefixed(t, exact=False) for t in texts]
         exact = [i for h in heads if h in self.first for i in (self.first[h], *self.more.get(h, ()))]
         out.append(np.asarray(exact, np.int64))
-        escapes = _allowed_among(base, self.backslashes).tolist()
+        escapes = allowed_among(base, self.backslashes).tolist()
         out.append(np.fromiter((t for t in escapes
                                 if self.bytes_of[t][:self.bytes_of[t].index(b"\\")] in heads
                                 or self.bytes_of[t][0] == BACKSLASH), np.int64))
