@@ -40,7 +40,7 @@ from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver, escape_pointer
-from .strings import exact_size_estimate, literal_dfa, string_dfa
+from .strings import exact_size_estimate, literal_dfa, string_dfa, too_large
 
 # Formats draft 2020-12 defines: asserting validators check them, so with format_assertion one
 # grammask does not implement is refused rather than ignored. Other names (OpenAPI's int32,
@@ -473,6 +473,10 @@ class GrammarBuilder:
         _, pats, formats, nots, excluded = spec.vkey
         try:
             estimate = exact_size_estimate(pats, formats, nots, excluded, spec.hi, self.limits)
+        except LimitExceededError as e:
+            # the value automaton alone is too large (no count helps; failing again, as the
+            # exact build would, can take seconds)
+            raise too_large(e, spec.path, spec.lo, spec.hi, pats, formats) from e
         except GrammarError:
             return False                # the exact build names the problem
         # the estimate runs low (escape states multiply with the count too): half the bound

@@ -138,17 +138,22 @@ def string_dfa(*, pattern: str | None = None, min_length: int = 0, max_length: i
     try:
         return _string_dfa(pats, fmts, nots, excl, min_length, max_length, limits)
     except LimitExceededError as e:
-        bounds = f"minLength={min_length}, maxLength={max_length}"
-        raise LimitExceededError(
-            e.limit, e.value, e.maximum,
-            f"the string automaton at {path} ({bounds}, patterns={pats!r}, formats={fmts!r}) "
-            "is too large; every allowed character position costs ~20 byte-level states",
-        ) from e
+        raise too_large(e, path, min_length, max_length, pats, fmts) from e
     except GrammarError as e:
         if isinstance(e, SchemaError):
             raise
         raise SchemaError(f"unsupported pattern {e.source!r}: {e.message}", f"{path}/pattern") \
             from e
+
+
+def too_large(e: LimitExceededError, path: str, min_length: int, max_length: int | None,
+              patterns: tuple[str, ...], formats: tuple[str, ...]) -> LimitExceededError:
+    """`e` (a bound passed while building a string automaton) naming the string."""
+    bounds = f"minLength={min_length}, maxLength={max_length}"
+    return LimitExceededError(
+        e.limit, e.value, e.maximum,
+        f"the string automaton at {path} ({bounds}, patterns={patterns!r}, formats={formats!r}) "
+        "is too large; every allowed character position costs ~20 byte-level states")
 
 
 @memo_by_bytes(64 << 20, lambda d: d.memory_bytes())
