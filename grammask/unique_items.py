@@ -35,6 +35,7 @@ changing, `12.000...` for an enum member 12 already used, ends that way).
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 from collections import deque
 from decimal import Decimal
@@ -53,6 +54,7 @@ OPEN_ARRAY, OPEN_OBJECT, CLOSE_OBJECT = 0x5B, 0x7B, 0x7D
 _WS = frozenset(b" \t\n\r")
 _SCALAR_FIRST = frozenset(b"-0123456789tfn")       # a number or literal item's first byte
 _ITEM_FIRST = b'"-0123456789tfn'
+_CONTAINER_FIRST = b"{["
 UNKNOWN, UNIQUE = 0, 1                     # before / after the array's first separator
 BEFORE, INSIDE, AFTER = 0, 1, 2            # where the array is: before/inside/after an item
 _SEARCH_NODES = 4096                       # automaton states one dead-end search may visit
@@ -73,13 +75,15 @@ class Items(NamedTuple):
 
 
 class Track(NamedTuple):
-    """Where the text so far stands: only the innermost container matters, since an array
-    with a container item is no uniqueItems one (and after an inner container closes, its
-    array has such an item)."""
+    """Where the text so far stands: the innermost container (`items`: an array followed
+    for uniqueItems, or None), and, while some enclosing array is followed, the enclosing
+    containers (`outer`, outermost first; an array whose item is an object or array being
+    read is INSIDE it, with the item's text so far in `raw`)."""
 
     in_str: bool = False
     esc: int = 0                            # 5: after a backslash; 4..1: \\u hex digits left
     items: Items | None = None
+    outer: tuple[Items | None, ...] = ()
 
 
 State = CheckedState        # (the grammar's state, Track)
@@ -152,6 +156,7 @@ class UniqueItemsCFG(RunTimeChecked):
         self._escape_memo: dict[int, list[tuple[bytes, int]]] = {}
         self._starts_memo: dict[int, list[tuple[int, int]]] = {}
         self._close_memo: dict[int, bool] = {}
+        self._container_memo: dict[int, bool] = {}
         self._room_memo: dict[int, int] = {}
         self._ending: dict[int, bytes] = {}         # per lexer state (`_end_text`)
         # (lexer state, item text) whose completions were all enumerated: they hold for any
@@ -184,8 +189,18 @@ class UniqueItemsCFG(RunTimeChecked):
 
     def mask(self, state: State) -> StoredMask:
         found = self._masks.get(state)              # the hot path: no closure on a hit
-        return found if found is not None else \
-            self._kept(self._masks, state, lambda: self._filtered(state))
+        if found is not None:
+            return found
+        outer = state.track.outer
+        if outer and not any(f is not None and f.mode == UNIQUE for f in outer):
+            # enclosing arrays before their first separator: a token fails only where the
+            # text would without them, or where an item of theirs ends and a separator
+            # follows; the rest of the mask is shared by every such state
+            base = self.mask(State(state.inner, state.track._replace(outer=())))
+            return self._kept(self._masks, state, lambda: self._without_failing(
+                state, base, self._vocab.closes_then_separates, self.inner._interner,
+                self._token_bytes))
+        return self._kept(self._masks, state, lambda: self._filtered(state))
 
     def _kept(self, memo: dict[Any, Any], key: Any, make: Any) -> Any:
         """`memo[key]`, `make()`d on a miss. The memo is emptied past `_MAX_MASKS` entries:
@@ -207,8 +222,10 @@ class UniqueItemsCFG(RunTimeChecked):
     def _scan(self, before: int, track: Track, data: bytes) -> Track | None:
         """`track` after `data` (None: an item repeats in a UNIQUE array). `before` is the
         grammar's state before `data` (read again up to each separator)."""
-        in_str, esc, items = track
+        in_str, esc, items, outer = track
         for i, b in enumerate(data):
+            if outer:                               # container items being read grow
+                outer = _grown(outer, b)
             if in_str:
                 if items is not None and items.where == INSIDE:
                     if b == QUOTE and not esc:
@@ -243,14 +260,24 @@ class UniqueItemsCFG(RunTimeChecked):
             elif items is not None and items.where == BEFORE and b in _SCALAR_FIRST:
                 items = items._replace(where=INSIDE, raw=bytes((b,)))
             elif b == OPEN_ARRAY or b == OPEN_OBJECT:
+                if items is not None and items.where == BEFORE:     # an object or array item
+                    outer += (items._replace(where=INSIDE, raw=bytes((b,))),)
+                elif outer:
+                    outer += (items,)
                 items = Items() if b == OPEN_ARRAY else None
             elif b == CLOSE or b == CLOSE_OBJECT:
                 items = None
+                if outer:
+                    items, outer = outer[-1], outer[:-1]
+                    if items is not None and items.where == INSIDE:   # the item ends here
+                        items = self._item_closed(items, _container_key(items.raw))
+                        if items is None:
+                            return None
             elif b == COMMA and items is not None:
                 items = self._separated(before, data[:i + 1], items)
             elif items is not None:
                 items = None
-        return Track(in_str, esc, items)
+        return Track(in_str, esc, items, outer)
 
     def _item_closed(self, items: Items, value: Any) -> Items | None:
         """The array once its current item, whose value (`_scalar_key`) is `value`, ends."""
@@ -327,7 +354,8 @@ class UniqueItemsCFG(RunTimeChecked):
         if found is None:
             found = memo[("next", state)] = any(
                 self._fresh_item(st, b"", seen) if b == QUOTE else
-                self._fresh_scalar(st, bytes((b,)), seen) for b, st in self._item_starts(state))
+                self._fresh_scalar(st, bytes((b,)), seen) for b, st in self._item_starts(state)
+            ) or self._container_starts(state)      # object and array items: not searched
         return found
 
     def _item_starts(self, state: int) -> list[tuple[int, int]]:
@@ -339,6 +367,16 @@ class UniqueItemsCFG(RunTimeChecked):
                     for st in (self.inner.advance(state, rest + bytes((b,))),) if st != DEAD]
 
         return self._kept(self._starts_memo, state, starts)
+
+    def _container_starts(self, state: int) -> bool:
+        """An object or array item can begin at `state` (tried last: it costs the grammar a
+        step it may not have taken yet)."""
+        def starts() -> bool:
+            rest = self._end_text(self._lx(state))
+            return any(self.inner.advance(state, rest + bytes((b,))) != DEAD
+                       for b in _CONTAINER_FIRST)
+
+        return self._kept(self._container_memo, state, starts)
 
     def _memo(self, seen: frozenset[Any]) -> dict[Any, Any]:
         """Searches already made against `seen` (the last 64 sets)."""
@@ -508,9 +546,19 @@ class UniqueItemsCFG(RunTimeChecked):
         track = state.track
         vocab = self._vocab
         items = track.items
-        parts = [vocab.opens_then_separates]
-        if items is None:                           # in a string: no array opens
-            return np.empty(0, np.int64) if track.in_str else parts[0]
+        # an object or array item may open and close within a token: where it could repeat
+        # one (in a uniqueItems array, or after a separator in the token)
+        parts = [vocab.opens_then_separates, vocab.opens_then_closes
+                 if items is not None and items.mode == UNIQUE else vocab.separates_opens_closes]
+        if any(f is not None and f.mode == UNIQUE and f.where == INSIDE for f in track.outer):
+            # an object or array item of a uniqueItems array may end (after the string, if
+            # in one), repeating one
+            parts.append(vocab.quote_then_closes if track.in_str else vocab.closes)
+        elif track.outer:
+            # an item ends first in its array, which can fail only after a separator
+            parts.append(vocab.closes_then_separates)
+        if items is None:
+            return np.concatenate(parts)
         if not track.in_str:
             parts.append(vocab.separates)
         elif not (items.where == INSIDE and not track.esc and
@@ -576,6 +624,32 @@ def _scalar_key(raw: bytes) -> tuple[Any, ...]:
     if raw[0] in b"tfn":
         return (raw.decode(),)
     return ("n", Decimal(raw.decode()))
+
+
+def _grown(outer: tuple[Items | None, ...], b: int) -> tuple[Items | None, ...]:
+    """`outer` with byte `b` added to the object or array items being read."""
+    more = bytes((b,))
+    return tuple(f._replace(raw=f.raw + more) if f is not None and f.where == INSIDE else f
+                 for f in outer)
+
+
+def _container_key(raw: bytes) -> tuple[Any, ...]:
+    """An object or array item as a set member: equal JSON values, equal keys (numbers by
+    value, `true` unlike `1`, object members in any order)."""
+    def key(v: Any) -> Any:
+        if isinstance(v, dict):
+            return ("o", frozenset((k, key(x)) for k, x in v.items()))
+        if isinstance(v, list):
+            return ("l", tuple(key(x) for x in v))
+        if v is True or v is False or v is None:
+            return ("c", v)
+        if isinstance(v, Decimal):
+            return ("n", v)
+        return ("s", v)
+
+    value = json.loads(raw.decode("utf-8", "surrogatepass"), parse_float=Decimal,
+                       parse_int=Decimal)
+    return ("container", key(value))
 
 
 def _closes_string(data: bytes) -> bool:
@@ -658,13 +732,26 @@ class _Vocab:
         pos = np.arange(concat.shape[0]) - np.repeat(starts, lengths)
         far = np.int64(1 << 40)
 
+        def holds(chars: bytes) -> np.ndarray:
+            table = np.zeros(256, bool)
+            table[list(chars)] = True
+            return table[concat]
+
         def first_at(chars: bytes) -> np.ndarray:
-            return np.minimum.reduceat(np.where(np.isin(concat, list(chars)), pos, far), starts)
+            return np.minimum.reduceat(np.where(holds(chars), pos, far), starts)
 
         def last_at(chars: bytes) -> np.ndarray:
-            return np.maximum.reduceat(np.where(np.isin(concat, list(chars)), pos, -1), starts)
+            return np.maximum.reduceat(np.where(holds(chars), pos, -1), starts)
 
         sep_last, quote, bracket = last_at(b",]}"), first_at(b'"'), first_at(b"[")
+        close_last = last_at(b"]}")
+        self.closes = ids[close_last >= 0]
+        self.quote_then_closes = ids[quote < close_last]
+        self.opens_then_closes = ids[first_at(b"[{") < close_last]
+        self.closes_then_separates = ids[first_at(b"]}") < last_at(b",")]
+        opener_last = last_at(b"[{")
+        self.separates_opens_closes = ids[(first_at(b",") < opener_last) &
+                                          (opener_last < close_last)]
         lead = concat[starts]
         self.separates = ids[sep_last >= 0]
         self.quote_then_separates = ids[quote < sep_last]

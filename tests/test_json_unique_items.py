@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -205,11 +206,87 @@ def test_a_reading_with_unique_items_keeps_the_check(llama3_info) -> None:
         assert (m.accept_string(text) and m.can_terminate()) is ok, text
 
 
-def test_container_items_are_refused_with_the_schema_path(llama3_info) -> None:
+def test_chunked_string_items_are_refused_with_the_schema_path(llama3_info) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "array", "uniqueItems": True,
-                                                     "items": {"type": "object"}}}}
+                                                     "items": {"type": "string",
+                                                               "maxLength": 5000}}}}
     with pytest.raises(SchemaError, match="#/properties/n/uniqueItems"):
         gm.compile_json_schema(schema, llama3_info, cache=False)
+
+
+CTOKENS = [b"[", b"]", b",", b"{", b"}", b'{"a":', b'"a":', b'"a"', b":", b"1", b"2", b"1}",
+           b"},{", b"}]", b"],[", b"[[", b"]]", b"[]", b"{}", b'"b"', b'["a"', b'"a",', b"a",
+           b'"', b'{"a":1}', b'[{"a":1},{"a":1}]', b' ', b'"b"]', b'["b"]', b'{"a":2}',
+           b'[["a"],["a"]]', b"\\u0061", b"1,", b"1]", b'{"x":',
+           b'{"x":[{"a":1},']
+CONTAINERS = {
+    "objects": {"type": "array", "uniqueItems": True, "maxItems": 3, "items": {
+        "type": "object", "properties": {"a": {"enum": [1, 2]}}, "required": ["a"],
+        "additionalProperties": False}},
+    "optional": {"type": "array", "uniqueItems": True, "maxItems": 3, "items": {
+        "type": "object", "properties": {"a": {"enum": [1]}, "b": {"enum": [2]}},
+        "additionalProperties": False}},
+    "arrays": {"type": "array", "uniqueItems": True, "maxItems": 3, "items": {
+        "type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2}},
+    "nested_unique": {"type": "array", "uniqueItems": True, "maxItems": 2, "items": {
+        "type": "array", "items": {"enum": ["a", "b"]}, "uniqueItems": True, "maxItems": 2}},
+    "mixed": {"type": "array", "uniqueItems": True, "maxItems": 3, "items": {"anyOf": [
+        {"enum": ["a", 1]}, {"type": "array", "items": {"enum": [1]}, "maxItems": 1}]}},
+    "inside_object": {"type": "object", "required": ["x"], "additionalProperties": False,
+                      "properties": {"x": {"type": "array", "uniqueItems": True, "maxItems": 2,
+                                           "items": {"type": "object", "required": ["a"],
+                                                     "properties": {"a": {"enum": [1, 2]}},
+                                                     "additionalProperties": False}}}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_container_items_on_random_walks(name: str) -> None:
+    """Object and array items: a repeat is refused where the item closes, and the check is
+    sound and complete — every token the reference allows is allowed, EOS exactly when the
+    text is valid. (Dead ends are not searched inside container items, so a token the
+    reference refuses may be allowed when every completion of the item repeats.)"""
+    info = TokenizerInfo(CTOKENS + [None], eos_token_ids=[len(CTOKENS)])
+    schema = CONTAINERS[name]
+    compiled = gm.compile_json_schema(schema, info, cache=False)
+    assert isinstance(compiled, UniqueItemsCFG)
+
+    distinct = jsonschema.Draft202012Validator(schema).is_valid
+
+    plain = json.loads(json.dumps(schema).replace('"uniqueItems": true', '"uniqueItems": false'))
+    grammar = gm.compile_json_schema(plain, info, cache=False)
+    rng = random.Random(5)
+    seen_refusal = False
+    for _ in range(300):
+        m, g, text = gm.Matcher(compiled), gm.Matcher(grammar), b""
+        for _ in range(30):
+            got = set(m.allowed_token_ids().tolist())
+            full = set(g.allowed_token_ids().tolist())
+            assert got <= full, (name, text)
+            assert (len(CTOKENS) in got) == (len(CTOKENS) in full and
+                                             distinct(json.loads(text))), (name, text)
+            for t in got - {len(CTOKENS)}:                   # the mask agrees with accept_token
+                assert m.fork().accept_token(t), (name, text, CTOKENS[t])
+            for t in full - got:
+                seen_refusal = True
+                assert not distinct(json.loads(text + CTOKENS[t])) if _complete(
+                    text + CTOKENS[t]) else True, (name, text, CTOKENS[t])
+            if not got:
+                break
+            tid = rng.choice(sorted(got))
+            if tid == len(CTOKENS):
+                break
+            assert m.accept_token(tid) and g.accept_token(tid)
+            text += CTOKENS[tid]
+    assert seen_refusal, "the walks should meet a repeat"
+
+
+def _complete(text: bytes) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize("raw, value", [(b"a", b"a"), (b"\\u0061", b"a"), (b"\\u00", None),

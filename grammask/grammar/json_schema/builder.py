@@ -586,17 +586,21 @@ class GrammarBuilder:
         return UNIQUE_SEPARATOR
 
     def check_unique_items(self) -> None:
-        """uniqueItems is checked at run time on items that are one string lexeme each (after
-        long strings are split, which can make one string several lexemes): refuse the rest."""
+        """uniqueItems is checked at run time on items that are one scalar lexeme each or
+        objects and arrays (after long strings are split, which can make one string several
+        lexemes — refused: the run-time search for repeats reads a string item as one)."""
         for elements, where in self.unique_elements:
-            if not all(self._scalar_lexemes(e) for e in elements):
-                raise SchemaError("uniqueItems: true is enforced on items that are strings, "
-                                  "numbers, booleans or null only (grammask refuses it here "
-                                  "rather than ignore it)", where)
+            if not all(self._checkable_items(e) for e in elements):
+                raise SchemaError("uniqueItems: true is enforced on items that are objects, "
+                                  "arrays, or strings in one lexeme (not long strings lexed "
+                                  "in chunks); grammask refuses it here rather than ignore it",
+                                  where)
 
-    def _scalar_lexemes(self, rule: str) -> bool:
-        """Every alternative of `rule` is one scalar terminal (through single-symbol rules)."""
+    def _checkable_items(self, rule: str) -> bool:
+        """Every alternative of `rule` is one scalar terminal (through single-symbol rules)
+        or opens an object or an array."""
         seen, todo = set(), [rule]
+        opens = {self._punct["{"], self._punct["["]}
         while todo:
             r = todo.pop()
             if r in seen:
@@ -606,8 +610,9 @@ class GrammarBuilder:
                 return False            # a long string's placeholder, split into chunks
             for alt in self.rules[r]:
                 if len(alt) != 1:
-                    return False
-                if alt[0] in self.rules:
+                    if alt[0] not in opens:
+                        return False
+                elif alt[0] in self.rules:
                     todo.append(alt[0])
                 elif not _opens_scalar(self.terminals[alt[0]]):
                     return False
