@@ -91,9 +91,6 @@ OUT_OF_SCOPE_FILES: dict[str, str] = {
                  "itself built on $dynamicRef)",
     "dynamicRef.json": "$dynamicRef binds through the dynamic scope (the evaluation path), not "
                        "statically like $ref; 5 of its 21 groups also need remote documents",
-    "uniqueItems.json": "uniqueItems: true is not context-free; grammask checks it at run time on "
-                        "items that are strings, numbers, booleans or null and refuses it on "
-                        "object and array items (most groups here allow any item)",
 }
 
 # Meta-schema URIs count as remote documents (grammask does not bundle them).
