@@ -223,7 +223,8 @@ def test_separators_option(tok, encode):
 
 
 @pytest.mark.parametrize("schema, path, words", [
-    ({"type": "array", "uniqueItems": True}, "#/uniqueItems", "uniqueItems"),
+    ({"type": "array", "uniqueItems": True, "items": {"type": "string", "maxLength": 5000}},
+     "#/uniqueItems", "uniqueItems"),
     ({"properties": {"a": {"$ref": "#/$defs/missing"}}}, "#/properties/a", "missing"),
     ({"$ref": "http://example.com/x.json"}, "#", "remote"),
     ({"type": "strin"}, "#/type", "unknown type"),

@@ -325,3 +325,15 @@ def test_validate_text_points_at_the_repeat(llama3_info) -> None:
     end = validate_text(two, b'["a","b","')                     # no third value is left
     assert end.offset == len(b'["a","b"') and end.reason.endswith(
         "every way on repeats an earlier item of a uniqueItems array")
+
+
+def test_any_items(llama3_info) -> None:
+    """`{"uniqueItems": true}` alone: items of every kind, compared as JSON values."""
+    compiled = gm.compile_json_schema({"type": "array", "uniqueItems": True}, llama3_info,
+                                      cache=False)
+    for text, ok in [('[1,"1",[1],{"a":1},true,null]', True), ('[{"a":1},{"a":1}]', False),
+                     ('[{"a":1,"b":[2]},{"b":[2.0],"a":1}]', False), ('[[1,[2]],[1,[2]]]', False),
+                     ('[[1,[2]],[1,[3]]]', True), ('[{"a":[1,1]},{"a":[1]}]', True),
+                     ('[true,1]', True), ('[[true],[1]]', True), ('[{"a":"\\u0062"},{"a":"b"}]', False)]:
+        m = gm.Matcher(compiled)
+        assert (m.accept_string(text) and m.can_terminate()) is ok, text
