@@ -197,9 +197,11 @@ class UniqueItemsCFG(RunTimeChecked):
             # text would without them, or where an item of theirs ends and a separator
             # follows; the rest of the mask is shared by every such state
             base = self.mask(State(state.inner, state.track._replace(outer=())))
+            allowed = allowed_among(base, self._vocab.closes_then_separates)
+            cands = allowed[np.array([_separates_item(state.track, self._token_bytes[t])
+                                      for t in allowed.tolist()], bool)]
             return self._kept(self._masks, state, lambda: self._without_failing(
-                state, base, self._vocab.closes_then_separates, self.inner._interner,
-                self._token_bytes))
+                state, base, cands, self.inner._interner, self._token_bytes))
         return self._kept(self._masks, state, lambda: self._filtered(state))
 
     def _kept(self, memo: dict[Any, Any], key: Any, make: Any) -> Any:
@@ -548,8 +550,11 @@ class UniqueItemsCFG(RunTimeChecked):
         items = track.items
         # an object or array item may open and close within a token: where it could repeat
         # one (in a uniqueItems array, or after a separator in the token)
-        parts = [vocab.opens_then_separates, vocab.opens_then_closes
-                 if items is not None and items.mode == UNIQUE else vocab.separates_opens_closes]
+        if items is not None and items.mode == UNIQUE:
+            whole = vocab.quote_opens_closes if track.in_str else vocab.opens_then_closes
+        else:
+            whole = vocab.separates_opens_closes
+        parts = [vocab.opens_then_separates, whole]
         if any(f is not None and f.mode == UNIQUE and f.where == INSIDE for f in track.outer):
             # an object or array item of a uniqueItems array may end (after the string, if
             # in one), repeating one
@@ -624,6 +629,35 @@ def _scalar_key(raw: bytes) -> tuple[Any, ...]:
     if raw[0] in b"tfn":
         return (raw.decode(),)
     return ("n", Decimal(raw.decode()))
+
+
+def _separates_item(track: Track, data: bytes) -> bool:
+    """Whether `data`, read from `track`, closes containers back into an enclosing array
+    whose object or array item it ends, and then meets a separator there (only then can the
+    enclosing arrays, all before their first separator, make it fail). Brackets inside
+    strings do not count."""
+    in_str, esc, depth = track.in_str, track.esc != 0, 0
+    outer = track.outer
+    for b in data:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == BACKSLASH:
+                esc = True
+            elif b == QUOTE:
+                in_str = False
+            continue
+        if b == QUOTE:
+            in_str = True
+        elif b == OPEN_ARRAY or b == OPEN_OBJECT:
+            depth += 1
+        elif b == CLOSE or b == CLOSE_OBJECT:
+            depth -= 1
+        elif b == COMMA and depth < 0:
+            k = len(outer) + depth            # the frame the closers came back to
+            if k < 0 or (outer[k] is not None and outer[k].where == INSIDE):
+                return True
+    return False
 
 
 def _grown(outer: tuple[Items | None, ...], b: int) -> tuple[Items | None, ...]:
@@ -752,6 +786,7 @@ class _Vocab:
         opener_last = last_at(b"[{")
         self.separates_opens_closes = ids[(first_at(b",") < opener_last) &
                                           (opener_last < close_last)]
+        self.quote_opens_closes = ids[(quote < opener_last) & (opener_last < close_last)]
         lead = concat[starts]
         self.separates = ids[sep_last >= 0]
         self.quote_then_separates = ids[quote < sep_last]
