@@ -451,24 +451,30 @@ class GrammarBuilder:
             deferred = self.long_strings.defer(spec, make)
             self._terminal_of[key] = deferred      # type: ignore[assignment]  # None: empty
             return deferred
-        try:
-            if not self._surely_too_large(spec):
+        if self._surely_too_large(spec):
+            try:
+                name = self.bounded_at_run_time(key, spec, None)
+            except LimitExceededError:      # too large without its maxLength as well
+                name = self._terminal(key, make, "string")   # raises the exact build's error
+        else:
+            try:
                 name = self._terminal(key, make, "string")
-            else:
-                try:
-                    name = self.bounded_at_run_time(key, spec, None)
-                except LimitExceededError:
-                    name = self._terminal(key, make, "string")   # raises its own error
-        except LimitExceededError as e:
-            name = self.bounded_at_run_time(key, spec, e)
+            except LimitExceededError as e:
+                name = self.bounded_at_run_time(key, spec, e)
         self.long_strings.note_value(name, spec)
         return name
+
+    def _boundable(self, spec: StringSpec) -> bool:
+        """A value string whose maxLength may be checked at run time (`max_length`)."""
+        return self.options.max_length_at_run_time and spec.hi is not None and \
+            spec.vkey[0] == "str"
 
     def _surely_too_large(self, spec: StringSpec) -> bool:
         """Whether the exact automaton of a value string is estimated past half of
         `max_dfa_states` (`strings.exact_size_estimate`), so its maxLength goes to run time
-        unbuilt (such an automaton costs seconds to build, or to fail building)."""
-        if not self.options.max_length_at_run_time or spec.hi is None or spec.vkey[0] != "str":
+        unbuilt (such an automaton costs seconds to build, or to fail building). Raises the
+        size error where the value automaton alone is too large: nothing else is tried."""
+        if not self._boundable(spec):
             return False
         _, pats, formats, nots, excluded = spec.vkey
         try:
@@ -489,9 +495,7 @@ class GrammarBuilder:
         `max_length.MaxLengthCFG` to check the bound at run time. `err` is raised again where
         that cannot help (the option is off, no maxLength, or the automaton is too large
         without it too)."""
-        if err is not None and (not self.options.max_length_at_run_time
-                                or err.limit != "max_dfa_states" or spec.hi is None
-                                or spec.vkey[0] != "str"):
+        if err is not None and (err.limit != "max_dfa_states" or not self._boundable(spec)):
             raise err
         _, pats, formats, nots, excluded = spec.vkey
         try:
