@@ -44,7 +44,6 @@ from .run_time_checks import CheckedState, RunTimeChecked
 __all__ = ["MAX_LENGTH_PREFIX", "MaxLengthCFG", "bound_of"]
 
 QUOTE, BACKSLASH = 0x22, 0x5C
-_MAX_MASKS = 1 << 16                # filtered masks kept (cleared past this)
 
 # the decoder: where a string's text stands between code points
 N, H, E, EL = 0, 1, 2, 3            # plain; after a high-surrogate escape; after \ (low: EL)
@@ -81,8 +80,7 @@ def _decoder() -> tuple[np.ndarray, np.ndarray]:
     return nxt, add
 
 
-_NEXT, _ADD = _decoder()
-_NEXT_L, _ADD_L = _NEXT.tolist(), _ADD.tolist()
+_NEXT_L, _ADD_L = (table.tolist() for table in _decoder())
 
 
 def bound_of(name: str) -> int | None:
@@ -98,7 +96,6 @@ class _Bound:
     state) to its closing quote (absent: none)."""
 
     def __init__(self, trans: np.ndarray, accepting: np.ndarray, hi: int) -> None:
-        self.trans = trans
         self.rows = trans.tolist()
         self.hi = hi
         self.opened = int(trans[0, QUOTE])
@@ -124,8 +121,8 @@ def _fewest(trans: np.ndarray, accepting: np.ndarray, opened: int) -> dict[tuple
                 if accepting[b2]:
                     closes.append(p)
                 continue
-            q = (b2, int(_NEXT[d, x]))
-            edges[p].append((q, int(_ADD[d, x])))
+            q = (b2, _NEXT_L[d][x])
+            edges[p].append((q, _ADD_L[d][x]))
             if q not in edges:
                 edges[q] = []
                 todo.append(q)
@@ -218,13 +215,8 @@ class MaxLengthCFG(RunTimeChecked):
         if limit >= self._longest:                  # no token can pass a bound from here
             return self.inner.mask(state.inner)
         found = self._masks.get(state)
-        if found is None:
-            found = self._filtered(state, limit)
-            with self._lock:
-                if len(self._masks) >= _MAX_MASKS:
-                    self._masks.clear()
-                self._masks[state] = found
-        return found
+        return found if found is not None else \
+            self._kept(self._masks, state, lambda: self._filtered(state, limit))
 
     # -- masks -------------------------------------------------------------------------------
     def _limit(self, track: Track) -> int:
@@ -256,9 +248,8 @@ class MaxLengthCFG(RunTimeChecked):
                         return None
                 continue
             if x == QUOTE and (dec == N or dec == H):
-                for j, b in live:
-                    if count > self._bounds[j].hi and self._bounds[j].rows[b][QUOTE] >= 0:
-                        return None
+                # the string closes; its count is within every live bound, since each step
+                # kept count + fewest <= maxLength
                 in_str, dec, count, live = False, N, 0, ()
                 continue
             d2 = _NEXT_L[dec][x]
@@ -286,7 +277,6 @@ class MaxLengthCFG(RunTimeChecked):
         st = self.inner.advance(before, data)
         if st == DEAD:
             return ()
-        base_state = st.inner if isinstance(st, tuple) else st
-        lx = int(self.base._configs[base_state][1])
+        lx = self._lx(st.inner if isinstance(st, tuple) else st)
         return tuple(sorted((self._index[t], q) for t, q in self.base.lexer.members(lx)
                             if t in self._index))

@@ -6,6 +6,7 @@ maxLength out) and follow the text in a `track` of their own. A state is the pai
 state, track); a text is taken when the inner engine takes it and the check keeps a track."""
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -15,6 +16,8 @@ from .mask_cache.mask_store import KIND_ALLOW, KIND_DENSE, StoredMask
 
 __all__ = ["CheckedState", "RunTimeChecked", "allowed_among"]
 
+_MAX_MEMO = 1 << 16         # entries a check's memo keeps (emptied past this)
+
 
 class CheckedState(NamedTuple):
     inner: Any
@@ -22,10 +25,13 @@ class CheckedState(NamedTuple):
 
 
 class RunTimeChecked(EngineBase):
-    """An engine around `inner`; subclasses give `_checked` and the initial `_track()`.
-    Everything but the engine interface is the inner engine's."""
+    """An engine around `inner`; subclasses give `_checked` and the initial `_track()`, and
+    set `base` (the `CompiledCFG` underneath) and `_lock`. Everything but the engine
+    interface is the inner engine's."""
 
     inner: Any
+    base: Any
+    _lock: threading.Lock
 
     def __getattr__(self, name: str) -> Any:      # stats, warnings, grammar, ...
         if name in ("inner", "base"):
@@ -58,6 +64,23 @@ class RunTimeChecked(EngineBase):
 
     def expected_terminals(self, state: CheckedState) -> list[str]:
         return self.inner.expected_terminals(state.inner)
+
+    def _kept(self, memo: dict[Any, Any], key: Any, make: Any) -> Any:
+        """`memo[key]`, `make()`d on a miss. The memo is emptied past `_MAX_MEMO` entries:
+        states carry what the check follows (items seen, code points), so an endless
+        generation would grow it forever."""
+        found = memo.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                if len(memo) >= _MAX_MEMO:
+                    memo.clear()
+                memo[key] = found
+        return found
+
+    def _lx(self, cfg_state: int) -> int:
+        """The lexer state of a state of `base`."""
+        return int(self.base._configs[cfg_state][1])
 
     def _without_failing(self, state: CheckedState, base: StoredMask, candidates: np.ndarray,
                          interner: Any, token_bytes: list[bytes | None]) -> StoredMask:

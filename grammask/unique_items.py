@@ -58,7 +58,6 @@ _CONTAINER_FIRST = b"{["
 UNKNOWN, UNIQUE = 0, 1                     # before / after the array's first separator
 BEFORE, INSIDE, AFTER = 0, 1, 2            # where the array is: before/inside/after an item
 _SEARCH_NODES = 4096                       # automaton states one dead-end search may visit
-_MAX_MASKS = 1 << 16                       # filtered masks kept (cleared past this)
 _SHORT = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b", ord("f"): b"\f",
           ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t"}
 
@@ -139,7 +138,7 @@ class UniqueItemsCFG(RunTimeChecked):
     module docstring). Everything but the engine interface is the inner grammar's."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
+        self.inner = self.base = inner
         names = inner.terminal_names
         self._sep = names.index("UNIQUE_SEPARATOR") if "UNIQUE_SEPARATOR" in names else -1
         self._sep_text = self._shortest(self._sep)
@@ -203,22 +202,6 @@ class UniqueItemsCFG(RunTimeChecked):
             return self._kept(self._masks, state, lambda: self._without_failing(
                 state, base, cands, self.inner._interner, self._token_bytes))
         return self._kept(self._masks, state, lambda: self._filtered(state))
-
-    def _kept(self, memo: dict[Any, Any], key: Any, make: Any) -> Any:
-        """`memo[key]`, `make()`d on a miss. The memo is emptied past `_MAX_MASKS` entries:
-        states carry the items seen, so an endless generation would grow it forever."""
-        found = memo.get(key)
-        if found is None:
-            found = make()
-            with self._lock:
-                if len(memo) >= _MAX_MASKS:
-                    memo.clear()
-                memo[key] = found
-        return found
-
-    def _lx(self, state: int) -> int:
-        """The lexer state of the grammar's state."""
-        return int(self.inner._configs[state][1])
 
     # -- the text's structure ----------------------------------------------------------------
     def _scan(self, before: int, track: Track, data: bytes) -> Track | None:
