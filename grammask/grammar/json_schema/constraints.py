@@ -203,7 +203,7 @@ class Collector:
         if not isinstance(schema, dict):
             raise SchemaError(f"a schema must be an object or a boolean, got "
                               f"{type(schema).__name__}", path)
-        if self.resolver.ref_overrides and self.resolver.in_document(schema):   # <= draft-07
+        if self.resolver.follows_draft(schema):         # draft-07 and before
             if "$ref" in schema:
                 target, where = self.resolver.resolve(schema["$ref"],
                                                       self.resolver.base_of(schema), path)

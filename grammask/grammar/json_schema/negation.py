@@ -57,7 +57,7 @@ def negate(schema: Any, path: str, resolver: Any, depth: int = 0) -> list[Sub]:
         return [(True, path)]
     if not isinstance(schema, dict):
         raise SchemaError("not: the schema must be an object or a boolean", path)
-    draft_rules = getattr(resolver, "ref_overrides", False) and resolver.in_document(schema)
+    draft_rules = resolver.follows_draft(schema)
     if draft_rules and "$ref" in schema:              # draft-07 and before: $ref alone counts
         return _ref(schema, schema["$ref"], f"{path}/$ref", resolver, depth)
     out: list[Sub] = []

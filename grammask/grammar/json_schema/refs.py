@@ -22,9 +22,8 @@ _REF_OVERRIDES = re.compile(r"json-schema\.org/draft-0([3-7])/schema")
 # Keywords later drafts added, which a validator of an older draft ignores as unknown.
 _LATER = frozenset({"dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedProperties",
                     "unevaluatedItems", "minContains", "maxContains"})
-_UNKNOWN_IN = {"3": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
-               "4": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
-               "5": _LATER | {"if", "then", "else", "const", "contains", "propertyNames"},
+_BEFORE_6 = _LATER | {"if", "then", "else", "const", "contains", "propertyNames"}
+_UNKNOWN_IN = {"3": _BEFORE_6, "4": _BEFORE_6, "5": _BEFORE_6,
                "6": _LATER | {"if", "then", "else"}, "7": _LATER}
 
 
@@ -50,6 +49,11 @@ class RefResolver:
 
     def base_of(self, schema: Schema) -> str:
         return self._base_of.get(id(schema), _DOC_BASE)
+
+    def follows_draft(self, schema: Schema) -> bool:
+        """Whether `schema` is read by an older draft's rules (`ref_overrides`,
+        `unknown_keywords`): the document names draft-03..07 and `schema` is its own."""
+        return self.ref_overrides and self.in_document(schema)
 
     def in_document(self, schema: Schema) -> bool:
         """Whether `schema` is one of the document's own objects. The draft rules
