@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from grammask.automata import compile_regex_dfa
 from grammask.grammar import Grammar
@@ -65,8 +66,8 @@ class _Dfa:
 
     __slots__ = ("accepting", "nonempty", "trans")
 
-    def __init__(self, pattern: str) -> None:
-        d = compile_regex_dfa(pattern)
+    def __init__(self, pattern: str, dfa: Any = None) -> None:
+        d = dfa if dfa is not None else compile_regex_dfa(pattern)
         self.trans: list[list[int]] = d.trans.tolist()
         self.accepting: list[bool] = d.accepting.tolist()
         self.nonempty = any(self.accepting)
@@ -108,7 +109,8 @@ class PrefixOracle:
         self.start = grammar.start
         self.terminals = grammar.terminals
         self.ignore = frozenset(grammar.ignore)
-        self.dfas = {name: _Dfa(t.pattern) for name, t in grammar.terminals.items()
+        # (a prebuilt automaton, as JSON Schema terminals have, is the terminal's language)
+        self.dfas = {name: _Dfa(t.pattern, t.dfa) for name, t in grammar.terminals.items()
                      if t.pattern is not None}
         self.rules = self._productive_rules(grammar)
         if grammar.start not in self.rules:

@@ -40,6 +40,7 @@ from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
 from .refs import RefResolver, escape_pointer
+from .regex_format import regex_string_rule, regex_value_allowed
 from .strings import exact_size_estimate, literal_dfa, string_dfa, too_large
 
 # Formats draft 2020-12 defines: asserting validators check them, so with format_assertion one
@@ -144,6 +145,7 @@ class GrammarBuilder:
         self._depth = 0
         self._punct = self._punctuation()
         self.long_strings = LongStrings(self)
+        self.rules_of_regex: dict[bool, str] = {}        # `regex_format`'s rules, made once
         # uniqueItems arrays: their element rules and schema paths (`check_unique_items`)
         self.unique_elements: list[tuple[list[str], str]] = []
         self._pattern_dfas: dict[tuple, Any] = {}       # oneOf disjointness (`_strings_apart`)
@@ -374,6 +376,8 @@ class GrammarBuilder:
             name = self._string_terminal(c) if kind == "string" else self._number_terminal(c)
             if name is None:
                 return False
+            if kind == "string" and _regex_only(c):
+                return len(v) >= c.min_length and regex_value_allowed(v)
             if name in self.long_strings.deferred:
                 return self.long_strings.allows(name, v)
             text = json.dumps(v, ensure_ascii=False)
@@ -441,6 +445,8 @@ class GrammarBuilder:
                               limits=self.limits)
         if not value:
             return self._terminal(key, make, "string")
+        if _regex_only(c):
+            return regex_string_rule(self, c.min_length > 0)   # a rule: the syntax nests
         if key in self._terminal_of:
             return self._terminal_of[key]
         known = tuple(sorted({f for f in formats if _format_known(f)}))
@@ -645,6 +651,15 @@ class GrammarBuilder:
 def _format_known(name: str) -> bool:
     from .formats import format_regex
     return format_regex(name) is not None
+
+
+def _regex_only(c: Constraints) -> bool:
+    """A string schema whose only constraint is `format: "regex"` (`regex_format`'s
+    grammar), minLength 1 aside; with a pattern, another length or an excluded value beside
+    it, the format stays refused."""
+    return bool(c.formats) and all(f == "regex" for f, _ in c.formats) and not (
+        c.patterns or c.not_patterns or c.min_length > 1 or c.max_length is not None
+        or any(isinstance(v, str) for v in c.not_values))
 
 
 def _check_formats(c: Constraints) -> None:

@@ -146,6 +146,14 @@ def string_dfa(*, pattern: str | None = None, min_length: int = 0, max_length: i
             from e
 
 
+def encoded_value_dfa(regex: str, limits: Limits = DEFAULT_LIMITS) -> ByteDFA:
+    """Every JSON encoding (raw characters and escapes alike) of the decoded texts `regex`
+    fully matches, without quotes: a piece of a string that the grammar reads in several
+    lexemes (`regex_format`)."""
+    return _encode(_CpDFA.from_ast(parse_regex(regex, limits), regex, limits), limits,
+                   open_quote=False, close_quote=False)
+
+
 def too_large(e: LimitExceededError, path: str, min_length: int, max_length: int | None,
               patterns: tuple[str, ...], formats: tuple[str, ...]) -> LimitExceededError:
     """`e` (a bound passed while building a string automaton) naming the string."""
