@@ -174,3 +174,23 @@ def test_no_invalid_regex_of_the_test_suite_accepted(name: str) -> None:
         for case in group["tests"]:
             if not case["valid"]:
                 assert not accepts(compiled, json.dumps(case["data"])), case["description"]
+
+
+def test_teacher_forced_on_a_real_tokenizer(load_tokenizer_info, load_encoder) -> None:
+    """Llama-3 tokens straddle regex tokens, JSON escapes and the closing quote (`]{`, `}$`,
+    `",`): every token of valid texts is allowed, and invalid values are refused."""
+    info, encode = load_tokenizer_info("llama3"), load_encoder("llama3")
+    schema = {"type": "object", "properties": {"re": REGEX, "n": {"type": "integer"}}}
+    engine = gm.compile_json_schema(schema, info, cache=False)
+    bitmask = gm.allocate_token_bitmask(1, info.vocab_size)
+    for value in ["^[a-zA-Z0-9_]{3,16}$", "\\d+\\.\\d*(?:e[+-]?\\d+)?", '"(\\\\.|[^"])*"',
+                  "^/api/(v[12])/(.*)$", "a{10,15}?|b*"]:
+        text = json.dumps({"re": value, "n": 1}, separators=(",", ":"))
+        m = gm.Matcher(engine)
+        for t in encode(text):
+            m.fill_next_token_bitmask(bitmask, 0)
+            assert (bitmask[0, t >> 5] >> (t & 31)) & 1, (value, t)
+            assert m.accept_token(t)
+        assert m.can_terminate()
+    for bad in ["*a", "a{3,2}", "(?P<n>x)"]:
+        assert not validate_text(engine, json.dumps({"re": bad}, separators=(",", ":"))).ok
