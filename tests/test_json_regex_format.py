@@ -194,3 +194,57 @@ def test_teacher_forced_on_a_real_tokenizer(load_tokenizer_info, load_encoder) -
         assert m.can_terminate()
     for bad in ["*a", "a{3,2}", "(?P<n>x)"]:
         assert not validate_text(engine, json.dumps({"re": bad}, separators=(",", ":"))).ok
+
+
+def test_schemas_mixing_regex_with_combinators_accept_only_valid_values() -> None:
+    """Random schemas where `format: "regex"` meets anyOf/oneOf/allOf/not/if, enums, other
+    strings, objects and arrays: every value the grammar accepts is valid for `jsonschema`
+    with its format checker (Python's `re` decides `regex` there)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    rng = random.Random(11)
+    tok = byte_level_tokenizer()
+    leaves = [REGEX, {"format": "regex"}, {**REGEX, "minLength": 1},
+              {"type": "string", "maxLength": 3}, {"type": "string", "pattern": "^a"},
+              {"enum": ["a+", "*", "(x)", 1]}, {"type": "integer"}, {"const": "[a-z]"},
+              {"type": ["string", "null"], "format": "regex"}, {"not": REGEX}]
+
+    def schema(depth: int = 0) -> dict:
+        if depth > 2 or rng.random() < 0.3:
+            return rng.choice(leaves)
+        kind = rng.choice(["anyOf", "oneOf", "allOf", "object", "array", "if", "not"])
+        if kind in ("anyOf", "oneOf", "allOf"):
+            return {kind: [schema(depth + 1) for _ in range(rng.randint(1, 3))]}
+        if kind == "object":
+            return {"type": "object", "properties": {"a": schema(depth + 1),
+                    "b": schema(depth + 1)}, "additionalProperties": False}
+        if kind == "array":
+            return {"type": "array", "items": schema(depth + 1), "maxItems": 3}
+        if kind == "if":
+            return {"if": schema(depth + 1), "then": schema(depth + 1), "else": schema(depth + 1)}
+        return {"not": schema(depth + 1)}
+
+    scalars = ["a+", "*", "(x)", "", "[a-z]", "\\d", "a", "ab(", 1, None, "(?P<n>x)", "a{2,1}"]
+
+    def value(depth: int = 0) -> object:
+        r = rng.random()
+        if depth < 2 and r < 0.2:
+            return {k: value(depth + 1) for k in rng.sample(["a", "b"], rng.randint(0, 2))}
+        if depth < 2 and r < 0.35:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return rng.choice(scalars)
+
+    checker, compiled_count, accepted = jsonschema.FormatChecker(), 0, 0
+    for _ in range(120):
+        s = schema()
+        try:
+            compiled = gm.compile_json_schema(s, tok, cache=False)
+        except gm.GrammaskError:
+            continue
+        compiled_count += 1
+        reference = jsonschema.Draft202012Validator(s, format_checker=checker)
+        for _ in range(12):
+            x = value()
+            if accepts(compiled, json.dumps(x, separators=(",", ":"))):
+                accepted += 1
+                assert reference.is_valid(x), (s, x)
+    assert compiled_count > 60 and accepted > 100
