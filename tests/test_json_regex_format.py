@@ -248,3 +248,23 @@ def test_schemas_mixing_regex_with_combinators_accept_only_valid_values() -> Non
                 accepted += 1
                 assert reference.is_valid(x), (s, x)
     assert compiled_count > 60 and accepted > 100
+
+
+def test_pydantic_pattern_fields_compile() -> None:
+    """Pydantic writes `re.Pattern` fields as `{"type": "string", "format": "regex"}`:
+    such models compile (refused before), and what they accept, Pydantic parses."""
+    pydantic = pytest.importorskip("pydantic")
+    from typing import Pattern
+
+    class Route(pydantic.BaseModel):
+        path: Pattern[str]
+        methods: list[str]
+
+    compiled = gm.compile_json_schema(Route, byte_level_tokenizer(), cache=False)
+    for value in ["^/api/(v[12])/(.*)$", "\\d+", "a|b", ""]:
+        text = json.dumps({"path": value, "methods": ["GET"]}, separators=(",", ":"))
+        assert accepts(compiled, text)
+        assert Route.model_validate_json(text).path.pattern == value
+    for value in ["(", "*", "a{2,1}"]:
+        assert not accepts(compiled, json.dumps({"path": value, "methods": []},
+                                                separators=(",", ":")))
