@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 import threading
 from collections import deque
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -611,7 +611,23 @@ def _scalar_key(raw: bytes) -> tuple[Any, ...]:
     """A number, true, false or null as a set member (numbers by value: 1 == 1.0)."""
     if raw[0] in b"tfn":
         return (raw.decode(),)
-    return ("n", Decimal(raw.decode()))
+    return _number_key(raw.decode())
+
+
+_NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")
+
+
+def _number_key(text: str) -> tuple[Any, ...]:
+    """A JSON number by its exact value: (sign, significant digits, exponent of the last
+    one), every zero alike (0 == -0.0, as JSON Schema compares). Exact at any exponent:
+    `Decimal` refuses `0e9999999999999999999`, which a grammar for numbers accepts."""
+    sign, whole, frac, exp = _NUMBER.fullmatch(text).groups()  # type: ignore[union-attr]
+    frac = frac or ""
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return ("n", 0)
+    kept = digits.rstrip("0")
+    return ("n", sign, kept, int(exp or 0) - len(frac) + len(digits) - len(kept))
 
 
 def _separates_item(track: Track, data: bytes) -> bool:
@@ -660,12 +676,12 @@ def _container_key(raw: bytes) -> tuple[Any, ...]:
             return ("l", tuple(key(x) for x in v))
         if v is True or v is False or v is None:
             return ("c", v)
-        if isinstance(v, Decimal):
-            return ("n", v)
+        if isinstance(v, tuple):        # a number, already a key
+            return v
         return ("s", v)
 
-    value = json.loads(raw.decode("utf-8", "surrogatepass"), parse_float=Decimal,
-                       parse_int=Decimal)
+    value = json.loads(raw.decode("utf-8", "surrogatepass"), parse_float=_number_key,
+                       parse_int=_number_key)
     return ("container", key(value))
 
 

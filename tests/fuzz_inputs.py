@@ -307,7 +307,7 @@ def gen_schema(rng: random.Random, depth: int = 0) -> Any:
             s["pattern"] = gen_regex(rng, 2)
         if rng.random() < 0.2:
             s["format"] = rng.choice(["date", "date-time", "email", "uuid", "ipv4", "uri",
-                                      "hostname", "nonsense"])
+                                      "hostname", "regex", "nonsense"])
     elif kind in ("integer", "number"):
         s = {"type": kind}
         for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):

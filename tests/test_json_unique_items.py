@@ -149,9 +149,14 @@ def test_numbers_and_literals_compare_by_value(llama3_info) -> None:
     compiled = gm.compile_json_schema(schema, llama3_info, cache=False)
     for text, ok in [("[1,10]", True), ("[1,1.0]", False), ("[1.5,15e-1]", False),
                      ("[0,-0]", False), ("[true,1]", True), ("[null,false,null]", False),
-                     ("[12,12]", False), ("[2,20,200]", True)]:
+                     ("[12,12]", False), ("[2,20,200]", True),
+                     # exponents past Decimal's range (a fuzz finding: they raised)
+                     ("[0e9999999999999999999,0]", False), ("[1e99999999999999999999,1]", True),
+                     ("[1e99999999999999999999,10e99999999999999999998]", False)]:
         m = gm.Matcher(compiled)
         assert (m.accept_string(text) and m.can_terminate()) is ok, text
+        bitmask = gm.allocate_token_bitmask(1, llama3_info.vocab_size)
+        m.fill_next_token_bitmask(bitmask, 0)       # the mask is computed, no exception
 
 
 def test_whitespace_ending_a_repeated_number_is_masked(llama3_info) -> None:
@@ -334,6 +339,7 @@ def test_any_items(llama3_info) -> None:
     for text, ok in [('[1,"1",[1],{"a":1},true,null]', True), ('[{"a":1},{"a":1}]', False),
                      ('[{"a":1,"b":[2]},{"b":[2.0],"a":1}]', False), ('[[1,[2]],[1,[2]]]', False),
                      ('[[1,[2]],[1,[3]]]', True), ('[{"a":[1,1]},{"a":[1]}]', True),
-                     ('[true,1]', True), ('[[true],[1]]', True), ('[{"a":"\\u0062"},{"a":"b"}]', False)]:
+                     ('[true,1]', True), ('[[true],[1]]', True), ('[{"a":"\\u0062"},{"a":"b"}]', False),
+                     ('[[0e9999999999999999999],[0]]', False), ('[[1e-99999999999999999999],[0]]', True)]:
         m = gm.Matcher(compiled)
         assert (m.accept_string(text) and m.can_terminate()) is ok, text
