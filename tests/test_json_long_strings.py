@@ -155,6 +155,15 @@ def test_large_bounds_compile_and_are_exact() -> None:
     schema_to_grammar({"type": "string", "maxLength": 1_000_000})
 
 
+def test_astronomical_min_length_is_refused_not_looped() -> None:
+    """A fuzz finding: `minLength: 10**30` looped over 10**30 chunk boundaries (the cut
+    states after k code points are periodic in k, `boundary_states` now jumps)."""
+    for schema in ({"type": "string", "minLength": 10**30},
+                   {"type": "string", "pattern": "^(ab|c)*$", "minLength": 10**30}):
+        with pytest.raises(LimitExceededError):
+            schema_to_grammar(schema)
+
+
 def test_enum_values_checked_against_a_chunked_string() -> None:
     schema = {"type": "string", "maxLength": 2000, "enum": ["a", "x" * 3000, 5]}
     c = gm.compile_json_schema(schema, BYTES, cache=False)

@@ -99,12 +99,22 @@ def longest_word(v: _CpDFA) -> int | None:
 
 @lru_cache(maxsize=4096)
 def boundary_states(vkey: ValueKey, start: int, k: int, limits: Limits) -> tuple[int, ...]:
-    """The states of the value automaton reachable from `start` by exactly `k` code points."""
+    """The states of the value automaton reachable from `start` by exactly `k` code points
+    (the sets repeat with a period after at most a few steps: `minLength` 10**30 is no loop
+    of 10**30 steps)."""
     v = value_automaton(vkey, limits)
     assert v is not None
-    cur = {start}
-    for _ in range(k):
-        cur = {t for s in cur for _, t in v.rows[s]}
+    cur = frozenset({start})
+    seen: dict[frozenset[int], int] = {}
+    sets: list[frozenset[int]] = []
+    for step in range(k):
+        if cur in seen:     # the sets repeat from here with a period: jump to step k's
+            first = seen[cur]
+            cur = sets[first + (k - first) % (step - first)]
+            break
+        seen[cur] = step
+        sets.append(cur)
+        cur = frozenset(t for s in cur for _, t in v.rows[s])
     return tuple(sorted(cur))
 
 
