@@ -372,12 +372,12 @@ class GrammarBuilder:
             kind = "integer" if "integer" in c.types or "number" in c.types else "none"
         if kind not in c.types and not (kind == "integer" and "number" in c.types):
             return False
+        if kind == "string" and _regex_only(c):     # no terminal to match: the format's
+            return len(v) >= c.min_length and regex_value_allowed(v)    # grammar reads it
         if kind in ("string", "number", "integer"):
             name = self._string_terminal(c) if kind == "string" else self._number_terminal(c)
             if name is None:
                 return False
-            if kind == "string" and _regex_only(c):
-                return len(v) >= c.min_length and regex_value_allowed(v)
             if name in self.long_strings.deferred:
                 return self.long_strings.allows(name, v)
             text = json.dumps(v, ensure_ascii=False)
