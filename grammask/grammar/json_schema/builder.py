@@ -36,6 +36,7 @@ from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
 from .constraints import Collector, Constraints, Group, Sub, clone, json_equal, json_type
 from .container_values import value_allows
 from .disjoint import all_disjoint, kept_disjuncts
+from .dynamic_refs import specialise_dynamic_refs
 from .long_strings import LongStrings, StringSpec
 from .negation import not_container
 from .numbers import EmptyRange, integer_dfa, number_dfa
@@ -87,6 +88,9 @@ class JsonSchemaOptions:
     max_branches: bound on the branches one subschema's combinators may distribute into.
     max_depth: bound on how deeply distinct subschemas nest (objects in arrays in objects ...;
         recursion through `$ref` reuses rules and does not count).
+    max_dynamic_scopes: bound on the copies of schema resources that `$dynamicRef` /
+        `$recursiveRef` need, one per resource and dynamic scope it is entered with
+        (`dynamic_refs`).
     chunk_strings_above: a string value whose maxLength (or minLength) is above this many
         code points is lexed in chunks of `string_chunk` code points, counted by grammar
         rules (`long_strings`), instead of as one automaton: one automaton costs ~20 states per
@@ -111,6 +115,7 @@ class JsonSchemaOptions:
     max_any_order_properties: int = 8
     max_branches: int = 1024
     max_depth: int = 64
+    max_dynamic_scopes: int = 64
     chunk_strings_above: int = 1024
     string_chunk: int = 64
     max_length_at_run_time: bool = True
@@ -690,6 +695,7 @@ def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
                           f"{type(schema).__name__}", "#")
     _check_json_data(schema)
     options = options or JsonSchemaOptions()
+    schema = specialise_dynamic_refs(schema, options.max_dynamic_scopes)
     # The builder recurses per value level through constraints, combinators and references
     # (~50 frames a level on real schemas): room for `max_depth` levels, so that limit --
     # not a RecursionError -- is what deep schemas meet.

@@ -265,11 +265,10 @@ class Collector:
 
     def _dynamic_ref(self, c: Constraints, schema: dict, key: str, path: str,
                      depth: int, scope: Scope) -> None:
-        ref = schema[key]
-        if ref != "#":
-            raise SchemaError(f"{key} {ref!r} is not supported (only '#', the document root)",
-                              path)
-        self.add(c, self.resolver.root, "#", depth + 1, scope)
+        """`dynamic_refs.specialise_dynamic_refs` rewrites every dynamic reference of a
+        document into a `$ref` before collecting; one met here came from elsewhere (a
+        synthetic schema), and is refused rather than read statically."""
+        raise SchemaError(f"{key} {schema[key]!r} outside the document's dynamic scopes", path)
 
     # -- keyword families ----------------------------------------------------------------------
     def _types(self, c: Constraints, s: dict, path: str) -> None:

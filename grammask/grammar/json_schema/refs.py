@@ -15,6 +15,11 @@ from ...errors import SchemaError
 
 Schema = Any          # dict | bool
 MAX_DEPTH = 256       # nesting levels of a schema document
+# keywords whose values are data (never schemas), and keywords mapping names to subschemas
+# (where a property called "default" is a schema)
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions",
+                       "dependentSchemas", "dependencies"})
 # Stands in for the document's own URI (urljoin only resolves against hierarchical schemes).
 _DOC_BASE = "https://grammask.invalid/root.json"
 # Dialects in which `$ref` overrides its siblings (draft-03 to draft-07).
@@ -97,23 +102,26 @@ class RefResolver:
         """Walk the document once (iteratively: nesting depth is bounded by MAX_DEPTH, not
         by Python's stack)."""
         seen: set[int] = set()
-        todo: list[tuple[Any, str, int]] = [(root, base, 0)]
+        todo: list[tuple[Any, str, int, bool]] = [(root, base, 0, False)]
         while todo:
-            node, base, depth = todo.pop()
+            node, base, depth, names = todo.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
             if depth > MAX_DEPTH:
                 raise SchemaError(f"the schema nests deeper than {MAX_DEPTH} levels", "#")
             if isinstance(node, list):
-                todo.extend((item, base, depth + 1) for item in node)
+                todo.extend((item, base, depth + 1, False) for item in node)
                 continue
             if not isinstance(node, dict):
                 continue
+            if names:       # a map of names to subschemas: "default" there names a schema
+                todo.extend((value, base, depth + 1, False) for value in node.values())
+                continue
             base = self._index_ids(node, base)
             for key, value in node.items():
-                if key not in ("enum", "const", "default", "examples"):
-                    todo.append((value, base, depth + 1))
+                if key not in DATA_KEYWORDS:
+                    todo.append((value, base, depth + 1, key in NAME_MAPS))
 
     def _index_ids(self, node: dict, base: str) -> str:
         own = node.get("$id")
@@ -127,9 +135,10 @@ class RefResolver:
         if node is self.root:
             self._ids[_DOC_BASE] = node
             self._ids.setdefault(base, node)
-        anchor = node.get("$anchor")
-        if isinstance(anchor, str):
-            self._anchors.setdefault(f"{base}#{anchor}", node)
+        for key in ("$anchor", "$dynamicAnchor"):    # a plain `$ref` reaches either
+            anchor = node.get(key)
+            if isinstance(anchor, str):
+                self._anchors.setdefault(f"{base}#{anchor}", node)
         self._base_of[id(node)] = base
         return base
 
