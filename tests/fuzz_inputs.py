@@ -403,7 +403,7 @@ def mutate_text(text: str, rng: random.Random, rounds: int | None = None) -> str
 
 
 _JSON_VALUES: list[Any] = [None, True, False, 0, -1, 1.5, 1e308, -0.0, 10**30, "", "x", "^a+$",
-                           "#/$defs/x", "#", [], {}, [1, "a"], {"type": "string"},
+                           "#/$defs/x", "#", "#x", [], {}, [1, "a"], {"type": "string"},
                            {"$ref": "#"}, "string", "integer", "object", "array", "null"]
 _KEYWORDS = ["type", "properties", "required", "items", "prefixItems", "anyOf", "oneOf",
              "allOf", "not", "if", "then", "else", "enum", "const", "minimum", "maximum",
@@ -412,7 +412,8 @@ _KEYWORDS = ["type", "properties", "required", "items", "prefixItems", "anyOf", 
              "patternProperties", "propertyNames", "$ref", "$defs", "definitions",
              "dependentRequired", "dependentSchemas", "contains", "minContains", "maxContains",
              "unevaluatedProperties", "unevaluatedItems", "uniqueItems", "$anchor", "$id",
-             "minProperties", "maxProperties", "dependencies", "$dynamicRef"]
+             "minProperties", "maxProperties", "dependencies", "$dynamicRef", "$dynamicAnchor",
+             "$recursiveRef", "$recursiveAnchor"]
 
 
 def mutate_json(value: Any, rng: random.Random, rounds: int | None = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -144,3 +145,73 @@ def test_recursion_through_dynamic_refs_terminates() -> None:
     compiled = gm.compile_json_schema(schema, byte_level_tokenizer(), cache=False)
     for text, ok in (("[]", True), ("[[],[[]]]", True), ("[1]", False), ("[[],[],[]]", False)):
         assert validate_text(compiled, text).ok is ok, text
+
+
+# -- random documents: resources that bind an anchor or not, reaching each other ----------------
+_TYPES = ["integer", "string", "boolean", "null", "array", "object"]
+
+
+def _random_document(rng: random.Random) -> dict:
+    """2-4 resources under a root; each may bind the dynamic anchor `t` to a type (a
+    bookended one always does, since its `$dynamicRef "#t"` must resolve somewhere), and
+    its body's properties use `$dynamicRef "#t"`, `$ref` to another resource, or a type."""
+    n = rng.randint(2, 4)
+    binds = [rng.random() < 0.6 for _ in range(n)]
+    resources = {}
+    for i in range(n):
+        props = {}
+        for name in "pq"[:rng.randint(1, 2)]:
+            j = rng.randrange(n)
+            kind = rng.random()
+            if kind < 0.4 and binds[i]:
+                props[name] = {"$dynamicRef": "#t"}
+            elif kind < 0.55 and binds[j]:
+                props[name] = {"$dynamicRef": f"r{j}#t"}
+            elif kind < 0.85:
+                props[name] = {"$ref": f"r{j}"}
+            else:
+                props[name] = {"type": rng.choice(_TYPES)}
+            if rng.random() < 0.3:
+                props[name] = {"type": "array", "maxItems": 2, "items": props[name]}
+        res: dict = {"$id": f"r{i}", "type": "object", "properties": props}
+        if binds[i]:
+            res["$defs"] = {"t": {"$dynamicAnchor": "t", "type": rng.choice(_TYPES)}}
+        resources[f"r{i}"] = res
+    root: dict = {"$id": ROOT + f"doc{rng.randrange(10**6)}/root", "$ref": "r0",
+                  "$defs": resources}
+    if rng.random() < 0.4:
+        root["$dynamicAnchor"] = "t"
+        root["type"] = rng.choice(["object", "array"])
+    return root
+
+
+def _random_instance(rng: random.Random, depth: int = 0) -> object:
+    r = rng.random()
+    if depth < 3 and r < 0.45:
+        return {k: _random_instance(rng, depth + 1) for k in "pq" if rng.random() < 0.6}
+    if depth < 3 and r < 0.55:
+        return [_random_instance(rng, depth + 1) for _ in range(rng.randint(0, 2))]
+    return rng.choice([0, 7, "s", True, None, {}, []])
+
+
+def test_random_documents_keep_their_meaning() -> None:
+    """The rewrite, judged by `jsonschema` on both documents (an implementation of dynamic
+    scope that shares no code with it); every fourth one also compiled and teacher-forced."""
+    rng = random.Random(20261125)
+    checked = compiled_count = 0
+    for k in range(160):
+        doc = _random_document(rng)
+        out = specialise_dynamic_refs(doc, 64)
+        assert not has_dynamic_refs(out)
+        before, after = jsonschema.Draft202012Validator(doc), jsonschema.Draft202012Validator(out)
+        values = [_random_instance(rng) for _ in range(25)]
+        verdicts = [before.is_valid(v) for v in values]
+        assert verdicts == [after.is_valid(v) for v in values], json.dumps(doc)
+        checked += len(values)
+        if k % 4 == 0:
+            compiled = gm.compile_json_schema(doc, byte_level_tokenizer(), cache=False)
+            compiled_count += 1
+            for v, ok in zip(values, verdicts):
+                text = json.dumps(v, separators=(",", ":"))
+                assert validate_text(compiled, text).ok == ok, (json.dumps(doc), text)
+    assert checked == 4000 and compiled_count == 40
