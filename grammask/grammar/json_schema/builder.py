@@ -35,6 +35,7 @@ from ...limits import DEFAULT_LIMITS, Limits, checkpoint
 from ..ir import Grammar, GrammarWarning, Rule, Terminal, derivable
 from .constraints import Collector, Constraints, Group, Sub, clone, json_equal, json_type
 from .container_values import value_allows
+from .discriminated import MIN_MERGED, merge_conditionals
 from .disjoint import all_disjoint, kept_disjuncts
 from .dynamic_refs import specialise_dynamic_refs
 from .long_strings import LongStrings, StringSpec
@@ -229,6 +230,11 @@ class GrammarBuilder:
         number of leaves the distribution has so far (the product of the group sizes). The
         branches are added in the group's annotation scope, so each alternative knows what
         its successful subschemas evaluated (unevaluatedProperties/Items)."""
+        if len(c.any_of) >= MIN_MERGED:
+            merged = merge_conditionals(c.any_of, self.collector.synthesize)
+            if merged is not c.any_of:
+                c = clone(c)
+                c.any_of = merged
         g = c.any_of[0]
         rest = clone(c)
         rest.any_of = c.any_of[1:]
@@ -326,7 +332,7 @@ class GrammarBuilder:
             # one synthetic schema per (group, branch, kept disjuncts), as
             # `Collector.negation` keeps one per schema: a recursive oneOf meets its own
             # rules again instead of new ones
-            synthetic = self.collector._synthesize(
+            synthetic = self.collector.synthesize(
                 ("one", i) + ids + tuple(id(o) for o in others), {"allOf": [schema, *others]})
             exact.append((synthetic, where))
         if not exact:
@@ -348,7 +354,7 @@ class GrammarBuilder:
             return None
         if len(keep) == len(disjuncts):
             return self.collector.negated_schema(other)
-        return self.collector._synthesize(("not-beside", id(other), tuple(keep)),
+        return self.collector.synthesize(("not-beside", id(other), tuple(keep)),
                                           {"anyOf": [disjuncts[k][0] for k in keep]})
 
     # -- enum / const ---------------------------------------------------------------------------

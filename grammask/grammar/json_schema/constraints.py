@@ -96,6 +96,7 @@ class Group:
     path: str
     scope: Scope = NO_SCOPE
     exclusive: bool = False
+    cond: tuple[Any, Any, Any] | None = None     # an if/then/else's (if, then, else) schemas
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class Collector:
         key = ("known", id(schema))
         if key not in self._synthetic:
             self.keep.append(schema)
-        return self._synthesize(key, {k: v for k, v in schema.items()
+        return self.synthesize(key, {k: v for k, v in schema.items()
                                       if k not in self.resolver.unknown_keywords})
 
     def _open_scopes(self, c: Constraints, s: dict, path: str, scope: Scope) -> Scope:
@@ -504,11 +505,11 @@ class Collector:
             cond = s["if"]
             then = s.get("then", True)
             other = s.get("else", True)
-            yes = self._synthesize(("yes", id(cond), id(then)), {"allOf": [cond, then]})
-            no = self._synthesize(("no", id(cond), id(other)),
+            yes = self.synthesize(("yes", id(cond), id(then)), {"allOf": [cond, then]})
+            no = self.synthesize(("no", id(cond), id(other)),
                                   {"allOf": [{"not": cond}, other]})
             c.any_of.append(Group(((yes, f"{path}/then"), (no, f"{path}/else")), False,
-                                  f"{path}/if", scope, exclusive=True))
+                                  f"{path}/if", scope, exclusive=True, cond=(cond, then, other)))
         elif "if" in s and scope and annotates(s["if"]):
             # A lone `if` constrains nothing, but when it holds its annotations count: either
             # it holds (and evaluates) or nothing is evaluated (exact, see annotation_subsets).
@@ -530,7 +531,7 @@ class Collector:
                 return
         c.any_of.append(Group(tuple(branches), one, path, scope))
 
-    def _synthesize(self, key: tuple[Any, ...], schema: dict) -> dict:
+    def synthesize(self, key: tuple[Any, ...], schema: dict) -> dict:
         """One object per synthetic schema (ids key the builder's memos), kept alive."""
         if key not in self._synthetic:
             self._synthetic[key] = schema
@@ -559,7 +560,7 @@ class Collector:
                 out.append(chosen[0])
                 continue
             key = ("subset",) + tuple(id(b) for b, _ in chosen)
-            out.append((self._synthesize(key, {"allOf": [b for b, _ in chosen]}), g.path))
+            out.append((self.synthesize(key, {"allOf": [b for b, _ in chosen]}), g.path))
         out += [b for b in g.branches if not annotates(b[0])]
         return out
 
@@ -567,12 +568,12 @@ class Collector:
         """An item some `contains` of an unevaluatedItems scope matches is evaluated; any
         other must satisfy unevaluatedItems: `anyOf [contains..., unevaluatedItems]`."""
         key = ("either", id(sub[0])) + tuple(id(x) for x, _ in contains)
-        return self._synthesize(key, {"anyOf": [x for x, _ in contains] + [sub[0]]}), sub[1]
+        return self.synthesize(key, {"anyOf": [x for x, _ in contains] + [sub[0]]}), sub[1]
 
     def negated_schema(self, schema: Schema) -> dict:
         """`{"not": schema}`, one object per schema (ids key the builder's memos): every
         element or branch that must fail `schema` shares its rule."""
-        return self._synthesize(("not", id(schema)), {"not": schema})
+        return self.synthesize(("not", id(schema)), {"not": schema})
 
     def negation(self, schema: Schema, path: str) -> list[Sub]:
         """`not schema` as a union of (synthetic) schemas; kept alive for id()-keyed memos,
