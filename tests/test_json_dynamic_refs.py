@@ -215,3 +215,14 @@ def test_random_documents_keep_their_meaning() -> None:
                 text = json.dumps(v, separators=(",", ":"))
                 assert validate_text(compiled, text).ok == ok, (json.dumps(doc), text)
     assert checked == 4000 and compiled_count == 40
+
+
+def test_older_drafts_ignore_dynamic_keywords() -> None:
+    """Draft-07 validators do not know `$dynamicRef`: ignored, as other later keywords are."""
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array",
+              "items": {"$dynamicRef": "#/definitions/s"}, "definitions": {"s": {"type": "string"}}}
+    assert specialise_dynamic_refs(schema, 64) is schema
+    compiled = gm.compile_json_schema(schema, byte_level_tokenizer(), cache=False)
+    for text in ('["a"]', "[1]"):
+        assert validate_text(compiled, text).ok == jsonschema.Draft7Validator(schema).is_valid(
+            json.loads(text)), text

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urldefrag
 
 from ...errors import SchemaError
-from .refs import DATA_KEYWORDS, NAME_MAPS, RefResolver, escape_pointer
+from .refs import DATA_KEYWORDS, NAME_MAPS, RefResolver, escape_pointer, older_draft
 
 Schema = Any
 _RECURSIVE = "\0recursive"        # the anchor name `$recursiveAnchor: true` defines
@@ -82,8 +82,8 @@ def _schema_objects(root: Schema) -> list[tuple[dict, dict, str]]:
 
 def specialise_dynamic_refs(root: Schema, max_scopes: int) -> Schema:
     """`root` with every dynamic reference resolved statically (see the module docstring)."""
-    if not isinstance(root, dict) or not has_dynamic_refs(root):
-        return root
+    if not isinstance(root, dict) or older_draft(root) or not has_dynamic_refs(root):
+        return root         # (draft-07 and before: unknown keywords, which are ignored)
     return _Specialiser(root, max_scopes).run()
 
 

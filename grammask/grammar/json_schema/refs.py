@@ -25,11 +25,19 @@ _DOC_BASE = "https://grammask.invalid/root.json"
 # Dialects in which `$ref` overrides its siblings (draft-03 to draft-07).
 _REF_OVERRIDES = re.compile(r"json-schema\.org/draft-0([3-7])/schema")
 # Keywords later drafts added, which a validator of an older draft ignores as unknown.
-_LATER = frozenset({"dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedProperties",
+_LATER = frozenset({"$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor",
+                    "dependentRequired", "dependentSchemas", "prefixItems", "unevaluatedProperties",
                     "unevaluatedItems", "minContains", "maxContains"})
 _BEFORE_6 = _LATER | {"if", "then", "else", "const", "contains", "propertyNames"}
 _UNKNOWN_IN = {"3": _BEFORE_6, "4": _BEFORE_6, "5": _BEFORE_6,
                "6": _LATER | {"if", "then", "else"}, "7": _LATER}
+
+
+def older_draft(root: Schema) -> bool:
+    """Whether the document's `$schema` names draft-03 to draft-07 (`$ref` overrides its
+    siblings there, and later keywords are unknown)."""
+    dialect = root.get("$schema") if isinstance(root, dict) else None
+    return isinstance(dialect, str) and _REF_OVERRIDES.search(dialect) is not None
 
 
 class RefResolver:
