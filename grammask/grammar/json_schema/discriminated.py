@@ -112,7 +112,9 @@ def _cases(key: str, members: list[tuple[Group, _Test]],
     named: list[Any] = []
     for _, test in members:
         named += [v for v in test.values if not any(json_equal(v, n) for n in named)]
-    ident = tuple(id(g.cond) for g, _ in members)
+    # the schemas' ids (kept alive by the document or the collector), not the cond tuples':
+    # a tuple dropped with its Constraints could hand its id to another
+    ident = tuple(tuple(id(x) for x in g.cond) for g, _ in members if g.cond is not None)
     cases: list[tuple[dict, list[bool]]] = [
         ({"type": "object", "required": [key], "properties": {key: {"const": v}}},
          [t.holds_for(v) for _, t in members]) for v in named]

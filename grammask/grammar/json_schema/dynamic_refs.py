@@ -176,8 +176,10 @@ class _Specialiser:
             if "$ref" not in out and isinstance(ref, dict):
                 out["$ref"] = ref["$ref"]
             else:
-                all_of = out.get("allOf")
-                out["allOf"] = [*(all_of if isinstance(all_of, list) else []), ref]
+                all_of = out.setdefault("allOf", [])
+                if not isinstance(all_of, list):
+                    raise SchemaError("allOf must be an array", f"{path}/allOf")
+                all_of.append(ref)
         return out
 
     def _resolve(self, ref: str, node: dict, path: str) -> Schema:
