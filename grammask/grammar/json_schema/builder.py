@@ -136,10 +136,11 @@ class JsonSchemaOptions:
 class GrammarBuilder:
     """Builds one schema's grammar; use `schema_to_grammar`."""
 
-    def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits) -> None:
+    def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits,
+                 resolver: RefResolver | None = None) -> None:
         self.options = options
         self.limits = limits
-        self.resolver = RefResolver(root)
+        self.resolver = resolver or RefResolver(root)
         self.collector = Collector(self.resolver, format_assertion=options.format_assertion)
         self.rules: dict[str, list[tuple[str, ...]]] = {}
         self.terminals: dict[str, Terminal] = {}
@@ -701,12 +702,15 @@ def schema_to_grammar(schema: Any, options: JsonSchemaOptions | None = None,
                           f"{type(schema).__name__}", "#")
     _check_json_data(schema)
     options = options or JsonSchemaOptions()
-    schema = specialise_dynamic_refs(schema, options.max_dynamic_scopes)
+    resolver = RefResolver(schema)
+    static = specialise_dynamic_refs(schema, options.max_dynamic_scopes, resolver)
+    if static is not schema:
+        schema, resolver = static, RefResolver(static)
     # The builder recurses per value level through constraints, combinators and references
     # (~50 frames a level on real schemas): room for `max_depth` levels, so that limit --
     # not a RecursionError -- is what deep schemas meet.
     with recursion_headroom(options.max_depth * 8):
-        return GrammarBuilder(schema, options, limits).build(schema)
+        return GrammarBuilder(schema, options, limits, resolver).build(schema)
 
 
 def _check_json_data(schema: Any) -> None:

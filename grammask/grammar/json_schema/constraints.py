@@ -225,8 +225,9 @@ class Collector:
             target, where = self.resolver.resolve(ref, self.resolver.base_of(schema), path)
             self.add(c, target, where, depth + 1, scope)
         for key in ("$dynamicRef", "$recursiveRef"):
-            if key in schema:
-                self._dynamic_ref(c, schema, key, path, depth, scope)
+            if key in schema:   # `dynamic_refs` rewrote the document's into `$ref`s before
+                raise SchemaError(f"{key} {schema[key]!r} outside the document's dynamic "
+                                  f"scopes", path)
         for i, sub in enumerate(_list(schema, "allOf", path)):
             self.add(c, sub, f"{path}/allOf/{i}", depth + 1, scope)
         self._combinators(c, schema, path, depth, scope)
@@ -263,13 +264,6 @@ class Collector:
                     (s["unevaluatedItems"], f"{path}/unevaluatedItems")))
                 items = (len(c.unevaluated_items) - 1,)
         return Scope(props, items)
-
-    def _dynamic_ref(self, c: Constraints, schema: dict, key: str, path: str,
-                     depth: int, scope: Scope) -> None:
-        """`dynamic_refs.specialise_dynamic_refs` rewrites every dynamic reference of a
-        document into a `$ref` before collecting; one met here came from elsewhere (a
-        synthetic schema), and is refused rather than read statically."""
-        raise SchemaError(f"{key} {schema[key]!r} outside the document's dynamic scopes", path)
 
     # -- keyword families ----------------------------------------------------------------------
     def _types(self, c: Constraints, s: dict, path: str) -> None:

@@ -28,9 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .constraints import Group, json_equal, json_type
+from .constraints import Group, Sub, json_equal, json_type
 
-Sub = tuple[Any, str]
 _ANNOTATIONS = frozenset({"$comment", "description", "title", "examples", "default"})
 MIN_MERGED = 3        # below this the distribution is no larger than the cases
 

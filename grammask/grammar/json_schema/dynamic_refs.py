@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urldefrag
 
 from ...errors import SchemaError
-from .refs import DATA_KEYWORDS, NAME_MAPS, RefResolver, escape_pointer, older_draft
+from .refs import DATA_KEYWORDS, NAME_MAPS, RefResolver, escape_pointer, schema_children
 
 Schema = Any
 _RECURSIVE = "\0recursive"        # the anchor name `$recursiveAnchor: true` defines
@@ -38,22 +38,6 @@ _COPY_PREFIX = "__grammask_dynamic_scope_"
 # where the root's copy is no longer the document a name resolves in
 _NAMES = frozenset({"$id", "$schema", "$anchor", "$dynamicAnchor", "$recursiveAnchor"})
 Env = tuple[tuple[str, int], ...]   # sorted (anchor name, id of the resource that binds it)
-
-
-def has_dynamic_refs(schema: Schema) -> bool:
-    """Whether the document holds a `$dynamicRef` or `$recursiveRef` (outside data)."""
-    todo: list[tuple[Any, bool]] = [(schema, False)]     # (node, a map of names?)
-    while todo:          # (every compile asks: no pointers built, unlike `_schema_objects`)
-        node, names = todo.pop()
-        if isinstance(node, list):
-            todo.extend((v, False) for v in node)
-        elif isinstance(node, dict):
-            if not names and (isinstance(node.get("$dynamicRef"), str)
-                              or isinstance(node.get("$recursiveRef"), str)):
-                return True
-            todo.extend((v, not names and k in NAME_MAPS) for k, v in node.items()
-                        if names or k not in DATA_KEYWORDS)
-    return False
 
 
 def _schema_objects(root: Schema) -> list[tuple[dict, dict, str]]:
@@ -68,30 +52,31 @@ def _schema_objects(root: Schema) -> list[tuple[dict, dict, str]]:
         if not isinstance(node, (dict, list)) or id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, list):
-            todo.extend((v, resource, f"{pointer}/{i}", False) for i, v in enumerate(node))
-            continue
-        if not names and node is not root and _is_resource(node):
-            resource, pointer = node, ""
-        if not names:
+        if isinstance(node, dict) and not names:
+            if node is not root and _is_resource(node):
+                resource, pointer = node, ""
             out.append((node, resource, pointer))
-        todo.extend((v, resource, f"{pointer}/{escape_pointer(k)}", not names and k in NAME_MAPS)
-                    for k, v in node.items() if names or k not in DATA_KEYWORDS)
+        todo.extend((v, resource, f"{pointer}/{escape_pointer(k)}", inner)
+                    for k, v, inner in schema_children(node, names))
     return out
 
 
-def specialise_dynamic_refs(root: Schema, max_scopes: int) -> Schema:
-    """`root` with every dynamic reference resolved statically (see the module docstring)."""
-    if not isinstance(root, dict) or older_draft(root) or not has_dynamic_refs(root):
+def specialise_dynamic_refs(root: Schema, max_scopes: int,
+                            resolver: RefResolver | None = None) -> Schema:
+    """`root` with every dynamic reference resolved statically (see the module docstring);
+    `resolver`: `root`'s, when the caller has one (its index notes dynamic references, so a
+    document without any is not walked again)."""
+    resolver = resolver or RefResolver(root)
+    if not isinstance(root, dict) or resolver.ref_overrides or not resolver.dynamic_refs:
         return root         # (draft-07 and before: unknown keywords, which are ignored)
-    return _Specialiser(root, max_scopes).run()
+    return _Specialiser(root, max_scopes, resolver).run()
 
 
 class _Specialiser:
-    def __init__(self, root: dict, max_scopes: int) -> None:
+    def __init__(self, root: dict, max_scopes: int, resolver: RefResolver) -> None:
         self.root = root
         self.max_scopes = max_scopes
-        self.resolver = RefResolver(root)
+        self.resolver = resolver
         self.where: dict[int, tuple[dict, str]] = {}     # node id -> (its resource, pointer)
         self.anchors: dict[int, dict[str, Schema]] = {}  # resource id -> dynamic anchors
         self._index()

@@ -8,6 +8,7 @@ reference and where it was used, never a silent `true`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
@@ -33,11 +34,20 @@ _UNKNOWN_IN = {"3": _BEFORE_6, "4": _BEFORE_6, "5": _BEFORE_6,
                "6": _LATER | {"if", "then", "else"}, "7": _LATER}
 
 
-def older_draft(root: Schema) -> bool:
-    """Whether the document's `$schema` names draft-03 to draft-07 (`$ref` overrides its
-    siblings there, and later keywords are unknown)."""
-    dialect = root.get("$schema") if isinstance(root, dict) else None
-    return isinstance(dialect, str) and _REF_OVERRIDES.search(dialect) is not None
+def schema_children(node: Any, names: bool) -> Iterator[tuple[str, Any, bool]]:
+    """The values under a document node that may hold subschemas, as (key, value, whether
+    the value maps names to subschemas): a list's items, a name map's values (a property
+    called "default" is a schema), a schema's keywords but its data. The one rule every walk
+    of a document follows (the index here, `dynamic_refs`)."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield str(i), item, False
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if names:
+                yield key, value, False
+            elif key not in DATA_KEYWORDS:
+                yield key, value, key in NAME_MAPS
 
 
 class RefResolver:
@@ -58,6 +68,7 @@ class RefResolver:
         self._ids: dict[str, Schema] = {}       # absolute URI (no fragment) -> subschema
         self._anchors: dict[str, Schema] = {}   # absolute URI#anchor -> subschema
         self._base_of: dict[int, str] = {}      # id(subschema) -> base URI in force there
+        self.dynamic_refs = False               # a `$dynamicRef`/`$recursiveRef` anywhere
         self._index(root, _DOC_BASE)
 
     def base_of(self, schema: Schema) -> str:
@@ -118,6 +129,8 @@ class RefResolver:
             seen.add(id(node))
             if depth > MAX_DEPTH:
                 raise SchemaError(f"the schema nests deeper than {MAX_DEPTH} levels", "#")
+            # (`schema_children`'s rule, written out: this walk runs on every compile, and
+            # the generator cost it 70% more)
             if isinstance(node, list):
                 todo.extend((item, base, depth + 1, False) for item in node)
                 continue
@@ -127,6 +140,9 @@ class RefResolver:
                 todo.extend((value, base, depth + 1, False) for value in node.values())
                 continue
             base = self._index_ids(node, base)
+            if "$dynamicRef" in node or "$recursiveRef" in node:
+                self.dynamic_refs = self.dynamic_refs or isinstance(
+                    node.get("$dynamicRef"), str) or isinstance(node.get("$recursiveRef"), str)
             for key, value in node.items():
                 if key not in DATA_KEYWORDS:
                     todo.append((value, base, depth + 1, key in NAME_MAPS))
